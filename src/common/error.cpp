@@ -1,0 +1,55 @@
+#include "common/error.h"
+
+namespace dcas {
+
+std::string_view errc_name(Errc code) {
+  switch (code) {
+    case Errc::ok: return "ok";
+    case Errc::invalid_argument: return "invalid_argument";
+    case Errc::bad_hex: return "bad_hex";
+    case Errc::bad_length: return "bad_length";
+    case Errc::crypto_failure: return "crypto_failure";
+    case Errc::decrypt_failed: return "decrypt_failed";
+    case Errc::signature_invalid: return "signature_invalid";
+    case Errc::mac_invalid: return "mac_invalid";
+    case Errc::key_invalid: return "key_invalid";
+    case Errc::random_failure: return "random_failure";
+    case Errc::io_error: return "io_error";
+    case Errc::pem_invalid: return "pem_invalid";
+    case Errc::cert_invalid: return "cert_invalid";
+    case Errc::cert_foreign: return "cert_foreign";
+    case Errc::cert_expired: return "cert_expired";
+    case Errc::cert_not_yet_valid: return "cert_not_yet_valid";
+    case Errc::cert_wrong_role: return "cert_wrong_role";
+    case Errc::cert_bad_signature: return "cert_bad_signature";
+    case Errc::cert_bad_id: return "cert_bad_id";
+    case Errc::wire_truncated: return "wire_truncated";
+    case Errc::wire_trailing_bytes: return "wire_trailing_bytes";
+    case Errc::wire_too_large: return "wire_too_large";
+    case Errc::wire_bad_version: return "wire_bad_version";
+    case Errc::wire_unknown_profile: return "wire_unknown_profile";
+    case Errc::wire_unknown_type: return "wire_unknown_type";
+    case Errc::wire_reserved_flags: return "wire_reserved_flags";
+    case Errc::wire_unknown_mandatory_field: return "wire_unknown_mandatory_field";
+    case Errc::wire_duplicate_field: return "wire_duplicate_field";
+    case Errc::wire_field_order: return "wire_field_order";
+    case Errc::wire_field_length: return "wire_field_length";
+    case Errc::wire_missing_field: return "wire_missing_field";
+    case Errc::wire_unexpected_field: return "wire_unexpected_field";
+    case Errc::wire_length_mismatch: return "wire_length_mismatch";
+    case Errc::wire_bad_value: return "wire_bad_value";
+    case Errc::selftest_failed: return "selftest_failed";
+  }
+  return "unknown_error";
+}
+
+std::string Error::message() const {
+  std::string out(errc_name(code));
+  if (!detail.empty()) {
+    out += ": ";
+    out += detail;
+  }
+  return out;
+}
+
+}  // namespace dcas

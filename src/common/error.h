@@ -1,0 +1,89 @@
+// One flat error type for the whole core: every failure names the check that failed.
+#pragma once
+
+#include <expected>
+#include <string>
+#include <string_view>
+
+namespace dcas {
+
+// Each value names exactly one failed check. Never reorder: the numeric values are stable
+// (they appear in the wire spec's error replies and in JSON output).
+enum class Errc : int {
+  ok = 0,
+  // Arguments and encodings
+  invalid_argument = 1,
+  bad_hex = 2,
+  bad_length = 3,
+  // Cryptography
+  crypto_failure = 10,       // an OpenSSL call failed where it should not
+  decrypt_failed = 11,       // RSAES-OAEP or AES decryption rejected the ciphertext
+  signature_invalid = 12,    // RSASSA-PSS verification failed
+  mac_invalid = 13,          // HMAC comparison failed
+  key_invalid = 14,          // key unusable: wrong type, size or encoding
+  random_failure = 15,
+  // Files
+  io_error = 20,
+  pem_invalid = 21,
+  // PKI
+  cert_invalid = 30,         // not parseable, or missing required fields/extensions
+  cert_foreign = 31,         // does not chain to our TA root
+  cert_expired = 32,
+  cert_not_yet_valid = 33,
+  cert_wrong_role = 34,      // role marker is not the one required
+  cert_bad_signature = 35,
+  cert_bad_id = 36,          // Common Name is not a well-formed device ID
+  // Wire codec
+  wire_truncated = 40,
+  wire_trailing_bytes = 41,
+  wire_too_large = 42,
+  wire_bad_version = 43,
+  wire_unknown_profile = 44,
+  wire_unknown_type = 45,
+  wire_reserved_flags = 46,
+  wire_unknown_mandatory_field = 47,
+  wire_duplicate_field = 48,
+  wire_field_order = 49,
+  wire_field_length = 50,
+  wire_missing_field = 51,
+  wire_unexpected_field = 52,
+  wire_length_mismatch = 53,
+  wire_bad_value = 54,
+  // Self-test
+  selftest_failed = 60,
+};
+
+// Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".
+std::string_view errc_name(Errc code);
+
+struct Error {
+  Errc code = Errc::ok;
+  std::string detail;  // human-readable; never contains secret material
+
+  // "cert_wrong_role: certificate role is tp, expected sm"
+  std::string message() const;
+};
+
+template <typename T>
+using Result = std::expected<T, Error>;
+
+// Shorthand for returning a failure: `return fail(Errc::bad_hex, "...")`.
+inline std::unexpected<Error> fail(Errc code, std::string detail = {}) {
+  return std::unexpected<Error>(Error{code, std::move(detail)});
+}
+
+}  // namespace dcas
+
+// `DCAS_TRY_ASSIGN(x, f())` declares `x` as a reference to f()'s value, or returns f()'s error
+// from the enclosing function (which must return some Result<T>).
+#define DCAS_TRY_ASSIGN(var, expr)                                  \
+  auto var##_result_ = (expr);                                      \
+  if (!var##_result_) return std::unexpected(var##_result_.error()); \
+  auto& var = *var##_result_
+
+// `DCAS_TRY(f())` returns f()'s error from the enclosing function, if any.
+#define DCAS_TRY(expr)                                   \
+  do {                                                   \
+    if (auto dcas_try_ = (expr); !dcas_try_)             \
+      return std::unexpected(std::move(dcas_try_.error())); \
+  } while (0)

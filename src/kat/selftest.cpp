@@ -1,0 +1,190 @@
+#include "kat/selftest.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "common/ids.h"
+#include "crypto/aes.h"
+#include "crypto/fips186_prf.h"
+#include "crypto/hash.h"
+#include "crypto/rsa.h"
+#include "kat/embedded.h"
+#include "protocol/derivation.h"
+
+namespace dcas::kat {
+
+namespace {
+
+using Runner = std::function<Result<void>(const Record&)>;
+
+Result<void> expect_equal(ByteView got, ByteView want, std::string_view what) {
+  if (got.size() == want.size() && std::equal(got.begin(), got.end(), want.begin())) return {};
+  return fail(Errc::selftest_failed, fmt::format("{}: got {}, want {}", what, to_hex(got), to_hex(want)));
+}
+
+Result<void> run_sha(const Record& r) {
+  DCAS_TRY_ASSIGN(algorithm, r.word("Algorithm"));
+  DCAS_TRY_ASSIGN(msg, r.hex("Msg"));
+  DCAS_TRY_ASSIGN(digest, r.hex("Digest"));
+  if (algorithm == "sha1") return expect_equal(crypto::sha1(msg), digest, "SHA-1");
+  if (algorithm == "sha256") return expect_equal(crypto::sha256(msg), digest, "SHA-256");
+  return fail(Errc::invalid_argument, "unknown Algorithm " + algorithm);
+}
+
+Result<void> run_hmac_sha1(const Record& r) {
+  DCAS_TRY_ASSIGN(key, r.hex("Key"));
+  DCAS_TRY_ASSIGN(data, r.hex("Data"));
+  DCAS_TRY_ASSIGN(mac, r.hex("Mac"));
+  if (auto e = expect_equal(crypto::hmac_sha1(key, data), mac, "HMAC-SHA1"); !e) return e;
+  DCAS_TRY_ASSIGN(keyed, crypto::HmacSha1::create(key));
+  DCAS_TRY_ASSIGN(again, keyed.mac({data}));
+  return expect_equal(again, mac, "HMAC-SHA1 (keyed context)");
+}
+
+Result<void> run_aes128(const Record& r) {
+  DCAS_TRY_ASSIGN(mode_name, r.word("Mode"));
+  DCAS_TRY_ASSIGN(key, r.hex("Key"));
+  DCAS_TRY_ASSIGN(iv, r.hex("IV"));
+  DCAS_TRY_ASSIGN(pt, r.hex("Plaintext"));
+  DCAS_TRY_ASSIGN(ct, r.hex("Ciphertext"));
+  const std::map<std::string, crypto::AesMode> modes{
+      {"ecb", crypto::AesMode::ecb}, {"cbc", crypto::AesMode::cbc}, {"ctr", crypto::AesMode::ctr}};
+  if (!modes.contains(mode_name)) return fail(Errc::invalid_argument, "unknown Mode " + mode_name);
+  const auto mode = modes.at(mode_name);
+  DCAS_TRY_ASSIGN(enc, crypto::aes128_run(mode, crypto::AesDirection::encrypt, key, iv, pt));
+  if (auto e = expect_equal(enc, ct, "AES-128-" + mode_name + " encrypt"); !e) return e;
+  DCAS_TRY_ASSIGN(dec, crypto::aes128_run(mode, crypto::AesDirection::decrypt, key, iv, ct));
+  return expect_equal(dec, pt, "AES-128-" + mode_name + " decrypt");
+}
+
+Result<void> run_prf(const Record& r) {
+  DCAS_TRY_ASSIGN(seed, r.hex("Seed"));
+  DCAS_TRY_ASSIGN(want, r.hex("Output"));
+  DCAS_TRY_ASSIGN(got, crypto::fips186_2_prf(seed, want.size()));
+  return expect_equal(view(got), want, "FIPS 186-2 PRF");
+}
+
+Result<bool> expect_valid(const Record& r) {
+  DCAS_TRY_ASSIGN(result, r.word("Result"));
+  if (result != "valid" && result != "invalid") return fail(Errc::invalid_argument, "Result must be valid|invalid");
+  return result == "valid";
+}
+
+Result<void> run_rsa_oaep(const Record& r) {
+  DCAS_TRY_ASSIGN(der, r.hex("PrivateKey"));
+  DCAS_TRY_ASSIGN(ct, r.hex("Ciphertext"));
+  DCAS_TRY_ASSIGN(pt, r.hex("Plaintext"));
+  DCAS_TRY_ASSIGN(valid, expect_valid(r));
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::from_der(der));
+  auto got = crypto::oaep_decrypt(key, ct);
+  if (!valid) {
+    if (got) return fail(Errc::selftest_failed, "RSAES-OAEP accepted an invalid ciphertext");
+    return {};
+  }
+  if (!got) return fail(Errc::selftest_failed, "RSAES-OAEP rejected a valid ciphertext");
+  if (auto e = expect_equal(view(*got), pt, "RSAES-OAEP decrypt"); !e) return e;
+  // Our encoder, seeded, must produce ciphertexts OpenSSL decrypts back to the same plaintext.
+  crypto::SeededRandom rng(ct);
+  DCAS_TRY_ASSIGN(again, crypto::oaep_encrypt(key.public_key(), pt, rng));
+  DCAS_TRY_ASSIGN(round, crypto::oaep_decrypt(key, again));
+  return expect_equal(view(round), pt, "RSAES-OAEP round trip");
+}
+
+Result<void> run_rsa_pss(const Record& r) {
+  DCAS_TRY_ASSIGN(der, r.hex("PublicKey"));
+  DCAS_TRY_ASSIGN(msg, r.hex("Msg"));
+  DCAS_TRY_ASSIGN(sig, r.hex("Signature"));
+  DCAS_TRY_ASSIGN(valid, expect_valid(r));
+  DCAS_TRY_ASSIGN(key, crypto::RsaPublicKey::from_der(der));
+  const bool verified = crypto::pss_verify(key, msg, sig).has_value();
+  if (verified != valid)
+    return fail(Errc::selftest_failed, valid ? "RSASSA-PSS rejected a valid signature"
+                                             : "RSASSA-PSS accepted an invalid signature");
+  return {};
+}
+
+template <Role R>
+Result<DeviceId<R>> id_attr(const Record& r, const std::string& name) {
+  DCAS_TRY_ASSIGN(hex, r.word(name));
+  return DeviceId<R>::from_hex(hex);
+}
+
+// The worked example of docs/spec.md: KPK, CWEK and HMAC_KEY from fixed inputs.
+Result<void> run_derivations(const Record& r) {
+  DCAS_TRY_ASSIGN(ki1, r.hex("Ki1"));
+  DCAS_TRY_ASSIGN(ki2, r.hex("Ki2"));
+  DCAS_TRY_ASSIGN(ki3, r.hex("Ki3"));
+  DCAS_TRY_ASSIGN(sm, id_attr<Role::sm>(r, "SmId"));
+  DCAS_TRY_ASSIGN(tp, id_attr<Role::tp>(r, "TpId"));
+  DCAS_TRY_ASSIGN(rand, r.hex("Rand"));
+  DCAS_TRY_ASSIGN(rand_hmac, r.hex("RandHmac"));
+  DCAS_TRY_ASSIGN(want_kpk, r.hex("Kpk"));
+  DCAS_TRY_ASSIGN(want_cwek, r.hex("Cwek"));
+  DCAS_TRY_ASSIGN(want_hmac_key, r.hex("HmacKey"));
+  protocol::SmSecrets ki{SecureBytes(ki1.begin(), ki1.end()), SecureBytes(ki2.begin(), ki2.end()),
+                         SecureBytes(ki3.begin(), ki3.end())};
+  DCAS_TRY_ASSIGN(kpk, protocol::derive_kpk(ki, sm, tp, rand));
+  if (auto e = expect_equal(view(kpk), want_kpk, "KPK"); !e) return e;
+  DCAS_TRY_ASSIGN(cwek, protocol::derive_cwek(view(kpk), sm, tp));
+  if (auto e = expect_equal(view(cwek), want_cwek, "CWEK"); !e) return e;
+  DCAS_TRY_ASSIGN(hmac_key, protocol::derive_hmac_key(rand_hmac, sm, tp));
+  return expect_equal(view(hmac_key), want_hmac_key, "HMAC_KEY");
+}
+
+const std::map<std::string, Runner, std::less<>>& runners() {
+  static const std::map<std::string, Runner, std::less<>> table{
+      {"sha.txt", run_sha},
+      {"hmac_sha1.txt", run_hmac_sha1},
+      {"aes128.txt", run_aes128},
+      {"fips186_2_prf.txt", run_prf},
+      {"rsa_oaep_sha256.txt", run_rsa_oaep},
+      {"rsa_pss_sha256.txt", run_rsa_pss},
+      {"dcas_derivations.txt", run_derivations},
+  };
+  return table;
+}
+
+}  // namespace
+
+FileOutcome run_vector_file(std::string_view name, std::string_view text) {
+  FileOutcome outcome{std::string(name), 0, {}};
+  const auto it = runners().find(name);
+  if (it == runners().end()) {
+    outcome.failures.push_back("no runner for this vector file");
+    return outcome;
+  }
+  auto records = parse_vectors(text);
+  if (!records) {
+    outcome.failures.push_back(records.error().message());
+    return outcome;
+  }
+  for (const Record& record : *records) {
+    auto result = it->second(record);
+    if (!result) {
+      outcome.failures.push_back(fmt::format("line {}: {}", record.line, result.error().message()));
+      continue;
+    }
+    if (auto unused = record.unused(); !unused.empty()) {
+      outcome.failures.push_back(fmt::format("line {}: attribute {} never checked", record.line, unused.front()));
+      continue;
+    }
+    ++outcome.passed;
+  }
+  return outcome;
+}
+
+std::vector<FileOutcome> run_all() {
+  std::vector<FileOutcome> outcomes;
+  for (const auto& file : embedded_files()) outcomes.push_back(run_vector_file(file.name, file.content));
+  for (const auto& [name, runner] : runners()) {
+    const bool present = std::any_of(embedded_files().begin(), embedded_files().end(),
+                                     [&](const EmbeddedFile& f) { return f.name == name; });
+    if (!present) outcomes.push_back(FileOutcome{name, 0, {"vector file missing from the build"}});
+  }
+  return outcomes;
+}
+
+}  // namespace dcas::kat

@@ -1,0 +1,39 @@
+// The one loader for known-answer vector files.
+//
+// Format: '#' starts a comment line; a record is a run of "Name = value" lines; records are
+// separated by blank lines. Values are hex unless the runner reads them as words. Like BoringSSL's
+// FileTest, a record whose attribute the runner never read is a failure: a typo in a vector file
+// cannot silently skip a check.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/bytes.h"
+
+namespace dcas::kat {
+
+class Record {
+ public:
+  std::size_t line = 0;  // first line of the record, for messages
+
+  bool has(const std::string& name) const { return values_.contains(name); }
+  // Errors: invalid_argument (missing), bad_hex.
+  Result<Bytes> hex(const std::string& name) const;
+  Result<std::string> word(const std::string& name) const;
+  std::vector<std::string> unused() const;
+
+  void set(std::string name, std::string value) { values_[std::move(name)] = std::move(value); }
+
+ private:
+  std::map<std::string, std::string> values_;
+  mutable std::set<std::string> used_;
+};
+
+// Errors: invalid_argument with the line number (malformed line, duplicate attribute).
+Result<std::vector<Record>> parse_vectors(std::string_view text);
+
+}  // namespace dcas::kat
