@@ -1,0 +1,286 @@
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "wire/message.h"
+#include "wire/reader.h"
+
+namespace dcas::wire {
+
+namespace {
+
+// Field tags (docs/spec.md, "Field registry"). Bit 15 set marks an ignorable extension field: a
+// decoder that does not know it skips it. Every tag defined here is mandatory to understand.
+enum class Tag : std::uint16_t {
+  ap_id = 0x0001,
+  encrypted_key_pairing_id = 0x0002,
+  encrypted_kpk = 0x0003,
+  encrypted_kpk_rand_hmac = 0x0004,
+  encrypted_key_hashes = 0x0005,
+  ta_kpk_signature = 0x0006,
+  sequence = 0x0010,
+  iv = 0x0011,
+  cw_ciphertext = 0x0012,
+  signature = 0x007e,
+  mac = 0x007f,
+  certificate = 0x0080,  // after the signature: KeyRequest (SM->AP) carries Cert(SM) unsigned
+};
+constexpr std::uint16_t ignorable_bit = 0x8000;
+
+struct FieldRule {
+  Tag tag;
+  std::string_view name;
+  std::size_t min_size;
+  std::size_t max_size;
+  std::size_t multiple_of = 1;
+};
+
+// RSA blocks (ciphertexts and signatures) are the modulus size: 256 bytes for the RSA-2048 keys of
+// profile koo2010; up to 512 leaves room for RSA-4096 in later profiles.
+constexpr FieldRule field_rules[] = {
+    {Tag::ap_id, "ap_id", 8, 8},
+    {Tag::encrypted_key_pairing_id, "encrypted_key_pairing_id", 256, 512},
+    {Tag::encrypted_kpk, "encrypted_kpk", 256, 512},
+    {Tag::encrypted_kpk_rand_hmac, "encrypted_kpk_rand_hmac", 256, 512},
+    {Tag::encrypted_key_hashes, "encrypted_key_hashes", 256, 512},
+    {Tag::ta_kpk_signature, "ta_kpk_signature", 256, 512},
+    {Tag::sequence, "sequence", 8, 8},
+    {Tag::iv, "iv", 16, 16},
+    {Tag::cw_ciphertext, "cw_ciphertext", 16, 256, 16},
+    {Tag::signature, "signature", 256, 512},
+    {Tag::mac, "mac", 20, 20},
+    {Tag::certificate, "certificate", 1, 8192},
+};
+
+const FieldRule* rule_for(std::uint16_t tag) {
+  for (const auto& r : field_rules)
+    if (static_cast<std::uint16_t>(r.tag) == tag) return &r;
+  return nullptr;
+}
+
+// A message type's fields, in tag order. All are required.
+template <typename T>
+struct FieldBinding {
+  Tag tag;
+  std::variant<Bytes T::*, std::uint64_t T::*> member;
+};
+
+template <typename T>
+struct Schema;
+
+#define DCAS_SCHEMA(T, TYPE, NAME, AUTH, ...)                                  \
+  template <>                                                                  \
+  struct Schema<T> {                                                           \
+    static constexpr MessageType type = MessageType::TYPE;                     \
+    static constexpr std::string_view name = NAME;                             \
+    static constexpr std::optional<Tag> authenticator = AUTH;                  \
+    static inline const std::vector<FieldBinding<T>> fields = {__VA_ARGS__};   \
+  };
+
+constexpr std::optional<Tag> no_auth = std::nullopt;
+constexpr std::optional<Tag> signed_by = Tag::signature;
+constexpr std::optional<Tag> maced = Tag::mac;
+
+DCAS_SCHEMA(TpCertReq, tp_cert_req, "TPCertReq (SM->TP)", no_auth, {Tag::certificate, &TpCertReq::sm_certificate})
+DCAS_SCHEMA(TpCertRsp, tp_cert_rsp, "TPCertRsp (TP->SM)", no_auth, {Tag::certificate, &TpCertRsp::tp_certificate})
+DCAS_SCHEMA(KeyRequestFromSm, key_request_sm, "KeyRequest (SM->AP)", signed_by,
+            {Tag::encrypted_key_pairing_id, &KeyRequestFromSm::encrypted_key_pairing_id},
+            {Tag::signature, &KeyRequestFromSm::signature}, {Tag::certificate, &KeyRequestFromSm::sm_certificate})
+DCAS_SCHEMA(KeyRequestFromAp, key_request_ap, "KeyRequest (AP->TA)", signed_by,
+            {Tag::ap_id, &KeyRequestFromAp::ap_id},
+            {Tag::encrypted_key_pairing_id, &KeyRequestFromAp::encrypted_key_pairing_id},
+            {Tag::signature, &KeyRequestFromAp::signature})
+DCAS_SCHEMA(KeyResponseFromTa, key_response_ta, "KeyResponse (TA->AP)", signed_by,
+            {Tag::encrypted_kpk, &KeyResponseFromTa::encrypted_kpk},
+            {Tag::ta_kpk_signature, &KeyResponseFromTa::ta_kpk_signature},
+            {Tag::signature, &KeyResponseFromTa::signature})
+DCAS_SCHEMA(KeyResponseFromAp, key_response_ap, "KeyResponse (AP->SM)", signed_by,
+            {Tag::encrypted_kpk, &KeyResponseFromAp::encrypted_kpk},
+            {Tag::ta_kpk_signature, &KeyResponseFromAp::ta_kpk_signature},
+            {Tag::signature, &KeyResponseFromAp::signature})
+DCAS_SCHEMA(CwekGenInfo, cwek_gen_info, "CWEKGenInfo (SM->TP)", signed_by,
+            {Tag::encrypted_kpk_rand_hmac, &CwekGenInfo::encrypted_kpk_rand_hmac},
+            {Tag::ta_kpk_signature, &CwekGenInfo::ta_kpk_signature}, {Tag::signature, &CwekGenInfo::signature})
+DCAS_SCHEMA(CwekGenInfoCnfm, cwek_gen_info_cnfm, "CWEKGenInfoCnfm (TP->SM)", signed_by,
+            {Tag::encrypted_key_hashes, &CwekGenInfoCnfm::encrypted_key_hashes},
+            {Tag::signature, &CwekGenInfoCnfm::signature})
+DCAS_SCHEMA(ControlWord, control_word, "ControlWord (SM->TP)", maced, {Tag::sequence, &ControlWord::sequence},
+            {Tag::iv, &ControlWord::iv}, {Tag::cw_ciphertext, &ControlWord::ciphertext}, {Tag::mac, &ControlWord::mac})
+#undef DCAS_SCHEMA
+
+// Calls f.template operator()<T>() for the body type T whose wire type is `type`.
+template <typename F>
+auto with_body_type(MessageType type, F&& f) {
+  using R = decltype(f.template operator()<TpCertReq>());
+  std::optional<R> out;
+  [&]<std::size_t... I>(std::index_sequence<I...>) {
+    ((Schema<std::variant_alternative_t<I, Body>>::type == type
+          ? (void)(out = f.template operator()<std::variant_alternative_t<I, Body>>())
+          : (void)0),
+     ...);
+  }(std::make_index_sequence<std::variant_size_v<Body>>{});
+  return out;
+}
+
+bool known_type(std::uint8_t t) {
+  return with_body_type(static_cast<MessageType>(t), []<typename T>() { return true; }).has_value();
+}
+
+void write_header4(Writer& w, Profile profile, MessageType type) {
+  w.u8(wire_version);
+  w.u8(static_cast<std::uint8_t>(profile));
+  w.u8(static_cast<std::uint8_t>(type));
+  w.u8(0);  // flags: reserved
+}
+
+template <typename T>
+void write_field(Writer& w, const T& body, const FieldBinding<T>& f) {
+  if (auto bytes = std::get_if<Bytes T::*>(&f.member)) {
+    const Bytes& value = body.*(*bytes);
+    if (value.empty()) return;
+    w.u16(static_cast<std::uint16_t>(f.tag));
+    w.u16(static_cast<std::uint16_t>(value.size()));
+    w.bytes(value);
+  } else {
+    w.u16(static_cast<std::uint16_t>(f.tag));
+    w.u16(8);
+    w.u64(body.*std::get<std::uint64_t T::*>(f.member));
+  }
+}
+
+// Writes the fields of `body` whose tag is below `stop` (all of them if none).
+template <typename T>
+void write_fields(Writer& w, const T& body, std::optional<Tag> stop) {
+  for (const auto& f : Schema<T>::fields)
+    if (!stop || f.tag < *stop) write_field(w, body, f);
+}
+
+struct RawField {
+  std::uint16_t tag;
+  ByteView value;
+};
+
+template <typename T>
+Result<T> build_body(const std::vector<RawField>& raw) {
+  T body{};
+  for (const auto& f : Schema<T>::fields) {
+    auto it = std::find_if(raw.begin(), raw.end(),
+                           [&](const RawField& r) { return r.tag == static_cast<std::uint16_t>(f.tag); });
+    if (it == raw.end())
+      return fail(Errc::wire_missing_field,
+                  fmt::format("{} lacks required field {}", Schema<T>::name, rule_for(static_cast<std::uint16_t>(f.tag))->name));
+    if (auto bytes = std::get_if<Bytes T::*>(&f.member)) {
+      body.*(*bytes) = Bytes(it->value.begin(), it->value.end());
+    } else {
+      Reader r(it->value);
+      body.*std::get<std::uint64_t T::*>(f.member) = *r.u64();  // length was checked to be 8
+    }
+  }
+  return body;
+}
+
+template <typename T>
+bool in_schema(std::uint16_t tag) {
+  return std::any_of(Schema<T>::fields.begin(), Schema<T>::fields.end(),
+                     [&](const FieldBinding<T>& f) { return static_cast<std::uint16_t>(f.tag) == tag; });
+}
+
+template <typename T>
+Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_bytes) {
+  Reader r(body_bytes);
+  std::vector<RawField> raw;
+  std::optional<std::size_t> auth_offset;
+  int previous_tag = -1;
+  while (!r.at_end()) {
+    const std::size_t field_start = r.position();
+    DCAS_TRY_ASSIGN(tag, r.u16());
+    DCAS_TRY_ASSIGN(length, r.u16());
+    DCAS_TRY_ASSIGN(value, r.take(length));
+    if (tag == previous_tag) return fail(Errc::wire_duplicate_field, fmt::format("field 0x{:04x} appears twice", tag));
+    if (tag < previous_tag)
+      return fail(Errc::wire_field_order, fmt::format("field 0x{:04x} after 0x{:04x}", tag, previous_tag));
+    previous_tag = tag;
+    const FieldRule* rule = rule_for(tag);
+    if (!rule) {
+      if (!(tag & ignorable_bit))
+        return fail(Errc::wire_unknown_mandatory_field, fmt::format("unknown mandatory field 0x{:04x}", tag));
+      // An unknown extension after the authenticator would be unauthenticated: refuse it.
+      if (auth_offset)
+        return fail(Errc::wire_unexpected_field, fmt::format("extension field 0x{:04x} after the authenticator", tag));
+      continue;
+    }
+    if (!in_schema<T>(tag))
+      return fail(Errc::wire_unexpected_field, fmt::format("field {} does not belong in {}", rule->name, Schema<T>::name));
+    if (length < rule->min_size || length > rule->max_size || length % rule->multiple_of != 0)
+      return fail(Errc::wire_field_length, fmt::format("field {} has length {}", rule->name, length));
+    if (Schema<T>::authenticator && tag == static_cast<std::uint16_t>(*Schema<T>::authenticator))
+      auth_offset = field_start;
+    raw.push_back({tag, value});
+  }
+  DCAS_TRY_ASSIGN(body, build_body<T>(raw));
+  Message m{static_cast<Profile>(header.profile), std::move(body), {}};
+  if (auth_offset) m.authenticated = concat({whole.first(4), body_bytes.first(*auth_offset)});
+  return m;
+}
+
+}  // namespace
+
+std::string_view type_name(MessageType type) {
+  auto name = with_body_type(type, []<typename T>() { return Schema<T>::name; });
+  return name ? *name : std::string_view("unknown");
+}
+
+MessageType type_of(const Body& body) {
+  return std::visit([]<typename T>(const T&) { return Schema<T>::type; }, body);
+}
+
+Result<Header> decode_header(ByteView data) {
+  Reader r(data);
+  if (data.size() < header_size) return fail(Errc::wire_truncated, "message shorter than its 8-byte header");
+  Header h{*r.u8(), *r.u8(), *r.u8(), *r.u8(), *r.u32()};
+  if (h.version != wire_version) return fail(Errc::wire_bad_version, fmt::format("version {} is not 1", h.version));
+  if (h.profile != static_cast<std::uint8_t>(Profile::koo2010))
+    return fail(Errc::wire_unknown_profile, fmt::format("profile 0x{:02x} is not supported", h.profile));
+  if (!known_type(h.type)) return fail(Errc::wire_unknown_type, fmt::format("message type 0x{:02x} is unknown", h.type));
+  if (h.flags != 0) return fail(Errc::wire_reserved_flags, fmt::format("reserved flags 0x{:02x} are set", h.flags));
+  if (h.body_length > max_body_size)
+    return fail(Errc::wire_too_large, fmt::format("body of {} bytes exceeds {}", h.body_length, max_body_size));
+  return h;
+}
+
+Result<Message> decode(ByteView data) {
+  DCAS_TRY_ASSIGN(header, decode_header(data));
+  if (data.size() < header_size + header.body_length)
+    return fail(Errc::wire_truncated, fmt::format("body needs {} bytes, {} present", header.body_length, data.size() - header_size));
+  if (data.size() > header_size + header.body_length)
+    return fail(Errc::wire_trailing_bytes, fmt::format("{} bytes after the message", data.size() - header_size - header.body_length));
+  const ByteView body = data.subspan(header_size);
+  auto decoded = with_body_type(static_cast<MessageType>(header.type),
+                                [&]<typename T>() { return decode_body<T>(header, data, body); });
+  return std::move(*decoded);
+}
+
+Bytes encode(const Message& message) {
+  Writer w;
+  write_header4(w, message.profile, type_of(message));
+  w.u32(0);  // body length, patched below
+  std::visit([&]<typename T>(const T& body) { write_fields(w, body, std::nullopt); }, message.body);
+  w.patch_u32(4, static_cast<std::uint32_t>(w.size() - header_size));
+  return w.take();
+}
+
+Bytes authenticated_bytes(const Message& message) {
+  return std::visit(
+      [&]<typename T>(const T& body) {
+        Writer w;
+        if (!Schema<T>::authenticator) return w.take();
+        write_header4(w, message.profile, Schema<T>::type);
+        write_fields(w, body, Schema<T>::authenticator);
+        return w.take();
+      },
+      message.body);
+}
+
+}  // namespace dcas::wire

@@ -1,0 +1,130 @@
+// Every DCAS wire message, and the codec that encodes and decodes them (docs/spec.md, "Wire format").
+//
+// A message is an 8-byte header (version, profile, type, flags, body length) followed by a body of
+// fields (tag, length, value) in strictly ascending tag order. Decoding is strict: truncation,
+// trailing bytes, oversize, an unknown version/profile/type, reserved flags, unknown mandatory
+// fields, duplicates, misordered fields, bad field lengths, missing fields and fields after the
+// authenticator each fail with their own error.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <variant>
+
+#include "common/bytes.h"
+#include "common/error.h"
+
+namespace dcas::wire {
+
+inline constexpr std::uint8_t wire_version = 0x01;
+inline constexpr std::size_t header_size = 8;
+inline constexpr std::size_t max_body_size = 65536 - header_size;  // a whole message fits in 64 KiB
+
+enum class Profile : std::uint8_t {
+  koo2010 = 0x01,  // the paper's protocol exactly as published
+  // 0x02 is reserved for the hardened profile.
+};
+
+enum class MessageType : std::uint8_t {
+  // SM-TP security protocol (paper section IV). The paper's KeyRequest and KeyResponse each cross
+  // two hops with different contents; each hop is its own type so a signature made for one hop can
+  // never be accepted on the other.
+  tp_cert_req = 0x01,         // SM -> TP: Cert(SM)
+  tp_cert_rsp = 0x02,         // TP -> SM: Cert(TP)
+  key_request_sm = 0x03,      // SM -> AP: E(Pub(AP), KeyPairingID), S(Prv(SM)), Cert(SM)
+  key_request_ap = 0x04,      // AP -> TA: AP_ID, E(Pub(TA), KeyPairingID), S(Prv(AP))
+  key_response_ta = 0x05,     // TA -> AP: E(Pub(AP), KPK), S(Prv(TA), KPK), S(Prv(TA))
+  key_response_ap = 0x06,     // AP -> SM: E(Pub(SM), KPK), S(Prv(TA), KPK), S(Prv(AP))
+  cwek_gen_info = 0x07,       // SM -> TP: E(Pub(TP), KPK || RANDHMAC), S(Prv(TA), KPK), S(Prv(SM))
+  cwek_gen_info_cnfm = 0x08,  // TP -> SM: E(Pub(SM), H(CWEK) || H(HMAC_KEY)), S(Prv(TP))
+  // Control-word channel.
+  control_word = 0x10,  // SM -> TP: sequence, IV, AES-128(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
+  // 0x20-0x3f: DCAS network protocol (SecurityAnnounce, DCASDownload, ...), 0x40-0x5f: CAS (EMM,
+  // ECM), 0x60-0x6f: service status and errors. Reserved, decoded as wire_unknown_type until defined.
+};
+
+std::string_view type_name(MessageType type);  // the paper's name, e.g. "KeyRequest (SM->AP)"
+
+struct TpCertReq {
+  Bytes sm_certificate;  // DER
+};
+struct TpCertRsp {
+  Bytes tp_certificate;  // DER
+};
+struct KeyRequestFromSm {
+  Bytes encrypted_key_pairing_id;  // RSAES-OAEP under Pub(AP)
+  Bytes signature;                 // RSASSA-PSS by Prv(SM) over the authenticated bytes
+  Bytes sm_certificate;            // DER, outside the signature (as the paper places it)
+};
+struct KeyRequestFromAp {
+  Bytes ap_id;                     // 8 bytes: tells the TA which AP key verifies the signature
+  Bytes encrypted_key_pairing_id;  // under Pub(TA)
+  Bytes signature;                 // by Prv(AP)
+};
+struct KeyResponseFromTa {
+  Bytes encrypted_kpk;     // under Pub(AP)
+  Bytes ta_kpk_signature;  // S(Prv(TA), KPK)
+  Bytes signature;         // by Prv(TA)
+};
+struct KeyResponseFromAp {
+  Bytes encrypted_kpk;     // under Pub(SM)
+  Bytes ta_kpk_signature;  // passed through unchanged from the TA
+  Bytes signature;         // by Prv(AP)
+};
+struct CwekGenInfo {
+  Bytes encrypted_kpk_rand_hmac;  // under Pub(TP): KPK || RANDHMAC
+  Bytes ta_kpk_signature;         // passed through unchanged
+  Bytes signature;                // by Prv(SM)
+};
+struct CwekGenInfoCnfm {
+  Bytes encrypted_key_hashes;  // under Pub(SM): H(CWEK) || H(HMAC_KEY)
+  Bytes signature;             // by Prv(TP)
+};
+struct ControlWord {
+  std::uint64_t sequence = 0;  // strictly increasing per CWEK
+  Bytes iv;                    // 16 bytes
+  Bytes ciphertext;            // AES-128-CBC under CWEK, a multiple of 16 bytes
+  Bytes mac;                   // 20 bytes: HMAC-SHA1 under HMAC_KEY over the authenticated bytes
+};
+
+using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
+                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord>;
+
+struct Message {
+  Profile profile = Profile::koo2010;
+  Body body;
+  // Filled by decode() for types with a signature or MAC: the exact received bytes that
+  // authenticator covers (see authenticated_bytes). Ignored by encode().
+  Bytes authenticated;
+};
+
+MessageType type_of(const Body& body);
+inline MessageType type_of(const Message& m) { return type_of(m.body); }
+
+// The canonical encoding. Fields with empty values are omitted (and a required one then makes the
+// result undecodable, which the tests exercise).
+Bytes encode(const Message& message);
+
+// Strict decoding of exactly one message occupying all of `data`.
+Result<Message> decode(ByteView data);
+
+// What the message's signature or MAC covers: header bytes 0-3 (version, profile, type, flags)
+// followed by every body field that precedes the signature or MAC field, as encode() writes them.
+// Signers call this on the message before setting the authenticator; verifiers use
+// Message::authenticated from decode(). Empty for types without an authenticator.
+Bytes authenticated_bytes(const Message& message);
+
+// Peeks at a header without decoding the body (for transports and dispatch tables).
+struct Header {
+  std::uint8_t version;
+  std::uint8_t profile;
+  std::uint8_t type;
+  std::uint8_t flags;
+  std::uint32_t body_length;
+};
+// Errors: wire_truncated (fewer than 8 bytes), wire_bad_version, wire_unknown_profile,
+// wire_unknown_type, wire_reserved_flags, wire_too_large.
+Result<Header> decode_header(ByteView data);
+
+}  // namespace dcas::wire
