@@ -1,4 +1,46 @@
-#include "kat/selftest.h"
-#include <algorithm>
-#include <cstdio>
-int main(){auto o=dcas::kat::run_all(); int bad=0; for(auto&f:o){std::printf("%s %zu %s\n",f.file.c_str(),f.passed,f.ok()?"ok":"FAIL"); for(auto&e:f.failures) std::printf("  %s\n",e.c_str()); bad+=!f.ok();} return bad;}
+// dcas: the Downloadable Conditional Access System, one program with subcommands.
+#include "cli/commands.h"
+
+namespace dcas::cli {
+
+int& exit_status() {
+  static int status = exit_ok;
+  return status;
+}
+
+void report_error(std::string_view command, const Error& error) {
+  std::cerr << "dcas " << command << ": " << error.message() << '\n';
+  const bool usage = error.code == Errc::bad_hex || error.code == Errc::bad_length || error.code == Errc::invalid_argument;
+  exit_status() = usage ? exit_usage : exit_failure;
+}
+
+void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
+
+}  // namespace dcas::cli
+
+int main(int argc, char** argv) {
+  using namespace dcas::cli;
+  CLI::App app{"DCAS: Downloadable Conditional Access System with the Koo et al. (2010) SM-TP security protocol",
+               "dcas"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "dcas 0.1.0");
+  add_selftest(app);
+  add_crypto(app);
+  add_ta(app);
+  add_cert(app);
+  add_bench(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line on stderr naming what is wrong; `--help` shows the usage.
+    std::cerr << "dcas: " << e.what() << " (see --help)\n";
+    return exit_usage;
+  }
+  return exit_status();
+}

@@ -1,19 +1,15 @@
 #include "crypto/rsa.h"
 
 #include <algorithm>
-#include <fcntl.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "common/files.h"
 #include "crypto/hash.h"
 #include "crypto/ossl.h"
 
@@ -67,14 +63,6 @@ Result<void> set_pss(EVP_PKEY_CTX* ctx) {
       EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, static_cast<int>(pss_salt_size)) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "PSS parameters");
   return {};
-}
-
-Result<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -136,7 +124,7 @@ Result<RsaPrivateKey> RsaPrivateKey::from_pem(std::string_view pem) {
 }
 
 Result<RsaPrivateKey> RsaPrivateKey::load_pem_file(const std::filesystem::path& path) {
-  auto text = read_file(path);
+  auto text = read_text_file(path);
   if (!text) return std::unexpected(text.error());
   auto key = from_pem(*text);
   secure_wipe(text->data(), text->size());
@@ -157,20 +145,7 @@ SecureBytes RsaPrivateKey::to_pem() const {
 Result<void> RsaPrivateKey::save_pem_file(const std::filesystem::path& path) const {
   const SecureBytes pem = to_pem();
   if (pem.empty()) return ossl::fail_ossl(Errc::crypto_failure, "private key PEM encoding");
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  if (fd < 0) return fail(Errc::io_error, fmt::format("cannot create {}", path.string()));
-  // The file may have existed with wider permissions: narrow them before writing the secret.
-  bool ok = ::fchmod(fd, 0600) == 0;
-  std::size_t done = 0;
-  while (ok && done < pem.size()) {
-    const ssize_t n = ::write(fd, pem.data() + done, pem.size() - done);
-    if (n <= 0) ok = false;
-    else done += static_cast<std::size_t>(n);
-  }
-  ok = ::fsync(fd) == 0 && ok;
-  ok = ::close(fd) == 0 && ok;
-  if (!ok) return fail(Errc::io_error, fmt::format("cannot write {}", path.string()));
-  return {};
+  return write_secret_file(path, view(pem));
 }
 
 RsaPublicKey RsaPrivateKey::public_key() const {

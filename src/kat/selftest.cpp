@@ -156,7 +156,7 @@ FileOutcome run_vector_file(std::string_view name, std::string_view text) {
     outcome.failures.push_back("no runner for this vector file");
     return outcome;
   }
-  auto records = parse_vectors(text);
+  auto records = parse_records(text);
   if (!records) {
     outcome.failures.push_back(records.error().message());
     return outcome;

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "kat/vectors.h"
+#include "common/records.h"
 
 namespace dcas::kat {
 

@@ -5,11 +5,10 @@
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 
+#include "common/files.h"
 #include "crypto/ossl.h"
 
 namespace dcas::pki {
@@ -73,22 +72,14 @@ Result<Certificate> Certificate::from_pem(std::string_view pem) {
 }
 
 Result<Certificate> Certificate::load_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string content = ss.str();
+  DCAS_TRY_ASSIGN(content, read_text_file(path));
   auto cert = content.find("-----BEGIN") != std::string::npos ? from_pem(content) : from_der(view(content));
   if (!cert) return fail(cert.error().code, fmt::format("{}: {}", path.string(), cert.error().detail));
   return cert;
 }
 
 Result<void> Certificate::save_pem_file(const std::filesystem::path& path) const {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << pem();
-  out.flush();
-  if (!out) return fail(Errc::io_error, fmt::format("cannot write {}", path.string()));
-  return {};
+  return write_public_file(path, view(pem()));
 }
 
 Bytes Certificate::der() const {

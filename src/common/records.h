@@ -1,4 +1,4 @@
-// The one loader for known-answer vector files.
+// "Name = value" records: the one loader for known-answer vector files (and the Ki file).
 //
 // Format: '#' starts a comment line; a record is a run of "Name = value" lines; records are
 // separated by blank lines. Values are hex unless the runner reads them as words. Like BoringSSL's
@@ -14,7 +14,7 @@
 
 #include "common/bytes.h"
 
-namespace dcas::kat {
+namespace dcas {
 
 class Record {
  public:
@@ -34,6 +34,6 @@ class Record {
 };
 
 // Errors: invalid_argument with the line number (malformed line, duplicate attribute).
-Result<std::vector<Record>> parse_vectors(std::string_view text);
+Result<std::vector<Record>> parse_records(std::string_view text);
 
-}  // namespace dcas::kat
+}  // namespace dcas

@@ -1,9 +1,9 @@
-#include "kat/vectors.h"
+#include "common/records.h"
 
 #include <algorithm>
 #include <fmt/format.h>
 
-namespace dcas::kat {
+namespace dcas {
 
 namespace {
 std::string_view trim(std::string_view s) {
@@ -36,7 +36,7 @@ std::vector<std::string> Record::unused() const {
   return out;
 }
 
-Result<std::vector<Record>> parse_vectors(std::string_view text) {
+Result<std::vector<Record>> parse_records(std::string_view text) {
   std::vector<Record> records;
   bool in_record = false;
   std::size_t line_no = 0;
@@ -68,4 +68,4 @@ Result<std::vector<Record>> parse_vectors(std::string_view text) {
   return records;
 }
 
-}  // namespace dcas::kat
+}  // namespace dcas

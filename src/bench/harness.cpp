@@ -1,0 +1,90 @@
+#include "bench/harness.h"
+
+#include <benchmark/benchmark.h>
+
+#include <map>
+#include <regex>
+
+#include <fmt/format.h>
+
+namespace dcas::bench {
+
+std::vector<Suite>& suites() {
+  static std::vector<Suite> all;
+  return all;
+}
+
+namespace {
+
+// Collects each run's rate instead of printing Google Benchmark's own report.
+class CollectingReporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& run : runs) {
+      if (run.error_occurred || run.iterations == 0 || run.real_accumulated_time <= 0) continue;
+      const std::string name = run.benchmark_name();
+      const double seconds_per_op = run.real_accumulated_time / static_cast<double>(run.iterations);
+      ops_per_second[name] = 1.0 / seconds_per_op;
+      if (auto it = run.counters.find("bytes_per_second"); it != run.counters.end())
+        bytes_per_second[name] = it->second.value;
+    }
+  }
+  std::map<std::string, double> ops_per_second;
+  std::map<std::string, double> bytes_per_second;
+};
+
+std::string regex_escape(const std::string& s) {
+  static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
+  return std::regex_replace(s, special, R"(\$&)");
+}
+
+}  // namespace
+
+Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds) {
+  std::string filter;
+  for (const auto& s : specs)
+    for (const auto& n : {s.measured, s.bound}) filter += (filter.empty() ? "^(" : "|") + regex_escape(n);
+  filter += ")$";
+  const std::string min_time = fmt::format("--benchmark_min_time={}", min_seconds);
+  std::string arg0 = "dcas-bench";
+  std::vector<char*> argv{arg0.data(), const_cast<char*>(min_time.c_str()), nullptr};
+  int argc = 2;
+  benchmark::Initialize(&argc, argv.data());
+  CollectingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter, filter);
+
+  std::vector<Figure> figures;
+  for (const auto& s : specs) {
+    const bool bytes = s.unit == Unit::megabytes_per_second;
+    const auto& table = bytes ? reporter.bytes_per_second : reporter.ops_per_second;
+    auto measured = table.find(s.measured);
+    auto bound = table.find(s.bound);
+    if (measured == table.end() || bound == table.end())
+      return fail(Errc::invalid_argument, fmt::format("benchmark for '{}' did not run", s.name));
+    const double scale = bytes ? 1e-6 : 1.0;
+    Figure f{s.name, measured->second * scale, bytes ? "MB/s" : "op/s", bound->second * scale, 0};
+    f.efficiency = f.bound > 0 ? f.value / f.bound : 0;
+    figures.push_back(f);
+  }
+  return figures;
+}
+
+void print_table(std::ostream& out, const std::vector<Figure>& figures) {
+  std::size_t width = 6;
+  for (const auto& f : figures) width = std::max(width, f.name.size());
+  out << fmt::format("{:<{}}  {:>14}  {:>14}  {:>5}  {:>10}\n", "figure", width, "measured", "bound", "unit",
+                     "efficiency");
+  for (const auto& f : figures)
+    out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>10.3f}\n", f.name, width, f.value, f.bound, f.unit,
+                       f.efficiency);
+}
+
+nlohmann::json to_json(const std::vector<Figure>& figures) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& f : figures)
+    out.push_back({{"name", f.name}, {"value", f.value}, {"unit", f.unit}, {"bound", f.bound}, {"efficiency", f.efficiency}});
+  return out;
+}
+
+}  // namespace dcas::bench

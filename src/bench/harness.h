@@ -1,0 +1,55 @@
+// The shared harness behind every `dcas bench` command (the project's `openssl speed`).
+//
+// Each figure pairs a measured Google Benchmark with the benchmark that is its bound, both run in
+// the same process and the same run, so a figure is always read as a ratio, never as an absolute
+// number from another machine. efficiency = measured rate / bound rate (= bound cost / measured
+// cost): 1.0 is the limit.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/error.h"
+
+namespace dcas::bench {
+
+enum class Unit { ops_per_second, megabytes_per_second };
+
+struct FigureSpec {
+  std::string name;      // what the user reads, e.g. "OAEP encrypt (seeded encoder)"
+  std::string measured;  // Google Benchmark name of the measured operation
+  std::string bound;     // Google Benchmark name of its bound
+  Unit unit = Unit::ops_per_second;
+};
+
+struct Figure {
+  std::string name;
+  double value = 0;  // measured rate
+  std::string unit;  // "op/s" or "MB/s"
+  double bound = 0;  // bound rate, same unit
+  double efficiency = 0;
+};
+
+// Runs every benchmark the specs name, at least `min_seconds` each, and builds the figures.
+// Errors: invalid_argument (a spec names a benchmark that is not registered or did not run).
+Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds);
+
+void print_table(std::ostream& out, const std::vector<Figure>& figures);
+nlohmann::json to_json(const std::vector<Figure>& figures);
+
+// A suite as the `dcas bench` command sees it.
+struct Suite {
+  std::string name;         // "crypto" for `dcas bench crypto`
+  std::string description;
+  std::vector<FigureSpec> figures;
+};
+std::vector<Suite>& suites();
+// Registers a suite from a static initializer in the file that defines its benchmarks.
+struct SuiteRegistration {
+  explicit SuiteRegistration(Suite suite) { suites().push_back(std::move(suite)); }
+};
+
+}  // namespace dcas::bench

@@ -1,0 +1,35 @@
+// The `dcas` program's subcommands. Each add_* registers one command group on the app; the
+// callbacks set the process exit status through CommandResult.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+#include <string>
+
+#include "common/error.h"
+
+namespace dcas::cli {
+
+// Exit statuses: 0 success, 1 the operation failed (a check, a file, a key), 2 bad usage.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;
+inline constexpr int exit_usage = 2;
+
+// Where a command's callback leaves its exit status.
+int& exit_status();
+
+// Prints "dcas <command>: <error>" on one line of stderr and records the exit status: usage for
+// argument errors (bad hex, wrong length), failure otherwise.
+void report_error(std::string_view command, const Error& error);
+
+void print_json(const nlohmann::json& j);
+
+void add_selftest(CLI::App& app);
+void add_crypto(CLI::App& app);
+void add_ta(CLI::App& app);
+void add_cert(CLI::App& app);
+void add_bench(CLI::App& app);
+
+}  // namespace dcas::cli

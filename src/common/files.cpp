@@ -1,0 +1,49 @@
+#include "common/files.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace dcas {
+
+namespace {
+Result<void> write_with_mode(const std::filesystem::path& path, ByteView data, mode_t mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return fail(Errc::io_error, fmt::format("cannot create {}", path.string()));
+  bool ok = ::fchmod(fd, mode) == 0;
+  std::size_t done = 0;
+  while (ok && done < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+    if (n <= 0) ok = false;
+    else done += static_cast<std::size_t>(n);
+  }
+  ok = ::fsync(fd) == 0 && ok;
+  ok = ::close(fd) == 0 && ok;
+  if (!ok) return fail(Errc::io_error, fmt::format("cannot write {}", path.string()));
+  return {};
+}
+}  // namespace
+
+Result<void> write_secret_file(const std::filesystem::path& path, ByteView data) {
+  return write_with_mode(path, data, 0600);
+}
+
+Result<void> write_public_file(const std::filesystem::path& path, ByteView data) {
+  return write_with_mode(path, data, 0644);
+}
+
+Result<std::string> read_text_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path.string()));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
+  return ss.str();
+}
+
+}  // namespace dcas

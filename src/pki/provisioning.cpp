@@ -1,0 +1,98 @@
+#include "pki/provisioning.h"
+
+#include <openssl/x509.h>
+#include <sys/stat.h>
+
+#include <fmt/format.h>
+
+#include "common/files.h"
+#include "common/records.h"
+#include "pki/authority.h"
+
+namespace dcas::pki {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+Result<void> make_private_dir(const fs::path& dir, bool must_be_new) {
+  std::error_code ec;
+  const bool created = fs::create_directories(dir, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  if (must_be_new && !created) return fail(Errc::io_error, fmt::format("{} already exists", dir.string()));
+  if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, fmt::format("cannot restrict {}", dir.string()));
+  return {};
+}
+
+}  // namespace
+
+Result<TaIdentity> init_ta_directory(const fs::path& dir, std::string_view name, int days, bool force) {
+  if (!force && fs::exists(dir / "ta.key"))
+    return fail(Errc::io_error, fmt::format("{} already holds a TA (use --force to replace it)", dir.string()));
+  DCAS_TRY(make_private_dir(dir, false));
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::generate(2048));
+  DCAS_TRY_ASSIGN(cert, make_root(key, name, Validity::starting_now(days), crypto::system_random()));
+  DCAS_TRY(key.save_pem_file(dir / "ta.key"));
+  DCAS_TRY(cert.save_pem_file(dir / "ta.crt"));
+  return TaIdentity{key, cert};
+}
+
+Result<TaIdentity> load_ta_directory(const fs::path& dir) {
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::load_pem_file(dir / "ta.key"));
+  DCAS_TRY_ASSIGN(cert, Certificate::load_file(dir / "ta.crt"));
+  if (X509_check_private_key(cert.x509(), key.evp()) != 1)
+    return fail(Errc::key_invalid, fmt::format("{}: ta.key does not match ta.crt", dir.string()));
+  return TaIdentity{key, cert};
+}
+
+Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
+                                        const fs::path& out_root, int days, crypto::RandomSource& rng) {
+  std::array<std::uint8_t, device_id_size> device_id{};
+  if (id) {
+    if (id->size() != device_id_size) return fail(Errc::bad_length, "device ID must be 8 bytes");
+    std::copy(id->begin(), id->end(), device_id.begin());
+  } else {
+    DCAS_TRY(rng.fill(device_id));
+  }
+  const fs::path dir = out_root / fmt::format("{}-{}", role_name(role), to_hex(device_id));
+  DCAS_TRY(make_private_dir(dir, true));
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::generate(2048));
+  DCAS_TRY_ASSIGN(cert, issue_device(ta.key, ta.certificate, role, device_id, key.public_key(),
+                                     Validity::starting_now(days), rng));
+  DCAS_TRY(key.save_pem_file(dir / "key.pem"));
+  DCAS_TRY(cert.save_pem_file(dir / "cert.pem"));
+  DCAS_TRY(ta.certificate.save_pem_file(dir / "ta.crt"));
+  if (role == Role::sm) {
+    SecureBytes text;
+    for (int i = 1; i <= 3; ++i) {
+      DCAS_TRY_ASSIGN(ki, rng.bytes(protocol::ki_size));
+      const std::string line = fmt::format("ki{} = ", i);
+      text.insert(text.end(), line.begin(), line.end());
+      std::string hex = to_hex(view(ki));
+      text.insert(text.end(), hex.begin(), hex.end());
+      secure_wipe(hex.data(), hex.size());
+      text.push_back('\n');
+    }
+    DCAS_TRY(write_secret_file(dir / "ki.txt", view(text)));
+  }
+  return IssuedDevice{role, device_id, dir, cert};
+}
+
+Result<protocol::SmSecrets> load_ki_file(const fs::path& path) {
+  DCAS_TRY_ASSIGN(text, read_text_file(path));
+  auto records = parse_records(text);
+  secure_wipe(text.data(), text.size());
+  if (!records) return std::unexpected(records.error());
+  if (records->size() != 1) return fail(Errc::invalid_argument, fmt::format("{}: expected one ki block", path.string()));
+  protocol::SmSecrets out;
+  SecureBytes* slots[] = {&out.ki1, &out.ki2, &out.ki3};
+  for (int i = 0; i < 3; ++i) {
+    DCAS_TRY_ASSIGN(ki, (*records)[0].hex(fmt::format("ki{}", i + 1)));
+    if (ki.size() != protocol::ki_size) return fail(Errc::bad_length, fmt::format("{}: ki{} must be 16 bytes", path.string(), i + 1));
+    slots[i]->assign(ki.begin(), ki.end());
+    secure_wipe(ki.data(), ki.size());
+  }
+  return out;
+}
+
+}  // namespace dcas::pki

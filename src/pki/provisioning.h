@@ -1,0 +1,50 @@
+// The TA's working directory and per-device provisioning output, as files.
+//
+//   DIR/ta.key   TA root private key (PKCS#8 PEM, mode 0600)
+//   DIR/ta.crt   TA root certificate (PEM)
+//   OUT/<role>-<id>/key.pem   device private key (0600)
+//   OUT/<role>-<id>/cert.pem  device certificate
+//   OUT/<role>-<id>/ta.crt    the TA root, which every device stores
+//   OUT/sm-<id>/ki.txt        the SM's Ki1..Ki3 (0600), "ki1 = <32 hex digits>" per line
+// Each device directory is what that device's manufacturer receives (mode 0700).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+
+#include "common/ids.h"
+#include "crypto/random.h"
+#include "crypto/rsa.h"
+#include "pki/certificate.h"
+#include "protocol/derivation.h"
+
+namespace dcas::pki {
+
+struct TaIdentity {
+  crypto::RsaPrivateKey key;
+  Certificate certificate;
+};
+
+// Creates DIR (mode 0700) with a fresh RSA-2048 root key and self-signed certificate.
+// Errors: io_error (DIR already holds a TA and !force, or cannot be written), crypto_failure.
+Result<TaIdentity> init_ta_directory(const std::filesystem::path& dir, std::string_view name, int days, bool force);
+// Errors: io_error, pem_invalid, key_invalid, cert_invalid, crypto_failure (key and certificate
+// do not belong together).
+Result<TaIdentity> load_ta_directory(const std::filesystem::path& dir);
+
+struct IssuedDevice {
+  Role role;
+  std::array<std::uint8_t, device_id_size> id;
+  std::filesystem::path directory;
+  Certificate certificate;
+};
+
+// Issues one device: key pair, certificate, and for an SM its three Ki, written under out_root.
+// `id` defaults to 8 random bytes. Errors: io_error (the device directory exists), crypto_failure.
+Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
+                                        const std::filesystem::path& out_root, int days, crypto::RandomSource& rng);
+
+// Reads OUT/sm-<id>/ki.txt. Errors: io_error, invalid_argument, bad_hex, bad_length.
+Result<protocol::SmSecrets> load_ki_file(const std::filesystem::path& path);
+
+}  // namespace dcas::pki
