@@ -36,8 +36,6 @@ std::string_view errc_name(Errc code) {
     case Errc::wire_field_length: return "wire_field_length";
     case Errc::wire_missing_field: return "wire_missing_field";
     case Errc::wire_unexpected_field: return "wire_unexpected_field";
-    case Errc::wire_length_mismatch: return "wire_length_mismatch";
-    case Errc::wire_bad_value: return "wire_bad_value";
     case Errc::selftest_failed: return "selftest_failed";
   }
   return "unknown_error";

@@ -47,8 +47,6 @@ enum class Errc : int {
   wire_field_length = 50,
   wire_missing_field = 51,
   wire_unexpected_field = 52,
-  wire_length_mismatch = 53,
-  wire_bad_value = 54,
   // Self-test
   selftest_failed = 60,
 };

@@ -32,7 +32,8 @@ const EVP_MD* md_sha1() {
 template <typename Digest>
 Digest digest_parts(const EVP_MD* md, std::initializer_list<ByteView> parts) {
   Digest out{};
-  ossl::MdCtx ctx(EVP_MD_CTX_new());
+  // One context per thread, reused: allocating a context costs as much as hashing a short input.
+  thread_local const ossl::MdCtx ctx(EVP_MD_CTX_new());
   if (!md || !ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) digest_unavailable();
   for (auto p : parts)
     if (EVP_DigestUpdate(ctx.get(), p.data(), p.size()) != 1) digest_unavailable();

@@ -11,8 +11,9 @@ namespace dcas::wire {
 
 namespace {
 
-// Field tags (docs/spec.md, "Field registry"). Bit 15 set marks an ignorable extension field: a
-// decoder that does not know it skips it. Every tag defined here is mandatory to understand.
+// Field tags (docs/spec.md, "Field registry"). The low 15 bits are the field number, which orders
+// the fields; bit 15 set marks an ignorable extension field that a decoder not knowing it skips.
+// Every tag defined here is mandatory to understand.
 enum class Tag : std::uint16_t {
   ap_id = 0x0001,
   encrypted_key_pairing_id = 0x0002,
@@ -192,16 +193,18 @@ Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_
   Reader r(body_bytes);
   std::vector<RawField> raw;
   std::optional<std::size_t> auth_offset;
-  int previous_tag = -1;
+  int previous_number = -1;  // fields are ordered by number: the tag without its ignorable bit
   while (!r.at_end()) {
     const std::size_t field_start = r.position();
     DCAS_TRY_ASSIGN(tag, r.u16());
     DCAS_TRY_ASSIGN(length, r.u16());
     DCAS_TRY_ASSIGN(value, r.take(length));
-    if (tag == previous_tag) return fail(Errc::wire_duplicate_field, fmt::format("field 0x{:04x} appears twice", tag));
-    if (tag < previous_tag)
-      return fail(Errc::wire_field_order, fmt::format("field 0x{:04x} after 0x{:04x}", tag, previous_tag));
-    previous_tag = tag;
+    const int number = tag & ~ignorable_bit;
+    if (number == previous_number)
+      return fail(Errc::wire_duplicate_field, fmt::format("field number 0x{:04x} appears twice", number));
+    if (number < previous_number)
+      return fail(Errc::wire_field_order, fmt::format("field 0x{:04x} after field number 0x{:04x}", tag, previous_number));
+    previous_number = number;
     const FieldRule* rule = rule_for(tag);
     if (!rule) {
       if (!(tag & ignorable_bit))

@@ -1,0 +1,108 @@
+// The dcas program as users run it: exit statuses, one-line errors, JSON output, real files.
+#include <nlohmann/json.hpp>
+
+#include "test_support.h"
+
+namespace dcas {
+namespace {
+
+using test::run_dcas;
+
+TEST(Cli, SelftestPasses) {
+  const auto r = run_dcas("selftest --json");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out).at("ok").get<bool>());
+}
+
+TEST(Cli, DerivationsPrintLowercaseHex) {
+  EXPECT_EQ(run_dcas("crypto prf --seed bd029bbe7f51960bcf9edb2b61f06f0feb5a38b6 --bytes 40").out,
+            "2070b3223dba372fde1c0ffc7b2e3b498b2606143c6c18bacb0f6c55babb13788e20d737a3275116\n");
+  EXPECT_EQ(run_dcas("crypto kpk --ki1 000102030405060708090a0b0c0d0e0f --ki2 101112131415161718191a1b1c1d1e1f "
+                     "--ki3 202122232425262728292a2b2c2d2e2f --sm-id 5300000000000001 --tp-id 5400000000000002 "
+                     "--rand 404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f6061626364656667")
+                .out,
+            "2070b105293540be07c09b7d0d43181c2099332d\n");
+  EXPECT_EQ(run_dcas("crypto cwek --kpk 2070B105293540BE07C09B7D0D43181C2099332D --sm-id 5300000000000001 "
+                     "--tp-id 5400000000000002")
+                .out,
+            "2af681b20c9f04257f724e55889eb138\n");
+  const auto j = run_dcas("crypto hmac-key --rand-hmac a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3 --sm-id 5300000000000001 "
+                          "--tp-id 5400000000000002 --json");
+  EXPECT_EQ(nlohmann::json::parse(j.out).at("hmac_key"), "373a6a8da7c65e9b618c46085e5e16d241a0ac14");
+}
+
+TEST(Cli, BadArgumentsFailWithOneLineNamingTheProblem) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"crypto cwek --kpk 00 --sm-id 5300000000000001 --tp-id 5400000000000002", "--kpk"},
+      {"crypto cwek --kpk 2070b105293540be07c09b7d0d43181c2099332d --sm-id 53 --tp-id 5400000000000002", "device ID"},
+      {"crypto hmac-key --rand-hmac xyz0 --sm-id 5300000000000001 --tp-id 5400000000000002", "--rand-hmac"},
+      {"crypto prf --seed 00 --bytes 4", "--seed"},
+      {"crypto prf --seed bd029bbe7f51960bcf9edb2b61f06f0feb5a38b6 --bytes 0", "--bytes"},
+      {"crypto kpk --ki1 00", "required"},
+      {"nosuchcommand", "subcommand"},
+      {"ta issue xx --ta /nonexistent", "ROLE"},
+      {"cert show /nonexistent/cert.pem", "/nonexistent/cert.pem"},
+  };
+  for (auto [args, mentions] : cases) {
+    const auto r = run_dcas(args);
+    EXPECT_NE(r.status, 0) << args;
+    EXPECT_TRUE(r.out.empty()) << args;
+    ASSERT_FALSE(r.err.empty()) << args;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;
+    EXPECT_NE(r.err.find(mentions), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  for (const char* cmd : {"", "selftest", "crypto", "crypto prf", "crypto kpk", "crypto cwek", "crypto hmac-key", "ta",
+                          "ta init", "ta issue", "cert", "cert show", "bench", "bench crypto"}) {
+    const auto r = run_dcas(std::string(cmd) + " --help");
+    EXPECT_EQ(r.status, 0) << cmd;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
+  }
+}
+
+TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("dcas-cli-ta-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_EQ(run_dcas("ta init " + (dir / "ta").string()).status, 0);
+  EXPECT_NE(run_dcas("ta init " + (dir / "ta").string()).status, 0);  // never silently replaced
+  const auto issued = run_dcas("ta issue sm --ta " + (dir / "ta").string() + " --id 5300000000000007 --json");
+  ASSERT_EQ(issued.status, 0) << issued.err;
+  const auto device = nlohmann::json::parse(issued.out).at(0);
+  EXPECT_EQ(device.at("id"), "5300000000000007");
+  const fs::path cert = fs::path(device.at("directory").get<std::string>()) / "cert.pem";
+  EXPECT_TRUE(fs::exists(cert.parent_path() / "ki.txt"));
+
+  const std::string verify = "openssl verify -CAfile " + (dir / "ta" / "ta.crt").string() + " " + cert.string() + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(verify.c_str()), 0);
+  const std::string subject = "openssl x509 -noout -subject -in " + cert.string() + " | grep -q 'CN = 5300000000000007'";
+  EXPECT_EQ(std::system(subject.c_str()), 0);
+
+  const auto shown = nlohmann::json::parse(run_dcas("cert show --json " + cert.string()).out);
+  EXPECT_EQ(shown.at("role"), "sm");
+  EXPECT_EQ(shown.at("id"), "5300000000000007");
+  EXPECT_EQ(shown.at("fingerprint_sha256"), device.at("fingerprint_sha256"));
+
+  const auto bulk = run_dcas("ta issue tp --ta " + (dir / "ta").string() + " --count 3 --json");
+  ASSERT_EQ(bulk.status, 0) << bulk.err;
+  EXPECT_EQ(nlohmann::json::parse(bulk.out).size(), 3u);
+  EXPECT_NE(bulk.err.find("3/3"), std::string::npos);  // progress on stderr
+  fs::remove_all(dir);
+}
+
+TEST(Cli, BenchJsonHasTheSharedForm) {
+  const auto r = run_dcas("bench crypto --json --min-time 0.01");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto figures = nlohmann::json::parse(r.out);
+  ASSERT_EQ(figures.size(), 3u);
+  for (const auto& f : figures) {
+    for (const char* k : {"name", "value", "unit", "bound", "efficiency"}) EXPECT_TRUE(f.contains(k)) << k;
+    EXPECT_GT(f.at("value").get<double>(), 0);
+    EXPECT_NEAR(f.at("efficiency").get<double>(), f.at("value").get<double>() / f.at("bound").get<double>(), 1e-9);
+  }
+}
+
+}  // namespace
+}  // namespace dcas
