@@ -8,7 +8,9 @@ packages=(
   libsqlite3-dev                             # TA store (embedded default)
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  clang-14 libclang-rt-14-dev                # libFuzzer and the sanitizers' runtime
+  # libFuzzer: clang 19, because clang 14 cannot compile libstdc++ 12's <expected> (it lacks
+  # C++20 conditionally trivial special members), which the whole core uses.
+  clang-19 libclang-rt-19-dev
   clang-format-14
 )
 

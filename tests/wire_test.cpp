@@ -158,7 +158,7 @@ TEST(Wire, ControlWordExampleMatchesTheSpec) {
                   wire::ControlWord{1, filled(16, 0x11), filled(32, 0x22), filled(20, 0x33)}, {}};
   const std::string hex = to_hex(wire::encode(m));
   EXPECT_EQ(hex,
-            "0101100000000058"
+            "010110000000005c"
             "001000080000000000000001"
             "00110010" + std::string(32, '1') +
             "00120020" + std::string(64, '2') +

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
                "dcas"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcas 0.1.0");
+  add_demo(app);
   add_selftest(app);
   add_crypto(app);
   add_ta(app);

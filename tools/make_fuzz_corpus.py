@@ -1,0 +1,38 @@
+#!/usr/bin/env python3
+"""Writes a seed corpus for fuzz/fuzz_wire_decode: one valid message of each type, built from
+docs/spec.md's wire format (header: version, profile, type, flags, u32 body length; body: u16 tag,
+u16 length, value). Usage: tools/make_fuzz_corpus.py OUT_DIR"""
+import os
+import struct
+import sys
+
+
+def tlv(tag, value):
+    return struct.pack(">HH", tag, len(value)) + value
+
+
+def message(mtype, fields):
+    body = b"".join(tlv(t, v) for t, v in fields)
+    return struct.pack(">BBBBI", 1, 1, mtype, 0, len(body)) + body
+
+
+CERT, RSA, ID = b"\x30" * 64, b"\xa1" * 256, b"\x41" * 8
+MESSAGES = {
+    "tp_cert_req": message(0x01, [(0x80, CERT)]),
+    "tp_cert_rsp": message(0x02, [(0x80, CERT)]),
+    "key_request_sm": message(0x03, [(0x02, RSA), (0x7E, RSA), (0x80, CERT)]),
+    "key_request_ap": message(0x04, [(0x01, ID), (0x02, RSA), (0x7E, RSA)]),
+    "key_response_ta": message(0x05, [(0x03, RSA), (0x06, RSA), (0x7E, RSA)]),
+    "key_response_ap": message(0x06, [(0x03, RSA), (0x06, RSA), (0x7E, RSA)]),
+    "cwek_gen_info": message(0x07, [(0x04, RSA), (0x06, RSA), (0x7E, RSA)]),
+    "cwek_gen_info_cnfm": message(0x08, [(0x05, RSA), (0x7E, RSA)]),
+    "control_word": message(0x10, [(0x10, b"\0" * 7 + b"\1"), (0x11, b"\x11" * 16), (0x12, b"\x22" * 32), (0x7F, b"\x33" * 20)]),
+    "extension": message(0x01, [(0x8050, b"x"), (0x80, CERT)]),
+}
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    for name, data in MESSAGES.items():
+        with open(os.path.join(out, name), "wb") as f:
+            f.write(data)
