@@ -26,8 +26,9 @@ TEST(Cli, DerivationsPrintLowercaseHex) {
                      "--tp-id 5400000000000002")
                 .out,
             "2af681b20c9f04257f724e55889eb138\n");
-  const auto j = run_dcas("crypto hmac-key --rand-hmac a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3 --sm-id 5300000000000001 "
-                          "--tp-id 5400000000000002 --json");
+  const auto j = run_dcas(
+      "crypto hmac-key --rand-hmac a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3 --sm-id 5300000000000001 "
+      "--tp-id 5400000000000002 --json");
   EXPECT_EQ(nlohmann::json::parse(j.out).at("hmac_key"), "373a6a8da7c65e9b618c46085e5e16d241a0ac14");
 }
 
@@ -75,9 +76,11 @@ TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {
   const fs::path cert = fs::path(device.at("directory").get<std::string>()) / "cert.pem";
   EXPECT_TRUE(fs::exists(cert.parent_path() / "ki.txt"));
 
-  const std::string verify = "openssl verify -CAfile " + (dir / "ta" / "ta.crt").string() + " " + cert.string() + " >/dev/null 2>&1";
+  const std::string verify =
+      "openssl verify -CAfile " + (dir / "ta" / "ta.crt").string() + " " + cert.string() + " >/dev/null 2>&1";
   EXPECT_EQ(std::system(verify.c_str()), 0);
-  const std::string subject = "openssl x509 -noout -subject -in " + cert.string() + " | grep -q 'CN = 5300000000000007'";
+  const std::string subject =
+      "openssl x509 -noout -subject -in " + cert.string() + " | grep -q 'CN = 5300000000000007'";
   EXPECT_EQ(std::system(subject.c_str()), 0);
 
   const auto shown = nlohmann::json::parse(run_dcas("cert show --json " + cert.string()).out);

@@ -33,7 +33,8 @@ void PrintTo(const EmbeddedFile& f, std::ostream* os) { *os << f.name; }
 namespace dcas {
 namespace {
 
-INSTANTIATE_TEST_SUITE_P(Embedded, KatFile, ::testing::ValuesIn(kat::embedded_files().begin(), kat::embedded_files().end()),
+INSTANTIATE_TEST_SUITE_P(Embedded, KatFile,
+                         ::testing::ValuesIn(kat::embedded_files().begin(), kat::embedded_files().end()),
                          [](const auto& info) {
                            std::string n(info.param.name.substr(0, info.param.name.find('.')));
                            return n;
@@ -44,13 +45,15 @@ TEST(Kat, EveryRunnerHasItsFile) {
 }
 
 TEST(Kat, AWrongExpectedValueFails) {
-  const auto o = kat::run_vector_file("sha.txt", "Algorithm = sha1\nMsg = 616263\nDigest = a9993e364706816aba3e25717850c26c9cd0d89e\n");
+  const auto o = kat::run_vector_file(
+      "sha.txt", "Algorithm = sha1\nMsg = 616263\nDigest = a9993e364706816aba3e25717850c26c9cd0d89e\n");
   ASSERT_EQ(o.failures.size(), 1u);
   EXPECT_NE(o.failures[0].find("SHA-1"), std::string::npos);
 }
 
 TEST(Kat, AnUnreadAttributeFails) {
-  const auto o = kat::run_vector_file("sha.txt", "Algorithm = sha1\nMsg = 616263\nDigest = a9993e364706816aba3e25717850c26c9cd0d89d\nTypo = 00\n");
+  const auto o = kat::run_vector_file(
+      "sha.txt", "Algorithm = sha1\nMsg = 616263\nDigest = a9993e364706816aba3e25717850c26c9cd0d89d\nTypo = 00\n");
   ASSERT_EQ(o.failures.size(), 1u);
   EXPECT_NE(o.failures[0].find("Typo"), std::string::npos);
 }

@@ -1,6 +1,7 @@
+#include "protocol/derivation.h"
+
 #include "common/records.h"
 #include "kat/embedded.h"
-#include "protocol/derivation.h"
 #include "test_support.h"
 
 namespace dcas {

@@ -42,10 +42,12 @@ TEST(Pki, EveryRoleIsEnforcedAgainstEveryOther) {
 }
 
 TEST(Pki, ForeignTaWithTheSameNameIsRejected) {
-  const auto foreign_root = pki::make_root(key("ta_foreign"), "DCAS Test TA", test::valid_for_a_year(), test::test_rng()).value();
+  const auto foreign_root =
+      pki::make_root(key("ta_foreign"), "DCAS Test TA", test::valid_for_a_year(), test::test_rng()).value();
   const auto id = from_hex("5300000000000002").value();
   const auto cert = pki::issue_device(key("ta_foreign"), foreign_root, Role::sm, id, key("sm1").public_key(),
-                                      test::valid_for_a_year(), test::test_rng()).value();
+                                      test::valid_for_a_year(), test::test_rng())
+                        .value();
   EXPECT_EQ(pki::verify_device(cert, ta_root(), Role::sm, now()).error().code, Errc::cert_foreign);
   EXPECT_TRUE(pki::verify_device(cert, foreign_root, Role::sm, now()));
 }
@@ -125,10 +127,13 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   const auto ki = pki::load_ki_file(sm->directory / "ki.txt").value();
   EXPECT_EQ(ki.ki1.size(), 16u);
   EXPECT_NE(ki.ki1, ki.ki2);
-  EXPECT_EQ(fs::status(sm->directory / "ki.txt").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(fs::status(sm->directory / "key.pem").permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(pki::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random()).error().code,
-            Errc::io_error);  // never overwrite a device
+  EXPECT_EQ(fs::status(sm->directory / "ki.txt").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(fs::status(sm->directory / "key.pem").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(
+      pki::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random()).error().code,
+      Errc::io_error);  // never overwrite a device
   // A TA directory whose key does not match its certificate is refused.
   fs::copy_file(sm->directory / "key.pem", dir / "ta" / "ta.key", fs::copy_options::overwrite_existing);
   EXPECT_EQ(pki::load_ta_directory(dir / "ta").error().code, Errc::key_invalid);

@@ -22,7 +22,8 @@ CommandResult run_dcas(const std::string& args) {
   const auto dir = std::filesystem::temp_directory_path() / ("dcas-cli-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const auto out = dir / "out", err = dir / "err";
-  const std::string cmd = std::string(DCAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
+  const std::string cmd =
+      std::string(DCAS_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string() + " </dev/null";
   const int raw = std::system(cmd.c_str());
   CommandResult r;
   r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;

@@ -112,8 +112,10 @@ TEST(Wire, FieldChecksEachHaveTheirOwnError) {
   EXPECT_EQ(decode_error(raw(0x08, {{0x007e, rsa}, {0x0005, rsa}})), Errc::wire_field_order);
   EXPECT_EQ(decode_error(raw(0x08, {{0x0005, filled(255, 1)}, {0x007e, rsa}})), Errc::wire_field_length);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, {}}})), Errc::wire_field_length);
-  EXPECT_EQ(decode_error(raw(0x10, {{0x0010, filled(8, 0)}, {0x0011, filled(16, 0)}, {0x0012, filled(20, 0)}, {0x007f, filled(20, 0)}})),
-            Errc::wire_field_length);  // CW ciphertext not a multiple of 16
+  EXPECT_EQ(
+      decode_error(raw(
+          0x10, {{0x0010, filled(8, 0)}, {0x0011, filled(16, 0)}, {0x0012, filled(20, 0)}, {0x007f, filled(20, 0)}})),
+      Errc::wire_field_length);  // CW ciphertext not a multiple of 16
   EXPECT_EQ(decode_error(raw(0x08, {{0x0005, rsa}})), Errc::wire_missing_field);
   EXPECT_EQ(decode_error(raw(0x01, {})), Errc::wire_missing_field);
   EXPECT_EQ(decode_error(raw(0x02, {{0x0005, rsa}, {0x0080, cert}})), Errc::wire_unexpected_field);
@@ -143,26 +145,28 @@ TEST(Wire, KeyRequestCertificateIsOutsideTheSignature) {
 TEST(Wire, ASignedMessageVerifiesOverWhatWasReceived) {
   const auto& k = test::key("sm1");
   Message m{wire::Profile::koo2010, wire::CwekGenInfo{filled(256, 3), filled(256, 4), {}}, {}};
-  std::get<wire::CwekGenInfo>(m.body).signature = crypto::pss_sign(k, wire::authenticated_bytes(m), test::test_rng()).value();
+  std::get<wire::CwekGenInfo>(m.body).signature =
+      crypto::pss_sign(k, wire::authenticated_bytes(m), test::test_rng()).value();
   Bytes encoded = wire::encode(m);
   auto decoded = wire::decode(encoded).value();
-  EXPECT_TRUE(crypto::pss_verify(k.public_key(), decoded.authenticated, std::get<wire::CwekGenInfo>(decoded.body).signature));
+  EXPECT_TRUE(
+      crypto::pss_verify(k.public_key(), decoded.authenticated, std::get<wire::CwekGenInfo>(decoded.body).signature));
   encoded[20] ^= 1;  // a bit inside the encrypted payload
   decoded = wire::decode(encoded).value();
-  EXPECT_FALSE(crypto::pss_verify(k.public_key(), decoded.authenticated, std::get<wire::CwekGenInfo>(decoded.body).signature));
+  EXPECT_FALSE(
+      crypto::pss_verify(k.public_key(), decoded.authenticated, std::get<wire::CwekGenInfo>(decoded.body).signature));
 }
 
 TEST(Wire, ControlWordExampleMatchesTheSpec) {
   // docs/spec.md, "Example: a ControlWord message" shows exactly these bytes.
-  const Message m{wire::Profile::koo2010,
-                  wire::ControlWord{1, filled(16, 0x11), filled(32, 0x22), filled(20, 0x33)}, {}};
+  const Message m{
+      wire::Profile::koo2010, wire::ControlWord{1, filled(16, 0x11), filled(32, 0x22), filled(20, 0x33)}, {}};
   const std::string hex = to_hex(wire::encode(m));
   EXPECT_EQ(hex,
             "010110000000005c"
             "001000080000000000000001"
-            "00110010" + std::string(32, '1') +
-            "00120020" + std::string(64, '2') +
-            "007f0014" + std::string(40, '3'));
+            "00110010" +
+                std::string(32, '1') + "00120020" + std::string(64, '2') + "007f0014" + std::string(40, '3'));
   const std::string spec = test::read_spec();
   std::string compact;
   for (char c : spec)

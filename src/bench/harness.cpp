@@ -1,11 +1,10 @@
 #include "bench/harness.h"
 
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 
 #include <map>
 #include <regex>
-
-#include <fmt/format.h>
 
 namespace dcas::bench {
 
@@ -83,7 +82,8 @@ void print_table(std::ostream& out, const std::vector<Figure>& figures) {
 nlohmann::json to_json(const std::vector<Figure>& figures) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& f : figures)
-    out.push_back({{"name", f.name}, {"value", f.value}, {"unit", f.unit}, {"bound", f.bound}, {"efficiency", f.efficiency}});
+    out.push_back(
+        {{"name", f.name}, {"value", f.value}, {"unit", f.unit}, {"bound", f.bound}, {"efficiency", f.efficiency}});
   return out;
 }
 

@@ -7,7 +7,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 #include <string>
 #include <vector>
@@ -42,7 +41,7 @@ nlohmann::json to_json(const std::vector<Figure>& figures);
 
 // A suite as the `dcas bench` command sees it.
 struct Suite {
-  std::string name;         // "crypto" for `dcas bench crypto`
+  std::string name;  // "crypto" for `dcas bench crypto`
   std::string description;
   std::vector<FigureSpec> figures;
 };

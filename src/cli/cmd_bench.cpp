@@ -19,8 +19,10 @@ void add_bench(CLI::App& app) {
         if (s.name != name) continue;
         auto figures = bench::run_figures(s.figures, min_time);
         if (!figures) return report_error("bench " + name, figures.error());
-        if (json) print_json(bench::to_json(*figures));
-        else bench::print_table(std::cout, *figures);
+        if (json)
+          print_json(bench::to_json(*figures));
+        else
+          bench::print_table(std::cout, *figures);
       }
     });
   }

@@ -42,7 +42,8 @@ void add_cert(CLI::App& app) {
                               {"not_after", iso_time(c->not_after())},
                               {"fingerprint_sha256", to_hex(c->fingerprint())}};
     if (json) return print_json(j);
-    for (const char* key : {"role", "id", "subject", "issuer", "serial", "not_before", "not_after", "fingerprint_sha256"})
+    for (const char* key :
+         {"role", "id", "subject", "issuer", "serial", "not_before", "not_after", "fingerprint_sha256"})
       fmt::print("{:<20}{}\n", key, j[key].get<std::string>());
   });
 }

@@ -24,8 +24,10 @@ CryptoArgs& args() {
 void emit(std::string_view command, std::string_view key, const Result<SecureBytes>& value) {
   if (!value) return report_error(command, value.error());
   const std::string hex = to_hex(view(*value));
-  if (args().json) print_json({{std::string(key), hex}});
-  else std::cout << hex << '\n';
+  if (args().json)
+    print_json({{std::string(key), hex}});
+  else
+    std::cout << hex << '\n';
 }
 
 Result<SecureBytes> secret_hex(std::string_view hex, std::size_t size, std::string_view what) {
@@ -77,7 +79,8 @@ void add_ids(CLI::App* cmd) {
 }  // namespace
 
 void add_crypto(CLI::App& app) {
-  auto* crypto = app.add_subcommand("crypto", "The protocol's derivations, for checking devices (lowercase hex output)");
+  auto* crypto =
+      app.add_subcommand("crypto", "The protocol's derivations, for checking devices (lowercase hex output)");
   crypto->require_subcommand(1);
   auto& a = args();
 

@@ -1,8 +1,7 @@
 // `dcas demo`: the most complete demonstration of what DCAS does so far, on embedded defaults in a
 // temporary directory. It grows into the full system demo (TA, headend, hosts, scrambled TS).
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "kat/selftest.h"
@@ -66,7 +65,8 @@ Result<void> run_demo(const std::filesystem::path& dir, Timeline& t) {
   const wire::Message req{wire::Profile::koo2010, wire::TpCertReq{devices.at(Role::sm).certificate.der()}, {}};
   const Bytes encoded = wire::encode(req);
   auto decoded = wire::decode(encoded);
-  t.check(fmt::format("{} bytes, round trip", encoded.size()), decoded.has_value() && wire::encode(*decoded) == encoded);
+  t.check(fmt::format("{} bytes, round trip", encoded.size()),
+          decoded.has_value() && wire::encode(*decoded) == encoded);
   Bytes cut(encoded.begin(), encoded.end() - 1);
   auto truncated = wire::decode(cut);
   t.check("a truncated copy is refused", !truncated, truncated ? "accepted!" : truncated.error().message());
@@ -81,7 +81,8 @@ void add_demo(CLI::App& app) {
   cmd->add_option("--keep", keep, "Keep the TA and issued devices in this directory");
   cmd->callback([] {
     namespace fs = std::filesystem;
-    const fs::path dir = keep.empty() ? fs::temp_directory_path() / fmt::format("dcas-demo-{}", ::getpid()) : fs::path(keep);
+    const fs::path dir =
+        keep.empty() ? fs::temp_directory_path() / fmt::format("dcas-demo-{}", ::getpid()) : fs::path(keep);
     Timeline t;
     fmt::print("DCAS demo: identities, certificate checks, key derivations and the wire codec\n\n");
     auto r = run_demo(dir, t);

@@ -6,7 +6,8 @@
 namespace dcas::cli {
 
 void add_selftest(CLI::App& app) {
-  auto* cmd = app.add_subcommand("selftest", "Run every known-answer test, like a security module's power-up self-test");
+  auto* cmd =
+      app.add_subcommand("selftest", "Run every known-answer test, like a security module's power-up self-test");
   static bool json = false;
   cmd->add_flag("--json", json, "Print the results as JSON");
   cmd->callback([] {
@@ -21,8 +22,10 @@ void add_selftest(CLI::App& app) {
         for (const auto& f : o.failures) fmt::print("    {}\n", f);
       }
     }
-    if (json) print_json({{"ok", all_ok}, {"files", out}});
-    else fmt::print("selftest: {}\n", all_ok ? "all known-answer tests passed" : "FAILED");
+    if (json)
+      print_json({{"ok", all_ok}, {"files", out}});
+    else
+      fmt::print("selftest: {}\n", all_ok ? "all known-answer tests passed" : "FAILED");
     if (!all_ok) {
       std::cerr << "dcas selftest: selftest_failed: a known-answer test failed\n";
       exit_status() = exit_failure;

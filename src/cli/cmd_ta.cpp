@@ -1,7 +1,6 @@
 // Trusted Authority commands: create the root, issue device identities.
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "pki/provisioning.h"
@@ -42,11 +41,13 @@ void run_init() {
   if (!ta) return report_error("ta init", ta.error());
   const std::string fp = to_hex(ta->certificate.fingerprint());
   if (a.json)
-    print_json({{"directory", a.dir}, {"certificate", (std::filesystem::path(a.dir) / "ta.crt").string()},
+    print_json({{"directory", a.dir},
+                {"certificate", (std::filesystem::path(a.dir) / "ta.crt").string()},
                 {"fingerprint_sha256", fp}});
   else
-    fmt::print("TA root created in {}\n  certificate  {}/ta.crt\n  private key  {}/ta.key (mode 0600)\n  SHA-256      {}\n",
-               a.dir, a.dir, a.dir, fp);
+    fmt::print(
+        "TA root created in {}\n  certificate  {}/ta.crt\n  private key  {}/ta.key (mode 0600)\n  SHA-256      {}\n",
+        a.dir, a.dir, a.dir, fp);
 }
 
 // Progress on stderr, redrawn in place on a terminal, so that stdout stays machine-readable.
@@ -75,7 +76,8 @@ void run_issue() {
   }
   auto ta = pki::load_ta_directory(a.ta_dir);
   if (!ta) return report_error("ta issue", ta.error());
-  const std::filesystem::path out = a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
+  const std::filesystem::path out =
+      a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
   nlohmann::json issued = nlohmann::json::array();
   for (std::size_t i = 0; i < a.count; ++i) {
     auto device = pki::issue_device_files(*ta, *role, id ? std::optional<ByteView>(*id) : std::nullopt, out, a.days,
@@ -87,8 +89,10 @@ void run_issue() {
                  device->directory.string(), device->certificate.serial_hex());
     show_progress(i + 1, a.count);
   }
-  if (a.json) print_json(issued);
-  else if (a.count > 1) fmt::print("issued {} {} identities under {}\n", a.count, role_name(*role), out.string());
+  if (a.json)
+    print_json(issued);
+  else if (a.count > 1)
+    fmt::print("issued {} {} identities under {}\n", a.count, role_name(*role), out.string());
 }
 
 }  // namespace
@@ -106,7 +110,8 @@ void add_ta(CLI::App& app) {
   init->add_flag("--json", a.json, "Print the result as JSON");
   init->callback(run_init);
 
-  auto* issue = ta->add_subcommand("issue", "Issue device identities: key pair, certificate (and for an SM its Ki1..Ki3)");
+  auto* issue =
+      ta->add_subcommand("issue", "Issue device identities: key pair, certificate (and for an SM its Ki1..Ki3)");
   issue->add_option("ROLE", a.role, "sm, tp or ap")->required()->check(CLI::IsMember({"sm", "tp", "ap"}));
   issue->add_option("--ta", a.ta_dir, "TA directory (from `dcas ta init`)")->capture_default_str();
   issue->add_option("--out", a.out, "Output directory (default: TA_DIR/issued)");

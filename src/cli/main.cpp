@@ -10,7 +10,8 @@ int& exit_status() {
 
 void report_error(std::string_view command, const Error& error) {
   std::cerr << "dcas " << command << ": " << error.message() << '\n';
-  const bool usage = error.code == Errc::bad_hex || error.code == Errc::bad_length || error.code == Errc::invalid_argument;
+  const bool usage =
+      error.code == Errc::bad_hex || error.code == Errc::bad_length || error.code == Errc::invalid_argument;
   exit_status() = usage ? exit_usage : exit_failure;
 }
 

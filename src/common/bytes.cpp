@@ -1,9 +1,9 @@
 #include "common/bytes.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
-#include <fmt/format.h>
+#include <algorithm>
 
 namespace dcas {
 
@@ -37,7 +37,8 @@ Result<Bytes> from_hex(std::string_view hex) {
   for (std::size_t i = 0; i < out.size(); ++i) {
     const int hi = hex_value(hex[2 * i]);
     const int lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return fail(Errc::bad_hex, fmt::format("not a hex digit at position {}", hi < 0 ? 2 * i : 2 * i + 1));
+    if (hi < 0 || lo < 0)
+      return fail(Errc::bad_hex, fmt::format("not a hex digit at position {}", hi < 0 ? 2 * i : 2 * i + 1));
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
   return out;

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <cstddef>
-#include <memory>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,9 +43,7 @@ void ZeroizingAllocator<T>::deallocate(T* p, std::size_t n) noexcept {
 using SecureBytes = std::vector<std::uint8_t, ZeroizingAllocator<std::uint8_t>>;
 
 inline ByteView view(const SecureBytes& b) { return {b.data(), b.size()}; }
-inline ByteView view(std::string_view s) {
-  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
-}
+inline ByteView view(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 std::string to_hex(ByteView data);
 // Lowercase or uppercase hex, even length, no separators. Errors: bad_hex.

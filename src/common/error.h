@@ -16,23 +16,23 @@ enum class Errc : int {
   bad_hex = 2,
   bad_length = 3,
   // Cryptography
-  crypto_failure = 10,       // an OpenSSL call failed where it should not
-  decrypt_failed = 11,       // RSAES-OAEP or AES decryption rejected the ciphertext
-  signature_invalid = 12,    // RSASSA-PSS verification failed
-  mac_invalid = 13,          // HMAC comparison failed
-  key_invalid = 14,          // key unusable: wrong type, size or encoding
+  crypto_failure = 10,     // an OpenSSL call failed where it should not
+  decrypt_failed = 11,     // RSAES-OAEP or AES decryption rejected the ciphertext
+  signature_invalid = 12,  // RSASSA-PSS verification failed
+  mac_invalid = 13,        // HMAC comparison failed
+  key_invalid = 14,        // key unusable: wrong type, size or encoding
   random_failure = 15,
   // Files
   io_error = 20,
   pem_invalid = 21,
   // PKI
-  cert_invalid = 30,         // not parseable, or missing required fields/extensions
-  cert_foreign = 31,         // does not chain to our TA root
+  cert_invalid = 30,  // not parseable, or missing required fields/extensions
+  cert_foreign = 31,  // does not chain to our TA root
   cert_expired = 32,
   cert_not_yet_valid = 33,
-  cert_wrong_role = 34,      // role marker is not the one required
+  cert_wrong_role = 34,  // role marker is not the one required
   cert_bad_signature = 35,
-  cert_bad_id = 36,          // Common Name is not a well-formed device ID
+  cert_bad_id = 36,  // Common Name is not a well-formed device ID
   // Wire codec
   wire_truncated = 40,
   wire_trailing_bytes = 41,
@@ -74,14 +74,13 @@ inline std::unexpected<Error> fail(Errc code, std::string detail = {}) {
 
 // `DCAS_TRY_ASSIGN(x, f())` declares `x` as a reference to f()'s value, or returns f()'s error
 // from the enclosing function (which must return some Result<T>).
-#define DCAS_TRY_ASSIGN(var, expr)                                  \
-  auto var##_result_ = (expr);                                      \
+#define DCAS_TRY_ASSIGN(var, expr)                                   \
+  auto var##_result_ = (expr);                                       \
   if (!var##_result_) return std::unexpected(var##_result_.error()); \
   auto& var = *var##_result_
 
 // `DCAS_TRY(f())` returns f()'s error from the enclosing function, if any.
-#define DCAS_TRY(expr)                                   \
-  do {                                                   \
-    if (auto dcas_try_ = (expr); !dcas_try_)             \
-      return std::unexpected(std::move(dcas_try_.error())); \
+#define DCAS_TRY(expr)                                                                             \
+  do {                                                                                             \
+    if (auto dcas_try_ = (expr); !dcas_try_) return std::unexpected(std::move(dcas_try_.error())); \
   } while (0)

@@ -1,13 +1,12 @@
 #include "common/files.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 namespace dcas {
 
@@ -19,8 +18,10 @@ Result<void> write_with_mode(const std::filesystem::path& path, ByteView data, m
   std::size_t done = 0;
   while (ok && done < data.size()) {
     const ssize_t n = ::write(fd, data.data() + done, data.size() - done);
-    if (n <= 0) ok = false;
-    else done += static_cast<std::size_t>(n);
+    if (n <= 0)
+      ok = false;
+    else
+      done += static_cast<std::size_t>(n);
   }
   ok = ::fsync(fd) == 0 && ok;
   ok = ::close(fd) == 0 && ok;

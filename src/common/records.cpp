@@ -1,7 +1,8 @@
 #include "common/records.h"
 
-#include <algorithm>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 namespace dcas {
 

@@ -50,8 +50,7 @@ Result<void> Aes128::run(ByteView iv, ByteView in, std::span<std::uint8_t> out) 
                          nullptr) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "AES IV setup failed");
   int len = 0;
-  if (!in.empty() &&
-      EVP_CipherUpdate(state_->ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1)
+  if (!in.empty() && EVP_CipherUpdate(state_->ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "AES operation failed");
   return {};
 }

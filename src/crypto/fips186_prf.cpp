@@ -4,12 +4,11 @@
 #define OPENSSL_SUPPRESS_DEPRECATED  // SHA1_Transform is the only public entry to the raw compression
 #include "crypto/fips186_prf.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 namespace dcas::crypto {
 
@@ -26,7 +25,8 @@ std::array<std::uint8_t, 20> g_function(ByteView xval) {
   std::array<std::uint8_t, 20> w{};
   const unsigned int h[5] = {ctx.h0, ctx.h1, ctx.h2, ctx.h3, ctx.h4};
   for (int i = 0; i < 5; ++i)
-    for (int j = 0; j < 4; ++j) w[static_cast<std::size_t>(4 * i + j)] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
+    for (int j = 0; j < 4; ++j)
+      w[static_cast<std::size_t>(4 * i + j)] = static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
   secure_wipe(&ctx, sizeof ctx);
   secure_wipe(block.data(), block.size());
   return w;
@@ -48,9 +48,8 @@ void advance_xkey(std::span<std::uint8_t> xkey, const std::array<std::uint8_t, 2
 
 Result<SecureBytes> fips186_2_prf(ByteView seed, std::size_t out_len) {
   if (seed.size() < fips186_prf_min_seed || seed.size() > fips186_prf_max_seed)
-    return fail(Errc::bad_length,
-                fmt::format("PRF seed must be {} to {} bytes, got {}", fips186_prf_min_seed, fips186_prf_max_seed,
-                            seed.size()));
+    return fail(Errc::bad_length, fmt::format("PRF seed must be {} to {} bytes, got {}", fips186_prf_min_seed,
+                                              fips186_prf_max_seed, seed.size()));
   SecureBytes xkey(seed.begin(), seed.end());
   SecureBytes out;
   out.reserve(out_len + 20);

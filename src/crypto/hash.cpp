@@ -1,10 +1,10 @@
 #include "crypto/hash.h"
 
-#include <algorithm>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "crypto/ossl.h"
@@ -25,9 +25,7 @@ const EVP_MD* md_sha1() {
 
 // Digest failures are impossible for in-memory inputs with a fetched algorithm; if OpenSSL is broken
 // there is no safe way to continue, so stop rather than return a wrong digest.
-[[noreturn]] void digest_unavailable() {
-  std::abort();
-}
+[[noreturn]] void digest_unavailable() { std::abort(); }
 
 template <typename Digest>
 Digest digest_parts(const EVP_MD* md, std::initializer_list<ByteView> parts) {

@@ -3,8 +3,8 @@
 
 #include <array>
 #include <cstdint>
-#include <memory>
 #include <initializer_list>
+#include <memory>
 
 #include "common/bytes.h"
 

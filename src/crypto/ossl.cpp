@@ -1,7 +1,8 @@
 #include "crypto/ossl.h"
 
-#include <algorithm>
 #include <openssl/err.h>
+
+#include <algorithm>
 
 namespace dcas::ossl {
 

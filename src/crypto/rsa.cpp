@@ -1,13 +1,12 @@
 #include "crypto/rsa.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-
-#include <fmt/format.h>
+#include <algorithm>
 
 #include "common/files.h"
 #include "crypto/hash.h"
@@ -26,7 +25,8 @@ constexpr std::size_t min_modulus_bits = 2048;
 Result<void> check_usable(EVP_PKEY* k) {
   if (!is_rsa(k)) return fail(Errc::key_invalid, "not an RSA key");
   if (EVP_PKEY_get_bits(k) < static_cast<int>(min_modulus_bits))
-    return fail(Errc::key_invalid, fmt::format("RSA modulus of {} bits is below {}", EVP_PKEY_get_bits(k), min_modulus_bits));
+    return fail(Errc::key_invalid,
+                fmt::format("RSA modulus of {} bits is below {}", EVP_PKEY_get_bits(k), min_modulus_bits));
   return {};
 }
 

@@ -1,10 +1,10 @@
 #include "kat/selftest.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <functional>
 #include <map>
-
-#include <fmt/format.h>
 
 #include "common/ids.h"
 #include "crypto/aes.h"
@@ -101,8 +101,8 @@ Result<void> run_rsa_pss(const Record& r) {
   DCAS_TRY_ASSIGN(key, crypto::RsaPublicKey::from_der(der));
   const bool verified = crypto::pss_verify(key, msg, sig).has_value();
   if (verified != valid)
-    return fail(Errc::selftest_failed, valid ? "RSASSA-PSS rejected a valid signature"
-                                             : "RSASSA-PSS accepted an invalid signature");
+    return fail(Errc::selftest_failed,
+                valid ? "RSASSA-PSS rejected a valid signature" : "RSASSA-PSS accepted an invalid signature");
   return {};
 }
 

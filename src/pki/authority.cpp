@@ -1,9 +1,9 @@
 #include "pki/authority.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 #include <openssl/x509v3.h>
 
-#include <fmt/format.h>
+#include <algorithm>
 
 #include "crypto/ossl.h"
 
@@ -29,7 +29,8 @@ Result<ossl::Asn1Integer> random_serial(crypto::RandomSource& rng) {
 Result<void> set_name(X509* cert, std::string_view cn, bool subject) {
   ossl::X509Name name(X509_NAME_new());
   if (!name ||
-      X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("DCAS"), -1, -1, 0) != 1 ||
+      X509_NAME_add_entry_by_txt(name.get(), "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("DCAS"), -1, -1,
+                                 0) != 1 ||
       X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.data()),
                                  static_cast<int>(cn.size()), -1, 0) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "certificate name");

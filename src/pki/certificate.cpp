@@ -1,12 +1,11 @@
 #include "pki/certificate.h"
 
-#include <algorithm>
+#include <fmt/format.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 #include <openssl/pem.h>
 
-
-#include <fmt/format.h>
+#include <algorithm>
 
 #include "common/files.h"
 #include "crypto/ossl.h"
@@ -126,7 +125,8 @@ bool Certificate::is_ca() const { return X509_check_ca(cert_.get()) != 0; }
 
 std::vector<Role> Certificate::roles() const {
   std::vector<Role> out;
-  ossl::ExtKeyUsage eku(static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert_.get(), NID_ext_key_usage, nullptr, nullptr)));
+  ossl::ExtKeyUsage eku(
+      static_cast<EXTENDED_KEY_USAGE*>(X509_get_ext_d2i(cert_.get(), NID_ext_key_usage, nullptr, nullptr)));
   if (!eku) return out;
   for (int i = 0; i < sk_ASN1_OBJECT_num(eku.get()); ++i) {
     const std::string oid = oid_text(sk_ASN1_OBJECT_value(eku.get(), i));
@@ -186,8 +186,8 @@ Result<VerifiedDevice> verify_device(const Certificate& cert, const Certificate&
   const auto roles = cert.roles();
   if (roles.empty()) return fail(Errc::cert_wrong_role, "certificate carries no DCAS role");
   if (roles.size() != 1 || roles.front() != expected)
-    return fail(Errc::cert_wrong_role, fmt::format("certificate role is {}, expected {}", role_name(roles.front()),
-                                                   role_name(expected)));
+    return fail(Errc::cert_wrong_role,
+                fmt::format("certificate role is {}, expected {}", role_name(roles.front()), role_name(expected)));
   const std::string cn = cert.common_name();
   if (!is_lower_hex_id(cn)) return fail(Errc::cert_bad_id, "Common Name is not a 16-hex-digit device ID");
   DCAS_TRY_ASSIGN(key, cert.public_key());

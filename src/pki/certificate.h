@@ -72,7 +72,6 @@ struct VerifiedDevice {
 // cert_expired, cert_not_yet_valid (for the certificate or the root), cert_wrong_role,
 // cert_bad_id (CN is not 16 lowercase hex digits), cert_invalid (anything else, e.g. a CA
 // certificate presented as a device), key_invalid.
-Result<VerifiedDevice> verify_device(const Certificate& cert, const Certificate& ta_root, Role expected,
-                                     TimePoint at);
+Result<VerifiedDevice> verify_device(const Certificate& cert, const Certificate& ta_root, Role expected, TimePoint at);
 
 }  // namespace dcas::pki

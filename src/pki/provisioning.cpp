@@ -1,9 +1,8 @@
 #include "pki/provisioning.h"
 
+#include <fmt/format.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
-
-#include <fmt/format.h>
 
 #include "common/files.h"
 #include "common/records.h"
@@ -57,8 +56,8 @@ Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::op
   const fs::path dir = out_root / fmt::format("{}-{}", role_name(role), to_hex(device_id));
   DCAS_TRY(make_private_dir(dir, true));
   DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::generate(2048));
-  DCAS_TRY_ASSIGN(cert, issue_device(ta.key, ta.certificate, role, device_id, key.public_key(),
-                                     Validity::starting_now(days), rng));
+  DCAS_TRY_ASSIGN(
+      cert, issue_device(ta.key, ta.certificate, role, device_id, key.public_key(), Validity::starting_now(days), rng));
   DCAS_TRY(key.save_pem_file(dir / "key.pem"));
   DCAS_TRY(cert.save_pem_file(dir / "cert.pem"));
   DCAS_TRY(ta.certificate.save_pem_file(dir / "ta.crt"));
@@ -83,12 +82,14 @@ Result<protocol::SmSecrets> load_ki_file(const fs::path& path) {
   auto records = parse_records(text);
   secure_wipe(text.data(), text.size());
   if (!records) return std::unexpected(records.error());
-  if (records->size() != 1) return fail(Errc::invalid_argument, fmt::format("{}: expected one ki block", path.string()));
+  if (records->size() != 1)
+    return fail(Errc::invalid_argument, fmt::format("{}: expected one ki block", path.string()));
   protocol::SmSecrets out;
   SecureBytes* slots[] = {&out.ki1, &out.ki2, &out.ki3};
   for (int i = 0; i < 3; ++i) {
     DCAS_TRY_ASSIGN(ki, (*records)[0].hex(fmt::format("ki{}", i + 1)));
-    if (ki.size() != protocol::ki_size) return fail(Errc::bad_length, fmt::format("{}: ki{} must be 16 bytes", path.string(), i + 1));
+    if (ki.size() != protocol::ki_size)
+      return fail(Errc::bad_length, fmt::format("{}: ki{} must be 16 bytes", path.string(), i + 1));
     slots[i]->assign(ki.begin(), ki.end());
     secure_wipe(ki.data(), ki.size());
   }

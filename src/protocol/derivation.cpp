@@ -1,8 +1,8 @@
 #include "protocol/derivation.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "crypto/fips186_prf.h"
 #include "crypto/hash.h"

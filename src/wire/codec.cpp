@@ -1,8 +1,8 @@
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <optional>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "wire/message.h"
 #include "wire/reader.h"
@@ -71,13 +71,13 @@ struct FieldBinding {
 template <typename T>
 struct Schema;
 
-#define DCAS_SCHEMA(T, TYPE, NAME, AUTH, ...)                                  \
-  template <>                                                                  \
-  struct Schema<T> {                                                           \
-    static constexpr MessageType type = MessageType::TYPE;                     \
-    static constexpr std::string_view name = NAME;                             \
-    static constexpr std::optional<Tag> authenticator = AUTH;                  \
-    static inline const std::vector<FieldBinding<T>> fields = {__VA_ARGS__};   \
+#define DCAS_SCHEMA(T, TYPE, NAME, AUTH, ...)                                \
+  template <>                                                                \
+  struct Schema<T> {                                                         \
+    static constexpr MessageType type = MessageType::TYPE;                   \
+    static constexpr std::string_view name = NAME;                           \
+    static constexpr std::optional<Tag> authenticator = AUTH;                \
+    static inline const std::vector<FieldBinding<T>> fields = {__VA_ARGS__}; \
   };
 
 constexpr std::optional<Tag> no_auth = std::nullopt;
@@ -89,8 +89,7 @@ DCAS_SCHEMA(TpCertRsp, tp_cert_rsp, "TPCertRsp (TP->SM)", no_auth, {Tag::certifi
 DCAS_SCHEMA(KeyRequestFromSm, key_request_sm, "KeyRequest (SM->AP)", signed_by,
             {Tag::encrypted_key_pairing_id, &KeyRequestFromSm::encrypted_key_pairing_id},
             {Tag::signature, &KeyRequestFromSm::signature}, {Tag::certificate, &KeyRequestFromSm::sm_certificate})
-DCAS_SCHEMA(KeyRequestFromAp, key_request_ap, "KeyRequest (AP->TA)", signed_by,
-            {Tag::ap_id, &KeyRequestFromAp::ap_id},
+DCAS_SCHEMA(KeyRequestFromAp, key_request_ap, "KeyRequest (AP->TA)", signed_by, {Tag::ap_id, &KeyRequestFromAp::ap_id},
             {Tag::encrypted_key_pairing_id, &KeyRequestFromAp::encrypted_key_pairing_id},
             {Tag::signature, &KeyRequestFromAp::signature})
 DCAS_SCHEMA(KeyResponseFromTa, key_response_ta, "KeyResponse (TA->AP)", signed_by,
@@ -121,7 +120,8 @@ auto with_body_type(MessageType type, F&& f) {
           ? (void)(out = f.template operator()<std::variant_alternative_t<I, Body>>())
           : (void)0),
      ...);
-  }(std::make_index_sequence<std::variant_size_v<Body>>{});
+  }
+  (std::make_index_sequence<std::variant_size_v<Body>>{});
   return out;
 }
 
@@ -170,8 +170,8 @@ Result<T> build_body(const std::vector<RawField>& raw) {
     auto it = std::find_if(raw.begin(), raw.end(),
                            [&](const RawField& r) { return r.tag == static_cast<std::uint16_t>(f.tag); });
     if (it == raw.end())
-      return fail(Errc::wire_missing_field,
-                  fmt::format("{} lacks required field {}", Schema<T>::name, rule_for(static_cast<std::uint16_t>(f.tag))->name));
+      return fail(Errc::wire_missing_field, fmt::format("{} lacks required field {}", Schema<T>::name,
+                                                        rule_for(static_cast<std::uint16_t>(f.tag))->name));
     if (auto bytes = std::get_if<Bytes T::*>(&f.member)) {
       body.*(*bytes) = Bytes(it->value.begin(), it->value.end());
     } else {
@@ -203,7 +203,8 @@ Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_
     if (number == previous_number)
       return fail(Errc::wire_duplicate_field, fmt::format("field number 0x{:04x} appears twice", number));
     if (number < previous_number)
-      return fail(Errc::wire_field_order, fmt::format("field 0x{:04x} after field number 0x{:04x}", tag, previous_number));
+      return fail(Errc::wire_field_order,
+                  fmt::format("field 0x{:04x} after field number 0x{:04x}", tag, previous_number));
     previous_number = number;
     const FieldRule* rule = rule_for(tag);
     if (!rule) {
@@ -215,7 +216,8 @@ Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_
       continue;
     }
     if (!in_schema<T>(tag))
-      return fail(Errc::wire_unexpected_field, fmt::format("field {} does not belong in {}", rule->name, Schema<T>::name));
+      return fail(Errc::wire_unexpected_field,
+                  fmt::format("field {} does not belong in {}", rule->name, Schema<T>::name));
     if (length < rule->min_size || length > rule->max_size || length % rule->multiple_of != 0)
       return fail(Errc::wire_field_length, fmt::format("field {} has length {}", rule->name, length));
     if (Schema<T>::authenticator && tag == static_cast<std::uint16_t>(*Schema<T>::authenticator))
@@ -246,7 +248,8 @@ Result<Header> decode_header(ByteView data) {
   if (h.version != wire_version) return fail(Errc::wire_bad_version, fmt::format("version {} is not 1", h.version));
   if (h.profile != static_cast<std::uint8_t>(Profile::koo2010))
     return fail(Errc::wire_unknown_profile, fmt::format("profile 0x{:02x} is not supported", h.profile));
-  if (!known_type(h.type)) return fail(Errc::wire_unknown_type, fmt::format("message type 0x{:02x} is unknown", h.type));
+  if (!known_type(h.type))
+    return fail(Errc::wire_unknown_type, fmt::format("message type 0x{:02x} is unknown", h.type));
   if (h.flags != 0) return fail(Errc::wire_reserved_flags, fmt::format("reserved flags 0x{:02x} are set", h.flags));
   if (h.body_length > max_body_size)
     return fail(Errc::wire_too_large, fmt::format("body of {} bytes exceeds {}", h.body_length, max_body_size));
@@ -256,9 +259,11 @@ Result<Header> decode_header(ByteView data) {
 Result<Message> decode(ByteView data) {
   DCAS_TRY_ASSIGN(header, decode_header(data));
   if (data.size() < header_size + header.body_length)
-    return fail(Errc::wire_truncated, fmt::format("body needs {} bytes, {} present", header.body_length, data.size() - header_size));
+    return fail(Errc::wire_truncated,
+                fmt::format("body needs {} bytes, {} present", header.body_length, data.size() - header_size));
   if (data.size() > header_size + header.body_length)
-    return fail(Errc::wire_trailing_bytes, fmt::format("{} bytes after the message", data.size() - header_size - header.body_length));
+    return fail(Errc::wire_trailing_bytes,
+                fmt::format("{} bytes after the message", data.size() - header_size - header.body_length));
   const ByteView body = data.subspan(header_size);
   auto decoded = with_body_type(static_cast<MessageType>(header.type),
                                 [&]<typename T>() { return decode_body<T>(header, data, body); });

@@ -72,7 +72,8 @@ class Writer {
   void bytes(ByteView b) { out_.insert(out_.end(), b.begin(), b.end()); }
   // Overwrites 4 bytes at `offset` (a length reserved earlier).
   void patch_u32(std::size_t offset, std::uint32_t v) {
-    for (int i = 0; i < 4; ++i) out_[offset + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+      out_[offset + static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(v >> (24 - 8 * i));
   }
 
   std::size_t size() const { return out_.size(); }
