@@ -1,5 +1,9 @@
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
 #include <set>
 
+#include "common/files.h"
 #include "pki/provisioning.h"
 #include "test_support.h"
 
@@ -87,6 +91,71 @@ TEST(Pki, TamperedContentIsRejected) {
   EXPECT_EQ(pki::verify_device(tampered, ta_root(), Role::sm, now()).error().code, Errc::cert_bad_signature);
 }
 
+// Re-signs a modified copy of a TA-issued certificate with the TA key: a certificate the TA could
+// have issued, but with content issue_device never produces.
+pki::Certificate resigned(const pki::Certificate& cert, const std::function<void(X509*)>& modify) {
+  X509* copy = X509_dup(cert.x509());
+  modify(copy);
+  EXPECT_GT(X509_sign(copy, key("ta").evp(), EVP_sha256()), 0);
+  unsigned char* buf = nullptr;
+  const int len = i2d_X509(copy, &buf);
+  Bytes der(buf, buf + len);
+  OPENSSL_free(buf);
+  X509_free(copy);
+  return pki::Certificate::from_der(der).value();
+}
+
+TEST(Pki, ACertificateWithoutRoleIsRejected) {
+  const auto no_role = resigned(issue(Role::sm, "5300000000000010", "sm1"), [](X509* x) {
+    X509_EXTENSION* ext = X509_delete_ext(x, X509_get_ext_by_NID(x, NID_ext_key_usage, -1));
+    X509_EXTENSION_free(ext);
+  });
+  auto r = pki::verify_device(no_role, ta_root(), Role::sm, now());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::cert_wrong_role);
+  EXPECT_NE(r.error().detail.find("no DCAS role"), std::string::npos);
+}
+
+TEST(Pki, ACertificateWithTwoRolesIsRejected) {
+  const auto two_roles = resigned(issue(Role::sm, "5300000000000011", "sm1"), [](X509* x) {
+    X509_EXTENSION_free(X509_delete_ext(x, X509_get_ext_by_NID(x, NID_ext_key_usage, -1)));
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    const std::string value = "critical," + pki::role_oid(Role::sm) + "," + pki::role_oid(Role::tp);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_ext_key_usage, value.c_str());
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  });
+  EXPECT_EQ(pki::verify_device(two_roles, ta_root(), Role::sm, now()).error().code, Errc::cert_wrong_role);
+  EXPECT_EQ(pki::verify_device(two_roles, ta_root(), Role::tp, now()).error().code, Errc::cert_wrong_role);
+}
+
+TEST(Pki, ACommonNameThatIsNotAnIdIsRejected) {
+  for (const char* cn : {"53000000000000", "5300000000000O01", "5300000000000ABC", "530000000000000100"}) {
+    const auto bad = resigned(issue(Role::sm, "5300000000000012", "sm1"), [cn](X509* x) {
+      X509_NAME* name = X509_get_subject_name(x);
+      X509_NAME_ENTRY_free(X509_NAME_delete_entry(name, X509_NAME_get_index_by_NID(name, NID_commonName, -1)));
+      X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn), -1, -1, 0);
+    });
+    EXPECT_EQ(pki::verify_device(bad, ta_root(), Role::sm, now()).error().code, Errc::cert_bad_id) << cn;
+  }
+}
+
+TEST(Pki, AWeakDeviceKeyIsRejected) {
+  const auto weak =
+      crypto::RsaPrivateKey::from_pem(read_text_file(test::source_dir() / "tests/data/keys/weak1024.pem").value());
+  ASSERT_FALSE(weak);  // our own loader refuses it; build the certificate with OpenSSL directly
+  const auto pem = read_text_file(test::source_dir() / "tests/data/keys/weak1024.pem").value();
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  EVP_PKEY* weak_key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(weak_key, nullptr);
+  const auto cert =
+      resigned(issue(Role::sm, "5300000000000013", "sm1"), [weak_key](X509* x) { X509_set_pubkey(x, weak_key); });
+  EVP_PKEY_free(weak_key);
+  EXPECT_EQ(pki::verify_device(cert, ta_root(), Role::sm, now()).error().code, Errc::key_invalid);
+}
+
 TEST(Pki, TheRootIsNotADevice) {
   EXPECT_EQ(pki::verify_device(ta_root(), ta_root(), Role::sm, now()).error().code, Errc::cert_invalid);
 }
@@ -134,6 +203,12 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   EXPECT_EQ(
       pki::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random()).error().code,
       Errc::io_error);  // never overwrite a device
+  // A damaged Ki file is refused with what is wrong.
+  write_secret_file(dir / "ki-short.txt", view("ki1 = 00\nki2 = 00\nki3 = 00\n")).value();
+  EXPECT_EQ(pki::load_ki_file(dir / "ki-short.txt").error().code, Errc::bad_length);
+  write_secret_file(dir / "ki-missing.txt", view("ki1 = 000102030405060708090a0b0c0d0e0f\n")).value();
+  EXPECT_EQ(pki::load_ki_file(dir / "ki-missing.txt").error().code, Errc::invalid_argument);
+  EXPECT_EQ(pki::load_ki_file(dir / "nonexistent").error().code, Errc::io_error);
   // A TA directory whose key does not match its certificate is refused.
   fs::copy_file(sm->directory / "key.pem", dir / "ta" / "ta.key", fs::copy_options::overwrite_existing);
   EXPECT_EQ(pki::load_ta_directory(dir / "ta").error().code, Errc::key_invalid);
