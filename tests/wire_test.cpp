@@ -23,7 +23,10 @@ std::vector<Message> samples() {
       {wire::Profile::koo2010, wire::KeyResponseFromAp{rsa, ta_sig, sig}, {}},
       {wire::Profile::koo2010, wire::CwekGenInfo{rsa, ta_sig, sig}, {}},
       {wire::Profile::koo2010, wire::CwekGenInfoCnfm{rsa, sig}, {}},
-      {wire::Profile::koo2010, wire::ControlWord{42, filled(16, 0x1f), filled(32, 0xc0), filled(20, 0xaa)}, {}},
+      {wire::Profile::koo2010, wire::ControlWord{42, 1700000000000, {0x03, 0x10}, filled(32, 0xc0), filled(20, 0xaa)}, {}},
+      {wire::Profile::koo2010, wire::SecurityAnnounce{filled(8, 0x4e), 7, sig, cert}, {}},
+      {wire::Profile::koo2010, wire::DcasDownload{filled(8, 0x4e), 8, filled(8, 0x53), sig, cert}, {}},
+      {wire::Profile::koo2010, wire::HostPresence{filled(8, 0x41), filled(8, 0x53), {0x01}, sig}, {}},
   };
 }
 
@@ -90,7 +93,8 @@ TEST(Wire, HeaderChecksEachHaveTheirOwnError) {
   const Bytes body = filled(100, 0x30);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 2)), Errc::wire_bad_version);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 2)), Errc::wire_unknown_profile);
-  EXPECT_EQ(decode_error(raw(0x20, {{0x0080, body}})), Errc::wire_unknown_type);
+  EXPECT_EQ(decode_error(raw(0x30, {{0x0080, body}})), Errc::wire_unknown_type);
+  EXPECT_EQ(decode_error(raw(0x40, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x00, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 1, 0x80)), Errc::wire_reserved_flags);
   Bytes huge = raw(0x01, {{0x0080, body}});
@@ -159,14 +163,13 @@ TEST(Wire, ASignedMessageVerifiesOverWhatWasReceived) {
 
 TEST(Wire, ControlWordExampleMatchesTheSpec) {
   // docs/spec.md, "Example: a ControlWord message" shows exactly these bytes.
-  const Message m{
-      wire::Profile::koo2010, wire::ControlWord{1, filled(16, 0x11), filled(32, 0x22), filled(20, 0x33)}, {}};
+  const Message m{wire::Profile::koo2010,
+                  wire::ControlWord{1, 0x1122334455667788, {0x03, 0x10}, filled(32, 0x22), filled(20, 0x33)}, {}};
   const std::string hex = to_hex(wire::encode(m));
-  EXPECT_EQ(hex,
-            "010110000000005c"
-            "001000080000000000000001"
-            "00110010" +
-                std::string(32, '1') + "00120020" + std::string(64, '2') + "007f0014" + std::string(40, '3'));
+  EXPECT_EQ(hex, "010110000000005a"
+                 "001000080000000000000001"
+                 "00110008112233445566778800120002031000130020" +
+                     std::string(64, '2') + "007f0014" + std::string(40, '3'));
   const std::string spec = test::read_spec();
   std::string compact;
   for (char c : spec)

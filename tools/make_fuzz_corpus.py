@@ -26,7 +26,12 @@ MESSAGES = {
     "key_response_ap": message(0x06, [(0x03, RSA), (0x06, RSA), (0x7E, RSA)]),
     "cwek_gen_info": message(0x07, [(0x04, RSA), (0x06, RSA), (0x7E, RSA)]),
     "cwek_gen_info_cnfm": message(0x08, [(0x05, RSA), (0x7E, RSA)]),
-    "control_word": message(0x10, [(0x10, b"\0" * 7 + b"\1"), (0x11, b"\x11" * 16), (0x12, b"\x22" * 32), (0x7F, b"\x33" * 20)]),
+    "control_word": message(
+        0x10, [(0x10, b"\0" * 7 + b"\1"), (0x11, b"\0" * 8), (0x12, b"\x03\x10"), (0x13, b"\x22" * 32), (0x7F, b"\x33" * 20)]
+    ),
+    "security_announce": message(0x20, [(0x20, b"N" * 8), (0x21, b"\0" * 8), (0x7E, RSA), (0x80, CERT)]),
+    "dcas_download": message(0x21, [(0x20, b"N" * 8), (0x21, b"\0" * 8), (0x22, b"S" * 8), (0x7E, RSA), (0x80, CERT)]),
+    "host_presence": message(0x22, [(0x01, ID), (0x22, b"S" * 8), (0x23, b"\1"), (0x7E, RSA)]),
     "extension": message(0x01, [(0x8050, b"x"), (0x80, CERT)]),
 }
 

@@ -37,6 +37,16 @@ std::string_view errc_name(Errc code) {
     case Errc::wire_missing_field: return "wire_missing_field";
     case Errc::wire_unexpected_field: return "wire_unexpected_field";
     case Errc::selftest_failed: return "selftest_failed";
+    case Errc::unexpected_message: return "unexpected_message";
+    case Errc::protocol_stopped: return "protocol_stopped";
+    case Errc::id_mismatch: return "id_mismatch";
+    case Errc::bad_plaintext: return "bad_plaintext";
+    case Errc::pairing_refused: return "pairing_refused";
+    case Errc::key_confirmation_failed: return "key_confirmation_failed";
+    case Errc::unknown_device: return "unknown_device";
+    case Errc::cw_replayed: return "cw_replayed";
+    case Errc::cw_stale: return "cw_stale";
+    case Errc::no_announce: return "no_announce";
   }
   return "unknown_error";
 }

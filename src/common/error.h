@@ -49,6 +49,17 @@ enum class Errc : int {
   wire_unexpected_field = 52,
   // Self-test
   selftest_failed = 60,
+  // Protocol (roles)
+  unexpected_message = 70,       // a message type not allowed in the role's current state
+  protocol_stopped = 71,         // the role stopped on an earlier failure and awaits a restart
+  id_mismatch = 72,              // an ID inside a message differs from the certificate or binding
+  bad_plaintext = 73,            // a decrypted payload of the wrong size or form
+  pairing_refused = 74,          // the TA answered with the failure KPK
+  key_confirmation_failed = 75,  // H(CWEK) || H(HMAC_KEY) from the TP differs from the SM's
+  unknown_device = 76,           // the TA has no record of the SM, TP or AP
+  cw_replayed = 77,              // sequence not above the last accepted one (replay or reorder)
+  cw_stale = 78,                 // issued too long ago, or in the future
+  no_announce = 79,              // the SM has no AP certificate yet (no SecurityAnnounce seen)
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

@@ -59,6 +59,11 @@ struct HmacSha1::State {
   ossl::MacCtx keyed;
 };
 
+HmacSha1::HmacSha1(std::unique_ptr<State> s) : state_(std::move(s)) {}
+HmacSha1::HmacSha1(HmacSha1&&) noexcept = default;
+HmacSha1& HmacSha1::operator=(HmacSha1&&) noexcept = default;
+HmacSha1::~HmacSha1() = default;
+
 Result<HmacSha1> HmacSha1::create(ByteView key) {
   static const ossl::Mac mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
   if (!mac) return ossl::fail_ossl(Errc::crypto_failure, "HMAC unavailable");
@@ -68,20 +73,21 @@ Result<HmacSha1> HmacSha1::create(ByteView key) {
                          OSSL_PARAM_construct_end()};
   if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "HMAC-SHA1 key setup failed");
-  auto state = std::make_shared<State>();
+  auto state = std::make_unique<State>();
   state->keyed = std::move(ctx);
   return HmacSha1(std::move(state));
 }
 
-Result<Sha1Digest> HmacSha1::mac(std::initializer_list<ByteView> parts) const {
-  ossl::MacCtx ctx(EVP_MAC_CTX_dup(state_->keyed.get()));
-  if (!ctx) return ossl::fail_ossl(Errc::crypto_failure, "HMAC context copy failed");
+Result<Sha1Digest> HmacSha1::mac(std::initializer_list<ByteView> parts) {
+  EVP_MAC_CTX* ctx = state_->keyed.get();
+  // A NULL key re-initialises HMAC with the key already set (OpenSSL 3 EVP_MAC_init).
+  if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1) return ossl::fail_ossl(Errc::crypto_failure, "HMAC re-init failed");
   for (auto p : parts)
-    if (EVP_MAC_update(ctx.get(), p.data(), p.size()) != 1)
+    if (EVP_MAC_update(ctx, p.data(), p.size()) != 1)
       return ossl::fail_ossl(Errc::crypto_failure, "HMAC update failed");
   Sha1Digest out{};
   std::size_t len = 0;
-  if (EVP_MAC_final(ctx.get(), out.data(), &len, out.size()) != 1 || len != out.size())
+  if (EVP_MAC_final(ctx, out.data(), &len, out.size()) != 1 || len != out.size())
     return ossl::fail_ossl(Errc::crypto_failure, "HMAC final failed");
   return out;
 }

@@ -23,16 +23,21 @@ Sha1Digest sha1(ByteView data);
 Sha1Digest hmac_sha1(ByteView key, ByteView data);
 
 // A keyed HMAC-SHA1 context for many messages under one key (the control-word channel): the key
-// schedule is done once; each mac() copies the keyed state.
+// is set once; each mac() re-initialises from the stored key without allocating. One owner at a
+// time (not for concurrent use).
 class HmacSha1 {
  public:
   static Result<HmacSha1> create(ByteView key);
-  Result<Sha1Digest> mac(std::initializer_list<ByteView> parts) const;
+  Result<Sha1Digest> mac(std::initializer_list<ByteView> parts);
+
+  HmacSha1(HmacSha1&&) noexcept;
+  HmacSha1& operator=(HmacSha1&&) noexcept;
+  ~HmacSha1();
 
  private:
   struct State;
-  explicit HmacSha1(std::shared_ptr<State> s) : state_(std::move(s)) {}
-  std::shared_ptr<State> state_;
+  explicit HmacSha1(std::unique_ptr<State> s);
+  std::unique_ptr<State> state_;
 };
 
 // MGF1 (RFC 8017 B.2.1) with SHA-256, XORed into `inout` (the only way OAEP and PSS use it).

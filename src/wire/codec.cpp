@@ -22,8 +22,13 @@ enum class Tag : std::uint16_t {
   encrypted_key_hashes = 0x0005,
   ta_kpk_signature = 0x0006,
   sequence = 0x0010,
-  iv = 0x0011,
-  cw_ciphertext = 0x0012,
+  issued_at = 0x0011,
+  cw_layout = 0x0012,
+  cw_ciphertext = 0x0013,
+  network_id = 0x0020,
+  image_version = 0x0021,
+  sm_id = 0x0022,
+  presence = 0x0023,
   signature = 0x007e,
   mac = 0x007f,
   certificate = 0x0080,  // after the signature: KeyRequest (SM->AP) carries Cert(SM) unsigned
@@ -48,8 +53,13 @@ constexpr FieldRule field_rules[] = {
     {Tag::encrypted_key_hashes, "encrypted_key_hashes", 256, 512},
     {Tag::ta_kpk_signature, "ta_kpk_signature", 256, 512},
     {Tag::sequence, "sequence", 8, 8},
-    {Tag::iv, "iv", 16, 16},
-    {Tag::cw_ciphertext, "cw_ciphertext", 16, 256, 16},
+    {Tag::issued_at, "issued_at", 8, 8},
+    {Tag::cw_layout, "cw_layout", 2, 2},
+    {Tag::cw_ciphertext, "cw_ciphertext", 32, 32},
+    {Tag::network_id, "network_id", 8, 8},
+    {Tag::image_version, "image_version", 8, 8},
+    {Tag::sm_id, "sm_id", 8, 8},
+    {Tag::presence, "presence", 1, 1},
     {Tag::signature, "signature", 256, 512},
     {Tag::mac, "mac", 20, 20},
     {Tag::certificate, "certificate", 1, 8192},
@@ -107,7 +117,18 @@ DCAS_SCHEMA(CwekGenInfoCnfm, cwek_gen_info_cnfm, "CWEKGenInfoCnfm (TP->SM)", sig
             {Tag::encrypted_key_hashes, &CwekGenInfoCnfm::encrypted_key_hashes},
             {Tag::signature, &CwekGenInfoCnfm::signature})
 DCAS_SCHEMA(ControlWord, control_word, "ControlWord (SM->TP)", maced, {Tag::sequence, &ControlWord::sequence},
-            {Tag::iv, &ControlWord::iv}, {Tag::cw_ciphertext, &ControlWord::ciphertext}, {Tag::mac, &ControlWord::mac})
+            {Tag::issued_at, &ControlWord::issued_at}, {Tag::cw_layout, &ControlWord::layout},
+            {Tag::cw_ciphertext, &ControlWord::ciphertext}, {Tag::mac, &ControlWord::mac})
+DCAS_SCHEMA(SecurityAnnounce, security_announce, "SecurityAnnounce (AP->SM)", signed_by,
+            {Tag::network_id, &SecurityAnnounce::network_id}, {Tag::image_version, &SecurityAnnounce::image_version},
+            {Tag::signature, &SecurityAnnounce::signature}, {Tag::certificate, &SecurityAnnounce::ap_certificate})
+DCAS_SCHEMA(DcasDownload, dcas_download, "DCASDownload (AP->SM)", signed_by,
+            {Tag::network_id, &DcasDownload::network_id}, {Tag::image_version, &DcasDownload::image_version},
+            {Tag::sm_id, &DcasDownload::target_sm_id}, {Tag::signature, &DcasDownload::signature},
+            {Tag::certificate, &DcasDownload::ap_certificate})
+DCAS_SCHEMA(HostPresence, host_presence, "HostPresence (AP->TA)", signed_by, {Tag::ap_id, &HostPresence::ap_id},
+            {Tag::sm_id, &HostPresence::sm_id}, {Tag::presence, &HostPresence::presence},
+            {Tag::signature, &HostPresence::signature})
 #undef DCAS_SCHEMA
 
 // Calls f.template operator()<T>() for the body type T whose wire type is `type`.

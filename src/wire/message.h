@@ -39,9 +39,14 @@ enum class MessageType : std::uint8_t {
   cwek_gen_info = 0x07,       // SM -> TP: E(Pub(TP), KPK || RANDHMAC), S(Prv(TA), KPK), S(Prv(SM))
   cwek_gen_info_cnfm = 0x08,  // TP -> SM: E(Pub(SM), H(CWEK) || H(HMAC_KEY)), S(Prv(TP))
   // Control-word channel.
-  control_word = 0x10,  // SM -> TP: sequence, IV, AES-128(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
-  // 0x20-0x3f: DCAS network protocol (SecurityAnnounce, DCASDownload, ...), 0x40-0x5f: CAS (EMM,
-  // ECM), 0x60-0x6f: service status and errors. Reserved, decoded as wire_unknown_type until defined.
+  control_word = 0x10,  // SM -> TP: sequence, time, layout, AES-128-CBC(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
+  // DCAS network protocol (0x20-0x3f). Minimal forms carrying the protocol's triggers and the AP's
+  // view of host presence; the headend completes them.
+  security_announce = 0x20,  // AP -> all SMs: network ID, client image version, S(Prv(AP)), Cert(AP)
+  dcas_download = 0x21,      // AP -> one SM: network ID, image version, target SM_ID, S(Prv(AP)), Cert(AP)
+  host_presence = 0x22,      // AP -> TA: AP_ID, SM_ID, present/left, S(Prv(AP))
+  // 0x40-0x5f: CAS (EMM, ECM), 0x60-0x6f: service status and errors. Reserved, decoded as
+  // wire_unknown_type until defined.
 };
 
 std::string_view type_name(MessageType type);  // the paper's name, e.g. "KeyRequest (SM->AP)"
@@ -82,14 +87,35 @@ struct CwekGenInfoCnfm {
   Bytes signature;             // by Prv(TP)
 };
 struct ControlWord {
-  std::uint64_t sequence = 0;  // strictly increasing per CWEK
-  Bytes iv;                    // 16 bytes
-  Bytes ciphertext;            // AES-128-CBC under CWEK, a multiple of 16 bytes
-  Bytes mac;                   // 20 bytes: HMAC-SHA1 under HMAC_KEY over the authenticated bytes
+  std::uint64_t sequence = 0;   // strictly increasing per CWEK, from 1
+  std::uint64_t issued_at = 0;  // SM clock, milliseconds since the Unix epoch
+  Bytes layout;                 // 2 bytes: slots present (bit 0 odd, bit 1 even), CW length (8 or 16)
+  Bytes ciphertext;             // 32 bytes: AES-128-CBC under CWEK of odd slot || even slot
+  Bytes mac;                    // 20 bytes: HMAC-SHA1 under HMAC_KEY over the authenticated bytes
+};
+struct SecurityAnnounce {
+  Bytes network_id;              // 8 bytes
+  std::uint64_t image_version = 0;
+  Bytes signature;               // by Prv(AP)
+  Bytes ap_certificate;          // DER
+};
+struct DcasDownload {
+  Bytes network_id;              // 8 bytes
+  std::uint64_t image_version = 0;
+  Bytes target_sm_id;            // 8 bytes
+  Bytes signature;               // by Prv(AP)
+  Bytes ap_certificate;          // DER
+};
+struct HostPresence {
+  Bytes ap_id;      // 8 bytes
+  Bytes sm_id;      // 8 bytes
+  Bytes presence;   // 1 byte: 0x01 present, 0x00 left the network
+  Bytes signature;  // by Prv(AP)
 };
 
 using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
-                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord>;
+                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce,
+                          DcasDownload, HostPresence>;
 
 struct Message {
   Profile profile = Profile::koo2010;

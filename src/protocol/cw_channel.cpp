@@ -1,0 +1,164 @@
+#include "protocol/cw_channel.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "protocol/derivation.h"
+#include "protocol/envelope.h"
+#include "wire/message.h"
+#include "wire/reader.h"
+
+namespace dcas::protocol {
+
+namespace {
+
+// The fixed encoding of a ControlWord message (docs/spec.md): header, then sequence, issued_at,
+// cw_layout, cw_ciphertext and mac, each as tag, length, value.
+constexpr std::size_t off_sequence = 12, off_issued_at = 24, off_layout = 36, off_ciphertext = 42, off_mac = 78;
+constexpr std::size_t authenticated_body_end = 74;  // the mac field's tag
+constexpr std::uint8_t fixed_header[8] = {0x01, 0x01, 0x10, 0x00, 0x00, 0x00, 0x00, 0x5a};
+constexpr std::pair<std::size_t, std::array<std::uint8_t, 4>> fixed_tlvs[] = {
+    {8, {0x00, 0x10, 0x00, 0x08}},  {20, {0x00, 0x11, 0x00, 0x08}}, {32, {0x00, 0x12, 0x00, 0x02}},
+    {38, {0x00, 0x13, 0x00, 0x20}}, {74, {0x00, 0x7f, 0x00, 0x14}},
+};
+constexpr std::uint8_t slot_odd = 0x01, slot_even = 0x02;
+
+void put_u64(std::uint8_t* p, std::uint64_t v) {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::uint8_t>(v >> (56 - 8 * i));
+}
+std::uint64_t get_u64(const std::uint8_t* p) {
+  std::uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | p[i];
+  return v;
+}
+
+std::array<std::uint8_t, 16> nonce_block(std::uint64_t sequence) {
+  std::array<std::uint8_t, 16> n{};
+  put_u64(n.data() + 8, sequence);
+  return n;
+}
+
+bool has_fixed_layout(ByteView m) {
+  if (m.size() != cw_message_size || !std::equal(std::begin(fixed_header), std::end(fixed_header), m.begin()))
+    return false;
+  return std::all_of(std::begin(fixed_tlvs), std::end(fixed_tlvs),
+                     [&](const auto& t) { return std::equal(t.second.begin(), t.second.end(), m.begin() + t.first); });
+}
+
+// The fields of a received ControlWord, as views into the message or into `holder`.
+struct ReceivedCw {
+  std::uint64_t sequence;
+  std::uint64_t issued_at;
+  ByteView layout, ciphertext, mac;
+  ByteView auth_head, auth_body;  // authenticated bytes, in two parts
+};
+
+Result<ReceivedCw> parse(ByteView m, wire::Message& holder) {
+  if (has_fixed_layout(m))
+    return ReceivedCw{get_u64(&m[off_sequence]), get_u64(&m[off_issued_at]), m.subspan(off_layout, 2),
+                      m.subspan(off_ciphertext, 32), m.subspan(off_mac, 20), m.first(4),
+                      m.subspan(8, authenticated_body_end - 8)};
+  // Anything else (e.g. with an ignorable extension) goes through the generic codec.
+  DCAS_TRY_ASSIGN(decoded, decode_as<wire::ControlWord>(m));
+  holder = std::move(decoded.first);
+  const auto& cw = std::get<wire::ControlWord>(holder.body);
+  return ReceivedCw{cw.sequence, cw.issued_at, cw.layout, cw.ciphertext, cw.mac, holder.authenticated, {}};
+}
+
+}  // namespace
+
+ControlWords::~ControlWords() {
+  if (odd) secure_wipe(odd->data(), odd->size());
+  if (even) secure_wipe(even->data(), even->size());
+}
+
+Result<CwSealer> CwSealer::create(ByteView cwek, ByteView hmac_key) {
+  if (cwek.size() != cwek_size || hmac_key.size() != hmac_key_size)
+    return fail(Errc::bad_length, "CWEK must be 16 bytes and HMAC_KEY 20");
+  DCAS_TRY_ASSIGN(cbc, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::encrypt, cwek));
+  DCAS_TRY_ASSIGN(mac, crypto::HmacSha1::create(hmac_key));
+  return CwSealer(std::move(cbc), std::move(mac));
+}
+
+Result<CwMessage> CwSealer::seal(const ControlWords& cws, TimePoint now) {
+  if (!cws.odd && !cws.even) return fail(Errc::invalid_argument, "a control-word update needs the odd or even CW");
+  if (cws.cw_length != 8 && cws.cw_length != 16) return fail(Errc::invalid_argument, "CW length must be 8 or 16");
+  CwMessage m{};
+  std::copy(std::begin(fixed_header), std::end(fixed_header), m.begin());
+  for (const auto& [offset, tlv] : fixed_tlvs) std::copy(tlv.begin(), tlv.end(), m.begin() + offset);
+  const std::uint64_t sequence = sequence_ + 1;
+  put_u64(&m[off_sequence], sequence);
+  put_u64(&m[off_issued_at], to_unix_ms(now));
+  m[off_layout] = static_cast<std::uint8_t>((cws.odd ? slot_odd : 0) | (cws.even ? slot_even : 0));
+  m[off_layout + 1] = cws.cw_length;
+
+  // CBC over N || P with a zero IV: the first output block is AES(CWEK, N), the IV of P.
+  std::array<std::uint8_t, 48> in{}, out{};
+  const auto n = nonce_block(sequence);
+  std::copy(n.begin(), n.end(), in.begin());
+  if (cws.odd) std::copy_n(cws.odd->begin(), cws.cw_length, in.begin() + 16);
+  if (cws.even) std::copy_n(cws.even->begin(), cws.cw_length, in.begin() + 32);
+  static constexpr std::array<std::uint8_t, 16> zero_iv{};
+  auto encrypted = cbc_.run(zero_iv, in, out);
+  secure_wipe(in.data(), in.size());
+  DCAS_TRY(encrypted);
+  std::copy(out.begin() + 16, out.end(), m.begin() + off_ciphertext);
+
+  DCAS_TRY_ASSIGN(tag, mac_.mac({ByteView(m).first(4), ByteView(m).subspan(8, authenticated_body_end - 8)}));
+  std::copy(tag.begin(), tag.end(), m.begin() + off_mac);
+  sequence_ = sequence;
+  return m;
+}
+
+Result<CwOpener> CwOpener::create(ByteView cwek, ByteView hmac_key, CwPolicy policy) {
+  if (cwek.size() != cwek_size || hmac_key.size() != hmac_key_size)
+    return fail(Errc::bad_length, "CWEK must be 16 bytes and HMAC_KEY 20");
+  DCAS_TRY_ASSIGN(ecb, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::encrypt, cwek));
+  DCAS_TRY_ASSIGN(cbc, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::decrypt, cwek));
+  DCAS_TRY_ASSIGN(mac, crypto::HmacSha1::create(hmac_key));
+  return CwOpener(std::move(ecb), std::move(cbc), std::move(mac), policy);
+}
+
+Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
+  wire::Message holder;
+  DCAS_TRY_ASSIGN(cw, parse(message, holder));
+  // The MAC is checked before any field is believed or anything decrypted.
+  DCAS_TRY_ASSIGN(expected, mac_.mac({cw.auth_head, cw.auth_body}));
+  if (!equal_ct(expected, cw.mac)) return fail(Errc::mac_invalid, "ControlWord MAC does not verify");
+  if (cw.sequence <= last_sequence_)
+    return fail(Errc::cw_replayed, fmt::format("sequence {} is not above {}", cw.sequence, last_sequence_));
+  const std::uint64_t now_ms = to_unix_ms(now);
+  if (cw.issued_at + static_cast<std::uint64_t>(policy_.max_age.count()) < now_ms)
+    return fail(Errc::cw_stale, fmt::format("issued {} ms ago", now_ms - cw.issued_at));
+  if (cw.issued_at > now_ms + static_cast<std::uint64_t>(policy_.max_future.count()))
+    return fail(Errc::cw_stale, fmt::format("issued {} ms in the future", cw.issued_at - now_ms));
+
+  std::array<std::uint8_t, 16> iv{};
+  DCAS_TRY(ecb_.run({}, nonce_block(cw.sequence), iv));
+  std::array<std::uint8_t, 32> plain{};
+  DCAS_TRY(cbc_.run(iv, cw.ciphertext, plain));
+
+  const std::uint8_t slots = cw.layout[0], length = cw.layout[1];
+  bool well_formed = (slots & ~(slot_odd | slot_even)) == 0 && slots != 0 && (length == 8 || length == 16);
+  ControlWords out;
+  out.cw_length = length;
+  for (std::size_t slot = 0; slot < 2 && well_formed; ++slot) {
+    const auto* p = plain.data() + slot * cw_slot_size;
+    const bool present = slots & (slot == 0 ? slot_odd : slot_even);
+    // Unused bytes must be zero: they are covered by the MAC, so this only catches a faulty SM.
+    const std::size_t used = present ? std::min<std::size_t>(length, cw_slot_size) : 0;
+    well_formed = std::all_of(p + used, p + cw_slot_size, [](std::uint8_t b) { return b == 0; });
+    if (present && well_formed) {
+      auto& target = slot == 0 ? out.odd : out.even;
+      target.emplace();
+      std::copy_n(p, cw_slot_size, target->begin());
+    }
+  }
+  secure_wipe(plain.data(), plain.size());
+  if (!well_formed) return fail(Errc::bad_plaintext, "ControlWord layout or padding is malformed");
+  last_sequence_ = cw.sequence;
+  return out;
+}
+
+}  // namespace dcas::protocol

@@ -1,0 +1,118 @@
+#include "protocol/pairing.h"
+
+#include <fmt/format.h>
+
+namespace dcas::protocol {
+
+std::string_view psi_name(Psi psi) {
+  switch (psi) {
+    case Psi::virgin: return "virgin";
+    case Psi::auth_paired: return "auth-paired";
+    case Psi::paired_only: return "paired-only";
+  }
+  return "unknown";
+}
+
+std::string_view verdict_name(Verdict v) {
+  switch (v) {
+    case Verdict::bound_virgin_pair: return "bound_virgin_pair";
+    case Verdict::rejoined: return "rejoined";
+    case Verdict::rejoined_after_lapse: return "rejoined_after_lapse";
+    case Verdict::refused_unknown: return "refused_unknown";
+    case Verdict::refused_bound_elsewhere: return "refused_bound_elsewhere";
+    case Verdict::refused_active: return "refused_active";
+  }
+  return "unknown";
+}
+
+PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
+                                std::chrono::seconds presence_lease) {
+  // Fig. 6: no record for either ID -> terminate.
+  if (!sm || !tp) return {Verdict::refused_unknown, {}, {}};
+  SmRecord new_sm = *sm;
+  TpRecord new_tp = *tp;
+  new_sm.psi = new_tp.psi = Psi::auth_paired;
+  new_sm.presence_until = now + presence_lease;
+
+  // Both Virgin (never validated, so never bound) -> bind, Auth/Paired.
+  if (sm->psi == Psi::virgin && tp->psi == Psi::virgin && !sm->bound_tp && !tp->bound_sm) {
+    new_sm.bound_tp = tp->id;
+    new_tp.bound_sm = sm->id;
+    return {Verdict::bound_virgin_pair, new_sm, new_tp};
+  }
+  // A pair, once bound, is never changed by the protocol: only its own partner qualifies.
+  const bool bound_to_each_other = sm->bound_tp == tp->id && tp->bound_sm == sm->id;
+  if (!bound_to_each_other) return {Verdict::refused_bound_elsewhere, {}, {}};
+  if (sm->psi == Psi::paired_only && tp->psi == Psi::paired_only) return {Verdict::rejoined, new_sm, new_tp};
+  // Auth/Paired: the host is on the network unless its presence lapsed, in which case it left
+  // (a power cut, an unplugged box) and may come back; while present, a second request is a clone.
+  if (sm->psi == Psi::auth_paired && tp->psi == Psi::auth_paired) {
+    if (now >= sm->presence_until) return {Verdict::rejoined_after_lapse, new_sm, new_tp};
+    return {Verdict::refused_active, {}, {}};
+  }
+  return {Verdict::refused_bound_elsewhere, {}, {}};  // inconsistent states: refuse, never repair silently
+}
+
+// ---- in-memory store ----
+
+Result<void> MemoryPairingStore::add_sm(const SmId& id, const SmSecrets& ki) {
+  std::lock_guard lock(mutex_);
+  if (sms_.contains(id)) return fail(Errc::invalid_argument, "SM " + id.hex() + " already registered");
+  sms_.emplace(id, SmRecord{id, ki, Psi::virgin, std::nullopt, {}});
+  return {};
+}
+
+Result<void> MemoryPairingStore::add_tp(const TpId& id) {
+  std::lock_guard lock(mutex_);
+  if (tps_.contains(id)) return fail(Errc::invalid_argument, "TP " + id.hex() + " already registered");
+  tps_.emplace(id, TpRecord{id, Psi::virgin, std::nullopt});
+  return {};
+}
+
+Result<std::optional<SmRecord>> MemoryPairingStore::find_sm(const SmId& id) {
+  std::lock_guard lock(mutex_);
+  auto it = sms_.find(id);
+  if (it == sms_.end()) return std::optional<SmRecord>{};
+  return std::optional<SmRecord>{it->second};
+}
+
+Result<std::optional<TpRecord>> MemoryPairingStore::find_tp(const TpId& id) {
+  std::lock_guard lock(mutex_);
+  auto it = tps_.find(id);
+  if (it == tps_.end()) return std::optional<TpRecord>{};
+  return std::optional<TpRecord>{it->second};
+}
+
+Result<PairingOutcome> MemoryPairingStore::validate_and_record(const SmId& sm, const TpId& tp, TimePoint now,
+                                                               std::chrono::seconds presence_lease) {
+  std::lock_guard lock(mutex_);
+  auto s = sms_.find(sm);
+  auto t = tps_.find(tp);
+  auto outcome = validate_pairing(s == sms_.end() ? std::nullopt : std::optional(s->second),
+                                  t == tps_.end() ? std::nullopt : std::optional(t->second), now, presence_lease);
+  if (outcome.sm) s->second = *outcome.sm;
+  if (outcome.tp) t->second = *outcome.tp;
+  return outcome;
+}
+
+Result<Psi> MemoryPairingStore::record_left(const SmId& sm, TimePoint) {
+  std::lock_guard lock(mutex_);
+  auto s = sms_.find(sm);
+  if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
+  if (s->second.psi != Psi::auth_paired) return s->second.psi;  // only Auth/Paired can leave
+  s->second.psi = Psi::paired_only;
+  s->second.presence_until = {};
+  if (s->second.bound_tp) tps_.at(*s->second.bound_tp).psi = Psi::paired_only;
+  return Psi::paired_only;
+}
+
+Result<Psi> MemoryPairingStore::record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) {
+  std::lock_guard lock(mutex_);
+  auto s = sms_.find(sm);
+  if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
+  if (s->second.psi == Psi::auth_paired && now < s->second.presence_until)
+    s->second.presence_until = now + presence_lease;
+  return s->second.psi;
+}
+
+}  // namespace dcas::protocol

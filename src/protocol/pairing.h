@@ -1,0 +1,96 @@
+// Pairing state (paper Table 1, Figs. 5 and 6) and the TA's registry interface.
+//
+// The PSI rules live in one pure function, validate_pairing(); every store (in memory here, SQLite
+// and PostgreSQL later) applies it inside one atomic transaction.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "common/ids.h"
+#include "protocol/derivation.h"
+#include "protocol/role.h"
+
+namespace dcas::protocol {
+
+// Paper Table 1. The SM and TP of a bound pair always share one value.
+enum class Psi : std::uint8_t { virgin = 0x00, auth_paired = 0x01, paired_only = 0x10 };
+std::string_view psi_name(Psi psi);  // "virgin", "auth-paired", "paired-only"
+
+struct SmRecord {
+  SmId id;
+  SmSecrets ki;
+  Psi psi = Psi::virgin;
+  std::optional<TpId> bound_tp;
+  TimePoint presence_until{};  // Auth/Paired only: the host counts as on the network until then
+};
+
+struct TpRecord {
+  TpId id;
+  Psi psi = Psi::virgin;
+  std::optional<SmId> bound_sm;
+};
+
+enum class Verdict {
+  bound_virgin_pair,     // both Virgin: bound to each other, now Auth/Paired
+  rejoined,              // the pair was Paired Only: Auth/Paired again
+  rejoined_after_lapse,  // Auth/Paired but its presence lapsed: it had left; Auth/Paired again
+  refused_unknown,       // SM or TP not in the registry: the TA terminates (no KeyResponse)
+  refused_bound_elsewhere,  // either one is bound to another device
+  refused_active,        // the pair is Auth/Paired and present: a second host with the same pair
+};
+std::string_view verdict_name(Verdict v);
+inline bool verdict_succeeds(Verdict v) {
+  return v == Verdict::bound_virgin_pair || v == Verdict::rejoined || v == Verdict::rejoined_after_lapse;
+}
+
+// The validation of paper Fig. 6, with the presence rule of docs/spec.md ("Pairing state"):
+// an Auth/Paired pair whose presence has lapsed counts as having left the network (Paired Only).
+// Returns the verdict; on success also the records as they must be written.
+struct PairingOutcome {
+  Verdict verdict;
+  std::optional<SmRecord> sm;  // updated records to store (success only)
+  std::optional<TpRecord> tp;
+};
+PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
+                                std::chrono::seconds presence_lease);
+
+// The TA's device registry and pairing table. Every method is atomic.
+class PairingStore {
+ public:
+  virtual ~PairingStore() = default;
+  virtual Result<void> add_sm(const SmId& id, const SmSecrets& ki) = 0;
+  virtual Result<void> add_tp(const TpId& id) = 0;
+  virtual Result<std::optional<SmRecord>> find_sm(const SmId& id) = 0;
+  virtual Result<std::optional<TpRecord>> find_tp(const TpId& id) = 0;
+  // Reads both records, applies validate_pairing and writes the result, as one transaction that is
+  // durable before this returns: the KPK may leave the TA only after it.
+  virtual Result<PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, TimePoint now,
+                                                     std::chrono::seconds presence_lease) = 0;
+  // The AP saw the host leave: Auth/Paired -> Paired Only. Errors: unknown_device.
+  virtual Result<Psi> record_left(const SmId& sm, TimePoint now) = 0;
+  // The AP saw the host on the network: extends an Auth/Paired pair's presence. Errors: unknown_device.
+  virtual Result<Psi> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) = 0;
+};
+
+// In-memory store for tests and the single-process demo (durable stores come with the services).
+class MemoryPairingStore final : public PairingStore {
+ public:
+  Result<void> add_sm(const SmId& id, const SmSecrets& ki) override;
+  Result<void> add_tp(const TpId& id) override;
+  Result<std::optional<SmRecord>> find_sm(const SmId& id) override;
+  Result<std::optional<TpRecord>> find_tp(const TpId& id) override;
+  Result<PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, TimePoint now,
+                                             std::chrono::seconds presence_lease) override;
+  Result<Psi> record_left(const SmId& sm, TimePoint now) override;
+  Result<Psi> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) override;
+
+ private:
+  std::mutex mutex_;
+  std::map<SmId, SmRecord> sms_;
+  std::map<TpId, TpRecord> tps_;
+};
+
+}  // namespace dcas::protocol

@@ -1,0 +1,239 @@
+#include "protocol/secure_micro.h"
+
+#include <fmt/format.h>
+
+#include "crypto/hash.h"
+#include "protocol/derivation.h"
+#include "protocol/envelope.h"
+
+namespace dcas::protocol {
+
+using wire::MessageType;
+
+std::string_view SecureMicro::state_name(State s) {
+  switch (s) {
+    case State::idle: return "idle";
+    case State::awaiting_tp_certificate: return "awaiting_tp_certificate";
+    case State::awaiting_key_response: return "awaiting_key_response";
+    case State::awaiting_key_confirmation: return "awaiting_key_confirmation";
+    case State::established: return "established";
+    case State::stopped: return "stopped";
+  }
+  return "unknown";
+}
+
+Result<SecureMicro> SecureMicro::create(Identity identity, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng,
+                                        TimePoint now) {
+  DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::sm, now));
+  SmId id;
+  id.bytes = self.id;
+  return SecureMicro(std::move(identity), id, memory, rng);
+}
+
+SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng)
+    : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng) {}
+
+void SecureMicro::stop(Output& out, Error error) {
+  state_ = State::stopped;
+  sealer_.reset();
+  cwek_.clear();
+  hmac_key_.clear();
+  out.event("protocol_stopped", error.message());
+  out.error = std::move(error);
+}
+
+Output SecureMicro::power_up(TimePoint now) {
+  const auto memory = memory_.load().value_or(SmMemory{});
+  if (memory.ap_certificate.empty()) {
+    Output out;
+    out.event("waiting_for_announce", "no AP certificate known yet: the next SecurityAnnounce starts the protocol");
+    state_ = State::idle;
+    return out;
+  }
+  return start("power_up", now);
+}
+
+Output SecureMicro::start(std::string_view trigger, TimePoint now) {
+  Output out;
+  const auto memory = memory_.load().value_or(SmMemory{});
+  // The AP certificate was verified when it arrived; it is checked again for the current time.
+  auto ap_cert = pki::Certificate::from_der(memory.ap_certificate);
+  if (!ap_cert) return stop(out, Error{Errc::no_announce, "no usable AP certificate"}), out;
+  auto ap = pki::verify_device(*ap_cert, identity_.ta_root, Role::ap, now);
+  if (!ap) return stop(out, ap.error()), out;
+  ap_key_ = ap->public_key;
+  tp_key_.reset();
+  sealer_.reset();
+  state_ = State::awaiting_tp_certificate;
+  out.event("protocol_started", std::string(trigger));
+  out.send(Peer::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
+  return out;
+}
+
+Output SecureMicro::receive(Peer from, ByteView bytes, TimePoint now) {
+  Output out;
+  auto type = peek_type(bytes);
+  if (!type) {
+    out.error = type.error();
+    if (state_ != State::idle && state_ != State::established && state_ != State::stopped) stop(out, type.error());
+    return out;
+  }
+  const auto t = static_cast<MessageType>(*type);
+  // Announcements may arrive at any time; every other message only in the state that awaits it.
+  if (from == Peer::ap && (t == MessageType::security_announce || t == MessageType::dcas_download)) {
+    on_announcement(out, bytes, now, t == MessageType::dcas_download);
+    return out;
+  }
+  const bool expected = (from == Peer::tp && t == MessageType::tp_cert_rsp && state_ == State::awaiting_tp_certificate) ||
+                        (from == Peer::ap && t == MessageType::key_response_ap && state_ == State::awaiting_key_response) ||
+                        (from == Peer::tp && t == MessageType::cwek_gen_info_cnfm &&
+                         state_ == State::awaiting_key_confirmation);
+  if (!expected) {
+    Error e{Errc::unexpected_message, fmt::format("{} from {} in state {}", wire::type_name(t), peer_name(from),
+                                                  state_name(state_))};
+    // Mid-run the protocol terminates (paper IV.2); outside a run the message is only refused.
+    if (state_ == State::idle || state_ == State::established || state_ == State::stopped) out.error = std::move(e);
+    else stop(out, std::move(e));
+    return out;
+  }
+  switch (t) {
+    case MessageType::tp_cert_rsp: on_tp_cert_rsp(out, bytes, now); break;
+    case MessageType::key_response_ap: on_key_response(out, bytes, now); break;
+    default: on_cwek_gen_info_cnfm(out, bytes); break;
+  }
+  return out;
+}
+
+void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bool download) {
+  auto checked = [&]() -> Result<std::pair<Bytes, std::uint64_t>> {
+    Bytes network, cert_der;
+    wire::Message message;
+    if (download) {
+      DCAS_TRY_ASSIGN(m, decode_as<wire::DcasDownload>(bytes));
+      if (!equal_ct(m.second.target_sm_id, id_.view())) return std::pair<Bytes, std::uint64_t>{{}, 0};
+      network = m.second.network_id, cert_der = m.second.ap_certificate, message = std::move(m.first);
+    } else {
+      DCAS_TRY_ASSIGN(m, decode_as<wire::SecurityAnnounce>(bytes));
+      network = m.second.network_id, cert_der = m.second.ap_certificate, message = std::move(m.first);
+    }
+    DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(cert_der));
+    DCAS_TRY_ASSIGN(ap, pki::verify_device(cert, identity_.ta_root, Role::ap, now));
+    DCAS_TRY(verify_signature(message, ap.public_key, "AP"));
+    return std::pair<Bytes, std::uint64_t>{network, 1};
+  }();
+  if (!checked) {
+    out.error = checked.error();  // a forged announcement does not disturb a run in progress
+    out.event("announcement_refused", checked.error().message());
+    return;
+  }
+  if (checked->second == 0) {
+    out.event("download_ignored", "DCASDownload addressed to another SM");
+    return;
+  }
+  const Bytes& network = checked->first;
+  auto memory = memory_.load().value_or(SmMemory{});
+  const bool moved = memory.network_id != network;
+  const bool virgin = !memory.image_installed;
+  memory.network_id = network;
+  memory.ap_certificate = download ? decode_as<wire::DcasDownload>(bytes)->second.ap_certificate
+                                   : decode_as<wire::SecurityAnnounce>(bytes)->second.ap_certificate;
+  if (auto stored = memory_.store(memory); !stored) return stop(out, stored.error());
+
+  std::string_view trigger;
+  if (download) trigger = virgin ? "" : "dcas_download";
+  else if (virgin) trigger = "security_announce_virgin";
+  else if (moved) trigger = "security_announce_after_move";
+  if (trigger.empty()) {
+    out.event(download ? "download_ignored" : "announce_no_change",
+              download ? "a virgin SM starts on SecurityAnnounce, not on DCASDownload" : "same network, non-virgin SM");
+    return;
+  }
+  Output started = start(trigger, now);
+  out.messages = std::move(started.messages);
+  out.events.insert(out.events.end(), started.events.begin(), started.events.end());
+  out.error = std::move(started.error);
+}
+
+void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
+  auto result = [&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRsp>(bytes));
+    DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(m.second.tp_certificate));
+    DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
+    tp_id_.bytes = tp.id;
+    tp_key_ = tp.public_key;
+    auto memory = memory_.load().value_or(SmMemory{});
+    memory.tp_id.assign(tp.id.begin(), tp.id.end());
+    memory.tp_public_key = tp.public_key.to_der();
+    DCAS_TRY(memory_.store(memory));
+    out.event("tp_certificate_verified", "TP_ID " + tp_id_.hex());
+
+    // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
+    DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
+    DCAS_TRY_ASSIGN(request,
+                    sign_and_encode({wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
+                                    identity_.key, rng_));
+    out.send(Peer::ap, std::move(request));
+    return {};
+  }();
+  if (!result) return stop(out, result.error());
+  state_ = State::awaiting_key_response;
+}
+
+Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimePoint) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::KeyResponseFromAp>(bytes));
+  DCAS_TRY(verify_signature(m.first, *ap_key_, "AP"));
+  DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, m.second.encrypted_kpk, kpk_size, "KPK"));
+  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
+  if (!crypto::pss_verify(ta_key, view(kpk), m.second.ta_kpk_signature))
+    return fail(Errc::signature_invalid, "TA signature on the KPK does not verify");
+  // CWEK generation step 1: a KPK of twenty 0xFF bytes is the TA's refusal.
+  if (is_failure_kpk(view(kpk))) return fail(Errc::pairing_refused, "the TA refused SM_ID/TP_ID (failure KPK)");
+  out.event("kpk_received", "TA signature on the KPK verified");
+
+  DCAS_TRY_ASSIGN(rand_hmac, rng_.bytes(rand_hmac_size));
+  DCAS_TRY_ASSIGN(cwek, derive_cwek(view(kpk), id_, tp_id_));
+  DCAS_TRY_ASSIGN(hmac_key, derive_hmac_key(view(rand_hmac), id_, tp_id_));
+  cwek_ = std::move(cwek);
+  hmac_key_ = std::move(hmac_key);
+  SecureBytes payload(kpk.begin(), kpk.end());
+  payload.insert(payload.end(), rand_hmac.begin(), rand_hmac.end());
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(*tp_key_, view(payload), rng_));
+  DCAS_TRY_ASSIGN(info, sign_and_encode({wire::Profile::koo2010,
+                                         wire::CwekGenInfo{encrypted, m.second.ta_kpk_signature, {}}, {}},
+                                        identity_.key, rng_));
+  out.send(Peer::tp, std::move(info));
+  return {};
+}
+
+void SecureMicro::on_key_response(Output& out, ByteView bytes, TimePoint now) {
+  if (auto r = key_response_checks(out, bytes, now); !r) return stop(out, r.error());
+  state_ = State::awaiting_key_confirmation;
+}
+
+Result<void> SecureMicro::cnfm_checks(Output& out, ByteView bytes) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::CwekGenInfoCnfm>(bytes));
+  DCAS_TRY(verify_signature(m.first, *tp_key_, "TP"));
+  DCAS_TRY_ASSIGN(hashes, decrypt_exact(identity_.key, m.second.encrypted_key_hashes, 64, "H(CWEK) || H(HMAC_KEY)"));
+  const auto h_cwek = crypto::sha256(view(cwek_));
+  const auto h_hmac = crypto::sha256(view(hmac_key_));
+  // Both comparisons always run, in constant time: the result reveals nothing about which failed.
+  const bool same = equal_ct(ByteView(hashes).first(32), h_cwek) & equal_ct(ByteView(hashes).subspan(32), h_hmac);
+  if (!same) return fail(Errc::key_confirmation_failed, "the TP's key hashes differ from the SM's");
+  DCAS_TRY_ASSIGN(sealer, CwSealer::create(view(cwek_), view(hmac_key_)));
+  sealer_.emplace(std::move(sealer));
+  out.event("keys_confirmed", "CWEK and HMAC_KEY established with TP " + tp_id_.hex());
+  return {};
+}
+
+void SecureMicro::on_cwek_gen_info_cnfm(Output& out, ByteView bytes) {
+  if (auto r = cnfm_checks(out, bytes); !r) return stop(out, r.error());
+  state_ = State::established;
+}
+
+Result<CwMessage> SecureMicro::seal_control_words(const ControlWords& cws, TimePoint now) {
+  if (state_ != State::established || !sealer_)
+    return fail(Errc::unexpected_message, fmt::format("no CW channel in state {}", state_name(state_)));
+  return sealer_->seal(cws, now);
+}
+
+}  // namespace dcas::protocol

@@ -1,0 +1,65 @@
+// The Transport Processor's side of the SM-TP security protocol (paper section IV).
+//
+//   idle/stopped/established --TPCertReq--> awaiting_cwek_gen_info --CWEKGenInfo--> established
+//   a failed check --> stopped (until the next TPCertReq)
+//
+// The CW channel is separate from the handshake: once keys are established, ControlWord messages
+// are accepted under them until a later handshake succeeds, so a failed or forged handshake never
+// takes the picture away (docs/spec.md, "Roles").
+#pragma once
+
+#include <optional>
+
+#include "protocol/cw_channel.h"
+#include "protocol/memory.h"
+#include "protocol/role.h"
+
+namespace dcas::protocol {
+
+// The TP's secure non-volatile memory: the SM it last verified (paper IV.2.A step 2).
+struct TpMemory {
+  Bytes sm_id;
+  Bytes sm_public_key;  // DER
+};
+
+class TransportProcessor {
+ public:
+  enum class State { idle, awaiting_cwek_gen_info, established, stopped };
+  static std::string_view state_name(State s);
+
+  // Errors: cert_* (the identity's own certificate is not a valid TP certificate).
+  static Result<TransportProcessor> create(Identity identity, NonVolatile<TpMemory>& memory,
+                                           crypto::RandomSource& rng, TimePoint now, CwPolicy policy = {});
+
+  // A message from the SM (the TP talks to nothing else).
+  Output receive(ByteView bytes, TimePoint now);
+
+  // The control word of a parity, once a verified ControlWord has delivered one.
+  std::optional<std::array<std::uint8_t, cw_slot_size>> control_word(Parity parity) const;
+  std::uint8_t control_word_length() const { return cw_length_; }
+
+  State state() const { return state_; }
+  const TpId& id() const { return id_; }
+
+ private:
+  TransportProcessor(Identity identity, TpId id, NonVolatile<TpMemory>& memory, crypto::RandomSource& rng,
+                     CwPolicy policy);
+  Result<void> on_tp_cert_req(Output& out, ByteView bytes, TimePoint now);
+  Result<void> on_cwek_gen_info(Output& out, ByteView bytes);
+  void on_control_word(Output& out, ByteView bytes, TimePoint now);
+  void stop(Output& out, Error error);
+
+  Identity identity_;
+  TpId id_;
+  NonVolatile<TpMemory>& memory_;
+  crypto::RandomSource& rng_;
+  CwPolicy policy_;
+  State state_ = State::idle;
+  std::optional<crypto::RsaPublicKey> sm_key_;
+  SmId sm_id_{};
+  std::optional<CwOpener> opener_;
+  std::optional<std::array<std::uint8_t, cw_slot_size>> odd_, even_;
+  std::uint8_t cw_length_ = 0;
+};
+
+}  // namespace dcas::protocol

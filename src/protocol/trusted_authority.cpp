@@ -1,0 +1,95 @@
+#include "protocol/trusted_authority.h"
+
+#include <fmt/format.h>
+
+#include "protocol/envelope.h"
+
+namespace dcas::protocol {
+
+using wire::MessageType;
+
+Result<void> TrustedAuthority::register_ap(const pki::Certificate& certificate, TimePoint now) {
+  DCAS_TRY_ASSIGN(ap, pki::verify_device(certificate, identity_.ta_root, Role::ap, now));
+  ApId id;
+  id.bytes = ap.id;
+  aps_.insert_or_assign(id, ap.public_key);
+  return {};
+}
+
+Result<crypto::RsaPublicKey> TrustedAuthority::ap_key(ByteView ap_id) const {
+  DCAS_TRY_ASSIGN(id, ApId::from_bytes(ap_id));
+  auto it = aps_.find(id);
+  if (it == aps_.end()) return fail(Errc::unknown_device, "AP " + id.hex() + " is not registered with this TA");
+  return it->second;
+}
+
+Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoint now) {
+  Output out;
+  auto type = peek_type(bytes);
+  if (!type) return out.error = type.error(), out;
+  Result<void> r;
+  switch (static_cast<MessageType>(*type)) {
+    case MessageType::key_request_ap: r = on_key_request(out, session, bytes, now); break;
+    case MessageType::host_presence: r = on_host_presence(out, bytes, now); break;
+    default:
+      r = fail(Errc::unexpected_message, fmt::format("{} sent to the TA", wire::type_name(static_cast<MessageType>(*type))));
+  }
+  if (!r) {
+    out.error = r.error();  // discarded: no answer (paper IV.2.B step 3)
+    out.event("request_refused", r.error().message());
+  }
+  return out;
+}
+
+Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromAp>(bytes));
+  DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
+  DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY_ASSIGN(kpid, decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size,
+                                      "KeyPairingID"));
+  DCAS_TRY_ASSIGN(sm, SmId::from_bytes(ByteView(kpid).first(device_id_size)));
+  DCAS_TRY_ASSIGN(tp, TpId::from_bytes(ByteView(kpid).subspan(device_id_size)));
+
+  // One atomic, durable transition; the KPK is computed and sent only after it is recorded.
+  DCAS_TRY_ASSIGN(outcome, store_.validate_and_record(sm, tp, now, policy_.presence_lease));
+  if (outcome.verdict == Verdict::refused_unknown)
+    return fail(Errc::unknown_device, fmt::format("no record for SM {} and TP {}", sm.hex(), tp.hex()));
+
+  SecureBytes kpk;
+  if (verdict_succeeds(outcome.verdict)) {
+    DCAS_TRY_ASSIGN(rand, rng_.bytes(rand_size));
+    DCAS_TRY_ASSIGN(derived, derive_kpk(outcome.sm->ki, sm, tp, view(rand)));
+    kpk = std::move(derived);
+    out.event("pairing_validated", fmt::format("SM {} TP {}: {}, now {}", sm.hex(), tp.hex(),
+                                               verdict_name(outcome.verdict), psi_name(Psi::auth_paired)));
+  } else {
+    kpk = failure_kpk();
+    out.event("pairing_refused", fmt::format("SM {} TP {}: {}", sm.hex(), tp.hex(), verdict_name(outcome.verdict)));
+  }
+  DCAS_TRY_ASSIGN(kpk_signature, crypto::pss_sign(identity_.key, view(kpk), rng_));
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(ap, view(kpk), rng_));
+  DCAS_TRY_ASSIGN(response, sign_and_encode({wire::Profile::koo2010,
+                                             wire::KeyResponseFromTa{encrypted, kpk_signature, {}}, {}},
+                                            identity_.key, rng_));
+  out.send(Peer::ap, std::move(response), session);
+  return {};
+}
+
+Result<void> TrustedAuthority::on_host_presence(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::HostPresence>(bytes));
+  DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
+  DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY_ASSIGN(sm, SmId::from_bytes(m.second.sm_id));
+  const std::uint8_t presence = m.second.presence[0];
+  if (presence > 1) return fail(Errc::bad_plaintext, "presence must be 0 (left) or 1 (present)");
+  if (presence == 0) {
+    DCAS_TRY_ASSIGN(psi, store_.record_left(sm, now));
+    out.event("host_left", fmt::format("SM {}: {}", sm.hex(), psi_name(psi)));
+  } else {
+    DCAS_TRY_ASSIGN(psi, store_.record_present(sm, now, policy_.presence_lease));
+    out.event("host_present", fmt::format("SM {}: {}", sm.hex(), psi_name(psi)));
+  }
+  return {};
+}
+
+}  // namespace dcas::protocol
