@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/ids.h"
+#include "protocol/role.h"
 #include "crypto/rsa.h"
 #include "pki/authority.h"
 #include "pki/certificate.h"
@@ -62,3 +63,10 @@ struct CommandResult {
 CommandResult run_dcas(const std::string& args);
 
 }  // namespace dcas::test
+
+namespace dcas {
+inline void PrintTo(Errc code, std::ostream* os) { *os << errc_name(code); }
+}  // namespace dcas
+namespace dcas::protocol {
+inline void PrintTo(Peer p, std::ostream* os) { *os << peer_name(p); }
+}  // namespace dcas::protocol

@@ -32,7 +32,7 @@ Result<std::pair<wire::Message, T>> decode_as(ByteView bytes) {
   DCAS_TRY_ASSIGN(message, wire::decode(bytes));
   auto* body = std::get_if<T>(&message.body);
   if (!body) return fail(Errc::unexpected_message, std::string(wire::type_name(wire::type_of(message))));
-  T copy = std::move(*body);
+  T copy = *body;  // the message keeps its body: verify_signature reads the signature from it
   return std::pair<wire::Message, T>{std::move(message), std::move(copy)};
 }
 

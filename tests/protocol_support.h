@@ -1,0 +1,85 @@
+// A deterministic in-process deployment for protocol tests: fixed keys, fixed certificates (fixed
+// validity, seeded serials), seeded random sources and a fixed clock, so runs are reproducible.
+#pragma once
+
+#include "protocol/envelope.h"
+#include "protocol/in_process.h"
+#include "protocol/pairing.h"
+#include "test_support.h"
+
+namespace dcas::test {
+
+using namespace std::chrono_literals;
+using protocol::Peer;
+
+// 2026-06-01T00:00:00Z, inside every fixed certificate's validity.
+inline const protocol::TimePoint t0 = std::chrono::sys_days{std::chrono::year{2026} / 6 / 1};
+inline const pki::Validity fixed_validity{std::chrono::sys_days{std::chrono::year{2025} / 1 / 1},
+                                          std::chrono::sys_days{std::chrono::year{2035} / 1 / 1}};
+
+struct Deployment {
+  crypto::SeededRandom pki_rng{view("pki")}, ta_rng{view("ta")}, ap_rng{view("ap")}, host_rng{view("hosts")};
+  pki::Certificate root = pki::make_root(key("ta"), "DCAS Test TA", fixed_validity, pki_rng).value();
+  protocol::MemoryPairingStore store;
+  protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng, protocol::TaPolicy{600s}};
+  pki::Certificate ap_cert = certificate(Role::ap, "4100000000000001", "ap1");
+  protocol::AuthProxy ap = protocol::AuthProxy::create({key("ap1"), ap_cert, root}, ap_rng, t0).value();
+  protocol::InProcessNetwork net{ta, ap};
+  Bytes network_id = Bytes{'N', 'E', 'T', '0', '0', '0', '0', '1'};
+  std::vector<std::unique_ptr<crypto::SeededRandom>> rngs;
+
+  Deployment() { ta.register_ap(ap_cert, t0).value(); }
+
+  pki::Certificate certificate(Role role, std::string_view id, const std::string& key_name,
+                               pki::Validity validity = fixed_validity) {
+    return pki::issue_device(key("ta"), root, role, from_hex(id).value(), key(key_name).public_key(), validity, pki_rng)
+        .value();
+  }
+  protocol::Identity identity(Role role, std::string_view id, const std::string& key_name) {
+    return {key(key_name), certificate(role, id, key_name), root};
+  }
+  // Registers the SM (with fresh Ki) and the TP at the TA, and builds the host.
+  std::unique_ptr<protocol::Host> host(std::string_view sm_id, std::string_view tp_id, std::string sm_key = "sm1",
+                                       std::string tp_key = "tp1", bool register_at_ta = true) {
+    if (register_at_ta) {
+      protocol::SmSecrets ki{ta_rng.bytes(16).value(), ta_rng.bytes(16).value(), ta_rng.bytes(16).value()};
+      store.add_sm(SmId::from_hex(sm_id).value(), ki).value();
+      (void)store.add_tp(TpId::from_hex(tp_id).value());  // a TP may already be registered
+    }
+    rngs.push_back(std::make_unique<crypto::SeededRandom>(view(std::string("sm") + std::string(sm_id))));
+    auto& sm_rng = *rngs.back();
+    rngs.push_back(std::make_unique<crypto::SeededRandom>(view(std::string("tp") + std::string(tp_id))));
+    auto& tp_rng = *rngs.back();
+    return net.add_host(identity(Role::sm, sm_id, sm_key), identity(Role::tp, tp_id, tp_key), sm_rng, tp_rng, t0)
+        .value();
+  }
+
+  // The AP broadcasts SecurityAnnounce to this host's SM.
+  void announce(protocol::Host& h, protocol::TimePoint now = t0) {
+    protocol::Output out;
+    out.send(Peer::sm, ap.security_announce(network_id, 1).value(), h.session);
+    net.run(h, Peer::ap, std::move(out), now);
+  }
+  void power_up(protocol::Host& h, protocol::TimePoint now = t0) { net.run(h, Peer::sm, h.sm->power_up(now), now); }
+  void report_presence(const protocol::Host& h, bool present, protocol::TimePoint now = t0) {
+    const auto msg = ap.host_presence(h.sm->id(), present).value();
+    const auto out = ta.receive(0, msg, now);
+    ASSERT_TRUE(out.ok()) << out.error->message();
+  }
+
+  bool established(const protocol::Host& h) const {
+    return h.sm->state() == protocol::SecureMicro::State::established &&
+           h.tp->state() == protocol::TransportProcessor::State::established;
+  }
+  // The first failure recorded, if any.
+  std::optional<protocol::Failure> first_failure() const {
+    if (net.failures.empty()) return std::nullopt;
+    return net.failures.front();
+  }
+};
+
+inline wire::MessageType type_of(const protocol::Hop& hop) {
+  return static_cast<wire::MessageType>(wire::decode_header(hop.bytes).value().type);
+}
+
+}  // namespace dcas::test
