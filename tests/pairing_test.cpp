@@ -1,0 +1,196 @@
+// Pairing state (paper Table 1, Figs. 5-6), the reboot and leave decisions of docs/spec.md, and the
+// paper's SM-sharing threat, end to end through the TA.
+#include "protocol_support.h"
+
+namespace dcas {
+namespace {
+
+using namespace test;
+using protocol::Psi;
+using protocol::Verdict;
+
+protocol::SmRecord sm_record(Psi psi, std::optional<TpId> tp, protocol::TimePoint presence_until = {}) {
+  return {SmId::from_hex("5300000000000001").value(), {}, psi, tp, presence_until};
+}
+protocol::TpRecord tp_record(Psi psi, std::optional<SmId> sm) {
+  return {TpId::from_hex("5400000000000001").value(), psi, sm};
+}
+const SmId sm_a = SmId::from_hex("5300000000000001").value();
+const TpId tp_a = TpId::from_hex("5400000000000001").value();
+const TpId tp_b = TpId::from_hex("5400000000000002").value();
+
+// ---- validate_pairing: every row of the decision ----
+
+TEST(PairingRules, VirginPairIsBound) {
+  auto o = protocol::validate_pairing(sm_record(Psi::virgin, {}), tp_record(Psi::virgin, {}), t0, 600s);
+  EXPECT_EQ(o.verdict, Verdict::bound_virgin_pair);
+  EXPECT_EQ(o.sm->psi, Psi::auth_paired);
+  EXPECT_EQ(o.tp->psi, Psi::auth_paired);
+  EXPECT_EQ(o.sm->bound_tp, tp_a);
+  EXPECT_EQ(o.tp->bound_sm, sm_a);
+  EXPECT_EQ(o.sm->presence_until, t0 + 600s);
+}
+
+TEST(PairingRules, PairedOnlyPairRejoins) {
+  auto o = protocol::validate_pairing(sm_record(Psi::paired_only, tp_a), tp_record(Psi::paired_only, sm_a), t0, 600s);
+  EXPECT_EQ(o.verdict, Verdict::rejoined);
+  EXPECT_EQ(o.sm->psi, Psi::auth_paired);
+}
+
+TEST(PairingRules, UnknownDevicesAreRefused) {
+  EXPECT_EQ(protocol::validate_pairing(std::nullopt, tp_record(Psi::virgin, {}), t0, 600s).verdict, Verdict::refused_unknown);
+  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::virgin, {}), std::nullopt, t0, 600s).verdict, Verdict::refused_unknown);
+}
+
+TEST(PairingRules, APairIsNeverChangedByTheProtocol) {
+  // SM bound to TP B asks with TP A (virgin): refused, and nothing is written.
+  auto o = protocol::validate_pairing(sm_record(Psi::paired_only, tp_b), tp_record(Psi::virgin, {}), t0, 600s);
+  EXPECT_EQ(o.verdict, Verdict::refused_bound_elsewhere);
+  EXPECT_FALSE(o.sm.has_value());
+  // Virgin SM with a TP bound to someone else.
+  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::virgin, {}), tp_record(Psi::paired_only, SmId{}), t0, 600s).verdict,
+            Verdict::refused_bound_elsewhere);
+}
+
+TEST(PairingRules, AnActivePairIsNotServedTwice) {
+  auto o = protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a, t0 + 1s), tp_record(Psi::auth_paired, sm_a), t0,
+                                      600s);
+  EXPECT_EQ(o.verdict, Verdict::refused_active);
+}
+
+TEST(PairingRules, ALapsedPresenceCountsAsHavingLeft) {
+  auto o = protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a, t0), tp_record(Psi::auth_paired, sm_a), t0, 600s);
+  EXPECT_EQ(o.verdict, Verdict::rejoined_after_lapse);
+  EXPECT_EQ(o.sm->presence_until, t0 + 600s);
+}
+
+TEST(PairingRules, InconsistentStatesAreRefused) {
+  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a), tp_record(Psi::paired_only, sm_a), t0, 600s).verdict,
+            Verdict::refused_bound_elsewhere);
+}
+
+// ---- The store ----
+
+TEST(MemoryStore, LeaveAndPresenceTransitions) {
+  protocol::MemoryPairingStore store;
+  store.add_sm(sm_a, {}).value();
+  store.add_tp(tp_a).value();
+  EXPECT_EQ(store.add_tp(tp_a).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store.record_left(sm_a, t0).value(), Psi::virgin);  // only Auth/Paired can leave
+  EXPECT_EQ(store.validate_and_record(sm_a, tp_a, t0, 60s).value().verdict, Verdict::bound_virgin_pair);
+  EXPECT_EQ(store.record_present(sm_a, t0 + 50s, 60s).value(), Psi::auth_paired);
+  EXPECT_EQ(store.find_sm(sm_a).value()->presence_until, t0 + 110s);
+  EXPECT_EQ(store.record_left(sm_a, t0 + 60s).value(), Psi::paired_only);
+  EXPECT_EQ(store.find_tp(tp_a).value()->psi, Psi::paired_only);
+  EXPECT_EQ(store.record_left(SmId{}, t0).error().code, Errc::unknown_device);
+  EXPECT_EQ(store.record_present(SmId{}, t0, 1s).error().code, Errc::unknown_device);
+}
+
+// ---- Through the TA, end to end ----
+
+struct PairingFlow : ::testing::Test {
+  Deployment d;
+  std::unique_ptr<protocol::Host> h = d.host("5300000000000001", "5400000000000001");
+  Psi psi() { return d.store.find_sm(h->sm->id()).value()->psi; }
+  std::string last_ta_event() {
+    for (auto it = d.net.events.rbegin(); it != d.net.events.rend(); ++it)
+      if (it->at == protocol::Peer::ta) return it->event.what + ": " + it->event.detail;
+    return {};
+  }
+};
+
+TEST_F(PairingFlow, HostLeavesAndRejoins) {
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  EXPECT_EQ(psi(), Psi::auth_paired);
+  d.report_presence(*h, false);  // the AP saw the host leave the network
+  EXPECT_EQ(psi(), Psi::paired_only);
+  d.net.clear();
+  d.power_up(*h, t0 + 1h);
+  EXPECT_TRUE(d.established(*h));
+  EXPECT_EQ(psi(), Psi::auth_paired);
+  EXPECT_NE(last_ta_event().find("rejoined"), std::string::npos);
+}
+
+TEST_F(PairingFlow, APowerCutDoesNotBrickTheBox) {
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  // Power cut: nobody reports the host gone; it reboots within its presence lease -> refused ...
+  d.net.clear();
+  d.power_up(*h, t0 + 1min);
+  EXPECT_EQ(h->sm->state(), protocol::SecureMicro::State::stopped);
+  EXPECT_NE(last_ta_event().find("refused_active"), std::string::npos);
+  // ... its AP reports it gone when its connection dropped, and the retry succeeds.
+  d.report_presence(*h, false, t0 + 2min);
+  d.net.clear();
+  d.power_up(*h, t0 + 2min);
+  EXPECT_TRUE(d.established(*h));
+}
+
+TEST_F(PairingFlow, WithoutAnyReportTheLeaseLapsesAndTheBoxComesBack) {
+  d.announce(*h);
+  d.net.clear();
+  d.power_up(*h, t0 + 601s);
+  EXPECT_TRUE(d.established(*h));
+  EXPECT_NE(last_ta_event().find("rejoined_after_lapse"), std::string::npos);
+}
+
+TEST_F(PairingFlow, AClonedPairIsNotServedTwice) {
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  // A second box with copies of the same SM and TP identities, while the original is present.
+  auto clone = d.host("5300000000000001", "5400000000000001", "sm1", "tp1", /*register_at_ta=*/false);
+  for (int minute = 1; minute <= 30; ++minute) {
+    d.report_presence(*h, true, t0 + std::chrono::minutes(minute));  // the original stays online
+    d.net.clear();
+    d.announce(*clone, t0 + std::chrono::minutes(minute));
+    ASSERT_FALSE(d.established(*clone)) << minute;
+    ASSERT_EQ(d.first_failure()->error.code, Errc::pairing_refused);
+  }
+}
+
+TEST_F(PairingFlow, SmSharingIsRefused) {
+  // Paper III.1.A: a subscriber's SM moved into another host (another TP).
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  d.report_presence(*h, false);
+  auto other_host = d.host("5300000000000001", "5400000000000002", "sm1", "tp2", /*register_at_ta=*/false);
+  d.store.add_tp(other_host->tp->id()).value();
+  d.net.clear();
+  d.announce(*other_host, t0 + 1h);
+  EXPECT_FALSE(d.established(*other_host));
+  EXPECT_EQ(d.first_failure()->error.code, Errc::pairing_refused);
+  EXPECT_NE(last_ta_event().find("refused_bound_elsewhere"), std::string::npos);
+  // The binding is unchanged, and the SM still pairs in its own host.
+  EXPECT_EQ(d.store.find_sm(h->sm->id()).value()->bound_tp, h->tp->id());
+  d.net.clear();
+  d.power_up(*h, t0 + 2h);
+  EXPECT_TRUE(d.established(*h));
+}
+
+TEST_F(PairingFlow, AForgedSmWithDisclosedIdsButItsOwnKeyIsRefused) {
+  // Paper III.2.A: the attacker knows SM_ID and TP_ID (they are in public certificates) and presents
+  // the victim's certificate, but signs with its own key.
+  auto forged = d.host("5300000000000001", "5400000000000001", "sm2", "tp1", /*register_at_ta=*/false);
+  const auto victim_cert = d.certificate(Role::sm, "5300000000000001", "sm1");
+  d.net.tamper = [&](protocol::Hop& hop) {
+    if (type_of(hop) != wire::MessageType::key_request_sm) return;
+    auto m = protocol::decode_as<wire::KeyRequestFromSm>(hop.bytes).value();
+    m.second.sm_certificate = victim_cert.der();
+    hop.bytes = wire::encode({wire::Profile::koo2010, m.second, {}});
+  };
+  d.announce(*forged);
+  EXPECT_FALSE(d.established(*forged));
+  EXPECT_EQ(d.first_failure()->at, protocol::Peer::ap);
+  EXPECT_EQ(d.first_failure()->error.code, Errc::signature_invalid);
+  EXPECT_EQ(psi(), Psi::virgin);  // the TA never saw a request
+}
+
+TEST_F(PairingFlow, PresenceReportsMustComeFromARegisteredAp) {
+  auto msg = d.ap.host_presence(h->sm->id(), false).value();
+  msg[26] ^= 1;  // inside the SM_ID value
+  EXPECT_EQ(d.ta.receive(0, msg, t0).error->code, Errc::signature_invalid);
+}
+
+}  // namespace
+}  // namespace dcas
