@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
-"""Writes a seed corpus for fuzz/fuzz_wire_decode: one valid message of each type, built from
-docs/spec.md's wire format (header: version, profile, type, flags, u32 body length; body: u16 tag,
-u16 length, value). Usage: tools/make_fuzz_corpus.py OUT_DIR"""
+"""Writes seed corpora for the fuzz targets.
+
+  tools/make_fuzz_corpus.py wire OUT_DIR   one valid message of each type, built from docs/spec.md's
+                                           wire format, for fuzz/fuzz_wire_decode
+  tools/make_fuzz_corpus.py roles OUT_DIR  the reference transcript's real messages
+                                           (tests/data/transcript_koo2010.txt), each behind every
+                                           role/state selector byte, for fuzz/fuzz_roles"""
 import os
 import struct
 import sys
@@ -35,9 +39,20 @@ MESSAGES = {
     "extension": message(0x01, [(0x8050, b"x"), (0x80, CERT)]),
 }
 
+def transcript_messages():
+    path = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "transcript_koo2010.txt")
+    with open(path) as f:
+        return [bytes.fromhex(line.split("=", 1)[1].strip()) for line in f if line.startswith("Bytes =")]
+
+
 if __name__ == "__main__":
-    out = sys.argv[1]
+    kind, out = sys.argv[1], sys.argv[2]
     os.makedirs(out, exist_ok=True)
-    for name, data in MESSAGES.items():
+    if kind == "wire":
+        seeds = MESSAGES
+    else:
+        messages = transcript_messages() + list(MESSAGES.values())
+        seeds = {f"{i:02d}-{sel}": bytes([sel]) + m for i, m in enumerate(messages) for sel in range(10)}
+    for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)

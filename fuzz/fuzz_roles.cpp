@@ -1,0 +1,123 @@
+// libFuzzer target: every role's message handler, in each state it can wait in, on arbitrary
+// bytes. A handler must return an error or messages, never crash, hang or leak. States are reached
+// by replaying a real run's messages (recorded once at start-up) into fresh role instances.
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "pki/authority.h"
+#include "protocol/in_process.h"
+#include "wire/message.h"
+
+namespace {
+
+using namespace dcas;
+using namespace dcas::protocol;
+
+const TimePoint now = std::chrono::sys_days{std::chrono::year{2026} / 6 / 1};
+
+crypto::RsaPrivateKey load_key(const char* name) {
+  return crypto::RsaPrivateKey::load_pem_file(std::string(DCAS_SOURCE_DIR) + "/tests/data/keys/" + name + ".pem").value();
+}
+
+struct World {
+  crypto::SeededRandom rng{view("fuzz")};
+  crypto::RsaPrivateKey ta_key = load_key("ta"), ap_key = load_key("ap1"), sm_key = load_key("sm1"), tp_key = load_key("tp1");
+  pki::Validity validity{now - std::chrono::days(365), now + std::chrono::days(365)};
+  pki::Certificate root = pki::make_root(ta_key, "Fuzz TA", validity, rng).value();
+  Identity ap_id{ap_key, cert(Role::ap, "4100000000000001", ap_key), root};
+  Identity sm_id{sm_key, cert(Role::sm, "5300000000000001", sm_key), root};
+  Identity tp_id{tp_key, cert(Role::tp, "5400000000000001", tp_key), root};
+  std::vector<Hop> transcript;  // one complete run
+
+  pki::Certificate cert(Role role, const char* id, const crypto::RsaPrivateKey& key) {
+    return pki::issue_device(ta_key, root, role, from_hex(id).value(), key.public_key(), validity, rng).value();
+  }
+
+  World() {
+    MemoryPairingStore store;
+    store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)}).value();
+    store.add_tp(TpId::from_hex("5400000000000001").value()).value();
+    TrustedAuthority ta({ta_key, root, root}, store, rng);
+    ta.register_ap(ap_id.certificate, now).value();
+    AuthProxy ap = AuthProxy::create(ap_id, rng, now).value();
+    InProcessNetwork net(ta, ap);
+    auto host = net.add_host(sm_id, tp_id, rng, rng, now).value();
+    Output announce;
+    announce.send(Peer::sm, ap.security_announce(Bytes(8, 'N'), 1).value());
+    net.run(*host, Peer::ap, std::move(announce), now);
+    if (host->sm->state() != SecureMicro::State::established) std::abort();
+    transcript = net.transcript;
+  }
+
+  // The first `n` messages of the run addressed to `to`.
+  std::vector<Hop> sent_to(Peer to, std::size_t n) const {
+    std::vector<Hop> out;
+    for (const auto& h : transcript)
+      if (h.to == to && out.size() < n) out.push_back(h);
+    return out;
+  }
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+void fuzz_sm(ByteView input, std::size_t replayed, Peer from) {
+  auto& w = world();
+  MemoryNonVolatile<SmMemory> memory;
+  auto sm = SecureMicro::create(w.sm_id, memory, w.rng, now).value();
+  for (const auto& hop : w.sent_to(Peer::sm, replayed)) (void)sm.receive(hop.from, hop.bytes, now);
+  (void)sm.receive(from, input, now);
+}
+
+void fuzz_tp(ByteView input, std::size_t replayed) {
+  auto& w = world();
+  MemoryNonVolatile<TpMemory> memory;
+  auto tp = TransportProcessor::create(w.tp_id, memory, w.rng, now).value();
+  for (const auto& hop : w.sent_to(Peer::tp, replayed)) (void)tp.receive(hop.bytes, now);
+  (void)tp.receive(input, now);
+}
+
+void fuzz_ap(ByteView input, bool from_ta) {
+  auto& w = world();
+  auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
+  if (from_ta) {
+    for (const auto& hop : w.sent_to(Peer::ap, 1)) (void)ap.receive_from_sm(1, hop.bytes, now);
+    (void)ap.receive_from_ta(1, input, now);
+  } else {
+    (void)ap.receive_from_sm(1, input, now);
+  }
+}
+
+void fuzz_ta(ByteView input) {
+  auto& w = world();
+  MemoryPairingStore store;
+  (void)store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)});
+  (void)store.add_tp(TpId::from_hex("5400000000000001").value());
+  TrustedAuthority ta({w.ta_key, w.root, w.root}, store, w.rng);
+  (void)ta.register_ap(w.ap_id.certificate, now);
+  (void)ta.receive(1, input, now);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 1) return 0;
+  const ByteView input(data + 1, size - 1);
+  // The SM receives (from the AP, from the TP) in this order: announce, TPCertRsp, KeyResponse, Cnfm.
+  switch (data[0] % 10) {
+    case 0: fuzz_sm(input, 0, Peer::ap); break;  // idle
+    case 1: fuzz_sm(input, 1, Peer::tp); break;  // awaiting TPCertRsp
+    case 2: fuzz_sm(input, 2, Peer::ap); break;  // awaiting KeyResponse
+    case 3: fuzz_sm(input, 3, Peer::tp); break;  // awaiting CWEKGenInfoCnfm
+    case 4: fuzz_tp(input, 0); break;            // idle
+    case 5: fuzz_tp(input, 1); break;            // awaiting CWEKGenInfo
+    case 6: fuzz_tp(input, 2); break;            // established: ControlWord
+    case 7: fuzz_ap(input, false); break;
+    case 8: fuzz_ap(input, true); break;
+    default: fuzz_ta(input); break;
+  }
+  return 0;
+}
