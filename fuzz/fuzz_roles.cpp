@@ -17,12 +17,14 @@ using namespace dcas::protocol;
 const TimePoint now = std::chrono::sys_days{std::chrono::year{2026} / 6 / 1};
 
 crypto::RsaPrivateKey load_key(const char* name) {
-  return crypto::RsaPrivateKey::load_pem_file(std::string(DCAS_SOURCE_DIR) + "/tests/data/keys/" + name + ".pem").value();
+  return crypto::RsaPrivateKey::load_pem_file(std::string(DCAS_SOURCE_DIR) + "/tests/data/keys/" + name + ".pem")
+      .value();
 }
 
 struct World {
   crypto::SeededRandom rng{view("fuzz")};
-  crypto::RsaPrivateKey ta_key = load_key("ta"), ap_key = load_key("ap1"), sm_key = load_key("sm1"), tp_key = load_key("tp1");
+  crypto::RsaPrivateKey ta_key = load_key("ta"), ap_key = load_key("ap1"), sm_key = load_key("sm1"),
+                        tp_key = load_key("tp1");
   pki::Validity validity{now - std::chrono::days(365), now + std::chrono::days(365)};
   pki::Certificate root = pki::make_root(ta_key, "Fuzz TA", validity, rng).value();
   Identity ap_id{ap_key, cert(Role::ap, "4100000000000001", ap_key), root};
@@ -36,7 +38,10 @@ struct World {
 
   World() {
     MemoryPairingStore store;
-    store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)}).value();
+    store
+        .add_sm(SmId::from_hex("5300000000000001").value(),
+                {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
+        .value();
     store.add_tp(TpId::from_hex("5400000000000001").value()).value();
     TrustedAuthority ta({ta_key, root, root}, store, rng);
     ta.register_ap(ap_id.certificate, now).value();
@@ -94,7 +99,8 @@ void fuzz_ap(ByteView input, bool from_ta) {
 void fuzz_ta(ByteView input) {
   auto& w = world();
   MemoryPairingStore store;
-  (void)store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)});
+  (void)store.add_sm(SmId::from_hex("5300000000000001").value(),
+                     {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)});
   (void)store.add_tp(TpId::from_hex("5400000000000001").value());
   TrustedAuthority ta({w.ta_key, w.root, w.root}, store, w.rng);
   (void)ta.register_ap(w.ap_id.certificate, now);

@@ -1,8 +1,9 @@
 // The control-word channel: the construction of docs/spec.md recomputed independently, and the
 // TP's refusal of tampered, replayed, reordered, stale and malformed messages.
+#include "protocol/cw_channel.h"
+
 #include "crypto/aes.h"
 #include "crypto/hash.h"
-#include "protocol/cw_channel.h"
 #include "protocol/envelope.h"
 #include "protocol_support.h"
 #include "wire/message.h"
@@ -23,7 +24,8 @@ ControlWords sample(std::uint8_t seed = 1) {
   c.cw_length = 16;
   c.odd = std::array<std::uint8_t, 16>{};
   c.even = std::array<std::uint8_t, 16>{};
-  for (int i = 0; i < 16; ++i) (*c.odd)[i] = static_cast<std::uint8_t>(seed + i), (*c.even)[i] = static_cast<std::uint8_t>(0x80 + seed + i);
+  for (int i = 0; i < 16; ++i)
+    (*c.odd)[i] = static_cast<std::uint8_t>(seed + i), (*c.even)[i] = static_cast<std::uint8_t>(0x80 + seed + i);
   return c;
 }
 

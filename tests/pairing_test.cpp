@@ -38,8 +38,10 @@ TEST(PairingRules, PairedOnlyPairRejoins) {
 }
 
 TEST(PairingRules, UnknownDevicesAreRefused) {
-  EXPECT_EQ(protocol::validate_pairing(std::nullopt, tp_record(Psi::virgin, {}), t0, 600s).verdict, Verdict::refused_unknown);
-  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::virgin, {}), std::nullopt, t0, 600s).verdict, Verdict::refused_unknown);
+  EXPECT_EQ(protocol::validate_pairing(std::nullopt, tp_record(Psi::virgin, {}), t0, 600s).verdict,
+            Verdict::refused_unknown);
+  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::virgin, {}), std::nullopt, t0, 600s).verdict,
+            Verdict::refused_unknown);
 }
 
 TEST(PairingRules, APairIsNeverChangedByTheProtocol) {
@@ -48,8 +50,9 @@ TEST(PairingRules, APairIsNeverChangedByTheProtocol) {
   EXPECT_EQ(o.verdict, Verdict::refused_bound_elsewhere);
   EXPECT_FALSE(o.sm.has_value());
   // Virgin SM with a TP bound to someone else.
-  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::virgin, {}), tp_record(Psi::paired_only, SmId{}), t0, 600s).verdict,
-            Verdict::refused_bound_elsewhere);
+  EXPECT_EQ(
+      protocol::validate_pairing(sm_record(Psi::virgin, {}), tp_record(Psi::paired_only, SmId{}), t0, 600s).verdict,
+      Verdict::refused_bound_elsewhere);
 }
 
 TEST(PairingRules, AnActivePairIsNotServedTwice) {
@@ -59,13 +62,15 @@ TEST(PairingRules, AnActivePairIsNotServedTwice) {
 }
 
 TEST(PairingRules, ALapsedPresenceCountsAsHavingLeft) {
-  auto o = protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a, t0), tp_record(Psi::auth_paired, sm_a), t0, 600s);
+  auto o =
+      protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a, t0), tp_record(Psi::auth_paired, sm_a), t0, 600s);
   EXPECT_EQ(o.verdict, Verdict::rejoined_after_lapse);
   EXPECT_EQ(o.sm->presence_until, t0 + 600s);
 }
 
 TEST(PairingRules, InconsistentStatesAreRefused) {
-  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a), tp_record(Psi::paired_only, sm_a), t0, 600s).verdict,
+  EXPECT_EQ(protocol::validate_pairing(sm_record(Psi::auth_paired, tp_a), tp_record(Psi::paired_only, sm_a), t0, 600s)
+                .verdict,
             Verdict::refused_bound_elsewhere);
 }
 

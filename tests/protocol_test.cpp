@@ -63,11 +63,10 @@ TEST_F(ProtocolTest, VirginPairCompletesAllThreePhases) {
   ASSERT_TRUE(d.established(*h));
   std::vector<MessageType> order;
   for (const auto& hop : d.net.transcript) order.push_back(type_of(hop));
-  EXPECT_EQ(order, (std::vector<MessageType>{MessageType::security_announce, MessageType::tp_cert_req,
-                                              MessageType::tp_cert_rsp, MessageType::key_request_sm,
-                                              MessageType::key_request_ap, MessageType::key_response_ta,
-                                              MessageType::key_response_ap, MessageType::cwek_gen_info,
-                                              MessageType::cwek_gen_info_cnfm}));
+  EXPECT_EQ(order, (std::vector<MessageType>{
+                       MessageType::security_announce, MessageType::tp_cert_req, MessageType::tp_cert_rsp,
+                       MessageType::key_request_sm, MessageType::key_request_ap, MessageType::key_response_ta,
+                       MessageType::key_response_ap, MessageType::cwek_gen_info, MessageType::cwek_gen_info_cnfm}));
   const auto sm = d.store.find_sm(h->sm->id()).value().value();
   EXPECT_EQ(sm.psi, Psi::auth_paired);
   EXPECT_EQ(sm.bound_tp, h->tp->id());
@@ -197,15 +196,16 @@ TEST_F(ProtocolTest, ApRefusesAKeyPairingIdForAnotherSm) {
   d.net.tamper = rewrite<wire::KeyRequestFromSm>(MessageType::key_request_sm, "sm1", [&](auto& body) {
     crypto::SeededRandom rng(view("x"));
     body.encrypted_key_pairing_id =
-        crypto::oaep_encrypt(key("ap1").public_key(), from_hex("53000000000000995400000000000001").value(), rng).value();
+        crypto::oaep_encrypt(key("ap1").public_key(), from_hex("53000000000000995400000000000001").value(), rng)
+            .value();
   });
   d.announce(*h);
   expect_stopped_with(Peer::ap, Errc::id_mismatch);
 }
 
 TEST_F(ProtocolTest, ApRefusesAnUndecryptableKeyPairingId) {
-  d.net.tamper = rewrite<wire::KeyRequestFromSm>(MessageType::key_request_sm, "sm1",
-                                                 [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
+  d.net.tamper = rewrite<wire::KeyRequestFromSm>(
+      MessageType::key_request_sm, "sm1", [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
   d.announce(*h);
   expect_stopped_with(Peer::ap, Errc::decrypt_failed);
 }
@@ -225,8 +225,8 @@ TEST_F(ProtocolTest, TaRefusesAnUnregisteredAp) {
 }
 
 TEST_F(ProtocolTest, TaRefusesAnUndecryptableKeyPairingId) {
-  d.net.tamper = rewrite<wire::KeyRequestFromAp>(MessageType::key_request_ap, "ap1",
-                                                 [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
+  d.net.tamper = rewrite<wire::KeyRequestFromAp>(
+      MessageType::key_request_ap, "ap1", [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
   d.announce(*h);
   expect_stopped_with(Peer::ta, Errc::decrypt_failed);
 }

@@ -10,10 +10,10 @@
 #include <string>
 
 #include "common/ids.h"
-#include "protocol/role.h"
 #include "crypto/rsa.h"
 #include "pki/authority.h"
 #include "pki/certificate.h"
+#include "protocol/role.h"
 
 namespace dcas::test {
 

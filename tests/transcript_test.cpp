@@ -40,7 +40,8 @@ TEST(Transcript, ACompleteRunReproducesTheStoredTranscript) {
   if (const char* out = std::getenv("DCAS_WRITE_TRANSCRIPT")) {
     std::ofstream f(out);
     f << "# koo2010 reference transcript: tests/transcript_test.cpp, docs/spec.md appendix A.\n";
-    for (const auto& l : lines) f << "\nFrom = " << l.from << "\nTo = " << l.to << "\nType = " << l.type << "\nBytes = " << l.hex << "\n";
+    for (const auto& l : lines)
+      f << "\nFrom = " << l.from << "\nTo = " << l.to << "\nType = " << l.type << "\nBytes = " << l.hex << "\n";
   }
   const auto stored = parse_records(read_text_file(source_dir() / "tests/data/transcript_koo2010.txt").value()).value();
   ASSERT_EQ(stored.size(), lines.size());

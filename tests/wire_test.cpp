@@ -23,7 +23,9 @@ std::vector<Message> samples() {
       {wire::Profile::koo2010, wire::KeyResponseFromAp{rsa, ta_sig, sig}, {}},
       {wire::Profile::koo2010, wire::CwekGenInfo{rsa, ta_sig, sig}, {}},
       {wire::Profile::koo2010, wire::CwekGenInfoCnfm{rsa, sig}, {}},
-      {wire::Profile::koo2010, wire::ControlWord{42, 1700000000000, {0x03, 0x10}, filled(32, 0xc0), filled(20, 0xaa)}, {}},
+      {wire::Profile::koo2010,
+       wire::ControlWord{42, 1700000000000, {0x03, 0x10}, filled(32, 0xc0), filled(20, 0xaa)},
+       {}},
       {wire::Profile::koo2010, wire::SecurityAnnounce{filled(8, 0x4e), 7, sig, cert}, {}},
       {wire::Profile::koo2010, wire::DcasDownload{filled(8, 0x4e), 8, filled(8, 0x53), sig, cert}, {}},
       {wire::Profile::koo2010, wire::HostPresence{filled(8, 0x41), filled(8, 0x53), {0x01}, sig}, {}},
@@ -164,12 +166,14 @@ TEST(Wire, ASignedMessageVerifiesOverWhatWasReceived) {
 TEST(Wire, ControlWordExampleMatchesTheSpec) {
   // docs/spec.md, "Example: a ControlWord message" shows exactly these bytes.
   const Message m{wire::Profile::koo2010,
-                  wire::ControlWord{1, 0x1122334455667788, {0x03, 0x10}, filled(32, 0x22), filled(20, 0x33)}, {}};
+                  wire::ControlWord{1, 0x1122334455667788, {0x03, 0x10}, filled(32, 0x22), filled(20, 0x33)},
+                  {}};
   const std::string hex = to_hex(wire::encode(m));
-  EXPECT_EQ(hex, "010110000000005a"
-                 "001000080000000000000001"
-                 "00110008112233445566778800120002031000130020" +
-                     std::string(64, '2') + "007f0014" + std::string(40, '3'));
+  EXPECT_EQ(hex,
+            "010110000000005a"
+            "001000080000000000000001"
+            "00110008112233445566778800120002031000130020" +
+                std::string(64, '2') + "007f0014" + std::string(40, '3'));
   const std::string spec = test::read_spec();
   std::string compact;
   for (char c : spec)

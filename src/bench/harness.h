@@ -32,7 +32,8 @@ struct Figure {
   double efficiency = 0;
 };
 
-// Runs every benchmark the specs name, at least `min_seconds` each, and builds the figures.
+// Runs every benchmark the specs name for about `min_seconds` each, in five interleaved
+// repetitions, and builds the figures from each benchmark's best repetition.
 // Errors: invalid_argument (a spec names a benchmark that is not registered or did not run).
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds);
 

@@ -45,10 +45,17 @@ Result<void> Aes128::run(ByteView iv, ByteView in, std::span<std::uint8_t> out) 
   if (state_->mode != AesMode::ctr && in.size() % 16 != 0)
     return fail(Errc::bad_length, "AES-ECB/CBC input must be a multiple of 16 bytes");
   if (state_->mode != AesMode::ecb && iv.size() != 16) return fail(Errc::bad_length, "AES IV must be 16 bytes");
-  // Re-init with the key already scheduled: only the IV changes.
-  if (EVP_CipherInit_ex2(state_->ctx.get(), nullptr, nullptr, state_->mode == AesMode::ecb ? nullptr : iv.data(), -1,
-                         nullptr) != 1)
+  // Re-init with the key already scheduled: only the IV changes (ECB has none: no re-init).
+  if (state_->mode != AesMode::ecb &&
+      EVP_CipherInit_ex2(state_->ctx.get(), nullptr, nullptr, iv.data(), -1, nullptr) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "AES IV setup failed");
+  return run_continuing(in, out);
+}
+
+Result<void> Aes128::run_continuing(ByteView in, std::span<std::uint8_t> out) {
+  if (out.size() != in.size()) return fail(Errc::bad_length, "AES output size must equal input size");
+  if (state_->mode != AesMode::ctr && in.size() % 16 != 0)
+    return fail(Errc::bad_length, "AES-ECB/CBC input must be a multiple of 16 bytes");
   int len = 0;
   if (!in.empty() && EVP_CipherUpdate(state_->ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "AES operation failed");

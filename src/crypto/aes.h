@@ -25,6 +25,9 @@ class Aes128 {
   // Processes `in` into `out` (same size) starting from `iv` (ignored for ECB). For ECB and CBC the
   // size must be a multiple of 16: there is no padding. Errors: bad_length, crypto_failure.
   Result<void> run(ByteView iv, ByteView in, std::span<std::uint8_t> out);
+  // CBC and CTR: continues from where the previous call left the chaining value or counter,
+  // without setting an IV. Errors: bad_length, crypto_failure.
+  Result<void> run_continuing(ByteView in, std::span<std::uint8_t> out);
 
  private:
   struct State;

@@ -144,6 +144,21 @@ Result<crypto::RsaPublicKey> Certificate::public_key() const {
   return crypto::RsaPublicKey::from_evp(key);
 }
 
+Result<Certificate> CertificateCache::parse(ByteView der) {
+  for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+    if (it->first.size() == der.size() && std::equal(der.begin(), der.end(), it->first.begin())) {
+      auto entry = std::move(*it);
+      entries_.erase(it);
+      entries_.push_back(std::move(entry));
+      return entries_.back().second;
+    }
+  }
+  DCAS_TRY_ASSIGN(cert, Certificate::from_der(der));
+  if (entries_.size() >= capacity_ && !entries_.empty()) entries_.erase(entries_.begin());
+  entries_.emplace_back(Bytes(der.begin(), der.end()), cert);
+  return cert;
+}
+
 namespace {
 
 Error chain_error(int code, int depth) {

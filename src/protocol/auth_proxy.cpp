@@ -21,8 +21,8 @@ Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoi
   auto type = peek_type(bytes);
   if (!type) return out.error = type.error(), out;
   if (*type != static_cast<std::uint8_t>(MessageType::key_request_sm)) {
-    out.error = Error{Errc::unexpected_message,
-                      fmt::format("{} from an SM", wire::type_name(static_cast<MessageType>(*type)))};
+    out.error =
+        Error{Errc::unexpected_message, fmt::format("{} from an SM", wire::type_name(static_cast<MessageType>(*type)))};
     return out;
   }
   if (auto r = relay_request(out, session, bytes, now); !r) {
@@ -36,11 +36,11 @@ Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoi
 Result<void> AuthProxy::relay_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSm>(bytes));
   // The certificate rides outside the signature: it must itself chain to the TA, as an SM's.
-  DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(m.second.sm_certificate));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
   DCAS_TRY(verify_signature(m.first, sm.public_key, "SM"));
-  DCAS_TRY_ASSIGN(kpid, decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size,
-                                      "KeyPairingID"));
+  DCAS_TRY_ASSIGN(kpid,
+                  decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size, "KeyPairingID"));
   // The SM may only ask for itself: the KeyPairingID's SM_ID is the one its certificate names.
   if (!equal_ct(ByteView(kpid).first(device_id_size), sm.id))
     return fail(Errc::id_mismatch, fmt::format("KeyPairingID names another SM than Cert(SM) ({})", to_hex(sm.id)));
@@ -50,10 +50,11 @@ Result<void> AuthProxy::relay_request(Output& out, std::uint64_t session, ByteVi
 
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ta_key, view(kpid), rng_));
-  DCAS_TRY_ASSIGN(request, sign_and_encode({wire::Profile::koo2010,
-                                            wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, {}},
-                                            {}},
-                                           identity_.key, rng_));
+  DCAS_TRY_ASSIGN(request,
+                  sign_and_encode({wire::Profile::koo2010,
+                                   wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, {}},
+                                   {}},
+                                  identity_.key, rng_));
   pending_.insert_or_assign(session, Pending{sm_id, sm.public_key});
   out.send(Peer::ta, std::move(request), session);
   return {};
@@ -83,9 +84,10 @@ Result<void> AuthProxy::relay_response(Output& out, std::uint64_t session, ByteV
   DCAS_TRY(verify_signature(m.first, ta_key, "TA"));
   DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, m.second.encrypted_kpk, kpk_size, "KPK"));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(pending.sm_key, view(kpk), rng_));
-  DCAS_TRY_ASSIGN(response, sign_and_encode({wire::Profile::koo2010,
-                                             wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
-                                            identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      response,
+      sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
+                      identity_.key, rng_));
   out.event("key_response_relayed", "to SM " + pending.sm_id.hex());
   out.send(Peer::sm, std::move(response), session);
   return {};
@@ -93,18 +95,21 @@ Result<void> AuthProxy::relay_response(Output& out, std::uint64_t session, ByteV
 
 Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t image_version) {
   if (network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
-  return sign_and_encode({wire::Profile::koo2010,
-                          wire::SecurityAnnounce{Bytes(network_id.begin(), network_id.end()), image_version, {},
-                                                 identity_.certificate.der()},
-                          {}},
-                         identity_.key, rng_);
+  return sign_and_encode(
+      {wire::Profile::koo2010,
+       wire::SecurityAnnounce{
+           Bytes(network_id.begin(), network_id.end()), image_version, {}, identity_.certificate.der()},
+       {}},
+      identity_.key, rng_);
 }
 
 Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_version, const SmId& target) {
   if (network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
   return sign_and_encode({wire::Profile::koo2010,
-                          wire::DcasDownload{Bytes(network_id.begin(), network_id.end()), image_version,
-                                             Bytes(target.bytes.begin(), target.bytes.end()), {},
+                          wire::DcasDownload{Bytes(network_id.begin(), network_id.end()),
+                                             image_version,
+                                             Bytes(target.bytes.begin(), target.bytes.end()),
+                                             {},
                                              identity_.certificate.der()},
                           {}},
                          identity_.key, rng_);
@@ -114,7 +119,8 @@ Result<Bytes> AuthProxy::host_presence(const SmId& sm, bool present) {
   return sign_and_encode({wire::Profile::koo2010,
                           wire::HostPresence{Bytes(id_.bytes.begin(), id_.bytes.end()),
                                              Bytes(sm.bytes.begin(), sm.bytes.end()),
-                                             {static_cast<std::uint8_t>(present ? 1 : 0)}, {}},
+                                             {static_cast<std::uint8_t>(present ? 1 : 0)},
+                                             {}},
                           {}},
                          identity_.key, rng_);
 }

@@ -39,7 +39,8 @@ class AuthProxy {
     SmId sm_id;
     crypto::RsaPublicKey sm_key;
   };
-  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng) : identity_(std::move(identity)), id_(id), rng_(rng) {}
+  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng)
+      : identity_(std::move(identity)), id_(id), rng_(rng) {}
   Result<void> relay_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now);
   Result<void> relay_response(Output& out, std::uint64_t session, ByteView bytes);
 
@@ -47,6 +48,7 @@ class AuthProxy {
   ApId id_;
   crypto::RandomSource& rng_;
   std::map<std::uint64_t, Pending> pending_;
+  pki::CertificateCache certificates_{256};
 };
 
 }  // namespace dcas::protocol

@@ -1,8 +1,8 @@
 #include "protocol/cw_channel.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
@@ -33,6 +33,14 @@ std::uint64_t get_u64(const std::uint8_t* p) {
   return v;
 }
 
+// The authenticated bytes of the fixed layout, made contiguous: one HMAC update instead of two.
+std::array<std::uint8_t, 4 + authenticated_body_end - 8> fixed_authenticated(ByteView m) {
+  std::array<std::uint8_t, 4 + authenticated_body_end - 8> a{};
+  std::copy_n(m.begin(), 4, a.begin());
+  std::copy(m.begin() + 8, m.begin() + authenticated_body_end, a.begin() + 4);
+  return a;
+}
+
 std::array<std::uint8_t, 16> nonce_block(std::uint64_t sequence) {
   std::array<std::uint8_t, 16> n{};
   put_u64(n.data() + 8, sequence);
@@ -51,13 +59,18 @@ struct ReceivedCw {
   std::uint64_t sequence;
   std::uint64_t issued_at;
   ByteView layout, ciphertext, mac;
-  ByteView auth_head, auth_body;  // authenticated bytes, in two parts
+  ByteView auth_head, auth_body;  // authenticated bytes: header part and body part (fixed layout),
+                                  // or all of them in auth_head (generic path)
 };
 
 Result<ReceivedCw> parse(ByteView m, wire::Message& holder) {
   if (has_fixed_layout(m))
-    return ReceivedCw{get_u64(&m[off_sequence]), get_u64(&m[off_issued_at]), m.subspan(off_layout, 2),
-                      m.subspan(off_ciphertext, 32), m.subspan(off_mac, 20), m.first(4),
+    return ReceivedCw{get_u64(&m[off_sequence]),
+                      get_u64(&m[off_issued_at]),
+                      m.subspan(off_layout, 2),
+                      m.subspan(off_ciphertext, 32),
+                      m.subspan(off_mac, 20),
+                      m.first(4),
                       m.subspan(8, authenticated_body_end - 8)};
   // Anything else (e.g. with an ignorable extension) goes through the generic codec.
   DCAS_TRY_ASSIGN(decoded, decode_as<wire::ControlWord>(m));
@@ -68,23 +81,31 @@ Result<ReceivedCw> parse(ByteView m, wire::Message& holder) {
 
 }  // namespace
 
-ControlWords::~ControlWords() {
-  if (odd) secure_wipe(odd->data(), odd->size());
-  if (even) secure_wipe(even->data(), even->size());
-}
+// Every member is trivially destructible: one wipe of the whole object clears both slots.
+ControlWords::~ControlWords() { secure_wipe(this, sizeof *this); }
 
 Result<CwSealer> CwSealer::create(ByteView cwek, ByteView hmac_key) {
   if (cwek.size() != cwek_size || hmac_key.size() != hmac_key_size)
     return fail(Errc::bad_length, "CWEK must be 16 bytes and HMAC_KEY 20");
   DCAS_TRY_ASSIGN(cbc, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::encrypt, cwek));
   DCAS_TRY_ASSIGN(mac, crypto::HmacSha1::create(hmac_key));
-  return CwSealer(std::move(cbc), std::move(mac));
+  CwSealer sealer(std::move(cbc), std::move(mac));
+  static constexpr std::array<std::uint8_t, 48> nothing{};
+  std::array<std::uint8_t, 48> ignored{};
+  DCAS_TRY(sealer.cbc_.run(sealer.chain_, nothing, ignored));  // sets the IV once; chain_ = last block
+  std::copy(ignored.end() - 16, ignored.end(), sealer.chain_.begin());
+  return sealer;
 }
 
 Result<CwMessage> CwSealer::seal(const ControlWords& cws, TimePoint now) {
+  CwMessage m;
+  DCAS_TRY(seal_into(cws, now, m));
+  return m;
+}
+
+Result<void> CwSealer::seal_into(const ControlWords& cws, TimePoint now, CwMessage& m) {
   if (!cws.odd && !cws.even) return fail(Errc::invalid_argument, "a control-word update needs the odd or even CW");
   if (cws.cw_length != 8 && cws.cw_length != 16) return fail(Errc::invalid_argument, "CW length must be 8 or 16");
-  CwMessage m{};
   std::copy(std::begin(fixed_header), std::end(fixed_header), m.begin());
   for (const auto& [offset, tlv] : fixed_tlvs) std::copy(tlv.begin(), tlv.end(), m.begin() + offset);
   const std::uint64_t sequence = sequence_ + 1;
@@ -93,38 +114,44 @@ Result<CwMessage> CwSealer::seal(const ControlWords& cws, TimePoint now) {
   m[off_layout] = static_cast<std::uint8_t>((cws.odd ? slot_odd : 0) | (cws.even ? slot_even : 0));
   m[off_layout + 1] = cws.cw_length;
 
-  // CBC over N || P with a zero IV: the first output block is AES(CWEK, N), the IV of P.
+  // IV = AES(CWEK, N), C1 = AES(P1 ^ IV), C2 = AES(P2 ^ C1): CBC over (N ^ chain) || P1 || P2
+  // on the running context, whose chaining value `chain_` the first XOR cancels.
   std::array<std::uint8_t, 48> in{}, out{};
   const auto n = nonce_block(sequence);
-  std::copy(n.begin(), n.end(), in.begin());
-  if (cws.odd) std::copy_n(cws.odd->begin(), cws.cw_length, in.begin() + 16);
-  if (cws.even) std::copy_n(cws.even->begin(), cws.cw_length, in.begin() + 32);
-  static constexpr std::array<std::uint8_t, 16> zero_iv{};
-  auto encrypted = cbc_.run(zero_iv, in, out);
+  for (std::size_t i = 0; i < 16; ++i) in[i] = n[i] ^ chain_[i];
+  // Whole 16-byte slots (a fixed-size copy), then the unused tail of 8-byte CWs cleared.
+  if (cws.odd) std::copy_n(cws.odd->begin(), cw_slot_size, in.begin() + 16);
+  if (cws.even) std::copy_n(cws.even->begin(), cw_slot_size, in.begin() + 32);
+  if (cws.cw_length == 8) {
+    std::fill_n(in.begin() + 24, 8, 0);
+    std::fill_n(in.begin() + 40, 8, 0);
+  }
+  auto encrypted = cbc_.run_continuing(in, out);
   secure_wipe(in.data(), in.size());
   DCAS_TRY(encrypted);
   std::copy(out.begin() + 16, out.end(), m.begin() + off_ciphertext);
+  std::copy(out.end() - 16, out.end(), chain_.begin());
 
-  DCAS_TRY_ASSIGN(tag, mac_.mac({ByteView(m).first(4), ByteView(m).subspan(8, authenticated_body_end - 8)}));
+  DCAS_TRY_ASSIGN(tag, mac_.mac({fixed_authenticated(m)}));
   std::copy(tag.begin(), tag.end(), m.begin() + off_mac);
   sequence_ = sequence;
-  return m;
+  return {};
 }
 
 Result<CwOpener> CwOpener::create(ByteView cwek, ByteView hmac_key, CwPolicy policy) {
   if (cwek.size() != cwek_size || hmac_key.size() != hmac_key_size)
     return fail(Errc::bad_length, "CWEK must be 16 bytes and HMAC_KEY 20");
-  DCAS_TRY_ASSIGN(ecb, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::encrypt, cwek));
-  DCAS_TRY_ASSIGN(cbc, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::decrypt, cwek));
+  DCAS_TRY_ASSIGN(encrypt, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::encrypt, cwek));
+  DCAS_TRY_ASSIGN(decrypt, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::decrypt, cwek));
   DCAS_TRY_ASSIGN(mac, crypto::HmacSha1::create(hmac_key));
-  return CwOpener(std::move(ecb), std::move(cbc), std::move(mac), policy);
+  return CwOpener(std::move(encrypt), std::move(decrypt), std::move(mac), policy);
 }
 
 Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
   wire::Message holder;
   DCAS_TRY_ASSIGN(cw, parse(message, holder));
   // The MAC is checked before any field is believed or anything decrypted.
-  DCAS_TRY_ASSIGN(expected, mac_.mac({cw.auth_head, cw.auth_body}));
+  DCAS_TRY_ASSIGN(expected, cw.auth_body.empty() ? mac_.mac({cw.auth_head}) : mac_.mac({fixed_authenticated(message)}));
   if (!equal_ct(expected, cw.mac)) return fail(Errc::mac_invalid, "ControlWord MAC does not verify");
   if (cw.sequence <= last_sequence_)
     return fail(Errc::cw_replayed, fmt::format("sequence {} is not above {}", cw.sequence, last_sequence_));
@@ -134,10 +161,15 @@ Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
   if (cw.issued_at > now_ms + static_cast<std::uint64_t>(policy_.max_future.count()))
     return fail(Errc::cw_stale, fmt::format("issued {} ms in the future", cw.issued_at - now_ms));
 
+  // CBC decryption: P1 = AES^-1(C1) ^ IV, P2 = AES^-1(C2) ^ C1, with IV = AES(CWEK, N).
   std::array<std::uint8_t, 16> iv{};
-  DCAS_TRY(ecb_.run({}, nonce_block(cw.sequence), iv));
+  DCAS_TRY(encrypt_.run({}, nonce_block(cw.sequence), iv));
   std::array<std::uint8_t, 32> plain{};
-  DCAS_TRY(cbc_.run(iv, cw.ciphertext, plain));
+  DCAS_TRY(decrypt_.run({}, cw.ciphertext, plain));
+  for (std::size_t i = 0; i < 16; ++i) {
+    plain[i] ^= iv[i];
+    plain[16 + i] ^= cw.ciphertext[i];
+  }
 
   const std::uint8_t slots = cw.layout[0], length = cw.layout[1];
   bool well_formed = (slots & ~(slot_odd | slot_even)) == 0 && slots != 0 && (length == 8 || length == 16);

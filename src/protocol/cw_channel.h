@@ -30,7 +30,7 @@ struct ControlWords {
   std::uint8_t cw_length = 16;
   std::optional<std::array<std::uint8_t, cw_slot_size>> odd;
   std::optional<std::array<std::uint8_t, cw_slot_size>> even;
-  ~ControlWords();
+  ~ControlWords();  // wipes the control words
   ControlWords() = default;
   ControlWords(const ControlWords&) = default;
   ControlWords& operator=(const ControlWords&) = default;
@@ -50,11 +50,17 @@ class CwSealer {
   // Seals the next update; sequence numbers start at 1. Errors: invalid_argument (no slot, a CW
   // length other than 8 or 16), crypto_failure.
   Result<CwMessage> seal(const ControlWords& cws, TimePoint now);
+  // The same, written into `out` without a copy (the per-crypto-period path).
+  Result<void> seal_into(const ControlWords& cws, TimePoint now, CwMessage& out);
   std::uint64_t last_sequence() const { return sequence_; }
 
  private:
   CwSealer(crypto::Aes128 cbc, crypto::HmacSha1 mac) : cbc_(std::move(cbc)), mac_(std::move(mac)) {}
-  crypto::Aes128 cbc_;  // encrypts N || P with a zero IV: the first block is the IV of P
+  // One AES-128-CBC context for the life of the keys, never re-initialised (re-setting an IV in
+  // OpenSSL 3 costs more than the three block encryptions of a message). It chains from the last
+  // block it produced; seal() cancels that by XORing it into the nonce block.
+  crypto::Aes128 cbc_;
+  std::array<std::uint8_t, 16> chain_{};  // the context's current chaining value
   crypto::HmacSha1 mac_;
   std::uint64_t sequence_ = 0;
 };
@@ -68,10 +74,10 @@ class CwOpener {
   std::uint64_t last_sequence() const { return last_sequence_; }
 
  private:
-  CwOpener(crypto::Aes128 ecb, crypto::Aes128 cbc, crypto::HmacSha1 mac, CwPolicy policy)
-      : ecb_(std::move(ecb)), cbc_(std::move(cbc)), mac_(std::move(mac)), policy_(policy) {}
-  crypto::Aes128 ecb_;  // derives the IV
-  crypto::Aes128 cbc_;
+  CwOpener(crypto::Aes128 encrypt, crypto::Aes128 decrypt, crypto::HmacSha1 mac, CwPolicy policy)
+      : encrypt_(std::move(encrypt)), decrypt_(std::move(decrypt)), mac_(std::move(mac)), policy_(policy) {}
+  crypto::Aes128 encrypt_;  // derives the IV
+  crypto::Aes128 decrypt_;  // both ciphertext blocks in one call; the CBC XOR is done here
   crypto::HmacSha1 mac_;
   CwPolicy policy_;
   std::uint64_t last_sequence_ = 0;

@@ -22,7 +22,8 @@ Result<void> verify_signature(const wire::Message& message, const crypto::RsaPub
       },
       message.body);
   if (!signature || message.authenticated.empty())
-    return fail(Errc::signature_invalid, fmt::format("{} carries no signature", wire::type_name(wire::type_of(message))));
+    return fail(Errc::signature_invalid,
+                fmt::format("{} carries no signature", wire::type_name(wire::type_of(message))));
   if (!crypto::pss_verify(key, message.authenticated, *signature))
     return fail(Errc::signature_invalid,
                 fmt::format("{} signature on {} does not verify", signer, wire::type_name(wire::type_of(message))));
@@ -43,7 +44,8 @@ Result<SecureBytes> decrypt_exact(const crypto::RsaPrivateKey& key, ByteView cip
 }
 
 std::uint64_t to_unix_ms(TimePoint t) {
-  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
 std::string_view peer_name(Peer p) {

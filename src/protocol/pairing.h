@@ -34,12 +34,12 @@ struct TpRecord {
 };
 
 enum class Verdict {
-  bound_virgin_pair,     // both Virgin: bound to each other, now Auth/Paired
-  rejoined,              // the pair was Paired Only: Auth/Paired again
-  rejoined_after_lapse,  // Auth/Paired but its presence lapsed: it had left; Auth/Paired again
-  refused_unknown,       // SM or TP not in the registry: the TA terminates (no KeyResponse)
+  bound_virgin_pair,        // both Virgin: bound to each other, now Auth/Paired
+  rejoined,                 // the pair was Paired Only: Auth/Paired again
+  rejoined_after_lapse,     // Auth/Paired but its presence lapsed: it had left; Auth/Paired again
+  refused_unknown,          // SM or TP not in the registry: the TA terminates (no KeyResponse)
   refused_bound_elsewhere,  // either one is bound to another device
-  refused_active,        // the pair is Auth/Paired and present: a second host with the same pair
+  refused_active,           // the pair is Auth/Paired and present: a second host with the same pair
 };
 std::string_view verdict_name(Verdict v);
 inline bool verdict_succeeds(Verdict v) {

@@ -34,7 +34,7 @@ std::string_view peer_name(Peer p);
 
 struct Outgoing {
   Peer to;
-  Bytes bytes;           // one encoded wire message
+  Bytes bytes;                // one encoded wire message
   std::uint64_t session = 0;  // AP and TA: which conversation it belongs to (the caller's handle)
 };
 

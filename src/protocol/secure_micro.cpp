@@ -57,7 +57,7 @@ Output SecureMicro::start(std::string_view trigger, TimePoint now) {
   Output out;
   const auto memory = memory_.load().value_or(SmMemory{});
   // The AP certificate was verified when it arrived; it is checked again for the current time.
-  auto ap_cert = pki::Certificate::from_der(memory.ap_certificate);
+  auto ap_cert = certificates_.parse(memory.ap_certificate);
   if (!ap_cert) return stop(out, Error{Errc::no_announce, "no usable AP certificate"}), out;
   auto ap = pki::verify_device(*ap_cert, identity_.ta_root, Role::ap, now);
   if (!ap) return stop(out, ap.error()), out;
@@ -84,16 +84,18 @@ Output SecureMicro::receive(Peer from, ByteView bytes, TimePoint now) {
     on_announcement(out, bytes, now, t == MessageType::dcas_download);
     return out;
   }
-  const bool expected = (from == Peer::tp && t == MessageType::tp_cert_rsp && state_ == State::awaiting_tp_certificate) ||
-                        (from == Peer::ap && t == MessageType::key_response_ap && state_ == State::awaiting_key_response) ||
-                        (from == Peer::tp && t == MessageType::cwek_gen_info_cnfm &&
-                         state_ == State::awaiting_key_confirmation);
+  const bool expected =
+      (from == Peer::tp && t == MessageType::tp_cert_rsp && state_ == State::awaiting_tp_certificate) ||
+      (from == Peer::ap && t == MessageType::key_response_ap && state_ == State::awaiting_key_response) ||
+      (from == Peer::tp && t == MessageType::cwek_gen_info_cnfm && state_ == State::awaiting_key_confirmation);
   if (!expected) {
-    Error e{Errc::unexpected_message, fmt::format("{} from {} in state {}", wire::type_name(t), peer_name(from),
-                                                  state_name(state_))};
+    Error e{Errc::unexpected_message,
+            fmt::format("{} from {} in state {}", wire::type_name(t), peer_name(from), state_name(state_))};
     // Mid-run the protocol terminates (paper IV.2); outside a run the message is only refused.
-    if (state_ == State::idle || state_ == State::established || state_ == State::stopped) out.error = std::move(e);
-    else stop(out, std::move(e));
+    if (state_ == State::idle || state_ == State::established || state_ == State::stopped)
+      out.error = std::move(e);
+    else
+      stop(out, std::move(e));
     return out;
   }
   switch (t) {
@@ -116,7 +118,7 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
       DCAS_TRY_ASSIGN(m, decode_as<wire::SecurityAnnounce>(bytes));
       network = m.second.network_id, cert_der = m.second.ap_certificate, message = std::move(m.first);
     }
-    DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(cert_der));
+    DCAS_TRY_ASSIGN(cert, certificates_.parse(cert_der));
     DCAS_TRY_ASSIGN(ap, pki::verify_device(cert, identity_.ta_root, Role::ap, now));
     DCAS_TRY(verify_signature(message, ap.public_key, "AP"));
     return std::pair<Bytes, std::uint64_t>{network, 1};
@@ -140,9 +142,12 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   if (auto stored = memory_.store(memory); !stored) return stop(out, stored.error());
 
   std::string_view trigger;
-  if (download) trigger = virgin ? "" : "dcas_download";
-  else if (virgin) trigger = "security_announce_virgin";
-  else if (moved) trigger = "security_announce_after_move";
+  if (download)
+    trigger = virgin ? "" : "dcas_download";
+  else if (virgin)
+    trigger = "security_announce_virgin";
+  else if (moved)
+    trigger = "security_announce_after_move";
   if (trigger.empty()) {
     out.event(download ? "download_ignored" : "announce_no_change",
               download ? "a virgin SM starts on SecurityAnnounce, not on DCASDownload" : "same network, non-virgin SM");
@@ -157,7 +162,7 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
 void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
   auto result = [&]() -> Result<void> {
     DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRsp>(bytes));
-    DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(m.second.tp_certificate));
+    DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.tp_certificate));
     DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
     tp_id_.bytes = tp.id;
     tp_key_ = tp.public_key;
@@ -169,9 +174,10 @@ void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
 
     // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
     DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
-    DCAS_TRY_ASSIGN(request,
-                    sign_and_encode({wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
-                                    identity_.key, rng_));
+    DCAS_TRY_ASSIGN(
+        request, sign_and_encode(
+                     {wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
+                     identity_.key, rng_));
     out.send(Peer::ap, std::move(request));
     return {};
   }();
@@ -198,9 +204,9 @@ Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimeP
   SecureBytes payload(kpk.begin(), kpk.end());
   payload.insert(payload.end(), rand_hmac.begin(), rand_hmac.end());
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*tp_key_, view(payload), rng_));
-  DCAS_TRY_ASSIGN(info, sign_and_encode({wire::Profile::koo2010,
-                                         wire::CwekGenInfo{encrypted, m.second.ta_kpk_signature, {}}, {}},
-                                        identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      info, sign_and_encode({wire::Profile::koo2010, wire::CwekGenInfo{encrypted, m.second.ta_kpk_signature, {}}, {}},
+                            identity_.key, rng_));
   out.send(Peer::tp, std::move(info));
   return {};
 }

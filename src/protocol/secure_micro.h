@@ -18,8 +18,8 @@ namespace dcas::protocol {
 
 // What the SM keeps across power cycles.
 struct SmMemory {
-  Bytes ap_certificate;  // DER, from the last verified SecurityAnnounce or DCASDownload
-  Bytes network_id;      // 8 bytes, empty before the first announcement
+  Bytes ap_certificate;          // DER, from the last verified SecurityAnnounce or DCASDownload
+  Bytes network_id;              // 8 bytes, empty before the first announcement
   bool image_installed = false;  // a CA client image is installed: the SM is non-virgin
   Bytes tp_id;                   // from the last verified Cert(TP)
   Bytes tp_public_key;           // DER
@@ -27,7 +27,14 @@ struct SmMemory {
 
 class SecureMicro {
  public:
-  enum class State { idle, awaiting_tp_certificate, awaiting_key_response, awaiting_key_confirmation, established, stopped };
+  enum class State {
+    idle,
+    awaiting_tp_certificate,
+    awaiting_key_response,
+    awaiting_key_confirmation,
+    established,
+    stopped
+  };
   static std::string_view state_name(State s);
 
   // Errors: cert_* (the identity's own certificate is not a valid SM certificate).
@@ -69,6 +76,7 @@ class SecureMicro {
   TpId tp_id_{};
   SecureBytes cwek_, hmac_key_;
   std::optional<CwSealer> sealer_;
+  pki::CertificateCache certificates_{8};
 };
 
 }  // namespace dcas::protocol

@@ -48,13 +48,17 @@ Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
   }
   switch (static_cast<MessageType>(*type)) {
     case MessageType::tp_cert_req:  // a new run may start at any time (the SM rebooted)
-      if (auto r = on_tp_cert_req(out, bytes, now); !r) stop(out, r.error());
-      else state_ = State::awaiting_cwek_gen_info;
+      if (auto r = on_tp_cert_req(out, bytes, now); !r)
+        stop(out, r.error());
+      else
+        state_ = State::awaiting_cwek_gen_info;
       return out;
     case MessageType::cwek_gen_info:
       if (state_ == State::awaiting_cwek_gen_info) {
-        if (auto r = on_cwek_gen_info(out, bytes); !r) stop(out, r.error());
-        else state_ = State::established;
+        if (auto r = on_cwek_gen_info(out, bytes); !r)
+          stop(out, r.error());
+        else
+          state_ = State::established;
         return out;
       }
       break;
@@ -63,17 +67,19 @@ Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
       break;
     default: break;
   }
-  Error e{Errc::unexpected_message, fmt::format("{} in state {}", wire::type_name(static_cast<MessageType>(*type)),
-                                                state_name(state_))};
-  if (state_ == State::awaiting_cwek_gen_info) stop(out, std::move(e));
-  else out.error = std::move(e);
+  Error e{Errc::unexpected_message,
+          fmt::format("{} in state {}", wire::type_name(static_cast<MessageType>(*type)), state_name(state_))};
+  if (state_ == State::awaiting_cwek_gen_info)
+    stop(out, std::move(e));
+  else
+    out.error = std::move(e);
   return out;
 }
 
 Result<void> TransportProcessor::on_tp_cert_req(Output& out, ByteView bytes, TimePoint now) {
   sm_key_.reset();
   DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertReq>(bytes));
-  DCAS_TRY_ASSIGN(cert, pki::Certificate::from_der(m.second.sm_certificate));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
   // Initialization step 2: SM_ID and Pub(SM) go to secure non-volatile memory.
   DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key.to_der()}));
@@ -101,8 +107,8 @@ Result<void> TransportProcessor::on_cwek_gen_info(Output& out, ByteView bytes) {
   const auto h_cwek = crypto::sha256(view(cwek));
   const auto h_hmac = crypto::sha256(view(hmac_key));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*sm_key_, concat({h_cwek, h_hmac}), rng_));
-  DCAS_TRY_ASSIGN(cnfm, sign_and_encode({wire::Profile::koo2010, wire::CwekGenInfoCnfm{encrypted, {}}, {}},
-                                        identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      cnfm, sign_and_encode({wire::Profile::koo2010, wire::CwekGenInfoCnfm{encrypted, {}}, {}}, identity_.key, rng_));
   // The new keys replace the old ones only now that every check passed.
   DCAS_TRY_ASSIGN(opener, CwOpener::create(view(cwek), view(hmac_key), policy_));
   opener_.emplace(std::move(opener));

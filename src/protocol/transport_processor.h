@@ -28,8 +28,8 @@ class TransportProcessor {
   static std::string_view state_name(State s);
 
   // Errors: cert_* (the identity's own certificate is not a valid TP certificate).
-  static Result<TransportProcessor> create(Identity identity, NonVolatile<TpMemory>& memory,
-                                           crypto::RandomSource& rng, TimePoint now, CwPolicy policy = {});
+  static Result<TransportProcessor> create(Identity identity, NonVolatile<TpMemory>& memory, crypto::RandomSource& rng,
+                                           TimePoint now, CwPolicy policy = {});
 
   // A message from the SM (the TP talks to nothing else).
   Output receive(ByteView bytes, TimePoint now);
@@ -60,6 +60,7 @@ class TransportProcessor {
   std::optional<CwOpener> opener_;
   std::optional<std::array<std::uint8_t, cw_slot_size>> odd_, even_;
   std::uint8_t cw_length_ = 0;
+  pki::CertificateCache certificates_{8};
 };
 
 }  // namespace dcas::protocol

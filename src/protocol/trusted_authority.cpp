@@ -32,7 +32,8 @@ Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoin
     case MessageType::key_request_ap: r = on_key_request(out, session, bytes, now); break;
     case MessageType::host_presence: r = on_host_presence(out, bytes, now); break;
     default:
-      r = fail(Errc::unexpected_message, fmt::format("{} sent to the TA", wire::type_name(static_cast<MessageType>(*type))));
+      r = fail(Errc::unexpected_message,
+               fmt::format("{} sent to the TA", wire::type_name(static_cast<MessageType>(*type))));
   }
   if (!r) {
     out.error = r.error();  // discarded: no answer (paper IV.2.B step 3)
@@ -45,8 +46,8 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromAp>(bytes));
   DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
   DCAS_TRY(verify_signature(m.first, ap, "AP"));
-  DCAS_TRY_ASSIGN(kpid, decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size,
-                                      "KeyPairingID"));
+  DCAS_TRY_ASSIGN(kpid,
+                  decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size, "KeyPairingID"));
   DCAS_TRY_ASSIGN(sm, SmId::from_bytes(ByteView(kpid).first(device_id_size)));
   DCAS_TRY_ASSIGN(tp, TpId::from_bytes(ByteView(kpid).subspan(device_id_size)));
 
@@ -68,9 +69,9 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
   }
   DCAS_TRY_ASSIGN(kpk_signature, crypto::pss_sign(identity_.key, view(kpk), rng_));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ap, view(kpk), rng_));
-  DCAS_TRY_ASSIGN(response, sign_and_encode({wire::Profile::koo2010,
-                                             wire::KeyResponseFromTa{encrypted, kpk_signature, {}}, {}},
-                                            identity_.key, rng_));
+  DCAS_TRY_ASSIGN(response,
+                  sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromTa{encrypted, kpk_signature, {}}, {}},
+                                  identity_.key, rng_));
   out.send(Peer::ap, std::move(response), session);
   return {};
 }

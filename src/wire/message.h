@@ -94,17 +94,17 @@ struct ControlWord {
   Bytes mac;                    // 20 bytes: HMAC-SHA1 under HMAC_KEY over the authenticated bytes
 };
 struct SecurityAnnounce {
-  Bytes network_id;              // 8 bytes
+  Bytes network_id;  // 8 bytes
   std::uint64_t image_version = 0;
-  Bytes signature;               // by Prv(AP)
-  Bytes ap_certificate;          // DER
+  Bytes signature;       // by Prv(AP)
+  Bytes ap_certificate;  // DER
 };
 struct DcasDownload {
-  Bytes network_id;              // 8 bytes
+  Bytes network_id;  // 8 bytes
   std::uint64_t image_version = 0;
-  Bytes target_sm_id;            // 8 bytes
-  Bytes signature;               // by Prv(AP)
-  Bytes ap_certificate;          // DER
+  Bytes target_sm_id;    // 8 bytes
+  Bytes signature;       // by Prv(AP)
+  Bytes ap_certificate;  // DER
 };
 struct HostPresence {
   Bytes ap_id;      // 8 bytes
@@ -113,9 +113,9 @@ struct HostPresence {
   Bytes signature;  // by Prv(AP)
 };
 
-using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
-                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce,
-                          DcasDownload, HostPresence>;
+using Body =
+    std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa, KeyResponseFromAp,
+                 CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload, HostPresence>;
 
 struct Message {
   Profile profile = Profile::koo2010;
