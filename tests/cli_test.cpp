@@ -55,8 +55,9 @@ TEST(Cli, BadArgumentsFailWithOneLineNamingTheProblem) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"", "selftest", "crypto", "crypto prf", "crypto kpk", "crypto cwek", "crypto hmac-key", "ta",
-                          "ta init", "ta issue", "cert", "cert show", "bench", "bench crypto"}) {
+  for (const char* cmd :
+       {"", "selftest", "crypto", "crypto prf", "crypto kpk", "crypto cwek", "crypto hmac-key", "ta", "ta init",
+        "ta issue", "cert", "cert show", "bench", "bench crypto", "bench protocol", "bench cw", "demo"}) {
     const auto r = run_dcas(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
@@ -96,15 +97,32 @@ TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {
 }
 
 TEST(Cli, BenchJsonHasTheSharedForm) {
-  const auto r = run_dcas("bench crypto --json --min-time 0.01");
-  ASSERT_EQ(r.status, 0) << r.err;
-  const auto figures = nlohmann::json::parse(r.out);
-  ASSERT_EQ(figures.size(), 3u);
-  for (const auto& f : figures) {
-    for (const char* k : {"name", "value", "unit", "bound", "efficiency"}) EXPECT_TRUE(f.contains(k)) << k;
-    EXPECT_GT(f.at("value").get<double>(), 0);
-    EXPECT_NEAR(f.at("efficiency").get<double>(), f.at("value").get<double>() / f.at("bound").get<double>(), 1e-9);
+  for (const auto& [suite, count] : {std::pair{"crypto", 5u}, std::pair{"protocol", 1u}, std::pair{"cw", 1u}}) {
+    const auto r = run_dcas(std::string("bench ") + suite + " --json --min-time 0.05");
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto figures = nlohmann::json::parse(r.out);
+    ASSERT_EQ(figures.size(), count) << suite;
+    for (const auto& f : figures) {
+      for (const char* k : {"name", "value", "unit", "bound", "efficiency"}) EXPECT_TRUE(f.contains(k)) << k;
+      EXPECT_GT(f.at("value").get<double>(), 0);
+      EXPECT_NEAR(f.at("efficiency").get<double>(), f.at("value").get<double>() / f.at("bound").get<double>(), 1e-9);
+    }
   }
+}
+
+}  // namespace
+}  // namespace dcas
+
+namespace dcas {
+namespace {
+
+TEST(Cli, DemoRunsTheProtocolAndEveryCheckPasses) {
+  const auto r = test::run_dcas("demo");
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("keys_confirmed"), std::string::npos);
+  EXPECT_NE(r.out.find("refused_bound_elsewhere"), std::string::npos);
+  EXPECT_NE(r.out.find("every check behaved as the paper says"), std::string::npos);
+  EXPECT_EQ(r.out.find("FAIL"), std::string::npos);
 }
 
 }  // namespace

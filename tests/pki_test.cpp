@@ -217,3 +217,21 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
 
 }  // namespace
 }  // namespace dcas
+
+namespace dcas {
+namespace {
+
+TEST(CertificateCache, ParsesOnceAndEvictsTheLeastRecentlyUsed) {
+  pki::CertificateCache cache(2);
+  const auto a = test::issue(Role::sm, "5300000000000021", "sm1"), b = test::issue(Role::tp, "5400000000000021", "tp1"),
+             c = test::issue(Role::ap, "4100000000000021", "ap1");
+  const auto first = cache.parse(a.der()).value();
+  EXPECT_EQ(cache.parse(a.der()).value().x509(), first.x509());  // the same parsed object
+  (void)cache.parse(b.der()).value();
+  (void)cache.parse(c.der()).value();                             // evicts a
+  EXPECT_NE(cache.parse(a.der()).value().x509(), first.x509());  // parsed again
+  EXPECT_EQ(cache.parse(Bytes{0x30, 0x00}).error().code, Errc::cert_invalid);
+}
+
+}  // namespace
+}  // namespace dcas

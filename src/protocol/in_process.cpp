@@ -14,8 +14,14 @@ Result<std::unique_ptr<Host>> InProcessNetwork::add_host(Identity sm, Identity t
 }
 
 void InProcessNetwork::collect(Peer at, Output out, std::uint64_t session, std::deque<Hop>& queue) {
-  for (auto& e : out.events) events.push_back({at, std::move(e)});
-  if (out.error) failures.push_back({at, std::move(*out.error)});
+  for (auto& e : out.events) {
+    events.push_back({at, std::move(e)});
+    if (on_event) on_event(events.back());
+  }
+  if (out.error) {
+    failures.push_back({at, std::move(*out.error)});
+    if (on_failure) on_failure(failures.back());
+  }
   for (auto& m : out.messages) queue.push_back({at, m.to, session, std::move(m.bytes)});
 }
 
@@ -28,6 +34,7 @@ void InProcessNetwork::run(Host& host, Peer origin, Output first, TimePoint now)
     if (tamper) tamper(hop);
     if (hop.bytes.empty()) continue;  // dropped
     transcript.push_back(hop);
+    if (on_hop) on_hop(transcript.back());
     Output out;
     switch (hop.to) {
       case Peer::sm: out = host.sm->receive(hop.from, hop.bytes, now); break;

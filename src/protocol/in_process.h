@@ -54,6 +54,10 @@ class InProcessNetwork {
 
   // Called on every hop before delivery: may change the bytes, or empty them to drop the message.
   std::function<void(Hop&)> tamper;
+  // Observers, in the order things happen (for timelines): each delivered hop, each event, each failure.
+  std::function<void(const Hop&)> on_hop;
+  std::function<void(const Observation&)> on_event;
+  std::function<void(const Failure&)> on_failure;
 
   std::vector<Hop> transcript;
   std::vector<Observation> events;
