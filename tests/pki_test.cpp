@@ -228,7 +228,7 @@ TEST(CertificateCache, ParsesOnceAndEvictsTheLeastRecentlyUsed) {
   const auto first = cache.parse(a.der()).value();
   EXPECT_EQ(cache.parse(a.der()).value().x509(), first.x509());  // the same parsed object
   (void)cache.parse(b.der()).value();
-  (void)cache.parse(c.der()).value();                             // evicts a
+  (void)cache.parse(c.der()).value();                            // evicts a
   EXPECT_NE(cache.parse(a.der()).value().x509(), first.x509());  // parsed again
   EXPECT_EQ(cache.parse(Bytes{0x30, 0x00}).error().code, Errc::cert_invalid);
 }

@@ -27,15 +27,19 @@ void oaep_dcas(benchmark::State& state) {
 // padded encryption or signature can reach.
 void rsa_raw(benchmark::State& state, bool private_op) {
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_pkey(nullptr, bench_key().evp(), nullptr);
-  if (private_op) EVP_PKEY_decrypt_init(ctx);
-  else EVP_PKEY_encrypt_init(ctx);
+  if (private_op)
+    EVP_PKEY_decrypt_init(ctx);
+  else
+    EVP_PKEY_encrypt_init(ctx);
   EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_NO_PADDING);
   Bytes block(bench_key().modulus_bytes(), 0x33), out(block.size());
   block[0] = 0;
   for (auto _ : state) {
     std::size_t len = out.size();
-    if (private_op) EVP_PKEY_decrypt(ctx, out.data(), &len, block.data(), block.size());
-    else EVP_PKEY_encrypt(ctx, out.data(), &len, block.data(), block.size());
+    if (private_op)
+      EVP_PKEY_decrypt(ctx, out.data(), &len, block.data(), block.size());
+    else
+      EVP_PKEY_encrypt(ctx, out.data(), &len, block.data(), block.size());
     benchmark::DoNotOptimize(out);
   }
   EVP_PKEY_CTX_free(ctx);
@@ -92,16 +96,16 @@ BENCHMARK(rsa_private_raw)->Name("crypto/rsa_private_raw");
 BENCHMARK(kpk_derivation)->Name("crypto/kpk/dcas");
 BENCHMARK(kpk_primitives)->Name("crypto/kpk/primitives");
 
-const SuiteRegistration crypto_suite{Suite{
-    "crypto",
-    "RSAES-OAEP and RSASSA-PSS (2048) against the bare RSA operation; KPK derivation against its primitives",
-    {
-        {"RSAES-OAEP encrypt (injected RNG)", "crypto/oaep_encrypt", "crypto/rsa_public_raw"},
-        {"RSAES-OAEP decrypt", "crypto/oaep_decrypt", "crypto/rsa_private_raw"},
-        {"RSASSA-PSS sign (injected RNG)", "crypto/pss_sign", "crypto/rsa_private_raw"},
-        {"RSASSA-PSS verify", "crypto/pss_verify", "crypto/rsa_public_raw"},
-        {"KPK derivation", "crypto/kpk/dcas", "crypto/kpk/primitives"},
-    }}};
+const SuiteRegistration crypto_suite{
+    Suite{"crypto",
+          "RSAES-OAEP and RSASSA-PSS (2048) against the bare RSA operation; KPK derivation against its primitives",
+          {
+              {"RSAES-OAEP encrypt (injected RNG)", "crypto/oaep_encrypt", "crypto/rsa_public_raw"},
+              {"RSAES-OAEP decrypt", "crypto/oaep_decrypt", "crypto/rsa_private_raw"},
+              {"RSASSA-PSS sign (injected RNG)", "crypto/pss_sign", "crypto/rsa_private_raw"},
+              {"RSASSA-PSS verify", "crypto/pss_verify", "crypto/rsa_public_raw"},
+              {"KPK derivation", "crypto/kpk/dcas", "crypto/kpk/primitives"},
+          }}};
 
 }  // namespace
 }  // namespace dcas::bench

@@ -106,39 +106,48 @@ Output SecureMicro::receive(Peer from, ByteView bytes, TimePoint now) {
   return out;
 }
 
+namespace {
+// What a verified SecurityAnnounce or DCASDownload tells the SM.
+struct Announcement {
+  Bytes network_id;
+  Bytes ap_certificate;
+  bool addressed_to_us = true;
+};
+}  // namespace
+
 void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bool download) {
-  auto checked = [&]() -> Result<std::pair<Bytes, std::uint64_t>> {
-    Bytes network, cert_der;
+  auto checked = [&]() -> Result<Announcement> {
+    Announcement a;
     wire::Message message;
     if (download) {
       DCAS_TRY_ASSIGN(m, decode_as<wire::DcasDownload>(bytes));
-      if (!equal_ct(m.second.target_sm_id, id_.view())) return std::pair<Bytes, std::uint64_t>{{}, 0};
-      network = m.second.network_id, cert_der = m.second.ap_certificate, message = std::move(m.first);
+      a = {m.second.network_id, m.second.ap_certificate, equal_ct(m.second.target_sm_id, id_.view())};
+      message = std::move(m.first);
     } else {
       DCAS_TRY_ASSIGN(m, decode_as<wire::SecurityAnnounce>(bytes));
-      network = m.second.network_id, cert_der = m.second.ap_certificate, message = std::move(m.first);
+      a = {m.second.network_id, m.second.ap_certificate, true};
+      message = std::move(m.first);
     }
-    DCAS_TRY_ASSIGN(cert, certificates_.parse(cert_der));
+    if (!a.addressed_to_us) return a;
+    DCAS_TRY_ASSIGN(cert, certificates_.parse(a.ap_certificate));
     DCAS_TRY_ASSIGN(ap, pki::verify_device(cert, identity_.ta_root, Role::ap, now));
     DCAS_TRY(verify_signature(message, ap.public_key, "AP"));
-    return std::pair<Bytes, std::uint64_t>{network, 1};
+    return a;
   }();
   if (!checked) {
     out.error = checked.error();  // a forged announcement does not disturb a run in progress
     out.event("announcement_refused", checked.error().message());
     return;
   }
-  if (checked->second == 0) {
+  if (!checked->addressed_to_us) {
     out.event("download_ignored", "DCASDownload addressed to another SM");
     return;
   }
-  const Bytes& network = checked->first;
   auto memory = memory_.load().value_or(SmMemory{});
-  const bool moved = memory.network_id != network;
+  const bool moved = memory.network_id != checked->network_id;
   const bool virgin = !memory.image_installed;
-  memory.network_id = network;
-  memory.ap_certificate = download ? decode_as<wire::DcasDownload>(bytes)->second.ap_certificate
-                                   : decode_as<wire::SecurityAnnounce>(bytes)->second.ap_certificate;
+  memory.network_id = checked->network_id;
+  memory.ap_certificate = checked->ap_certificate;
   if (auto stored = memory_.store(memory); !stored) return stop(out, stored.error());
 
   std::string_view trigger;

@@ -112,8 +112,7 @@ Result<void> TransportProcessor::on_cwek_gen_info(Output& out, ByteView bytes) {
   // The new keys replace the old ones only now that every check passed.
   DCAS_TRY_ASSIGN(opener, CwOpener::create(view(cwek), view(hmac_key), policy_));
   opener_.emplace(std::move(opener));
-  odd_.reset();
-  even_.reset();
+  installed_ = ControlWords{};
   out.event("keys_derived", "CWEK and HMAC_KEY derived for SM " + sm_id_.hex());
   out.send(Peer::sm, std::move(cnfm));
   return {};
@@ -126,15 +125,15 @@ void TransportProcessor::on_control_word(Output& out, ByteView bytes, TimePoint 
     out.event("control_word_refused", cws.error().message());
     return;
   }
-  if (cws->odd) odd_ = cws->odd;
-  if (cws->even) even_ = cws->even;
-  cw_length_ = cws->cw_length;
+  if (cws->odd) installed_.odd = cws->odd;
+  if (cws->even) installed_.even = cws->even;
+  installed_.cw_length = cws->cw_length;
   out.event("control_words_installed", fmt::format("sequence {}{}{}", opener_->last_sequence(), cws->odd ? ", odd" : "",
                                                    cws->even ? ", even" : ""));
 }
 
 std::optional<std::array<std::uint8_t, cw_slot_size>> TransportProcessor::control_word(Parity parity) const {
-  return parity == Parity::odd ? odd_ : even_;
+  return parity == Parity::odd ? installed_.odd : installed_.even;
 }
 
 }  // namespace dcas::protocol

@@ -36,7 +36,7 @@ class TransportProcessor {
 
   // The control word of a parity, once a verified ControlWord has delivered one.
   std::optional<std::array<std::uint8_t, cw_slot_size>> control_word(Parity parity) const;
-  std::uint8_t control_word_length() const { return cw_length_; }
+  std::uint8_t control_word_length() const { return installed_.cw_length; }
 
   State state() const { return state_; }
   const TpId& id() const { return id_; }
@@ -58,8 +58,7 @@ class TransportProcessor {
   std::optional<crypto::RsaPublicKey> sm_key_;
   SmId sm_id_{};
   std::optional<CwOpener> opener_;
-  std::optional<std::array<std::uint8_t, cw_slot_size>> odd_, even_;
-  std::uint8_t cw_length_ = 0;
+  ControlWords installed_;  // the last good control words (wiped when replaced or destroyed)
   pki::CertificateCache certificates_{8};
 };
 
