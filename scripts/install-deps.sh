@@ -6,6 +6,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev openssl                         # all cryptography and X.509
   libsqlite3-dev                             # TA store (embedded default)
+  libdvbcsa-dev                              # DVB-CSA2 descrambling
+  ffmpeg tsdecrypt                           # real transport streams and a DVB-CSA2 peer for the tests
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # libFuzzer: clang 19, because clang 14 cannot compile libstdc++ 12's <expected> (it lacks

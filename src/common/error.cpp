@@ -47,6 +47,11 @@ std::string_view errc_name(Errc code) {
     case Errc::cw_replayed: return "cw_replayed";
     case Errc::cw_stale: return "cw_stale";
     case Errc::no_announce: return "no_announce";
+    case Errc::ts_sync_lost: return "ts_sync_lost";
+    case Errc::ts_truncated_packet: return "ts_truncated_packet";
+    case Errc::ts_bad_adaptation_field: return "ts_bad_adaptation_field";
+    case Errc::ts_bad_section: return "ts_bad_section";
+    case Errc::ts_bad_crc: return "ts_bad_crc";
   }
   return "unknown_error";
 }

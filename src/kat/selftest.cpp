@@ -13,6 +13,7 @@
 #include "crypto/rsa.h"
 #include "kat/embedded.h"
 #include "protocol/derivation.h"
+#include "ts/stream.h"
 
 namespace dcas::kat {
 
@@ -134,6 +135,40 @@ Result<void> run_derivations(const Record& r) {
   return expect_equal(view(hmac_key), want_hmac_key, "HMAC_KEY");
 }
 
+// A TS scrambling vector: the payload cipher both ways; with whole packets also the stream
+// scrambler and descrambler (headers, adaptation field and scrambling bits).
+Result<void> run_ts_cipher(ts::Algorithm algorithm, const Record& r) {
+  DCAS_TRY_ASSIGN(key, r.hex("Key"));
+  DCAS_TRY_ASSIGN(clear, r.hex("Clear"));
+  DCAS_TRY_ASSIGN(scrambled, r.hex("Scrambled"));
+  auto cipher = ts::PayloadCipher::create(algorithm);
+  DCAS_TRY(cipher->set_key(ts::Scrambling::even, key));
+  Bytes work = clear;
+  std::span<std::uint8_t> one[] = {work};
+  cipher->encrypt(ts::Scrambling::even, one);
+  if (auto e = expect_equal(work, scrambled, std::string(ts::algorithm_name(algorithm)) + " scramble"); !e) return e;
+  work = scrambled;
+  cipher->decrypt(ts::Scrambling::even, one);
+  if (auto e = expect_equal(work, clear, std::string(ts::algorithm_name(algorithm)) + " descramble"); !e) return e;
+  if (!r.has("Packet")) return {};
+  DCAS_TRY_ASSIGN(packet, r.hex("Packet"));
+  DCAS_TRY_ASSIGN(scrambled_packet, r.hex("ScrambledPacket"));
+  DCAS_TRY_ASSIGN(info, ts::parse_packet(scrambled_packet));
+  ts::StreamStats stats;
+  std::vector<ts::StreamError> errors;
+  ts::Descrambler descrambler(algorithm);
+  DCAS_TRY(descrambler.set_key(info.scrambling, key));
+  work = scrambled_packet;
+  descrambler.process(work, 0, stats, errors);
+  if (auto e = expect_equal(work, packet, "packet descramble"); !e) return e;
+  ts::Scrambler scrambler(algorithm, {info.pid});
+  DCAS_TRY(scrambler.set_key(info.scrambling, key));
+  scrambler.set_parity(info.scrambling);
+  work = packet;
+  scrambler.process(work, 0, stats, errors);
+  return expect_equal(work, scrambled_packet, "packet scramble");
+}
+
 const std::map<std::string, Runner, std::less<>>& runners() {
   static const std::map<std::string, Runner, std::less<>> table{
       {"sha.txt", run_sha},
@@ -143,6 +178,9 @@ const std::map<std::string, Runner, std::less<>>& runners() {
       {"rsa_oaep_sha256.txt", run_rsa_oaep},
       {"rsa_pss_sha256.txt", run_rsa_pss},
       {"dcas_derivations.txt", run_derivations},
+      {"dvb_csa2.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::csa2, r); }},
+      {"dvb_cissa.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::cissa, r); }},
+      {"atis_idsa.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::idsa, r); }},
   };
   return table;
 }

@@ -1,0 +1,138 @@
+#include "ts/stream.h"
+
+#include <fmt/format.h>
+
+namespace dcas::ts {
+
+// ---- framing ----
+
+void PacketFramer::feed(ByteView data, Bytes& out, std::vector<StreamError>& errors) {
+  carry_.insert(carry_.end(), data.begin(), data.end());
+  std::size_t i = 0;
+  while (carry_.size() - i >= packet_size) {
+    if (carry_[i] == sync_byte && (in_sync_ || carry_.size() - i < 2 * packet_size || carry_[i + packet_size] == sync_byte)) {
+      in_sync_ = true;
+      out.insert(out.end(), carry_.begin() + static_cast<std::ptrdiff_t>(i),
+                 carry_.begin() + static_cast<std::ptrdiff_t>(i + packet_size));
+      i += packet_size;
+      continue;
+    }
+    if (in_sync_) {
+      errors.push_back({offset_ + i, {Errc::ts_sync_lost, fmt::format("byte 0x{:02x} where a sync byte belongs", carry_[i])}});
+      in_sync_ = false;
+    }
+    // Resynchronising: needs a second sync byte one packet later before trusting a candidate.
+    if (carry_.size() - i < 2 * packet_size) break;
+    ++i;
+  }
+  carry_.erase(carry_.begin(), carry_.begin() + static_cast<std::ptrdiff_t>(i));
+  offset_ += i;
+}
+
+void PacketFramer::finish(std::vector<StreamError>& errors) {
+  if (!carry_.empty())
+    errors.push_back({offset_, {in_sync_ ? Errc::ts_truncated_packet : Errc::ts_sync_lost,
+                                fmt::format("{} bytes at the end are not a whole packet", carry_.size())}});
+  offset_ += carry_.size();
+  carry_.clear();
+}
+
+// ---- descrambling ----
+
+namespace {
+std::size_t slot(Scrambling s) { return s == Scrambling::odd ? 1 : 0; }
+}  // namespace
+
+Descrambler::Descrambler(Algorithm algorithm) : cipher_(PayloadCipher::create(algorithm)) {}
+
+Result<void> Descrambler::set_key(Scrambling parity, ByteView cw) {
+  flush(Scrambling::even);  // packets already queued keep the key they were queued under
+  flush(Scrambling::odd);
+  return cipher_->set_key(parity, cw);
+}
+
+void Descrambler::flush(Scrambling parity) {
+  auto& batch = batch_[slot(parity)];
+  if (batch.empty()) return;
+  cipher_->decrypt(parity, batch);
+  batch.clear();
+}
+
+void Descrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+                          std::vector<StreamError>& errors) {
+  for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
+    auto packet = packets.subspan(at, packet_size);
+    ++stats.packets;
+    auto info = parse_packet(packet);
+    if (!info) {
+      ++stats.errors;
+      errors.push_back({offset + at, info.error()});
+      continue;  // left as it is
+    }
+    if (info->scrambling == Scrambling::clear) continue;
+    ++stats.scrambled;
+    if (info->scrambling == Scrambling::reserved) {
+      ++stats.errors;
+      errors.push_back({offset + at, {Errc::ts_bad_section, "transport_scrambling_control 01 is reserved"}});
+      continue;
+    }
+    if (!cipher_->has_key(info->scrambling)) {
+      ++stats.no_key;
+      continue;
+    }
+    if (info->has_payload) {
+      auto& batch = batch_[slot(info->scrambling)];
+      batch.push_back(packet.subspan(info->payload_offset));
+      if (batch.size() >= cipher_->preferred_batch()) flush(info->scrambling);
+    }
+    set_scrambling(packet, Scrambling::clear);
+    ++stats.descrambled;
+  }
+  flush(Scrambling::even);
+  flush(Scrambling::odd);
+}
+
+// ---- scrambling ----
+
+Scrambler::Scrambler(Algorithm algorithm, std::set<std::uint16_t> pids)
+    : cipher_(PayloadCipher::create(algorithm)), pids_(std::move(pids)) {}
+
+Result<void> Scrambler::set_key(Scrambling parity, ByteView cw) { return cipher_->set_key(parity, cw); }
+
+bool Scrambler::selected(std::uint16_t pid) const {
+  if (!pids_.empty()) return pids_.contains(pid);
+  return pid > 0x001f && pid != null_pid && !pmt_pids_.contains(pid);
+}
+
+void Scrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+                        std::vector<StreamError>& errors) {
+  for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
+    auto packet = packets.subspan(at, packet_size);
+    ++stats.packets;
+    auto info = parse_packet(packet);
+    if (!info) {
+      ++stats.errors;
+      errors.push_back({offset + at, info.error()});
+      continue;
+    }
+    if (info->pid == pat_pid && info->has_payload) {
+      // PSI is never scrambled; the PAT tells which PIDs carry PMTs.
+      for (const auto& section : pat_.feed(packet.subspan(info->payload_offset), info->payload_unit_start).sections)
+        if (auto pat = parse_pat(section))
+          for (auto [number, pid] : pat->programs)
+            if (number != 0) pmt_pids_.insert(pid);
+    }
+    if (!selected(info->pid) || !info->has_payload || info->scrambling != Scrambling::clear) continue;
+    batch_.push_back(packet.subspan(info->payload_offset));
+    set_scrambling(packet, parity_);
+    ++stats.scrambled;
+    if (batch_.size() >= cipher_->preferred_batch()) {
+      cipher_->encrypt(parity_, batch_);
+      batch_.clear();
+    }
+  }
+  if (!batch_.empty()) cipher_->encrypt(parity_, batch_);
+  batch_.clear();
+}
+
+}  // namespace dcas::ts
