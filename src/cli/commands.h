@@ -31,5 +31,6 @@ void add_ta(CLI::App& app);
 void add_cert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_demo(CLI::App& app);
+void add_ts(CLI::App& app);
 
 }  // namespace dcas::cli

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
   add_ta(app);
   add_cert(app);
   add_bench(app);
+  add_ts(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

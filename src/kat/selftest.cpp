@@ -159,13 +159,13 @@ Result<void> run_ts_cipher(ts::Algorithm algorithm, const Record& r) {
   ts::Descrambler descrambler(algorithm);
   DCAS_TRY(descrambler.set_key(info.scrambling, key));
   work = scrambled_packet;
-  descrambler.process(work, 0, stats, errors);
+  descrambler.process(work, {}, stats, errors);
   if (auto e = expect_equal(work, packet, "packet descramble"); !e) return e;
   ts::Scrambler scrambler(algorithm, {info.pid});
   DCAS_TRY(scrambler.set_key(info.scrambling, key));
   scrambler.set_parity(info.scrambling);
   work = packet;
-  scrambler.process(work, 0, stats, errors);
+  scrambler.process(work, {}, stats, errors);
   return expect_equal(work, scrambled_packet, "packet scramble");
 }
 

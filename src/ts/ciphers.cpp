@@ -1,12 +1,11 @@
 #include "ts/ciphers.h"
 
 #include <dvbcsa/dvbcsa.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <array>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "crypto/aes.h"
 
@@ -91,7 +90,8 @@ class AesCbcCipher final : public PayloadCipher {
   explicit AesCbcCipher(Algorithm a) : algorithm_(a), iv_(a == Algorithm::cissa ? cissa_iv : idsa_iv) {}
 
   Result<void> set_key(Scrambling parity, ByteView cw) override {
-    if (cw.size() != 16) return fail(Errc::bad_length, fmt::format("a {} control word is 16 bytes", algorithm_name(algorithm_)));
+    if (cw.size() != 16)
+      return fail(Errc::bad_length, fmt::format("a {} control word is 16 bytes", algorithm_name(algorithm_)));
     auto& k = keys_[slot(parity)];
     DCAS_TRY_ASSIGN(enc, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::encrypt, cw));
     DCAS_TRY_ASSIGN(dec, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::decrypt, cw));

@@ -22,7 +22,8 @@ Result<PacketInfo> parse_packet(ByteView p) {
     // packet (183) (ISO/IEC 13818-1 §2.4.3.5).
     const std::size_t max_length = info.has_payload ? 182 : 183;
     if (length > max_length)
-      return fail(Errc::ts_bad_adaptation_field, fmt::format("adaptation_field_length {} exceeds {}", length, max_length));
+      return fail(Errc::ts_bad_adaptation_field,
+                  fmt::format("adaptation_field_length {} exceeds {}", length, max_length));
     offset += 1 + length;
   }
   info.payload_offset = info.has_payload ? offset : packet_size;

@@ -1,9 +1,9 @@
 #include "ts/psi.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 #include "wire/reader.h"
 
@@ -87,7 +87,8 @@ Result<std::pair<std::uint16_t, ByteView>> long_section(ByteView s, std::uint8_t
   if (s.size() < 12) return fail(Errc::ts_bad_section, fmt::format("{} shorter than 12 bytes", name));
   if (s[0] != table_id) return fail(Errc::ts_bad_section, fmt::format("{}: table_id 0x{:02x}", name, s[0]));
   const std::size_t length = 3 + (static_cast<std::size_t>(s[1] & 0x0f) << 8 | s[2]);
-  if (length != s.size()) return fail(Errc::ts_bad_section, fmt::format("{}: section_length disagrees with its size", name));
+  if (length != s.size())
+    return fail(Errc::ts_bad_section, fmt::format("{}: section_length disagrees with its size", name));
   if (crc32_mpeg2(s) != 0) return fail(Errc::ts_bad_crc, fmt::format("{}: CRC_32 mismatch", name));
   const std::uint16_t extension = static_cast<std::uint16_t>(s[3] << 8 | s[4]);
   return std::pair{extension, s.subspan(8, s.size() - 12)};
@@ -104,7 +105,8 @@ Result<std::vector<CaDescriptor>> ca_descriptors(ByteView loop) {
     if (tag == 0x09) {
       if (len < 4) return fail(Errc::ts_bad_section, "CA_descriptor shorter than 4 bytes");
       const auto& b = *body;
-      out.push_back({static_cast<std::uint16_t>(b[0] << 8 | b[1]), static_cast<std::uint16_t>((b[2] & 0x1f) << 8 | b[3])});
+      out.push_back(
+          {static_cast<std::uint16_t>(b[0] << 8 | b[1]), static_cast<std::uint16_t>((b[2] & 0x1f) << 8 | b[3])});
     }
   }
   return out;

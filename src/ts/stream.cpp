@@ -6,19 +6,23 @@ namespace dcas::ts {
 
 // ---- framing ----
 
-void PacketFramer::feed(ByteView data, Bytes& out, std::vector<StreamError>& errors) {
+void PacketFramer::feed(ByteView data, Bytes& out, std::vector<std::uint64_t>& offsets,
+                        std::vector<StreamError>& errors) {
   carry_.insert(carry_.end(), data.begin(), data.end());
   std::size_t i = 0;
   while (carry_.size() - i >= packet_size) {
-    if (carry_[i] == sync_byte && (in_sync_ || carry_.size() - i < 2 * packet_size || carry_[i + packet_size] == sync_byte)) {
+    if (carry_[i] == sync_byte &&
+        (in_sync_ || carry_.size() - i < 2 * packet_size || carry_[i + packet_size] == sync_byte)) {
       in_sync_ = true;
+      offsets.push_back(offset_ + i);
       out.insert(out.end(), carry_.begin() + static_cast<std::ptrdiff_t>(i),
                  carry_.begin() + static_cast<std::ptrdiff_t>(i + packet_size));
       i += packet_size;
       continue;
     }
     if (in_sync_) {
-      errors.push_back({offset_ + i, {Errc::ts_sync_lost, fmt::format("byte 0x{:02x} where a sync byte belongs", carry_[i])}});
+      errors.push_back(
+          {offset_ + i, {Errc::ts_sync_lost, fmt::format("byte 0x{:02x} where a sync byte belongs", carry_[i])}});
       in_sync_ = false;
     }
     // Resynchronising: needs a second sync byte one packet later before trusting a candidate.
@@ -31,8 +35,9 @@ void PacketFramer::feed(ByteView data, Bytes& out, std::vector<StreamError>& err
 
 void PacketFramer::finish(std::vector<StreamError>& errors) {
   if (!carry_.empty())
-    errors.push_back({offset_, {in_sync_ ? Errc::ts_truncated_packet : Errc::ts_sync_lost,
-                                fmt::format("{} bytes at the end are not a whole packet", carry_.size())}});
+    errors.push_back({offset_,
+                      {in_sync_ ? Errc::ts_truncated_packet : Errc::ts_sync_lost,
+                       fmt::format("{} bytes at the end are not a whole packet", carry_.size())}});
   offset_ += carry_.size();
   carry_.clear();
 }
@@ -41,6 +46,9 @@ void PacketFramer::finish(std::vector<StreamError>& errors) {
 
 namespace {
 std::size_t slot(Scrambling s) { return s == Scrambling::odd ? 1 : 0; }
+std::uint64_t offset_of(std::span<const std::uint64_t> offsets, std::size_t index) {
+  return index < offsets.size() ? offsets[index] : index * packet_size;
+}
 }  // namespace
 
 Descrambler::Descrambler(Algorithm algorithm) : cipher_(PayloadCipher::create(algorithm)) {}
@@ -58,7 +66,7 @@ void Descrambler::flush(Scrambling parity) {
   batch.clear();
 }
 
-void Descrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                           std::vector<StreamError>& errors) {
   for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
     auto packet = packets.subspan(at, packet_size);
@@ -66,14 +74,15 @@ void Descrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset,
     auto info = parse_packet(packet);
     if (!info) {
       ++stats.errors;
-      errors.push_back({offset + at, info.error()});
+      errors.push_back({offset_of(offsets, at / packet_size), info.error()});
       continue;  // left as it is
     }
     if (info->scrambling == Scrambling::clear) continue;
     ++stats.scrambled;
     if (info->scrambling == Scrambling::reserved) {
       ++stats.errors;
-      errors.push_back({offset + at, {Errc::ts_bad_section, "transport_scrambling_control 01 is reserved"}});
+      errors.push_back({offset_of(offsets, at / packet_size),
+                        {Errc::ts_bad_section, "transport_scrambling_control 01 is reserved"}});
       continue;
     }
     if (!cipher_->has_key(info->scrambling)) {
@@ -104,7 +113,7 @@ bool Scrambler::selected(std::uint16_t pid) const {
   return pid > 0x001f && pid != null_pid && !pmt_pids_.contains(pid);
 }
 
-void Scrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+void Scrambler::process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                         std::vector<StreamError>& errors) {
   for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
     auto packet = packets.subspan(at, packet_size);
@@ -112,7 +121,7 @@ void Scrambler::process(std::span<std::uint8_t> packets, std::uint64_t offset, S
     auto info = parse_packet(packet);
     if (!info) {
       ++stats.errors;
-      errors.push_back({offset + at, info.error()});
+      errors.push_back({offset_of(offsets, at / packet_size), info.error()});
       continue;
     }
     if (info->pid == pat_pid && info->has_payload) {

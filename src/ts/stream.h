@@ -30,12 +30,11 @@ struct StreamStats {
 // 0x47 188 bytes later (or ends the input). A trailing partial packet is ts_truncated_packet.
 class PacketFramer {
  public:
-  // Appends the complete packets found in `data` (after what earlier calls left over) to `out`.
-  void feed(ByteView data, Bytes& out, std::vector<StreamError>& errors);
+  // Appends the complete packets found in `data` (after what earlier calls left over) to `out`,
+  // and the stream offset of each to `offsets`.
+  void feed(ByteView data, Bytes& out, std::vector<std::uint64_t>& offsets, std::vector<StreamError>& errors);
   // End of input: whatever is left is a truncated packet.
   void finish(std::vector<StreamError>& errors);
-  // Stream offset of the first byte of the next packet appended.
-  std::uint64_t next_offset() const { return offset_; }
 
  private:
   Bytes carry_;
@@ -49,9 +48,9 @@ class Descrambler {
   // A new control word for one parity takes effect from the next packet of that parity, so the
   // headend's usual order (change the key of the parity not on air) loses no packet.
   Result<void> set_key(Scrambling parity, ByteView cw);
-  // Descrambles whole packets in place and clears their scrambling bits. `offset` is the stream
-  // offset of packets[0], for error reports.
-  void process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+  // Descrambles whole packets in place and clears their scrambling bits. `offsets` holds each
+  // packet's stream offset, for error reports (empty: packets[0] is at offset 0, the rest follow).
+  void process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                std::vector<StreamError>& errors);
 
  private:
@@ -67,7 +66,7 @@ class Scrambler {
   Scrambler(Algorithm algorithm, std::set<std::uint16_t> pids);
   Result<void> set_key(Scrambling parity, ByteView cw);
   void set_parity(Scrambling parity) { parity_ = parity; }  // the key on air
-  void process(std::span<std::uint8_t> packets, std::uint64_t offset, StreamStats& stats,
+  void process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                std::vector<StreamError>& errors);
 
  private:

@@ -1,0 +1,192 @@
+// `dcas scramble` and `dcas descramble`: transport streams through DVB-CSA2, DVB-CISSA or
+// ATIS-IDSA, streaming in constant memory, like the field's tools.
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "ts/stream.h"
+
+namespace dcas::cli {
+
+namespace {
+
+struct TsArgs {
+  std::string algo, cw_even, cw_odd, parity, in, out;
+  std::vector<std::string> pids;
+  bool json = false;
+};
+
+TsArgs& args() {
+  static TsArgs a;
+  return a;
+}
+
+using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
+
+Result<File> open_file(const std::string& path, bool input) {
+  if (path == "-") return File(input ? stdin : stdout, [](std::FILE*) { return 0; });
+  std::FILE* f = std::fopen(path.c_str(), input ? "rb" : "wb");
+  if (!f) return fail(Errc::io_error, fmt::format("cannot open {}", path));
+  return File(f, std::fclose);
+}
+
+Result<std::set<std::uint16_t>> parse_pids(const std::vector<std::string>& texts) {
+  std::set<std::uint16_t> pids;
+  for (const auto& t : texts) {
+    std::size_t used = 0;
+    unsigned long v = 0;
+    try {
+      v = std::stoul(t, &used, 0);
+    } catch (...) {
+      used = 0;
+    }
+    if (used != t.size() || v > 0x1fff)
+      return fail(Errc::invalid_argument, fmt::format("--pid {}: not a PID (0..8191)", t));
+    pids.insert(static_cast<std::uint16_t>(v));
+  }
+  return pids;
+}
+
+// Feeds `in` through `process` in chunks, writing to `out`; reports progress on a terminal.
+template <typename Process>
+Result<ts::StreamStats> pump(std::FILE* in, std::FILE* out, std::uint64_t total, std::vector<ts::StreamError>& errors,
+                             Process&& process) {
+  constexpr std::size_t chunk = ts::packet_size * 2048;
+  Bytes buffer(chunk), packets;
+  std::vector<std::uint64_t> offsets;
+  packets.reserve(chunk + 2 * ts::packet_size);
+  ts::PacketFramer framer;
+  ts::StreamStats stats;
+  std::uint64_t read_total = 0, last_shown = 0;
+  const bool show = total > 0 && ::isatty(STDERR_FILENO);
+  for (;;) {
+    const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in);
+    if (n == 0) break;
+    packets.clear();
+    offsets.clear();
+    framer.feed(ByteView(buffer).first(n), packets, offsets, errors);
+    process(std::span(packets), std::span<const std::uint64_t>(offsets), stats);
+    if (!packets.empty() && std::fwrite(packets.data(), 1, packets.size(), out) != packets.size())
+      return fail(Errc::io_error, "cannot write the output");
+    read_total += n;
+    if (show && read_total - last_shown > (8u << 20)) {
+      fmt::print(stderr, "\r{:3}% {} packets", read_total * 100 / total, stats.packets);
+      last_shown = read_total;
+    }
+  }
+  if (std::ferror(in)) return fail(Errc::io_error, "cannot read the input");
+  framer.finish(errors);
+  if (show) fmt::print(stderr, "\r{:40}\r", "");
+  return stats;
+}
+
+void finish(std::string_view command, const Result<ts::StreamStats>& stats, std::vector<ts::StreamError>& errors) {
+  if (!stats) return report_error(command, stats.error());
+  const std::size_t shown = std::min<std::size_t>(errors.size(), 20);
+  for (std::size_t i = 0; i < shown; ++i)
+    fmt::print(stderr, "dcas {}: offset {}: {}\n", command, errors[i].offset, errors[i].error.message());
+  if (errors.size() > shown) fmt::print(stderr, "dcas {}: ... and {} more errors\n", command, errors.size() - shown);
+  const std::uint64_t error_count = errors.size();
+  if (args().json) {
+    fmt::print(stderr, "{}\n",
+               nlohmann::json{{"packets", stats->packets},
+                              {"scrambled", stats->scrambled},
+                              {"descrambled", stats->descrambled},
+                              {"no_key", stats->no_key},
+                              {"errors", error_count}}
+                   .dump());
+  } else {
+    fmt::print(stderr, "{}: {} packets, {} scrambled, {} descrambled, {} without key, {} errors\n", command,
+               stats->packets, stats->scrambled, stats->descrambled, stats->no_key, error_count);
+  }
+  if (error_count > 0) exit_status() = exit_failure;
+}
+
+template <typename Engine>
+Result<void> load_keys(Engine& engine, ts::Algorithm algo) {
+  const auto& a = args();
+  if (a.cw_even.empty() && a.cw_odd.empty()) return fail(Errc::invalid_argument, "give --cw-even, --cw-odd or both");
+  for (auto [hex, parity, name] : {std::tuple{&a.cw_even, ts::Scrambling::even, "--cw-even"},
+                                   std::tuple{&a.cw_odd, ts::Scrambling::odd, "--cw-odd"}}) {
+    if (hex->empty()) continue;
+    DCAS_TRY_ASSIGN(cw, from_hex_exact(*hex, ts::cw_size(algo), name));
+    DCAS_TRY(engine.set_key(parity, cw));
+    secure_wipe(cw.data(), cw.size());
+  }
+  return {};
+}
+
+std::uint64_t size_of(const std::string& path) {
+  struct stat st {};
+  return path != "-" && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size)
+                                                                              : 0;
+}
+
+void run(bool scramble) {
+  const std::string_view command = scramble ? "scramble" : "descramble";
+  const auto& a = args();
+  const auto algo = ts::algorithm_from_name(a.algo);
+  auto pids = parse_pids(a.pids);
+  if (!pids) return report_error(command, pids.error());
+  auto in = open_file(a.in, true);
+  if (!in) return report_error(command, in.error());
+  auto out = open_file(a.out, false);
+  if (!out) return report_error(command, out.error());
+  std::vector<ts::StreamError> errors;
+  Result<ts::StreamStats> stats;
+  if (scramble) {
+    ts::Scrambler engine(*algo, *pids);
+    if (auto r = load_keys(engine, *algo); !r) return report_error(command, r.error());
+    const bool odd = a.parity == "odd" || (a.parity.empty() && a.cw_even.empty());
+    if (odd && a.cw_odd.empty()) return report_error(command, {Errc::invalid_argument, "--parity odd needs --cw-odd"});
+    if (!odd && a.cw_even.empty())
+      return report_error(command, {Errc::invalid_argument, "--parity even needs --cw-even"});
+    engine.set_parity(odd ? ts::Scrambling::odd : ts::Scrambling::even);
+    stats = pump(in->get(), out->get(), size_of(a.in), errors,
+                 [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
+                   engine.process(p, off, s, errors);
+                 });
+  } else {
+    ts::Descrambler engine(*algo);
+    if (auto r = load_keys(engine, *algo); !r) return report_error(command, r.error());
+    stats = pump(in->get(), out->get(), size_of(a.in), errors,
+                 [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
+                   engine.process(p, off, s, errors);
+                 });
+  }
+  if (std::fflush(out->get()) != 0) return report_error(command, {Errc::io_error, "cannot write the output"});
+  finish(command, stats, errors);
+}
+
+void add_ts_command(CLI::App& app, bool scramble) {
+  auto& a = args();
+  auto* cmd = app.add_subcommand(scramble ? "scramble" : "descramble",
+                                 scramble ? "Scramble a transport stream (PSI and adaptation fields stay clear)"
+                                          : "Descramble a transport stream, the key chosen by each packet's parity");
+  cmd->add_option("--algo", a.algo, "csa2, cissa or idsa")->required()->check(CLI::IsMember({"csa2", "cissa", "idsa"}));
+  cmd->add_option("--cw-even", a.cw_even, "Even control word (8 bytes for csa2, 16 for cissa and idsa)");
+  cmd->add_option("--cw-odd", a.cw_odd, "Odd control word");
+  cmd->add_option("--pid", a.pids,
+                  scramble ? "PID to scramble (repeatable; default: every non-PSI PID)"
+                           : "Accepted for symmetry: descrambling follows the packets' bits");
+  if (scramble)
+    cmd->add_option("--parity", a.parity, "Key on air: even or odd (default: even if --cw-even is given)")
+        ->check(CLI::IsMember({"even", "odd"}));
+  cmd->add_flag("--json", a.json, "Print the summary as JSON (on stderr, like the text summary)");
+  cmd->add_option("IN", a.in, "Input transport stream, - for stdin")->required();
+  cmd->add_option("OUT", a.out, "Output transport stream, - for stdout")->required();
+  cmd->callback([scramble] { run(scramble); });
+}
+
+}  // namespace
+
+void add_ts(CLI::App& app) {
+  add_ts_command(app, true);
+  add_ts_command(app, false);
+}
+
+}  // namespace dcas::cli
