@@ -3,6 +3,8 @@
 
   tools/make_fuzz_corpus.py wire OUT_DIR   one valid message of each type, built from docs/spec.md's
                                            wire format, for fuzz/fuzz_wire_decode
+  tools/make_fuzz_corpus.py ts OUT_DIR     the head of a transport stream made by ffmpeg (PAT, PMT,
+                                           elementary streams), for fuzz/fuzz_ts
   tools/make_fuzz_corpus.py roles OUT_DIR  the reference transcript's real messages
                                            (tests/data/transcript_koo2010.txt), each behind every
                                            role/state selector byte, for fuzz/fuzz_roles"""
@@ -50,6 +52,15 @@ if __name__ == "__main__":
     os.makedirs(out, exist_ok=True)
     if kind == "wire":
         seeds = MESSAGES
+    elif kind == "ts":
+        import subprocess
+        sample = os.path.join(out, "sample.ts")
+        subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=duration=1:size=160x120:rate=10",
+                        "-c:v", "mpeg2video", "-f", "mpegts", sample], check=True)
+        with open(sample, "rb") as f:
+            data = f.read()
+        os.remove(sample)
+        seeds = {f"ts-{i}": data[i * 188 * 8:(i + 1) * 188 * 8] for i in range(min(8, len(data) // (188 * 8)))}
     else:
         messages = transcript_messages() + list(MESSAGES.values())
         seeds = {f"{i:02d}-{sel}": bytes([sel]) + m for i, m in enumerate(messages) for sel in range(10)}
