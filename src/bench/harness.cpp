@@ -49,7 +49,7 @@ Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, do
   std::string filter;
   for (const auto& s : specs)
     for (const auto& n : {s.measured, s.bound}) filter += (filter.empty() ? "^(" : "|") + regex_escape(n);
-  filter += ")$";
+  filter += ")(/.*)?$";  // e.g. "/real_time" suffixes
   const std::string min_time = fmt::format("--benchmark_min_time={}", min_seconds / repetitions);
   const std::string reps = fmt::format("--benchmark_repetitions={}", repetitions);
   std::string arg0 = "dcas-bench", interleave = "--benchmark_enable_random_interleaving=true";

@@ -56,8 +56,16 @@ Result<void> Aes128::run_continuing(ByteView in, std::span<std::uint8_t> out) {
   if (out.size() != in.size()) return fail(Errc::bad_length, "AES output size must equal input size");
   if (state_->mode != AesMode::ctr && in.size() % 16 != 0)
     return fail(Errc::bad_length, "AES-ECB/CBC input must be a multiple of 16 bytes");
+  if (in.empty()) return {};
+  // Whole blocks go straight to the cipher (EVP_Cipher): no partial-block buffering to manage,
+  // which matters when a call handles one short TS payload or CW message.
+  if (state_->mode != AesMode::ctr) {
+    if (EVP_Cipher(state_->ctx.get(), out.data(), in.data(), static_cast<unsigned int>(in.size())) <= 0)
+      return ossl::fail_ossl(Errc::crypto_failure, "AES operation failed");
+    return {};
+  }
   int len = 0;
-  if (!in.empty() && EVP_CipherUpdate(state_->ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1)
+  if (EVP_CipherUpdate(state_->ctx.get(), out.data(), &len, in.data(), static_cast<int>(in.size())) != 1)
     return ossl::fail_ossl(Errc::crypto_failure, "AES operation failed");
   return {};
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <vector>
 
 #include "crypto/aes.h"
@@ -96,30 +97,47 @@ class AesCbcCipher final : public PayloadCipher {
     DCAS_TRY_ASSIGN(enc, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::encrypt, cw));
     DCAS_TRY_ASSIGN(dec, crypto::Aes128::create(crypto::AesMode::ecb, crypto::AesDirection::decrypt, cw));
     DCAS_TRY_ASSIGN(cbc, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::encrypt, cw));
+    DCAS_TRY_ASSIGN(cbc_dec, crypto::Aes128::create(crypto::AesMode::cbc, crypto::AesDirection::decrypt, cw));
+    // The decryption context runs on for the life of the key; it starts from our IV.
+    std::array<std::uint8_t, 16> ignored{};
+    DCAS_TRY(cbc_dec.run(iv_, ByteView{}, std::span<std::uint8_t>(ignored.data(), 0)));
     k.encrypt.emplace(std::move(enc));
     k.decrypt.emplace(std::move(dec));
     k.cbc_encrypt.emplace(std::move(cbc));
+    k.cbc_decrypt.emplace(std::move(cbc_dec));
+    k.chain = iv_;
     return {};
   }
   bool has_key(Scrambling parity) const override { return keys_[slot(parity)].decrypt.has_value(); }
-  std::size_t preferred_batch() const override { return 64; }
+  std::size_t preferred_batch() const override { return 128; }
 
+  // Decrypts a batch with two OpenSSL calls, whatever its size: the whole blocks of every payload
+  // are gathered into one buffer and CBC-decrypted together on a context that runs on from batch
+  // to batch (no IV re-initialisation); each payload's first block is then corrected from the
+  // chaining value it was decrypted under to the standard's IV. For IDSA the residue keystreams,
+  // AES(last ciphertext block), are made in one ECB call as well.
+  // Each payload is CBC-decrypted in place by one call on a context that runs on from payload to
+  // payload (no IV re-initialisation, which costs more than the decryption in OpenSSL 3); its first
+  // block is then corrected from the chaining value it was decrypted under to the standard's IV.
+  // IDSA residue keystreams, AES(last ciphertext block or IV), are made for the whole batch in one
+  // ECB call.
   void decrypt(Scrambling parity, Payloads payloads) override {
     auto& k = keys_[slot(parity)];
+    const bool idsa = algorithm_ == Algorithm::idsa;
+    if (idsa && keystream_.size() < payloads.size() * 16) keystream_.resize(payloads.size() * 16);
+    std::size_t residues = 0;
+    std::array<std::uint8_t, 16> last;
     for (auto payload : payloads) {
-      const std::size_t whole = payload.size() / 16 * 16;
-      std::array<std::uint8_t, 16> last_cipher = iv_;
+      const std::size_t whole = payload.size() & ~std::size_t{15};
+      std::memcpy(last.data(), whole > 0 ? payload.data() + whole - 16 : iv_.data(), 16);
       if (whole > 0) {
-        std::copy_n(payload.begin() + static_cast<std::ptrdiff_t>(whole - 16), 16, last_cipher.begin());
-        (void)k.decrypt->run({}, payload.first(whole), std::span(scratch_.data(), whole));
-        // P_i = D(C_i) ^ C_{i-1}, from the end so that each C_{i-1} is still in place.
-        for (std::size_t b = whole / 16; b-- > 0;) {
-          const std::uint8_t* prev = b == 0 ? iv_.data() : payload.data() + 16 * (b - 1);
-          for (std::size_t i = 0; i < 16; ++i) payload[16 * b + i] = scratch_[16 * b + i] ^ prev[i];
-        }
+        (void)k.cbc_decrypt->run_continuing(payload.first(whole), payload.first(whole));
+        xor16(payload.data(), k.chain.data(), iv_.data());
+        k.chain = last;
       }
-      apply_residue(k, payload.subspan(whole), last_cipher);
+      if (idsa && whole != payload.size()) std::memcpy(keystream_.data() + 16 * residues++, last.data(), 16);
     }
+    if (residues > 0) apply_residues(k, payloads, residues);
   }
 
   void encrypt(Scrambling parity, Payloads payloads) override {
@@ -137,8 +155,45 @@ class AesCbcCipher final : public PayloadCipher {
 
  private:
   struct Keys {
-    std::optional<crypto::Aes128> encrypt, decrypt, cbc_encrypt;
+    std::optional<crypto::Aes128> encrypt, decrypt, cbc_encrypt, cbc_decrypt;
+    std::array<std::uint8_t, 16> chain{};  // cbc_decrypt's current chaining value
   };
+
+  // block ^= a ^ b, 16 bytes, as two 64-bit words.
+  static void xor16(std::uint8_t* block, const std::uint8_t* a, const std::uint8_t* b) {
+    for (int w = 0; w < 2; ++w) {
+      std::uint64_t x, y, z;
+      std::memcpy(&x, block + 8 * w, 8);
+      std::memcpy(&y, a + 8 * w, 8);
+      std::memcpy(&z, b + 8 * w, 8);
+      x ^= y ^ z;
+      std::memcpy(block + 8 * w, &x, 8);
+    }
+  }
+
+  // IDSA residues of a decrypted batch: `blocks` keystream inputs (one per payload with a residue,
+  // in order) are already in keystream_; one ECB call turns them into keystream, XORed in here.
+  void apply_residues(Keys& k, Payloads payloads, std::size_t blocks) {
+    (void)k.encrypt->run({}, ByteView(keystream_).first(16 * blocks), std::span(keystream_).first(16 * blocks));
+    std::size_t at = 0;
+    for (auto payload : payloads) {
+      const std::size_t residue = payload.size() % 16;
+      if (residue == 0) continue;
+      std::uint8_t* tail = payload.data() + payload.size() - residue;
+      const std::uint8_t* stream = keystream_.data() + at;
+      std::size_t j = 0;
+      if (residue >= 8) {  // full payloads have 8: one 64-bit XOR
+        std::uint64_t x, y;
+        std::memcpy(&x, tail, 8);
+        std::memcpy(&y, stream, 8);
+        x ^= y;
+        std::memcpy(tail, &x, 8);
+        j = 8;
+      }
+      for (; j < residue; ++j) tail[j] ^= stream[j];
+      at += 16;
+    }
+  }
 
   // DVB-CISSA leaves the residue in clear. ATIS-IDSA (DVS-042) XORs it with AES(last ciphertext
   // block), or AES(IV) when the payload has no whole block; the same operation both ways.
@@ -152,7 +207,7 @@ class AesCbcCipher final : public PayloadCipher {
   Algorithm algorithm_;
   std::array<std::uint8_t, 16> iv_;
   std::array<Keys, 2> keys_;
-  std::array<std::uint8_t, packet_size> scratch_{};
+  std::vector<std::uint8_t> keystream_;
 };
 
 }  // namespace

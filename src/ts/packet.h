@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 
 #include "common/bytes.h"
@@ -33,6 +34,27 @@ struct PacketInfo {
 // Parses one packet. Errors: ts_truncated_packet (not 188 bytes), ts_sync_lost (first byte is not
 // 0x47), ts_bad_adaptation_field (adaptation_field_length beyond the packet, or 183 with a payload).
 Result<PacketInfo> parse_packet(ByteView packet);
+
+// The same checks without an error message, for the per-packet hot paths; nullopt where
+// parse_packet() fails (call it then for the error).
+inline std::optional<PacketInfo> parse_packet_fast(const std::uint8_t* p) {
+  if (p[0] != sync_byte) return std::nullopt;
+  PacketInfo info;
+  info.transport_error = p[1] & 0x80;
+  info.payload_unit_start = p[1] & 0x40;
+  info.pid = static_cast<std::uint16_t>((p[1] & 0x1f) << 8 | p[2]);
+  info.scrambling = static_cast<Scrambling>(p[3] >> 6);
+  info.has_adaptation_field = p[3] & 0x20;
+  info.has_payload = p[3] & 0x10;
+  info.continuity_counter = p[3] & 0x0f;
+  std::size_t offset = 4;
+  if (info.has_adaptation_field) {
+    if (p[4] > (info.has_payload ? 182 : 183)) return std::nullopt;
+    offset += 1 + p[4];
+  }
+  info.payload_offset = info.has_payload ? offset : packet_size;
+  return info;
+}
 
 // Rewrites the two transport_scrambling_control bits of a packet.
 inline void set_scrambling(std::span<std::uint8_t> packet, Scrambling s) {

@@ -68,13 +68,14 @@ void Descrambler::flush(Scrambling parity) {
 
 void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                           std::vector<StreamError>& errors) {
+  const bool has_key[4] = {false, false, cipher_->has_key(Scrambling::even), cipher_->has_key(Scrambling::odd)};
   for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
     auto packet = packets.subspan(at, packet_size);
     ++stats.packets;
-    auto info = parse_packet(packet);
+    auto info = parse_packet_fast(packet.data());
     if (!info) {
       ++stats.errors;
-      errors.push_back({offset_of(offsets, at / packet_size), info.error()});
+      errors.push_back({offset_of(offsets, at / packet_size), parse_packet(packet).error()});
       continue;  // left as it is
     }
     if (info->scrambling == Scrambling::clear) continue;
@@ -85,7 +86,7 @@ void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::
                         {Errc::ts_bad_section, "transport_scrambling_control 01 is reserved"}});
       continue;
     }
-    if (!cipher_->has_key(info->scrambling)) {
+    if (!has_key[static_cast<int>(info->scrambling)]) {
       ++stats.no_key;
       continue;
     }
