@@ -66,11 +66,17 @@ Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, do
     const auto& table = bytes ? reporter.bytes_per_second : reporter.ops_per_second;
     auto measured = table.find(s.measured);
     auto bound = table.find(s.bound);
-    if (measured == table.end() || bound == table.end())
+    if (measured == table.end() || bound == table.end()) {
+      if (s.comparison) {
+        fmt::print(stderr, "note: '{}' skipped (the other tool is not available or its output differed)\n", s.name);
+        continue;
+      }
       return fail(Errc::invalid_argument, fmt::format("benchmark for '{}' did not run", s.name));
+    }
     const double scale = bytes ? 1e-6 : 1.0;
     Figure f{s.name, measured->second * scale, bytes ? "MB/s" : "op/s", bound->second * scale, 0};
     f.efficiency = f.bound > 0 ? f.value / f.bound : 0;
+    f.comparison = s.comparison;
     figures.push_back(f);
   }
   return figures;
@@ -82,15 +88,24 @@ void print_table(std::ostream& out, const std::vector<Figure>& figures) {
   out << fmt::format("{:<{}}  {:>14}  {:>14}  {:>5}  {:>10}\n", "figure", width, "measured", "bound", "unit",
                      "efficiency");
   for (const auto& f : figures)
-    out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>10.3f}\n", f.name, width, f.value, f.bound, f.unit,
-                       f.efficiency);
+    if (!f.comparison)
+      out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>10.3f}\n", f.name, width, f.value, f.bound, f.unit,
+                         f.efficiency);
+  for (const auto& f : figures)
+    if (f.comparison)
+      out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>9.2f}x  (against another tool, not a limit)\n",
+                         f.name, width, f.value, f.bound, f.unit, f.efficiency);
 }
 
 nlohmann::json to_json(const std::vector<Figure>& figures) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& f : figures)
-    out.push_back(
-        {{"name", f.name}, {"value", f.value}, {"unit", f.unit}, {"bound", f.bound}, {"efficiency", f.efficiency}});
+    out.push_back({{"name", f.name},
+                   {"value", f.value},
+                   {"unit", f.unit},
+                   {"bound", f.bound},
+                   {"efficiency", f.efficiency},
+                   {"comparison", f.comparison}});
   return out;
 }
 

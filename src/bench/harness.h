@@ -22,6 +22,9 @@ struct FigureSpec {
   std::string measured;  // Google Benchmark name of the measured operation
   std::string bound;     // Google Benchmark name of its bound
   Unit unit = Unit::ops_per_second;
+  // The bound is another tool doing the same job, not a limit: efficiency is then a speed-up and
+  // may exceed 1. Printed apart from the limits; omitted (with a note) if the tool is missing.
+  bool comparison = false;
 };
 
 struct Figure {
@@ -30,6 +33,7 @@ struct Figure {
   std::string unit;  // "op/s" or "MB/s"
   double bound = 0;  // bound rate, same unit
   double efficiency = 0;
+  bool comparison = false;
 };
 
 // Runs every benchmark the specs name for about `min_seconds` each, in five interleaved

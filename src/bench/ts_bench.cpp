@@ -2,11 +2,16 @@
 // algorithm, against the cipher's own limit on a buffer of the same size.
 #include <benchmark/benchmark.h>
 #include <dvbcsa/dvbcsa.h>
+#include <fmt/format.h>
 #include <openssl/evp.h>
+#include <unistd.h>
 
+#include <cstdio>
+#include <filesystem>
 #include <random>
 
 #include "bench/harness.h"
+#include "common/bytes.h"
 #include "ts/stream.h"
 
 namespace dcas::bench {
@@ -92,11 +97,105 @@ void csa2_limit(benchmark::State& state) {
   dvbcsa_bs_key_free(key);
 }
 
+// ---- against tsdecrypt: both tools as processes on the same scrambled file ----
+
+namespace fs = std::filesystem;
+
+struct FileRace {
+  fs::path dir, scrambled, ours, theirs;
+  std::uint64_t size = 0;
+  std::string self;
+};
+
+// A 12 MB stream with PAT and PMT (tsdecrypt needs them), scrambled with a constant CW.
+const FileRace& race() {
+  static const FileRace r = [] {
+    FileRace f;
+    f.dir = fs::temp_directory_path() / fmt::format("dcas-bench-{}", ::getpid());
+    fs::create_directories(f.dir);
+    f.scrambled = f.dir / "scrambled.ts", f.ours = f.dir / "dcas.ts", f.theirs = f.dir / "tsdecrypt.ts";
+    f.self = fs::read_symlink("/proc/self/exe").string();
+    std::uint8_t cc_pat = 0, cc_pmt = 0;
+    const Bytes pat = ts::build_pat({1, {{1, 0x1000}}});
+    const Bytes pmt = ts::build_pmt({1, 0x100, {}, {{0x02, 0x100, {}}}});
+    Bytes stream;
+    std::mt19937 rng(11);
+    for (std::size_t i = 0; i < 65536; ++i) {
+      if (i % 256 == 0) {
+        for (const auto& p : ts::packetize(pat, ts::pat_pid, cc_pat)) stream.insert(stream.end(), p.begin(), p.end());
+        for (const auto& p : ts::packetize(pmt, 0x1000, cc_pmt)) stream.insert(stream.end(), p.begin(), p.end());
+      }
+      std::array<std::uint8_t, ts::packet_size> p;
+      for (auto& b : p) b = static_cast<std::uint8_t>(rng());
+      p[0] = ts::sync_byte, p[1] = 0x01, p[2] = 0x00, p[3] = static_cast<std::uint8_t>(0x10 | (i & 0x0f));
+      stream.insert(stream.end(), p.begin(), p.end());
+    }
+    ts::Scrambler scrambler(ts::Algorithm::csa2, {});
+    (void)scrambler.set_key(ts::Scrambling::even, csa2_cw);
+    ts::StreamStats stats;
+    std::vector<ts::StreamError> errors;
+    scrambler.process(stream, {}, stats, errors);
+    std::FILE* out = std::fopen(f.scrambled.c_str(), "wb");
+    if (out) {
+      std::fwrite(stream.data(), 1, stream.size(), out);
+      std::fclose(out);
+    }
+    f.size = stream.size();
+    return f;
+  }();
+  static const struct Cleanup {
+    const fs::path& dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{r.dir};
+  return r;
+}
+
+std::string cw_hex() { return to_hex(csa2_cw); }
+
+void file_dcas(benchmark::State& state) {
+  const auto& r = race();
+  const std::string cmd = fmt::format("{} descramble --algo csa2 --cw-even {} {} {} 2>/dev/null", r.self, cw_hex(),
+                                      r.scrambled.string(), r.ours.string());
+  for (auto _ : state)
+    if (std::system(cmd.c_str()) != 0) state.SkipWithError("dcas descramble failed");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * r.size));
+}
+
+// The elementary-stream packets of a file (PID 0x100), for the identity check.
+Bytes es_packets(const fs::path& path) {
+  Bytes out;
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return out;
+  std::array<std::uint8_t, ts::packet_size> p;
+  while (std::fread(p.data(), 1, p.size(), f) == p.size())
+    if (((p[1] & 0x1f) << 8 | p[2]) == 0x100) out.insert(out.end(), p.begin(), p.end());
+  std::fclose(f);
+  return out;
+}
+
+void file_tsdecrypt(benchmark::State& state) {
+  const auto& r = race();
+  // tsdecrypt's constant CW is the odd and the even CW together.
+  const std::string cmd = fmt::format("tsdecrypt -Y {}{} -I file://{} -O file://{} >/dev/null 2>&1", cw_hex(), cw_hex(),
+                                      r.scrambled.string(), r.theirs.string());
+  for (auto _ : state)
+    if (std::system(cmd.c_str()) != 0) state.SkipWithError("tsdecrypt is not available");
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * r.size));
+  // The race counts only if both produced the same elementary stream.
+  const Bytes ours = es_packets(r.ours), theirs = es_packets(r.theirs);
+  if (ours.empty() || ours != theirs) state.SkipWithError("dcas and tsdecrypt outputs differ");
+}
+
 BENCHMARK_CAPTURE(descramble, csa2, ts::Algorithm::csa2)->Name("descramble/csa2")->UseRealTime();
 BENCHMARK_CAPTURE(descramble, cissa, ts::Algorithm::cissa)->Name("descramble/cissa")->UseRealTime();
 BENCHMARK_CAPTURE(descramble, idsa, ts::Algorithm::idsa)->Name("descramble/idsa")->UseRealTime();
 BENCHMARK(aes_cbc_limit)->Name("descramble/aes128_cbc_limit")->UseRealTime();
 BENCHMARK(csa2_limit)->Name("descramble/libdvbcsa_batch_limit")->UseRealTime();
+BENCHMARK(file_dcas)->Name("descramble/file_dcas")->UseRealTime()->Iterations(2);
+BENCHMARK(file_tsdecrypt)->Name("descramble/file_tsdecrypt")->UseRealTime()->Iterations(1);
 
 const SuiteRegistration descramble_suite{Suite{
     "descramble",
@@ -105,6 +204,8 @@ const SuiteRegistration descramble_suite{Suite{
         {"DVB-CSA2 descramble", "descramble/csa2", "descramble/libdvbcsa_batch_limit", Unit::megabytes_per_second},
         {"DVB-CISSA descramble", "descramble/cissa", "descramble/aes128_cbc_limit", Unit::megabytes_per_second},
         {"ATIS-IDSA descramble", "descramble/idsa", "descramble/aes128_cbc_limit", Unit::megabytes_per_second},
+        {"DVB-CSA2 file, dcas vs tsdecrypt", "descramble/file_dcas", "descramble/file_tsdecrypt",
+         Unit::megabytes_per_second, /*comparison=*/true},
     }}};
 
 }  // namespace
