@@ -348,3 +348,30 @@ TEST(TsCommands, BadArguments) {
 
 }  // namespace
 }  // namespace dcas
+
+namespace dcas {
+namespace {
+
+TEST(TsCommands, ABrokenPsiSectionIsReportedWithItsOffset) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("dcas-crc-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto text = read_text_file(sample_ts()).value();
+  Bytes stream(text.begin(), text.end());
+  // Damage the program number in the first PAT (header 4, pointer_field 1, table header 8).
+  std::size_t pat = 0;
+  while (pat < stream.size() && ((stream[pat + 1] & 0x1f) != 0 || stream[pat + 2] != 0)) pat += ts::packet_size;
+  ASSERT_LT(pat, stream.size());
+  stream[pat + 13] ^= 0x01;
+  write_public_file(dir / "in.ts", stream).value();
+  const auto r = test::run_dcas(fmt::format("descramble --algo csa2 --cw-even 0102030405060708 {} {}",
+                                            (dir / "in.ts").string(), (dir / "out.ts").string()));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(fmt::format("offset {}: ts_bad_crc", pat)), std::string::npos) << r.err;
+  const auto out = read_text_file(dir / "out.ts").value();
+  EXPECT_EQ(out.size(), stream.size());  // everything still went through
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dcas

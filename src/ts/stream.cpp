@@ -42,6 +42,20 @@ void PacketFramer::finish(std::vector<StreamError>& errors) {
   carry_.clear();
 }
 
+// ---- PSI ----
+
+void PsiMonitor::feed(const PacketInfo& info, ByteView packet, std::uint64_t offset, std::vector<StreamError>& errors) {
+  const bool psi = info.pid == pat_pid || info.pid == cat_pid || pmt_pids_.contains(info.pid);
+  if (!psi || !info.has_payload || info.scrambling != Scrambling::clear) return;
+  auto out = assemblers_[info.pid].feed(packet.subspan(info.payload_offset), info.payload_unit_start);
+  for (auto& e : out.errors) errors.push_back({offset, std::move(e)});
+  if (info.pid != pat_pid) return;
+  for (const auto& section : out.sections)
+    if (auto pat = parse_pat(section))
+      for (auto [number, pid] : pat->programs)
+        if (number != 0) pmt_pids_.insert(pid);
+}
+
 // ---- descrambling ----
 
 namespace {
@@ -78,7 +92,12 @@ void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::
       errors.push_back({offset_of(offsets, at / packet_size), parse_packet(packet).error()});
       continue;  // left as it is
     }
-    if (info->scrambling == Scrambling::clear) continue;
+    if (info->scrambling == Scrambling::clear) {
+      const std::size_t before = errors.size();
+      psi_.feed(*info, packet, offset_of(offsets, at / packet_size), errors);
+      stats.errors += errors.size() - before;
+      continue;
+    }
     ++stats.scrambled;
     if (info->scrambling == Scrambling::reserved) {
       ++stats.errors;
@@ -111,7 +130,7 @@ Result<void> Scrambler::set_key(Scrambling parity, ByteView cw) { return cipher_
 
 bool Scrambler::selected(std::uint16_t pid) const {
   if (!pids_.empty()) return pids_.contains(pid);
-  return pid > 0x001f && pid != null_pid && !pmt_pids_.contains(pid);
+  return pid > 0x001f && pid != null_pid && !psi_.is_pmt_pid(pid);
 }
 
 void Scrambler::process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
@@ -125,13 +144,10 @@ void Scrambler::process(std::span<std::uint8_t> packets, std::span<const std::ui
       errors.push_back({offset_of(offsets, at / packet_size), info.error()});
       continue;
     }
-    if (info->pid == pat_pid && info->has_payload) {
-      // PSI is never scrambled; the PAT tells which PIDs carry PMTs.
-      for (const auto& section : pat_.feed(packet.subspan(info->payload_offset), info->payload_unit_start).sections)
-        if (auto pat = parse_pat(section))
-          for (auto [number, pid] : pat->programs)
-            if (number != 0) pmt_pids_.insert(pid);
-    }
+    // PSI is never scrambled; the PAT tells which PIDs carry PMTs.
+    const std::size_t before = errors.size();
+    psi_.feed(*info, packet, offset_of(offsets, at / packet_size), errors);
+    stats.errors += errors.size() - before;
     if (!selected(info->pid) || !info->has_payload || info->scrambling != Scrambling::clear) continue;
     batch_.push_back(packet.subspan(info->payload_offset));
     set_scrambling(packet, parity_);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <set>
 #include <vector>
@@ -42,6 +43,18 @@ class PacketFramer {
   bool in_sync_ = true;
 };
 
+// Follows the PSI a stream carries (PAT, CAT and the PMTs the PAT announces), so that a broken
+// section is reported with its packet's offset and the scrambler knows which PIDs carry PMTs.
+class PsiMonitor {
+ public:
+  void feed(const PacketInfo& info, ByteView packet, std::uint64_t offset, std::vector<StreamError>& errors);
+  bool is_pmt_pid(std::uint16_t pid) const { return pmt_pids_.contains(pid); }
+
+ private:
+  std::map<std::uint16_t, SectionAssembler> assemblers_;
+  std::set<std::uint16_t> pmt_pids_;
+};
+
 class Descrambler {
  public:
   explicit Descrambler(Algorithm algorithm);
@@ -56,6 +69,7 @@ class Descrambler {
  private:
   void flush(Scrambling parity);
   std::unique_ptr<PayloadCipher> cipher_;
+  PsiMonitor psi_;
   std::array<std::vector<std::span<std::uint8_t>>, 2> batch_;
 };
 
@@ -73,8 +87,7 @@ class Scrambler {
   bool selected(std::uint16_t pid) const;
   std::unique_ptr<PayloadCipher> cipher_;
   std::set<std::uint16_t> pids_;
-  std::set<std::uint16_t> pmt_pids_;
-  SectionAssembler pat_;
+  PsiMonitor psi_;
   Scrambling parity_ = Scrambling::even;
   std::vector<std::span<std::uint8_t>> batch_;
 };
