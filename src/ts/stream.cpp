@@ -83,7 +83,13 @@ void Descrambler::flush(Scrambling parity) {
 void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::uint64_t> offsets, StreamStats& stats,
                           std::vector<StreamError>& errors) {
   const bool has_key[4] = {false, false, cipher_->has_key(Scrambling::even), cipher_->has_key(Scrambling::odd)};
+  constexpr std::size_t prefetch_distance = 8 * packet_size;  // hides memory latency on large buffers
   for (std::size_t at = 0; at + packet_size <= packets.size(); at += packet_size) {
+    if (at + prefetch_distance + packet_size <= packets.size()) {
+      __builtin_prefetch(packets.data() + at + prefetch_distance, 1);
+      __builtin_prefetch(packets.data() + at + prefetch_distance + 64, 1);
+      __builtin_prefetch(packets.data() + at + prefetch_distance + 128, 1);
+    }
     auto packet = packets.subspan(at, packet_size);
     ++stats.packets;
     auto info = parse_packet_fast(packet.data());
