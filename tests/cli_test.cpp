@@ -55,9 +55,26 @@ TEST(Cli, BadArgumentsFailWithOneLineNamingTheProblem) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd :
-       {"", "selftest", "crypto", "crypto prf", "crypto kpk", "crypto cwek", "crypto hmac-key", "ta", "ta init",
-        "ta issue", "cert", "cert show", "bench", "bench crypto", "bench protocol", "bench cw", "demo"}) {
+  for (const char* cmd : {"",
+                          "selftest",
+                          "crypto",
+                          "crypto prf",
+                          "crypto kpk",
+                          "crypto cwek",
+                          "crypto hmac-key",
+                          "ta",
+                          "ta init",
+                          "ta issue",
+                          "cert",
+                          "cert show",
+                          "bench",
+                          "bench crypto",
+                          "bench protocol",
+                          "bench cw",
+                          "bench descramble",
+                          "demo",
+                          "scramble",
+                          "descramble"}) {
     const auto r = run_dcas(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;

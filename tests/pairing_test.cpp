@@ -195,6 +195,12 @@ TEST_F(PairingFlow, PresenceReportsMustComeFromARegisteredAp) {
   auto msg = d.ap.host_presence(h->sm->id(), false).value();
   msg[26] ^= 1;  // inside the SM_ID value
   EXPECT_EQ(d.ta.receive(0, msg, t0).error->code, Errc::signature_invalid);
+  // An AP with a valid certificate that the TA never admitted.
+  auto stranger = protocol::AuthProxy::create(d.identity(Role::ap, "4100000000000002", "ap2"), d.ap_rng, t0).value();
+  EXPECT_EQ(d.ta.receive(0, stranger.host_presence(h->sm->id(), false).value(), t0).error->code, Errc::unknown_device);
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  EXPECT_EQ(psi(), Psi::auth_paired);  // neither report moved the pair
 }
 
 }  // namespace
