@@ -61,11 +61,11 @@ enum class Errc : int {
   cw_stale = 78,                 // issued too long ago, or in the future
   no_announce = 79,              // the SM has no AP certificate yet (no SecurityAnnounce seen)
   // MPEG transport stream
-  ts_sync_lost = 90,              // a packet does not start with 0x47
-  ts_truncated_packet = 91,       // fewer than 188 bytes where a packet was expected
-  ts_bad_adaptation_field = 92,   // adaptation_field_length runs past the packet
-  ts_bad_section = 93,            // a PSI section is malformed or too long
-  ts_bad_crc = 94,                // a PSI section's CRC_32 does not match
+  ts_sync_lost = 90,             // a packet does not start with 0x47
+  ts_truncated_packet = 91,      // fewer than 188 bytes where a packet was expected
+  ts_bad_adaptation_field = 92,  // adaptation_field_length runs past the packet
+  ts_bad_section = 93,           // a PSI section is malformed or too long
+  ts_bad_crc = 94,               // a PSI section's CRC_32 does not match
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".
