@@ -52,6 +52,9 @@ std::string_view errc_name(Errc code) {
     case Errc::ts_bad_adaptation_field: return "ts_bad_adaptation_field";
     case Errc::ts_bad_section: return "ts_bad_section";
     case Errc::ts_bad_crc: return "ts_bad_crc";
+    case Errc::store_error: return "store_error";
+    case Errc::store_schema: return "store_schema";
+    case Errc::store_key_invalid: return "store_key_invalid";
   }
   return "unknown_error";
 }

@@ -66,6 +66,10 @@ enum class Errc : int {
   ts_bad_adaptation_field = 92,  // adaptation_field_length runs past the packet
   ts_bad_section = 93,           // a PSI section is malformed or too long
   ts_bad_crc = 94,               // a PSI section's CRC_32 does not match
+  // TA store
+  store_error = 100,        // the database refused an operation (detail names it)
+  store_schema = 101,       // the database's schema is newer than this program, or damaged
+  store_key_invalid = 102,  // the operator key does not open the sealed Ki
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

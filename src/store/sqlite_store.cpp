@@ -1,0 +1,306 @@
+#include "store/sqlite_store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "crypto/aead.h"
+
+namespace dcas::store {
+
+namespace {
+
+using protocol::Psi;
+
+struct StmtFree {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
+
+Error db_error(sqlite3* db, std::string_view what) {
+  return Error{Errc::store_error, fmt::format("{}: {}", what, sqlite3_errmsg(db))};
+}
+
+Result<Stmt> prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* s = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) return std::unexpected(db_error(db, "prepare"));
+  return Stmt(s);
+}
+
+void bind_blob(sqlite3_stmt* s, int i, ByteView b) {
+  if (b.empty())
+    sqlite3_bind_null(s, i);
+  else
+    sqlite3_bind_blob(s, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
+}
+void bind_text(sqlite3_stmt* s, int i, std::string_view t) {
+  sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
+}
+Bytes column_blob(sqlite3_stmt* s, int i) {
+  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
+  return p ? Bytes(p, p + sqlite3_column_bytes(s, i)) : Bytes{};
+}
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* p = sqlite3_column_text(s, i);
+  return p ? std::string(reinterpret_cast<const char*>(p)) : std::string{};
+}
+
+std::int64_t to_ms(protocol::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+protocol::TimePoint from_ms(std::int64_t ms) { return protocol::TimePoint(std::chrono::milliseconds(ms)); }
+
+std::int64_t wall_ms() { return to_ms(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+SqlitePairingStore::SqlitePairingStore(sqlite3* db, ByteView key) : db_(db), key_(key.begin(), key.end()) {}
+SqlitePairingStore::~SqlitePairingStore() { sqlite3_close(db_); }
+
+Result<std::unique_ptr<SqlitePairingStore>> SqlitePairingStore::open(const std::filesystem::path& path,
+                                                                     ByteView operator_key) {
+  if (operator_key.size() != crypto::aead_key_size) return fail(Errc::bad_length, "the operator key must be 32 bytes");
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
+      SQLITE_OK) {
+    Error e = db_error(db, "open " + path.string());
+    sqlite3_close(db);
+    return std::unexpected(e);
+  }
+  std::unique_ptr<SqlitePairingStore> store(new SqlitePairingStore(db, operator_key));
+  // WAL for concurrent readers; synchronous=FULL so that a commit is on disk when it returns
+  // (NORMAL would let a power cut undo a transition whose KPK already left).
+  DCAS_TRY(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;"));
+  DCAS_TRY(store->migrate());
+  return store;
+}
+
+Result<void> SqlitePairingStore::exec(const char* sql) {
+  char* message = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
+    Error e{Errc::store_error, message ? message : "exec failed"};
+    sqlite3_free(message);
+    return std::unexpected(e);
+  }
+  return {};
+}
+
+// Versioned migrations: PRAGMA user_version is the schema version; each step runs once, in one
+// transaction with the version bump.
+Result<void> SqlitePairingStore::migrate() {
+  static const char* const steps[] = {
+      // 1: devices, pairing state, append-only audit log
+      "CREATE TABLE sm (id BLOB PRIMARY KEY CHECK (length(id) = 8), ki_sealed BLOB NOT NULL,"
+      " psi INTEGER NOT NULL DEFAULT 0, bound_tp BLOB, presence_until_ms INTEGER NOT NULL DEFAULT 0);"
+      "CREATE TABLE tp (id BLOB PRIMARY KEY CHECK (length(id) = 8), psi INTEGER NOT NULL DEFAULT 0, bound_sm BLOB);"
+      "CREATE TABLE audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,"
+      " action TEXT NOT NULL, sm TEXT NOT NULL DEFAULT '', tp TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL);"
+      "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); "
+      "END;"
+      "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); "
+      "END;",
+  };
+  std::lock_guard lock(mutex_);
+  DCAS_TRY(exec("BEGIN IMMEDIATE"));
+  auto result = [&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(version_stmt, prepare(db_, "PRAGMA user_version"));
+    if (sqlite3_step(version_stmt.get()) != SQLITE_ROW) return std::unexpected(db_error(db_, "schema version"));
+    const int version = sqlite3_column_int(version_stmt.get(), 0);
+    if (version > schema_version)
+      return fail(Errc::store_schema,
+                  fmt::format("database schema {} is newer than this program's {}", version, schema_version));
+    for (int v = version; v < schema_version; ++v) {
+      DCAS_TRY(exec(steps[v]));
+      DCAS_TRY(exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str()));
+    }
+    return {};
+  }();
+  if (!result) {
+    (void)exec("ROLLBACK");
+    return result;
+  }
+  return exec("COMMIT");
+}
+
+template <typename F>
+auto SqlitePairingStore::transaction(F&& body) -> decltype(body()) {
+  std::lock_guard lock(mutex_);
+  // IMMEDIATE takes the write lock up front: two TAs racing on one file serialise here instead of
+  // both reading the Virgin state.
+  if (auto begun = exec("BEGIN IMMEDIATE"); !begun) return std::unexpected(begun.error());
+  auto result = body();
+  if (!result) {
+    (void)exec("ROLLBACK");
+    return result;
+  }
+  if (auto committed = exec("COMMIT"); !committed) {
+    (void)exec("ROLLBACK");
+    return std::unexpected(committed.error());
+  }
+  return result;
+}
+
+Result<void> SqlitePairingStore::audit(std::int64_t at_ms, std::string_view actor, std::string_view action,
+                                       std::string_view sm, std::string_view tp, std::string_view detail) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO audit (at_ms, actor, action, sm, tp, detail) VALUES (?,?,?,?,?,?)"));
+  sqlite3_bind_int64(s.get(), 1, at_ms);
+  bind_text(s.get(), 2, actor);
+  bind_text(s.get(), 3, action);
+  bind_text(s.get(), 4, sm);
+  bind_text(s.get(), 5, tp);
+  bind_text(s.get(), 6, detail);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "audit"));
+  return {};
+}
+
+Result<std::optional<protocol::SmRecord>> SqlitePairingStore::read_sm(const SmId& id) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = ?"));
+  bind_blob(s.get(), 1, id.view());
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<protocol::SmRecord>{};
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read SM"));
+  auto ki = crypto::aead_open(view(key_), id.view(), column_blob(s.get(), 0));
+  if (!ki || ki->size() != 3 * protocol::ki_size)
+    return fail(Errc::store_key_invalid, "the operator key does not open SM " + id.hex() + "'s Ki");
+  protocol::SmRecord r;
+  r.id = id;
+  r.ki.ki1.assign(ki->begin(), ki->begin() + 16);
+  r.ki.ki2.assign(ki->begin() + 16, ki->begin() + 32);
+  r.ki.ki3.assign(ki->begin() + 32, ki->end());
+  r.psi = static_cast<Psi>(sqlite3_column_int(s.get(), 1));
+  if (const Bytes tp = column_blob(s.get(), 2); !tp.empty()) r.bound_tp = TpId::from_bytes(tp).value();
+  r.presence_until = from_ms(sqlite3_column_int64(s.get(), 3));
+  return std::optional<protocol::SmRecord>{std::move(r)};
+}
+
+Result<std::optional<protocol::TpRecord>> SqlitePairingStore::read_tp(const TpId& id) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT psi, bound_sm FROM tp WHERE id = ?"));
+  bind_blob(s.get(), 1, id.view());
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<protocol::TpRecord>{};
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read TP"));
+  protocol::TpRecord r;
+  r.id = id;
+  r.psi = static_cast<Psi>(sqlite3_column_int(s.get(), 0));
+  if (const Bytes sm = column_blob(s.get(), 1); !sm.empty()) r.bound_sm = SmId::from_bytes(sm).value();
+  return std::optional<protocol::TpRecord>{std::move(r)};
+}
+
+Result<void> SqlitePairingStore::write_sm(const protocol::SmRecord& r) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE sm SET psi = ?, bound_tp = ?, presence_until_ms = ? WHERE id = ?"));
+  sqlite3_bind_int(s.get(), 1, static_cast<int>(r.psi));
+  bind_blob(s.get(), 2, r.bound_tp ? r.bound_tp->view() : ByteView{});
+  sqlite3_bind_int64(s.get(), 3, to_ms(r.presence_until));
+  bind_blob(s.get(), 4, r.id.view());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "write SM"));
+  return {};
+}
+
+Result<void> SqlitePairingStore::write_tp(const protocol::TpRecord& r) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE tp SET psi = ?, bound_sm = ? WHERE id = ?"));
+  sqlite3_bind_int(s.get(), 1, static_cast<int>(r.psi));
+  bind_blob(s.get(), 2, r.bound_sm ? r.bound_sm->view() : ByteView{});
+  bind_blob(s.get(), 3, r.id.view());
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "write TP"));
+  return {};
+}
+
+Result<void> SqlitePairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
+  SecureBytes all(ki.ki1.begin(), ki.ki1.end());
+  all.insert(all.end(), ki.ki2.begin(), ki.ki2.end());
+  all.insert(all.end(), ki.ki3.begin(), ki.ki3.end());
+  if (all.size() != 3 * protocol::ki_size) return fail(Errc::bad_length, "each Ki must be 16 bytes");
+  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), id.view(), view(all), crypto::system_random()));
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO sm (id, ki_sealed) VALUES (?, ?)"));
+    bind_blob(s.get(), 1, id.view());
+    bind_blob(s.get(), 2, sealed);
+    if (sqlite3_step(s.get()) != SQLITE_DONE)
+      return fail(Errc::invalid_argument, fmt::format("SM {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
+    return audit(wall_ms(), "provisioning", "register_sm", id.hex(), "", "virgin");
+  });
+}
+
+Result<void> SqlitePairingStore::add_tp(const TpId& id) {
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO tp (id) VALUES (?)"));
+    bind_blob(s.get(), 1, id.view());
+    if (sqlite3_step(s.get()) != SQLITE_DONE)
+      return fail(Errc::invalid_argument, fmt::format("TP {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
+    return audit(wall_ms(), "provisioning", "register_tp", "", id.hex(), "virgin");
+  });
+}
+
+Result<std::optional<protocol::SmRecord>> SqlitePairingStore::find_sm(const SmId& id) {
+  std::lock_guard lock(mutex_);
+  return read_sm(id);
+}
+
+Result<std::optional<protocol::TpRecord>> SqlitePairingStore::find_tp(const TpId& id) {
+  std::lock_guard lock(mutex_);
+  return read_tp(id);
+}
+
+Result<protocol::PairingOutcome> SqlitePairingStore::validate_and_record(const SmId& sm, const TpId& tp,
+                                                                         protocol::TimePoint now,
+                                                                         std::chrono::seconds presence_lease) {
+  return transaction([&]() -> Result<protocol::PairingOutcome> {
+    DCAS_TRY_ASSIGN(sm_record, read_sm(sm));
+    DCAS_TRY_ASSIGN(tp_record, read_tp(tp));
+    auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
+    if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
+    if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
+    const std::string from = sm_record ? std::string(protocol::psi_name(sm_record->psi)) : "unknown";
+    const std::string to = outcome.sm ? std::string(protocol::psi_name(outcome.sm->psi)) : from;
+    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(),
+                   fmt::format("{} -> {} ({})", from, to, protocol::verdict_name(outcome.verdict))));
+    return outcome;
+  });
+}
+
+Result<Psi> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+  return transaction([&]() -> Result<Psi> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    if (record->psi != Psi::auth_paired) return record->psi;
+    record->psi = Psi::paired_only;
+    record->presence_until = {};
+    DCAS_TRY(write_sm(*record));
+    if (record->bound_tp) {
+      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp));
+      if (tp) {
+        tp->psi = Psi::paired_only;
+        DCAS_TRY(write_tp(*tp));
+      }
+    }
+    DCAS_TRY(audit(to_ms(now), "ta", "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
+                   "auth-paired -> paired-only"));
+    return Psi::paired_only;
+  });
+}
+
+Result<Psi> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoint now,
+                                               std::chrono::seconds presence_lease) {
+  return transaction([&]() -> Result<Psi> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    if (record->psi == Psi::auth_paired && now < record->presence_until) {
+      record->presence_until = now + presence_lease;
+      DCAS_TRY(write_sm(*record));
+    }
+    return record->psi;
+  });
+}
+
+Result<std::vector<AuditEntry>> SqlitePairingStore::audit_log() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT seq, at_ms, actor, action, sm, tp, detail FROM audit ORDER BY seq"));
+  std::vector<AuditEntry> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.push_back({sqlite3_column_int64(s.get(), 0), sqlite3_column_int64(s.get(), 1), column_text(s.get(), 2),
+                   column_text(s.get(), 3), column_text(s.get(), 4), column_text(s.get(), 5), column_text(s.get(), 6)});
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read audit log"));
+  return out;
+}
+
+}  // namespace dcas::store

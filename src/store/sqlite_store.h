@@ -1,0 +1,67 @@
+// The TA's pairing store on SQLite: one file, WAL journal, synchronous=FULL, so a transition is on
+// disk when validate_and_record() returns and the KPK may leave (docs/spec.md, "TA store").
+// Each SM's Ki are sealed with AES-256-GCM under the operator key (the SM_ID is the associated
+// data, so sealed Ki cannot be moved between records). Every transition and provisioning step is
+// appended to an audit log the schema forbids updating or deleting.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "protocol/pairing.h"
+
+struct sqlite3;
+
+namespace dcas::store {
+
+struct AuditEntry {
+  std::int64_t seq = 0;
+  std::int64_t at_ms = 0;
+  std::string actor;   // "ta", "operator", "provisioning"
+  std::string action;  // "register_sm", "validate", "left", ...
+  std::string sm, tp;  // hex IDs, empty when not applicable
+  std::string detail;  // e.g. "virgin -> auth-paired (bound_virgin_pair)"
+};
+
+class SqlitePairingStore final : public protocol::PairingStore {
+ public:
+  // Opens (creating if needed) and migrates the database. `operator_key`: 32 bytes.
+  // Errors: store_error, store_schema (written by a newer version), bad_length.
+  static Result<std::unique_ptr<SqlitePairingStore>> open(const std::filesystem::path& path, ByteView operator_key);
+  ~SqlitePairingStore() override;
+
+  static constexpr int schema_version = 1;
+
+  Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
+  Result<void> add_tp(const TpId& id) override;
+  Result<std::optional<protocol::SmRecord>> find_sm(const SmId& id) override;
+  Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
+  Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
+                                                       std::chrono::seconds presence_lease) override;
+  Result<protocol::Psi> record_left(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
+                                       std::chrono::seconds presence_lease) override;
+
+  Result<std::vector<AuditEntry>> audit_log();
+
+ private:
+  SqlitePairingStore(sqlite3* db, ByteView key);
+  Result<void> migrate();
+  Result<void> exec(const char* sql);
+  Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
+                     std::string_view tp, std::string_view detail);
+  Result<std::optional<protocol::SmRecord>> read_sm(const SmId& id);
+  Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id);
+  Result<void> write_sm(const protocol::SmRecord& r);
+  Result<void> write_tp(const protocol::TpRecord& r);
+  // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error).
+  template <typename F>
+  auto transaction(F&& body) -> decltype(body());
+
+  sqlite3* db_;
+  SecureBytes key_;
+  std::mutex mutex_;  // one connection, one transaction at a time; other processes lock the file
+};
+
+}  // namespace dcas::store

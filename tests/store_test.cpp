@@ -1,0 +1,216 @@
+// The TA's pairing store: one contract, run against every backend (in memory, SQLite); then what
+// only a durable store must do: survive reopening, seal the Ki, keep an append-only audit log that
+// agrees with the state, and let exactly one of many racing requests bind a virgin SM.
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <thread>
+
+#include "common/files.h"
+#include "protocol_support.h"
+#include "store/sqlite_store.h"
+
+namespace dcas {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace test;
+using protocol::Psi;
+using protocol::Verdict;
+
+const Bytes operator_key(32, 0x4b);
+
+protocol::SmSecrets ki_of(std::uint8_t seed) {
+  return {SecureBytes(16, seed), SecureBytes(16, static_cast<std::uint8_t>(seed + 1)),
+          SecureBytes(16, static_cast<std::uint8_t>(seed + 2))};
+}
+
+fs::path temp_db(const std::string& name) {
+  const auto dir = fs::temp_directory_path() / ("dcas-store-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const auto path = dir / (name + ".sqlite");
+  for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
+  return path;
+}
+
+// ---- the contract, for every backend ----
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "memory")
+      store_ = std::make_unique<protocol::MemoryPairingStore>();
+    else
+      store_ = store::SqlitePairingStore::open(temp_db(test_name()), operator_key).value();
+  }
+  static std::string test_name() {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');  // "Test/sqlite"
+    return name;
+  }
+  std::unique_ptr<protocol::PairingStore> store_;
+  const SmId sm = SmId::from_hex("5300000000000001").value();
+  const TpId tp = TpId::from_hex("5400000000000001").value(), other_tp = TpId::from_hex("5400000000000002").value();
+};
+
+TEST_P(StoreContract, RegistersDevicesOnce) {
+  ASSERT_TRUE(store_->add_sm(sm, ki_of(1)));
+  ASSERT_TRUE(store_->add_tp(tp));
+  EXPECT_EQ(store_->add_sm(sm, ki_of(1)).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store_->add_tp(tp).error().code, Errc::invalid_argument);
+  const auto record = store_->find_sm(sm).value().value();
+  EXPECT_EQ(record.psi, Psi::virgin);
+  EXPECT_EQ(record.ki.ki3, ki_of(1).ki3);
+  EXPECT_FALSE(store_->find_sm(SmId{}).value().has_value());
+  EXPECT_EQ(store_->find_tp(tp).value()->psi, Psi::virgin);
+}
+
+TEST_P(StoreContract, FollowsThePairingRules) {
+  store_->add_sm(sm, ki_of(1)).value();
+  store_->add_tp(tp).value();
+  store_->add_tp(other_tp).value();
+  EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
+  EXPECT_EQ(store_->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::refused_bound_elsewhere);
+  EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 1s, 600s).value().verdict, Verdict::refused_active);
+  EXPECT_EQ(store_->record_left(sm, t0 + 2s).value(), Psi::paired_only);
+  EXPECT_EQ(store_->find_tp(other_tp).value()->psi, Psi::paired_only);
+  EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 3s, 600s).value().verdict, Verdict::rejoined);
+  EXPECT_EQ(store_->record_present(sm, t0 + 500s, 600s).value(), Psi::auth_paired);
+  EXPECT_EQ(store_->find_sm(sm).value()->presence_until, t0 + 1100s);
+  EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 1101s, 600s).value().verdict, Verdict::rejoined_after_lapse);
+  EXPECT_EQ(store_->validate_and_record(SmId{}, tp, t0, 600s).value().verdict, Verdict::refused_unknown);
+  EXPECT_EQ(store_->record_left(SmId{}, t0).error().code, Errc::unknown_device);
+  EXPECT_EQ(store_->find_tp(tp).value()->psi, Psi::virgin);  // never touched by the refusals
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "sqlite"),
+                         [](const auto& info) { return info.param; });
+
+// ---- SQLite: what a durable store owes ----
+
+TEST(SqliteStore, StateSurvivesReopening) {
+  const auto path = temp_db("reopen");
+  const SmId sm = SmId::from_hex("5300000000000002").value();
+  const TpId tp = TpId::from_hex("5400000000000002").value();
+  {
+    auto s = store::SqlitePairingStore::open(path, operator_key).value();
+    s->add_sm(sm, ki_of(7)).value();
+    s->add_tp(tp).value();
+    ASSERT_EQ(s->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
+  }
+  auto s = store::SqlitePairingStore::open(path, operator_key).value();
+  const auto record = s->find_sm(sm).value().value();
+  EXPECT_EQ(record.psi, Psi::auth_paired);
+  EXPECT_EQ(record.bound_tp, tp);
+  EXPECT_EQ(record.ki.ki2, ki_of(7).ki2);
+  EXPECT_EQ(s->validate_and_record(sm, tp, t0 + 1s, 600s).value().verdict,
+            Verdict::refused_active);  // never Virgin again
+}
+
+TEST(SqliteStore, KiAreSealedUnderTheOperatorKey) {
+  const auto path = temp_db("sealed");
+  const SmId sm = SmId::from_hex("5300000000000003").value();
+  store::SqlitePairingStore::open(path, operator_key).value()->add_sm(sm, ki_of(0x61)).value();
+  const auto file = read_text_file(path).value() + read_text_file(path.string() + "-wal").value_or("");
+  EXPECT_EQ(file.find(std::string(16, 'a')), std::string::npos);  // 0x61 x 16 appears nowhere in clear
+  Bytes wrong = operator_key;
+  wrong[0] ^= 1;
+  auto other = store::SqlitePairingStore::open(path, wrong).value();
+  EXPECT_EQ(other->find_sm(sm).error().code, Errc::store_key_invalid);
+  EXPECT_EQ(store::SqlitePairingStore::open(path, Bytes(16)).error().code, Errc::bad_length);
+}
+
+TEST(SqliteStore, TheAuditLogAgreesWithTheStateAndCannotBeRewritten) {
+  const auto path = temp_db("audit");
+  auto s = store::SqlitePairingStore::open(path, operator_key).value();
+  const SmId sm = SmId::from_hex("5300000000000004").value();
+  const TpId tp = TpId::from_hex("5400000000000004").value();
+  s->add_sm(sm, ki_of(1)).value();
+  s->add_tp(tp).value();
+  s->validate_and_record(sm, tp, t0, 600s).value();
+  s->record_left(sm, t0 + 1s).value();
+  const auto log = s->audit_log().value();
+  ASSERT_EQ(log.size(), 4u);
+  EXPECT_EQ(log[0].action, "register_sm");
+  EXPECT_EQ(log[2].action, "validate");
+  EXPECT_EQ(log[2].detail, "virgin -> auth-paired (bound_virgin_pair)");
+  EXPECT_EQ(log[3].action, "left");
+  EXPECT_EQ(log[3].tp, tp.hex());
+  EXPECT_EQ(s->find_sm(sm).value()->psi, Psi::paired_only);
+  // The schema refuses to edit history.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE audit SET detail = 'forged'", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM audit", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(s->audit_log().value().size(), 4u);
+}
+
+TEST(SqliteStore, RefusesASchemaFromTheFuture) {
+  const auto path = temp_db("future");
+  store::SqlitePairingStore::open(path, operator_key).value();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  EXPECT_EQ(store::SqlitePairingStore::open(path, operator_key).error().code, Errc::store_schema);
+}
+
+TEST(SqliteStore, FiftyRacingRequestsForOneVirginSmBindExactlyOnce) {
+  const auto path = temp_db("race");
+  const SmId sm = SmId::from_hex("5300000000000005").value();
+  std::vector<TpId> tps;
+  {
+    auto s = store::SqlitePairingStore::open(path, operator_key).value();
+    s->add_sm(sm, ki_of(1)).value();
+    for (int i = 0; i < 50; ++i) {
+      tps.push_back(TpId::from_hex(fmt::format("54000000000001{:02x}", i)).value());
+      s->add_tp(tps.back()).value();
+    }
+  }
+  // Each request on its own connection, as separate TA workers or processes would be.
+  std::vector<std::thread> threads;
+  std::vector<Verdict> verdicts(50);
+  std::vector<std::string> failures(50);
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&, i] {
+      auto s = store::SqlitePairingStore::open(path, operator_key);
+      if (!s) return void(failures[i] = s.error().message());
+      auto outcome = (*s)->validate_and_record(sm, tps[i], t0, 600s);
+      if (!outcome) return void(failures[i] = outcome.error().message());
+      verdicts[i] = outcome->verdict;
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f;
+  EXPECT_EQ(std::count(verdicts.begin(), verdicts.end(), Verdict::bound_virgin_pair), 1);
+  EXPECT_EQ(std::count(verdicts.begin(), verdicts.end(), Verdict::refused_bound_elsewhere), 49);
+  auto s = store::SqlitePairingStore::open(path, operator_key).value();
+  const auto winner = s->find_sm(sm).value()->bound_tp.value();
+  int bound = 0;
+  for (const auto& tp : tps) bound += s->find_tp(tp).value()->bound_sm.has_value();
+  EXPECT_EQ(bound, 1);
+  EXPECT_EQ(s->find_tp(winner).value()->bound_sm, sm);
+  EXPECT_EQ(s->audit_log().value().size(), 1u + 50u + 50u);  // registrations, then one line per request
+}
+
+TEST(SqliteStore, TheProtocolRunsOnIt) {
+  Deployment d;  // for its keys and certificates; its TA is replaced by one on SQLite
+  auto sqlite = store::SqlitePairingStore::open(temp_db("protocol"), operator_key).value();
+  protocol::TrustedAuthority ta({key("ta"), d.root, d.root}, *sqlite, d.ta_rng);
+  ta.register_ap(d.ap_cert, t0).value();
+  protocol::InProcessNetwork net(ta, d.ap);
+  sqlite->add_sm(SmId::from_hex("5300000000000009").value(), ki_of(3)).value();
+  sqlite->add_tp(TpId::from_hex("5400000000000009").value()).value();
+  crypto::SeededRandom sm_rng(view("s")), tp_rng(view("t"));
+  auto host = net.add_host(d.identity(Role::sm, "5300000000000009", "sm1"),
+                           d.identity(Role::tp, "5400000000000009", "tp1"), sm_rng, tp_rng, t0)
+                  .value();
+  protocol::Output announce;
+  announce.send(Peer::sm, d.ap.security_announce(d.network_id, 1).value());
+  net.run(*host, Peer::ap, std::move(announce), t0);
+  EXPECT_TRUE(d.established(*host));
+  EXPECT_EQ(sqlite->find_sm(host->sm->id()).value()->psi, Psi::auth_paired);
+}
+
+}  // namespace
+}  // namespace dcas
