@@ -106,6 +106,23 @@ TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {
   EXPECT_EQ(shown.at("id"), "5300000000000007");
   EXPECT_EQ(shown.at("fingerprint_sha256"), device.at("fingerprint_sha256"));
 
+  // Provisioning registered the SM in the TA's store; the operator commands see and change it.
+  const std::string ta = " --ta " + (dir / "ta").string();
+  const auto listed = nlohmann::json::parse(run_dcas("ta list --json" + ta).out);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0].at("sm_id"), "5300000000000007");
+  EXPECT_EQ(listed[0].at("state"), "virgin");
+  EXPECT_EQ(nlohmann::json::parse(run_dcas("ta show 5300000000000007 --json" + ta).out).at("state"), "virgin");
+  EXPECT_EQ(run_dcas("ta show 5300000000000099" + ta).status, 1);
+  EXPECT_EQ(run_dcas("ta unpair 5300000000000007" + ta).status, 2);  // no reason
+  EXPECT_EQ(run_dcas("ta unpair 5300000000000007 --reason test" + ta).status, 0);
+  EXPECT_EQ(run_dcas("ta list --state auth-paired --json" + ta).out, "[]\n");
+  EXPECT_EQ(fs::status(dir / "ta" / "ta.sqlite").permissions() & fs::perms::all,
+            fs::perms::owner_read | fs::perms::owner_write);
+  fs::permissions(dir / "ta" / "store.key", fs::perms::group_read, fs::perm_options::add);
+  EXPECT_NE(run_dcas("ta list" + ta).err.find("owner-only"), std::string::npos);
+  fs::permissions(dir / "ta" / "store.key", fs::perms::group_read, fs::perm_options::remove);
+
   const auto bulk = run_dcas("ta issue tp --ta " + (dir / "ta").string() + " --count 3 --json");
   ASSERT_EQ(bulk.status, 0) << bulk.err;
   EXPECT_EQ(nlohmann::json::parse(bulk.out).size(), 3u);

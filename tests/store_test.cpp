@@ -146,6 +146,31 @@ TEST(SqliteStore, TheAuditLogAgreesWithTheStateAndCannotBeRewritten) {
   EXPECT_EQ(s->audit_log().value().size(), 4u);
 }
 
+TEST(SqliteStore, OnlyAnAuditedOperatorActionUnbinds) {
+  const auto path = temp_db("unpair");
+  auto s = store::SqlitePairingStore::open(path, operator_key).value();
+  const SmId sm = SmId::from_hex("5300000000000006").value();
+  const TpId tp = TpId::from_hex("5400000000000006").value(), other = TpId::from_hex("5400000000000007").value();
+  s->add_sm(sm, ki_of(1)).value();
+  s->add_tp(tp).value();
+  s->add_tp(other).value();
+  s->validate_and_record(sm, tp, t0, 600s).value();
+  EXPECT_EQ(s->list_sms(Psi::auth_paired).value().size(), 1u);
+  EXPECT_EQ(s->unpair(sm, "", t0).error().code, Errc::invalid_argument);
+  EXPECT_EQ(s->unpair(SmId{}, "x", t0).error().code, Errc::unknown_device);
+  ASSERT_TRUE(s->unpair(sm, "box replaced under warranty", t0 + 1s));
+  EXPECT_EQ(s->find_tp(tp).value()->psi, Psi::virgin);
+  EXPECT_FALSE(s->find_tp(tp).value()->bound_sm.has_value());
+  EXPECT_EQ(s->validate_and_record(sm, other, t0 + 2s, 600s).value().verdict, Verdict::bound_virgin_pair);
+  const auto log = s->audit_log().value();
+  const auto unpair = std::find_if(log.begin(), log.end(), [](const auto& e) { return e.action == "unpair"; });
+  ASSERT_NE(unpair, log.end());
+  EXPECT_EQ(unpair->actor, "operator");
+  EXPECT_EQ(unpair->detail, "auth-paired -> virgin: box replaced under warranty");
+  EXPECT_EQ(s->operator_leave(sm, t0 + 3s).value(), Psi::paired_only);
+  EXPECT_EQ(s->audit_log().value().back().actor, "operator");
+}
+
 TEST(SqliteStore, RefusesASchemaFromTheFuture) {
   const auto path = temp_db("future");
   store::SqlitePairingStore::open(path, operator_key).value();

@@ -4,6 +4,7 @@
 
 #include "cli/commands.h"
 #include "pki/provisioning.h"
+#include "store/operator_key.h"
 
 namespace dcas::cli {
 
@@ -20,6 +21,7 @@ struct TaArgs {
   std::string id;
   std::size_t count = 1;
   bool json = false;
+  std::string state, reason, device;
 };
 
 TaArgs& args() {
@@ -39,6 +41,10 @@ void run_init() {
   auto& a = args();
   auto ta = pki::init_ta_directory(a.dir, a.name, a.days, a.force);
   if (!ta) return report_error("ta init", ta.error());
+  // The pairing store and the key that seals the Ki in it.
+  if (auto k = store::create_operator_key(a.dir); !k) return report_error("ta init", k.error());
+  std::filesystem::remove(std::filesystem::path(a.dir) / "ta.sqlite");
+  if (auto db = store::open_ta_store(a.dir); !db) return report_error("ta init", db.error());
   const std::string fp = to_hex(ta->certificate.fingerprint());
   if (a.json)
     print_json({{"directory", a.dir},
@@ -76,6 +82,8 @@ void run_issue() {
   }
   auto ta = pki::load_ta_directory(a.ta_dir);
   if (!ta) return report_error("ta issue", ta.error());
+  auto db = store::open_ta_store(a.ta_dir);
+  if (!db) return report_error("ta issue", db.error());
   const std::filesystem::path out =
       a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
   nlohmann::json issued = nlohmann::json::array();
@@ -83,6 +91,15 @@ void run_issue() {
     auto device = pki::issue_device_files(*ta, *role, id ? std::optional<ByteView>(*id) : std::nullopt, out, a.days,
                                           crypto::system_random());
     if (!device) return report_error("ta issue", device.error());
+    // Registered as Virgin: what the device's manufacturer receives and what the TA knows agree.
+    Result<void> registered;
+    if (*role == Role::sm) {
+      auto ki = pki::load_ki_file(device->directory / "ki.txt");
+      registered = ki ? (*db)->add_sm(SmId::from_bytes(device->id).value(), *ki) : std::unexpected(ki.error());
+    } else if (*role == Role::tp) {
+      registered = (*db)->add_tp(TpId::from_bytes(device->id).value());
+    }
+    if (!registered) return report_error("ta issue", registered.error());
     issued.push_back(device_json(*device));
     if (!a.json && a.count == 1)
       fmt::print("issued {} {}\n  directory    {}\n  serial       {}\n", role_name(*role), to_hex(device->id),
@@ -93,6 +110,53 @@ void run_issue() {
     print_json(issued);
   else if (a.count > 1)
     fmt::print("issued {} {} identities under {}\n", a.count, role_name(*role), out.string());
+}
+
+nlohmann::json sm_json(const store::SqlitePairingStore::SmSummary& r) {
+  return {{"sm_id", r.id.hex()},
+          {"state", protocol::psi_name(r.psi)},
+          {"bound_tp", r.bound_tp ? r.bound_tp->hex() : ""},
+          {"presence_until_ms",
+           std::chrono::duration_cast<std::chrono::milliseconds>(r.presence_until.time_since_epoch()).count()}};
+}
+
+void run_list(bool one) {
+  auto& a = args();
+  const std::string_view command = one ? "ta show" : "ta list";
+  std::optional<protocol::Psi> state;
+  if (!a.state.empty())
+    for (auto p : {protocol::Psi::virgin, protocol::Psi::auth_paired, protocol::Psi::paired_only})
+      if (protocol::psi_name(p) == a.state) state = p;
+  auto db = store::open_ta_store(a.ta_dir);
+  if (!db) return report_error(command, db.error());
+  auto rows = (*db)->list_sms(state);
+  if (!rows) return report_error(command, rows.error());
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : *rows)
+    if (!one || r.id.hex() == a.device) out.push_back(sm_json(r));
+  if (one && out.empty()) return report_error(command, {Errc::unknown_device, "no SM " + a.device});
+  if (a.json) return print_json(one ? out.at(0) : out);
+  for (const auto& r : out)
+    fmt::print("{}  {:<12} {}\n", r["sm_id"].get<std::string>(), r["state"].get<std::string>(),
+               r["bound_tp"].get<std::string>().empty() ? "-" : "TP " + r["bound_tp"].get<std::string>());
+}
+
+void run_operator_action(bool unpair) {
+  auto& a = args();
+  const std::string_view command = unpair ? "ta unpair" : "ta leave";
+  auto sm = SmId::from_hex(a.device);
+  if (!sm) return report_error(command, sm.error());
+  auto db = store::open_ta_store(a.ta_dir);
+  if (!db) return report_error(command, db.error());
+  const auto now = std::chrono::system_clock::now();
+  if (unpair) {
+    if (auto r = (*db)->unpair(*sm, a.reason, now); !r) return report_error(command, r.error());
+    fmt::print("SM {} unpaired (audited): both devices are Virgin again\n", sm->hex());
+  } else {
+    auto psi = (*db)->operator_leave(*sm, now);
+    if (!psi) return report_error(command, psi.error());
+    fmt::print("SM {}: {}\n", sm->hex(), protocol::psi_name(*psi));
+  }
 }
 
 }  // namespace
@@ -120,6 +184,31 @@ void add_ta(CLI::App& app) {
   issue->add_option("--days", a.days, "Validity in days")->check(CLI::Range(1, 36500));
   issue->add_flag("--json", a.json, "Print the issued devices as JSON");
   issue->callback(run_issue);
+
+  auto* show = ta->add_subcommand("show", "Show one SM's pairing state");
+  show->add_option("SM_ID", a.device, "16 hex digits")->required();
+  show->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  show->add_flag("--json", a.json, "Print as JSON");
+  show->callback([] { run_list(true); });
+
+  auto* list = ta->add_subcommand("list", "List the SMs and their pairing state");
+  list->add_option("--state", a.state, "Only this state")
+      ->check(CLI::IsMember({"virgin", "auth-paired", "paired-only"}));
+  list->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  list->add_flag("--json", a.json, "Print as JSON");
+  list->callback([] { run_list(false); });
+
+  auto* leave =
+      ta->add_subcommand("leave", "Record that a host left the network (Auth/Paired -> Paired Only), audited");
+  leave->add_option("SM_ID", a.device, "16 hex digits")->required();
+  leave->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  leave->callback([] { run_operator_action(false); });
+
+  auto* unpair = ta->add_subcommand("unpair", "Unbind an SM from its TP (both Virgin again), audited");
+  unpair->add_option("SM_ID", a.device, "16 hex digits")->required();
+  unpair->add_option("--reason", a.reason, "Why, for the audit log")->required();
+  unpair->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  unpair->callback([] { run_operator_action(true); });
 }
 
 }  // namespace dcas::cli

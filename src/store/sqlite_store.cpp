@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 #include "crypto/aead.h"
 
@@ -66,10 +67,16 @@ Result<std::unique_ptr<SqlitePairingStore>> SqlitePairingStore::open(const std::
     sqlite3_close(db);
     return std::unexpected(e);
   }
+  // Wait for other connections' locks (other TA workers or processes) instead of failing at once;
+  // set before anything else, since even switching the journal mode needs a lock.
+  sqlite3_busy_timeout(db, 10000);
   std::unique_ptr<SqlitePairingStore> store(new SqlitePairingStore(db, operator_key));
+  // The database holds the sealed Ki and the pairing state: owner-only, like every TA secret.
+  // (SQLite gives its -wal and -shm files the database file's permissions.)
+  ::chmod(path.c_str(), 0600);
   // WAL for concurrent readers; synchronous=FULL so that a commit is on disk when it returns
   // (NORMAL would let a power cut undo a transition whose KPK already left).
-  DCAS_TRY(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA busy_timeout=10000;"));
+  DCAS_TRY(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   DCAS_TRY(store->migrate());
   return store;
 }
@@ -257,7 +264,13 @@ Result<protocol::PairingOutcome> SqlitePairingStore::validate_and_record(const S
   });
 }
 
-Result<Psi> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+Result<Psi> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint now) { return leave(sm, now, "ta"); }
+
+Result<Psi> SqlitePairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
+  return leave(sm, now, "operator");
+}
+
+Result<Psi> SqlitePairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
@@ -272,7 +285,7 @@ Result<Psi> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint 
         DCAS_TRY(write_tp(*tp));
       }
     }
-    DCAS_TRY(audit(to_ms(now), "ta", "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
+    DCAS_TRY(audit(to_ms(now), actor, "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
                    "auth-paired -> paired-only"));
     return Psi::paired_only;
   });
@@ -289,6 +302,41 @@ Result<Psi> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoi
     }
     return record->psi;
   });
+}
+
+Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) {
+  if (reason.empty()) return fail(Errc::invalid_argument, "an unpairing needs a reason for the audit log");
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    const std::string from(protocol::psi_name(record->psi));
+    const std::string tp_hex = record->bound_tp ? record->bound_tp->hex() : "";
+    if (record->bound_tp) {
+      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp));
+      if (tp) DCAS_TRY(write_tp({tp->id, Psi::virgin, std::nullopt}));
+    }
+    record->psi = Psi::virgin;
+    record->bound_tp.reset();
+    record->presence_until = {};
+    DCAS_TRY(write_sm(*record));
+    return audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
+  });
+}
+
+Result<std::vector<SqlitePairingStore::SmSummary>> SqlitePairingStore::list_sms(std::optional<Psi> state) {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
+  std::vector<SmSummary> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    SmSummary row{SmId::from_bytes(column_blob(s.get(), 0)).value_or(SmId{}),
+                  static_cast<Psi>(sqlite3_column_int(s.get(), 1)), std::nullopt,
+                  from_ms(sqlite3_column_int64(s.get(), 3))};
+    if (const Bytes tp = column_blob(s.get(), 2); !tp.empty()) row.bound_tp = TpId::from_bytes(tp).value_or(TpId{});
+    if (!state || row.psi == *state) out.push_back(row);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "list SMs"));
+  return out;
 }
 
 Result<std::vector<AuditEntry>> SqlitePairingStore::audit_log() {

@@ -45,6 +45,21 @@ class SqlitePairingStore final : public protocol::PairingStore {
 
   Result<std::vector<AuditEntry>> audit_log();
 
+  // Operator actions, each audited with actor "operator".
+  // The host left the network (Auth/Paired -> Paired Only). Errors: unknown_device.
+  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now);
+  // Unbinds an SM from its TP and makes both Virgin again: the only way a binding ever changes.
+  // Errors: unknown_device, invalid_argument (empty reason).
+  Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now);
+  // Every SM record (Ki not included), optionally only those in one state.
+  struct SmSummary {
+    SmId id;
+    protocol::Psi psi;
+    std::optional<TpId> bound_tp;
+    protocol::TimePoint presence_until;
+  };
+  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state);
+
  private:
   SqlitePairingStore(sqlite3* db, ByteView key);
   Result<void> migrate();
@@ -55,6 +70,7 @@ class SqlitePairingStore final : public protocol::PairingStore {
   Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id);
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
+  Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error).
   template <typename F>
   auto transaction(F&& body) -> decltype(body());
