@@ -6,6 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev openssl                         # all cryptography and X.509
   libsqlite3-dev                             # TA store (embedded default)
+  libpq-dev postgresql                       # TA store for several TAs; the tests start a throwaway cluster
   libdvbcsa-dev                              # DVB-CSA2 descrambling
   ffmpeg tsdecrypt                           # real transport streams and a DVB-CSA2 peer for the tests
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev

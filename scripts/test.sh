@@ -5,4 +5,9 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake --preset release >/dev/null
 cmake --build --preset release
+# The store tests run against a real PostgreSQL: a throwaway cluster on loopback for this run.
+pg_dir=$(mktemp -d /tmp/dcas-pg.XXXXXX)
+trap 'bash scripts/pg-test-cluster.sh stop "$pg_dir"' EXIT
+DCAS_TEST_POSTGRES=$(bash scripts/pg-test-cluster.sh start "$pg_dir")
+export DCAS_TEST_POSTGRES
 ctest --preset release -j "$(nproc)"

@@ -2,12 +2,14 @@
 // only a durable store must do: survive reopening, seal the Ki, keep an append-only audit log that
 // agrees with the state, and let exactly one of many racing requests bind a virgin SM.
 #include <fmt/format.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <thread>
 
 #include "common/files.h"
 #include "protocol_support.h"
+#include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
 namespace dcas {
@@ -31,6 +33,25 @@ fs::path temp_db(const std::string& name) {
   const auto path = dir / (name + ".sqlite");
   for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(path.string() + suffix);
   return path;
+}
+
+// A fresh database in the throwaway cluster that scripts/test.sh starts (DCAS_TEST_POSTGRES), or
+// nullopt when no cluster was given.
+std::optional<std::string> fresh_postgres(const std::string& name) {
+  const char* base = std::getenv("DCAS_TEST_POSTGRES");
+  if (!base) return std::nullopt;
+  std::string db = "t_" + std::to_string(::getpid()) + "_" + name;
+  std::transform(db.begin(), db.end(), db.begin(),
+                 [](char c) { return std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_'; });
+  PGconn* conn = PQconnectdb(base);
+  PQclear(PQexec(conn, ("DROP DATABASE IF EXISTS " + db).c_str()));
+  PGresult* r = PQexec(conn, ("CREATE DATABASE " + db).c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error("cannot create database " + db);
+  const std::string uri(base);
+  return uri.substr(0, uri.rfind('/') + 1) + db;
 }
 
 // ---- the contract, for every backend ----
@@ -83,7 +104,7 @@ TEST_P(StoreContract, FollowsThePairingRules) {
   EXPECT_EQ(store_->find_tp(tp).value()->psi, Psi::virgin);  // never touched by the refusals
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "sqlite"),
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "sqlite", "postgresql"),
                          [](const auto& info) { return info.param; });
 
 // ---- SQLite: what a durable store owes ----
@@ -235,6 +256,76 @@ TEST(SqliteStore, TheProtocolRunsOnIt) {
   net.run(*host, Peer::ap, std::move(announce), t0);
   EXPECT_TRUE(d.established(*host));
   EXPECT_EQ(sqlite->find_sm(host->sm->id()).value()->psi, Psi::auth_paired);
+}
+
+}  // namespace
+}  // namespace dcas
+
+namespace dcas {
+namespace {
+
+using namespace test;
+using protocol::Psi;
+using protocol::Verdict;
+
+TEST(PostgresStore, FiftyRacingRequestsOnSeparateConnectionsBindExactlyOnce) {
+  const auto uri = fresh_postgres("race");
+  if (!uri) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  const SmId sm = SmId::from_hex("5300000000000005").value();
+  std::vector<TpId> tps;
+  {
+    auto s = store::PostgresPairingStore::open(*uri, operator_key).value();
+    s->add_sm(sm, ki_of(1)).value();
+    for (int i = 0; i < 50; ++i) {
+      tps.push_back(TpId::from_hex(fmt::format("54000000000001{:02x}", i)).value());
+      s->add_tp(tps.back()).value();
+    }
+  }
+  std::vector<std::thread> threads;
+  std::vector<Verdict> verdicts(50);
+  std::vector<std::string> failures(50);
+  for (int i = 0; i < 50; ++i)
+    threads.emplace_back([&, i] {
+      auto s = store::PostgresPairingStore::open(*uri, operator_key);
+      if (!s) return void(failures[i] = s.error().message());
+      auto outcome = (*s)->validate_and_record(sm, tps[i], t0, 600s);
+      if (!outcome) return void(failures[i] = outcome.error().message());
+      verdicts[i] = outcome->verdict;
+    });
+  for (auto& t : threads) t.join();
+  for (const auto& f : failures) EXPECT_TRUE(f.empty()) << f;
+  EXPECT_EQ(std::count(verdicts.begin(), verdicts.end(), Verdict::bound_virgin_pair), 1);
+  auto s = store::PostgresPairingStore::open(*uri, operator_key).value();
+  int bound = 0;
+  for (const auto& tp : tps) bound += s->find_tp(tp).value()->bound_sm.has_value();
+  EXPECT_EQ(bound, 1);
+  EXPECT_EQ(s->audit_log().value().size(), 1u + 50u + 50u);
+}
+
+TEST(PostgresStore, StateSurvivesReconnectingAndTheAuditLogCannotBeRewritten) {
+  const auto uri = fresh_postgres("reopen");
+  if (!uri) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  const SmId sm = SmId::from_hex("5300000000000002").value();
+  const TpId tp = TpId::from_hex("5400000000000002").value();
+  {
+    auto s = store::PostgresPairingStore::open(*uri, operator_key).value();
+    s->add_sm(sm, ki_of(7)).value();
+    s->add_tp(tp).value();
+    ASSERT_EQ(s->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
+  }
+  auto s = store::PostgresPairingStore::open(*uri, operator_key).value();  // a second TA, or a restart
+  EXPECT_EQ(s->find_sm(sm).value()->psi, Psi::auth_paired);
+  EXPECT_EQ(s->find_sm(sm).value()->ki.ki2, ki_of(7).ki2);
+  EXPECT_EQ(s->validate_and_record(sm, tp, t0 + 1s, 600s).value().verdict, Verdict::refused_active);
+  Bytes wrong = operator_key;
+  wrong[3] ^= 1;
+  EXPECT_EQ(store::PostgresPairingStore::open(*uri, wrong).value()->find_sm(sm).error().code, Errc::store_key_invalid);
+  PGconn* conn = PQconnectdb(uri->c_str());
+  PGresult* r = PQexec(conn, "UPDATE audit SET detail = 'forged'");
+  EXPECT_EQ(PQresultStatus(r), PGRES_FATAL_ERROR);
+  PQclear(r);
+  PQfinish(conn);
+  EXPECT_EQ(s->audit_log().value().size(), 4u);  // two registrations, two validations
 }
 
 }  // namespace

@@ -1,0 +1,316 @@
+#include "store/postgres_store.h"
+
+#include <fmt/format.h>
+#include <libpq-fe.h>
+
+#include <list>
+
+#include "crypto/aead.h"
+
+namespace dcas::store {
+
+namespace {
+
+using protocol::Psi;
+
+struct ResultFree {
+  void operator()(PGresult* r) const { PQclear(r); }
+};
+using PgResult = std::unique_ptr<PGresult, ResultFree>;
+
+// Parameters for PQexecParams: byte strings go binary (no escaping), the rest as text.
+class Params {
+ public:
+  Params& bytes(ByteView b) {
+    if (b.empty()) return null();
+    storage_.emplace_back(b.begin(), b.end());
+    push(storage_.back().data(), static_cast<int>(b.size()), 1);
+    return *this;
+  }
+  Params& text(std::string_view t) {
+    storage_.emplace_back(t.begin(), t.end());
+    storage_.back().push_back('\0');
+    push(storage_.back().data(), 0, 0);
+    return *this;
+  }
+  Params& integer(std::int64_t v) { return text(std::to_string(v)); }
+  Params& null() {
+    push(nullptr, 0, 0);
+    return *this;
+  }
+  int count() const { return static_cast<int>(values_.size()); }
+  const char* const* values() const { return values_.data(); }
+  const int* lengths() const { return lengths_.data(); }
+  const int* formats() const { return formats_.data(); }
+
+ private:
+  void push(const char* v, int len, int format) {
+    values_.push_back(v);
+    lengths_.push_back(len);
+    formats_.push_back(format);
+  }
+  std::list<std::string> storage_;  // stable addresses
+  std::vector<const char*> values_;
+  std::vector<int> lengths_, formats_;
+};
+
+Result<PgResult> run(PGconn* conn, const char* sql, const Params& p = Params{}) {
+  PgResult r(PQexecParams(conn, sql, p.count(), nullptr, p.values(), p.lengths(), p.formats(), 0));
+  const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    const char* message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn);
+    const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
+    // 23505: unique violation (a device registered twice).
+    if (state && std::string_view(state) == "23505") return fail(Errc::invalid_argument, message);
+    return fail(Errc::store_error, message);
+  }
+  return r;
+}
+
+Bytes bytea(PGresult* r, int row, int col) {
+  if (PQgetisnull(r, row, col)) return {};
+  std::size_t len = 0;
+  unsigned char* raw = PQunescapeBytea(reinterpret_cast<const unsigned char*>(PQgetvalue(r, row, col)), &len);
+  Bytes out(raw, raw + len);
+  PQfreemem(raw);
+  return out;
+}
+std::int64_t integer(PGresult* r, int row, int col) { return std::stoll(PQgetvalue(r, row, col)); }
+std::string text(PGresult* r, int row, int col) { return PQgetvalue(r, row, col); }
+
+std::int64_t to_ms(protocol::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+protocol::TimePoint from_ms(std::int64_t ms) { return protocol::TimePoint(std::chrono::milliseconds(ms)); }
+std::int64_t wall_ms() { return to_ms(std::chrono::system_clock::now()); }
+
+}  // namespace
+
+PostgresPairingStore::PostgresPairingStore(PGconn* conn, ByteView key) : conn_(conn), key_(key.begin(), key.end()) {}
+PostgresPairingStore::~PostgresPairingStore() { PQfinish(conn_); }
+
+Result<std::unique_ptr<PostgresPairingStore>> PostgresPairingStore::open(const std::string& conninfo,
+                                                                         ByteView operator_key) {
+  if (operator_key.size() != crypto::aead_key_size) return fail(Errc::bad_length, "the operator key must be 32 bytes");
+  PGconn* conn = PQconnectdb(conninfo.c_str());
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    Error e{Errc::store_error, fmt::format("cannot connect: {}", conn ? PQerrorMessage(conn) : "out of memory")};
+    PQfinish(conn);
+    return std::unexpected(e);
+  }
+  std::unique_ptr<PostgresPairingStore> store(new PostgresPairingStore(conn, operator_key));
+  DCAS_TRY(store->migrate());
+  return store;
+}
+
+template <typename F>
+auto PostgresPairingStore::transaction(F&& body) -> decltype(body()) {
+  std::lock_guard lock(mutex_);
+  if (auto begun = run(conn_, "BEGIN"); !begun) return std::unexpected(begun.error());
+  auto result = body();
+  if (!result) {
+    (void)run(conn_, "ROLLBACK");
+    return result;
+  }
+  if (auto committed = run(conn_, "COMMIT"); !committed) return std::unexpected(committed.error());
+  return result;
+}
+
+Result<void> PostgresPairingStore::migrate() {
+  return transaction([&]() -> Result<void> {
+    // One migrator at a time, whatever the number of TA processes starting together.
+    DCAS_TRY(run(conn_, "SELECT pg_advisory_xact_lock(7267206)"));
+    DCAS_TRY(run(conn_, "CREATE TABLE IF NOT EXISTS dcas_schema (version INTEGER NOT NULL)"));
+    DCAS_TRY_ASSIGN(v, run(conn_, "SELECT COALESCE(MAX(version), 0) FROM dcas_schema"));
+    const std::int64_t version = integer(v.get(), 0, 0);
+    if (version > schema_version)
+      return fail(Errc::store_schema,
+                  fmt::format("database schema {} is newer than this program's {}", version, schema_version));
+    if (version < 1) {
+      DCAS_TRY(run(conn_,
+                   "CREATE TABLE sm (id BYTEA PRIMARY KEY CHECK (length(id) = 8), ki_sealed BYTEA NOT NULL,"
+                   " psi INTEGER NOT NULL DEFAULT 0, bound_tp BYTEA, presence_until_ms BIGINT NOT NULL DEFAULT 0)"));
+      DCAS_TRY(run(conn_,
+                   "CREATE TABLE tp (id BYTEA PRIMARY KEY CHECK (length(id) = 8), psi INTEGER NOT NULL DEFAULT 0, "
+                   "bound_sm BYTEA)"));
+      DCAS_TRY(run(
+          conn_,
+          "CREATE TABLE audit (seq BIGSERIAL PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL,"
+          " action TEXT NOT NULL, sm TEXT NOT NULL DEFAULT '', tp TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL)"));
+      DCAS_TRY(run(conn_,
+                   "CREATE FUNCTION dcas_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'audit log is append-only'; END $$"));
+      DCAS_TRY(run(conn_,
+                   "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
+                   "FOR EACH ROW EXECUTE FUNCTION dcas_audit_append_only()"));
+      DCAS_TRY(run(conn_, "INSERT INTO dcas_schema (version) VALUES (1)"));
+    }
+    return {};
+  });
+}
+
+Result<void> PostgresPairingStore::audit(std::int64_t at_ms, std::string_view actor, std::string_view action,
+                                         std::string_view sm, std::string_view tp, std::string_view detail) {
+  Params p;
+  p.integer(at_ms).text(actor).text(action).text(sm).text(tp).text(detail);
+  DCAS_TRY(run(conn_, "INSERT INTO audit (at_ms, actor, action, sm, tp, detail) VALUES ($1,$2,$3,$4,$5,$6)", p));
+  return {};
+}
+
+Result<std::optional<protocol::SmRecord>> PostgresPairingStore::read_sm(const SmId& id, bool lock) {
+  Params p;
+  p.bytes(id.view());
+  DCAS_TRY_ASSIGN(r, run(conn_,
+                         lock ? "SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = $1 FOR UPDATE"
+                              : "SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = $1",
+                         p));
+  if (PQntuples(r.get()) == 0) return std::optional<protocol::SmRecord>{};
+  auto ki = crypto::aead_open(view(key_), id.view(), bytea(r.get(), 0, 0));
+  if (!ki || ki->size() != 3 * protocol::ki_size)
+    return fail(Errc::store_key_invalid, "the operator key does not open SM " + id.hex() + "'s Ki");
+  protocol::SmRecord rec;
+  rec.id = id;
+  rec.ki.ki1.assign(ki->begin(), ki->begin() + 16);
+  rec.ki.ki2.assign(ki->begin() + 16, ki->begin() + 32);
+  rec.ki.ki3.assign(ki->begin() + 32, ki->end());
+  rec.psi = static_cast<Psi>(integer(r.get(), 0, 1));
+  if (const Bytes tp = bytea(r.get(), 0, 2); !tp.empty()) rec.bound_tp = TpId::from_bytes(tp).value();
+  rec.presence_until = from_ms(integer(r.get(), 0, 3));
+  return std::optional<protocol::SmRecord>{std::move(rec)};
+}
+
+Result<std::optional<protocol::TpRecord>> PostgresPairingStore::read_tp(const TpId& id, bool lock) {
+  Params p;
+  p.bytes(id.view());
+  DCAS_TRY_ASSIGN(r, run(conn_,
+                         lock ? "SELECT psi, bound_sm FROM tp WHERE id = $1 FOR UPDATE"
+                              : "SELECT psi, bound_sm FROM tp WHERE id = $1",
+                         p));
+  if (PQntuples(r.get()) == 0) return std::optional<protocol::TpRecord>{};
+  protocol::TpRecord rec;
+  rec.id = id;
+  rec.psi = static_cast<Psi>(integer(r.get(), 0, 0));
+  if (const Bytes sm = bytea(r.get(), 0, 1); !sm.empty()) rec.bound_sm = SmId::from_bytes(sm).value();
+  return std::optional<protocol::TpRecord>{std::move(rec)};
+}
+
+Result<void> PostgresPairingStore::write_sm(const protocol::SmRecord& r) {
+  Params p;
+  p.integer(static_cast<int>(r.psi));
+  if (r.bound_tp)
+    p.bytes(r.bound_tp->view());
+  else
+    p.null();
+  p.integer(to_ms(r.presence_until)).bytes(r.id.view());
+  DCAS_TRY(run(conn_, "UPDATE sm SET psi = $1, bound_tp = $2, presence_until_ms = $3 WHERE id = $4", p));
+  return {};
+}
+
+Result<void> PostgresPairingStore::write_tp(const protocol::TpRecord& r) {
+  Params p;
+  p.integer(static_cast<int>(r.psi));
+  if (r.bound_sm)
+    p.bytes(r.bound_sm->view());
+  else
+    p.null();
+  p.bytes(r.id.view());
+  DCAS_TRY(run(conn_, "UPDATE tp SET psi = $1, bound_sm = $2 WHERE id = $3", p));
+  return {};
+}
+
+Result<void> PostgresPairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
+  SecureBytes all(ki.ki1.begin(), ki.ki1.end());
+  all.insert(all.end(), ki.ki2.begin(), ki.ki2.end());
+  all.insert(all.end(), ki.ki3.begin(), ki.ki3.end());
+  if (all.size() != 3 * protocol::ki_size) return fail(Errc::bad_length, "each Ki must be 16 bytes");
+  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), id.view(), view(all), crypto::system_random()));
+  return transaction([&]() -> Result<void> {
+    Params p;
+    p.bytes(id.view()).bytes(sealed);
+    DCAS_TRY(run(conn_, "INSERT INTO sm (id, ki_sealed) VALUES ($1, $2)", p));
+    return audit(wall_ms(), "provisioning", "register_sm", id.hex(), "", "virgin");
+  });
+}
+
+Result<void> PostgresPairingStore::add_tp(const TpId& id) {
+  return transaction([&]() -> Result<void> {
+    Params p;
+    p.bytes(id.view());
+    DCAS_TRY(run(conn_, "INSERT INTO tp (id) VALUES ($1)", p));
+    return audit(wall_ms(), "provisioning", "register_tp", "", id.hex(), "virgin");
+  });
+}
+
+Result<std::optional<protocol::SmRecord>> PostgresPairingStore::find_sm(const SmId& id) {
+  std::lock_guard lock(mutex_);
+  return read_sm(id, false);
+}
+
+Result<std::optional<protocol::TpRecord>> PostgresPairingStore::find_tp(const TpId& id) {
+  std::lock_guard lock(mutex_);
+  return read_tp(id, false);
+}
+
+Result<protocol::PairingOutcome> PostgresPairingStore::validate_and_record(const SmId& sm, const TpId& tp,
+                                                                           protocol::TimePoint now,
+                                                                           std::chrono::seconds presence_lease) {
+  return transaction([&]() -> Result<protocol::PairingOutcome> {
+    // Rows are always locked SM first, then TP: concurrent transitions never deadlock.
+    DCAS_TRY_ASSIGN(sm_record, read_sm(sm, true));
+    DCAS_TRY_ASSIGN(tp_record, read_tp(tp, true));
+    auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
+    if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
+    if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
+    const std::string from = sm_record ? std::string(protocol::psi_name(sm_record->psi)) : "unknown";
+    const std::string to = outcome.sm ? std::string(protocol::psi_name(outcome.sm->psi)) : from;
+    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(),
+                   fmt::format("{} -> {} ({})", from, to, protocol::verdict_name(outcome.verdict))));
+    return outcome;
+  });
+}
+
+Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+  return transaction([&]() -> Result<Psi> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    if (record->psi != Psi::auth_paired) return record->psi;
+    record->psi = Psi::paired_only;
+    record->presence_until = {};
+    DCAS_TRY(write_sm(*record));
+    if (record->bound_tp) {
+      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp, true));
+      if (tp) {
+        tp->psi = Psi::paired_only;
+        DCAS_TRY(write_tp(*tp));
+      }
+    }
+    DCAS_TRY(audit(to_ms(now), "ta", "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
+                   "auth-paired -> paired-only"));
+    return Psi::paired_only;
+  });
+}
+
+Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
+                                                 std::chrono::seconds presence_lease) {
+  return transaction([&]() -> Result<Psi> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    if (record->psi == Psi::auth_paired && now < record->presence_until) {
+      record->presence_until = now + presence_lease;
+      DCAS_TRY(write_sm(*record));
+    }
+    return record->psi;
+  });
+}
+
+Result<std::vector<AuditEntry>> PostgresPairingStore::audit_log() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT seq, at_ms, actor, action, sm, tp, detail FROM audit ORDER BY seq"));
+  std::vector<AuditEntry> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i)
+    out.push_back({integer(r.get(), i, 0), integer(r.get(), i, 1), text(r.get(), i, 2), text(r.get(), i, 3),
+                   text(r.get(), i, 4), text(r.get(), i, 5), text(r.get(), i, 6)});
+  return out;
+}
+
+}  // namespace dcas::store

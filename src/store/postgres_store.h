@@ -1,0 +1,56 @@
+// The TA's pairing store on PostgreSQL (libpq), for operators who run several TA processes on one
+// database. Same contract and same schema idea as the SQLite store: every transition is one
+// transaction (rows locked with SELECT ... FOR UPDATE, SM before TP), committed with the server's
+// default synchronous_commit=on before the KPK may leave; Ki sealed with AES-256-GCM under the
+// operator key; an append-only audit log; versioned migrations under an advisory lock.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "protocol/pairing.h"
+#include "store/sqlite_store.h"  // AuditEntry
+
+typedef struct pg_conn PGconn;
+
+namespace dcas::store {
+
+class PostgresPairingStore final : public protocol::PairingStore {
+ public:
+  // `conninfo`: a libpq connection string or postgresql:// URI. Errors: store_error, store_schema,
+  // bad_length.
+  static Result<std::unique_ptr<PostgresPairingStore>> open(const std::string& conninfo, ByteView operator_key);
+  ~PostgresPairingStore() override;
+
+  static constexpr int schema_version = 1;
+
+  Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
+  Result<void> add_tp(const TpId& id) override;
+  Result<std::optional<protocol::SmRecord>> find_sm(const SmId& id) override;
+  Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
+  Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
+                                                       std::chrono::seconds presence_lease) override;
+  Result<protocol::Psi> record_left(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
+                                       std::chrono::seconds presence_lease) override;
+  Result<std::vector<AuditEntry>> audit_log();
+
+ private:
+  PostgresPairingStore(PGconn* conn, ByteView key);
+  Result<void> migrate();
+  template <typename F>
+  auto transaction(F&& body) -> decltype(body());
+  Result<std::optional<protocol::SmRecord>> read_sm(const SmId& id, bool lock);
+  Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id, bool lock);
+  Result<void> write_sm(const protocol::SmRecord& r);
+  Result<void> write_tp(const protocol::TpRecord& r);
+  Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
+                     std::string_view tp, std::string_view detail);
+
+  PGconn* conn_;
+  SecureBytes key_;
+  std::mutex mutex_;
+};
+
+}  // namespace dcas::store
