@@ -53,6 +53,20 @@ PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::op
   return {Verdict::refused_bound_elsewhere, {}, {}};  // inconsistent states: refuse, never repair silently
 }
 
+bool apply_left(SmRecord& sm, TpRecord* bound_tp) {
+  if (sm.psi != Psi::auth_paired) return false;
+  sm.psi = Psi::paired_only;
+  sm.presence_until = {};
+  if (bound_tp) bound_tp->psi = Psi::paired_only;
+  return true;
+}
+
+bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_lease) {
+  if (sm.psi != Psi::auth_paired || now >= sm.presence_until) return false;
+  sm.presence_until = now + presence_lease;
+  return true;
+}
+
 // ---- in-memory store ----
 
 Result<void> MemoryPairingStore::add_sm(const SmId& id, const SmSecrets& ki) {
@@ -99,19 +113,15 @@ Result<Psi> MemoryPairingStore::record_left(const SmId& sm, TimePoint) {
   std::lock_guard lock(mutex_);
   auto s = sms_.find(sm);
   if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
-  if (s->second.psi != Psi::auth_paired) return s->second.psi;  // only Auth/Paired can leave
-  s->second.psi = Psi::paired_only;
-  s->second.presence_until = {};
-  if (s->second.bound_tp) tps_.at(*s->second.bound_tp).psi = Psi::paired_only;
-  return Psi::paired_only;
+  apply_left(s->second, s->second.bound_tp ? &tps_.at(*s->second.bound_tp) : nullptr);
+  return s->second.psi;
 }
 
 Result<Psi> MemoryPairingStore::record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) {
   std::lock_guard lock(mutex_);
   auto s = sms_.find(sm);
   if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
-  if (s->second.psi == Psi::auth_paired && now < s->second.presence_until)
-    s->second.presence_until = now + presence_lease;
+  apply_presence(s->second, now, presence_lease);
   return s->second.psi;
 }
 

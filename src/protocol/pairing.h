@@ -57,6 +57,13 @@ struct PairingOutcome {
 PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
                                 std::chrono::seconds presence_lease);
 
+// The host left the network: Auth/Paired -> Paired Only for the SM and its bound TP (whose record
+// the caller passes if it has one). Returns false, changing nothing, in any other state.
+bool apply_left(SmRecord& sm, TpRecord* bound_tp);
+// The host is on the network: extends an Auth/Paired pair's presence, unless it already lapsed
+// (a lapsed pair has left and must be validated again). Returns whether anything changed.
+bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_lease);
+
 // The TA's device registry and pairing table. Every method is atomic.
 class PairingStore {
  public:

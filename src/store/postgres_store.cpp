@@ -6,6 +6,7 @@
 #include <list>
 
 #include "crypto/aead.h"
+#include "store/records.h"
 
 namespace dcas::store {
 
@@ -77,12 +78,6 @@ Bytes bytea(PGresult* r, int row, int col) {
 }
 std::int64_t integer(PGresult* r, int row, int col) { return std::stoll(PQgetvalue(r, row, col)); }
 std::string text(PGresult* r, int row, int col) { return PQgetvalue(r, row, col); }
-
-std::int64_t to_ms(protocol::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-protocol::TimePoint from_ms(std::int64_t ms) { return protocol::TimePoint(std::chrono::milliseconds(ms)); }
-std::int64_t wall_ms() { return to_ms(std::chrono::system_clock::now()); }
 
 }  // namespace
 
@@ -165,14 +160,10 @@ Result<std::optional<protocol::SmRecord>> PostgresPairingStore::read_sm(const Sm
                               : "SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = $1",
                          p));
   if (PQntuples(r.get()) == 0) return std::optional<protocol::SmRecord>{};
-  auto ki = crypto::aead_open(view(key_), id.view(), bytea(r.get(), 0, 0));
-  if (!ki || ki->size() != 3 * protocol::ki_size)
-    return fail(Errc::store_key_invalid, "the operator key does not open SM " + id.hex() + "'s Ki");
+  DCAS_TRY_ASSIGN(ki, open_ki(view(key_), id, bytea(r.get(), 0, 0)));
   protocol::SmRecord rec;
   rec.id = id;
-  rec.ki.ki1.assign(ki->begin(), ki->begin() + 16);
-  rec.ki.ki2.assign(ki->begin() + 16, ki->begin() + 32);
-  rec.ki.ki3.assign(ki->begin() + 32, ki->end());
+  rec.ki = std::move(ki);
   rec.psi = static_cast<Psi>(integer(r.get(), 0, 1));
   if (const Bytes tp = bytea(r.get(), 0, 2); !tp.empty()) rec.bound_tp = TpId::from_bytes(tp).value();
   rec.presence_until = from_ms(integer(r.get(), 0, 3));
@@ -219,11 +210,7 @@ Result<void> PostgresPairingStore::write_tp(const protocol::TpRecord& r) {
 }
 
 Result<void> PostgresPairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
-  SecureBytes all(ki.ki1.begin(), ki.ki1.end());
-  all.insert(all.end(), ki.ki2.begin(), ki.ki2.end());
-  all.insert(all.end(), ki.ki3.begin(), ki.ki3.end());
-  if (all.size() != 3 * protocol::ki_size) return fail(Errc::bad_length, "each Ki must be 16 bytes");
-  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), id.view(), view(all), crypto::system_random()));
+  DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), id, ki));
   return transaction([&]() -> Result<void> {
     Params p;
     p.bytes(id.view()).bytes(sealed);
@@ -261,10 +248,7 @@ Result<protocol::PairingOutcome> PostgresPairingStore::validate_and_record(const
     auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
     if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
     if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
-    const std::string from = sm_record ? std::string(protocol::psi_name(sm_record->psi)) : "unknown";
-    const std::string to = outcome.sm ? std::string(protocol::psi_name(outcome.sm->psi)) : from;
-    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(),
-                   fmt::format("{} -> {} ({})", from, to, protocol::verdict_name(outcome.verdict))));
+    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(), validation_detail(sm_record, outcome)));
     return outcome;
   });
 }
@@ -273,17 +257,14 @@ Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoin
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm, true));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (record->psi != Psi::auth_paired) return record->psi;
-    record->psi = Psi::paired_only;
-    record->presence_until = {};
-    DCAS_TRY(write_sm(*record));
+    std::optional<protocol::TpRecord> tp;
     if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp, true));
-      if (tp) {
-        tp->psi = Psi::paired_only;
-        DCAS_TRY(write_tp(*tp));
-      }
+      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp, true));
+      tp = bound;
     }
+    if (!protocol::apply_left(*record, tp ? &*tp : nullptr)) return record->psi;
+    DCAS_TRY(write_sm(*record));
+    if (tp) DCAS_TRY(write_tp(*tp));
     DCAS_TRY(audit(to_ms(now), "ta", "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
                    "auth-paired -> paired-only"));
     return Psi::paired_only;
@@ -295,10 +276,7 @@ Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimeP
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm, true));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (record->psi == Psi::auth_paired && now < record->presence_until) {
-      record->presence_until = now + presence_lease;
-      DCAS_TRY(write_sm(*record));
-    }
+    if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(write_sm(*record));
     return record->psi;
   });
 }

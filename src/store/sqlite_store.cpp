@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "crypto/aead.h"
+#include "store/records.h"
 
 namespace dcas::store {
 
@@ -44,13 +45,6 @@ std::string column_text(sqlite3_stmt* s, int i) {
   const auto* p = sqlite3_column_text(s, i);
   return p ? std::string(reinterpret_cast<const char*>(p)) : std::string{};
 }
-
-std::int64_t to_ms(protocol::TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-protocol::TimePoint from_ms(std::int64_t ms) { return protocol::TimePoint(std::chrono::milliseconds(ms)); }
-
-std::int64_t wall_ms() { return to_ms(std::chrono::system_clock::now()); }
 
 }  // namespace
 
@@ -165,14 +159,10 @@ Result<std::optional<protocol::SmRecord>> SqlitePairingStore::read_sm(const SmId
   const int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<protocol::SmRecord>{};
   if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read SM"));
-  auto ki = crypto::aead_open(view(key_), id.view(), column_blob(s.get(), 0));
-  if (!ki || ki->size() != 3 * protocol::ki_size)
-    return fail(Errc::store_key_invalid, "the operator key does not open SM " + id.hex() + "'s Ki");
+  DCAS_TRY_ASSIGN(ki, open_ki(view(key_), id, column_blob(s.get(), 0)));
   protocol::SmRecord r;
   r.id = id;
-  r.ki.ki1.assign(ki->begin(), ki->begin() + 16);
-  r.ki.ki2.assign(ki->begin() + 16, ki->begin() + 32);
-  r.ki.ki3.assign(ki->begin() + 32, ki->end());
+  r.ki = std::move(ki);
   r.psi = static_cast<Psi>(sqlite3_column_int(s.get(), 1));
   if (const Bytes tp = column_blob(s.get(), 2); !tp.empty()) r.bound_tp = TpId::from_bytes(tp).value();
   r.presence_until = from_ms(sqlite3_column_int64(s.get(), 3));
@@ -212,11 +202,7 @@ Result<void> SqlitePairingStore::write_tp(const protocol::TpRecord& r) {
 }
 
 Result<void> SqlitePairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
-  SecureBytes all(ki.ki1.begin(), ki.ki1.end());
-  all.insert(all.end(), ki.ki2.begin(), ki.ki2.end());
-  all.insert(all.end(), ki.ki3.begin(), ki.ki3.end());
-  if (all.size() != 3 * protocol::ki_size) return fail(Errc::bad_length, "each Ki must be 16 bytes");
-  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), id.view(), view(all), crypto::system_random()));
+  DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), id, ki));
   return transaction([&]() -> Result<void> {
     DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO sm (id, ki_sealed) VALUES (?, ?)"));
     bind_blob(s.get(), 1, id.view());
@@ -256,10 +242,7 @@ Result<protocol::PairingOutcome> SqlitePairingStore::validate_and_record(const S
     auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
     if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
     if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
-    const std::string from = sm_record ? std::string(protocol::psi_name(sm_record->psi)) : "unknown";
-    const std::string to = outcome.sm ? std::string(protocol::psi_name(outcome.sm->psi)) : from;
-    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(),
-                   fmt::format("{} -> {} ({})", from, to, protocol::verdict_name(outcome.verdict))));
+    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(), validation_detail(sm_record, outcome)));
     return outcome;
   });
 }
@@ -274,17 +257,14 @@ Result<Psi> SqlitePairingStore::leave(const SmId& sm, protocol::TimePoint now, s
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (record->psi != Psi::auth_paired) return record->psi;
-    record->psi = Psi::paired_only;
-    record->presence_until = {};
-    DCAS_TRY(write_sm(*record));
+    std::optional<protocol::TpRecord> tp;
     if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp));
-      if (tp) {
-        tp->psi = Psi::paired_only;
-        DCAS_TRY(write_tp(*tp));
-      }
+      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp));
+      tp = bound;
     }
+    if (!protocol::apply_left(*record, tp ? &*tp : nullptr)) return record->psi;
+    DCAS_TRY(write_sm(*record));
+    if (tp) DCAS_TRY(write_tp(*tp));
     DCAS_TRY(audit(to_ms(now), actor, "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
                    "auth-paired -> paired-only"));
     return Psi::paired_only;
@@ -296,10 +276,7 @@ Result<Psi> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoi
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (record->psi == Psi::auth_paired && now < record->presence_until) {
-      record->presence_until = now + presence_lease;
-      DCAS_TRY(write_sm(*record));
-    }
+    if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(write_sm(*record));
     return record->psi;
   });
 }

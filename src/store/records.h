@@ -1,0 +1,27 @@
+// What the durable stores share: time in the database (milliseconds since the epoch), the Ki
+// sealed under the operator key, and the audit text of a validation.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "protocol/pairing.h"
+
+namespace dcas::store {
+
+inline std::int64_t to_ms(protocol::TimePoint t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+inline protocol::TimePoint from_ms(std::int64_t ms) { return protocol::TimePoint(std::chrono::milliseconds(ms)); }
+inline std::int64_t wall_ms() { return to_ms(std::chrono::system_clock::now()); }
+
+// nonce || AES-256-GCM(operator key, Ki1 || Ki2 || Ki3) || tag, the SM_ID as associated data.
+// Errors: bad_length (a Ki not 16 bytes), random_failure, crypto_failure.
+Result<Bytes> seal_ki(ByteView operator_key, const SmId& sm, const protocol::SmSecrets& ki);
+// Errors: store_key_invalid (wrong key, another SM's record, or altered).
+Result<protocol::SmSecrets> open_ki(ByteView operator_key, const SmId& sm, ByteView sealed);
+
+// "virgin -> auth-paired (bound_virgin_pair)"
+std::string validation_detail(const std::optional<protocol::SmRecord>& before, const protocol::PairingOutcome& outcome);
+
+}  // namespace dcas::store
