@@ -5,6 +5,7 @@
 #include "cli/commands.h"
 #include "pki/provisioning.h"
 #include "store/operator_key.h"
+#include "store/operator_store.h"
 
 namespace dcas::cli {
 
@@ -22,6 +23,7 @@ struct TaArgs {
   std::size_t count = 1;
   bool json = false;
   std::string state, reason, device;
+  std::string db;  // --db: sqlite:PATH or postgresql://...; empty: TA_DIR/ta.sqlite
 };
 
 TaArgs& args() {
@@ -43,8 +45,8 @@ void run_init() {
   if (!ta) return report_error("ta init", ta.error());
   // The pairing store and the key that seals the Ki in it.
   if (auto k = store::create_operator_key(a.dir); !k) return report_error("ta init", k.error());
-  std::filesystem::remove(std::filesystem::path(a.dir) / "ta.sqlite");
-  if (auto db = store::open_ta_store(a.dir); !db) return report_error("ta init", db.error());
+  if (a.db.empty()) std::filesystem::remove(std::filesystem::path(a.dir) / "ta.sqlite");
+  if (auto db = store::open_store(a.db, a.dir); !db) return report_error("ta init", db.error());
   const std::string fp = to_hex(ta->certificate.fingerprint());
   if (a.json)
     print_json({{"directory", a.dir},
@@ -82,7 +84,7 @@ void run_issue() {
   }
   auto ta = pki::load_ta_directory(a.ta_dir);
   if (!ta) return report_error("ta issue", ta.error());
-  auto db = store::open_ta_store(a.ta_dir);
+  auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error("ta issue", db.error());
   const std::filesystem::path out =
       a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
@@ -112,7 +114,7 @@ void run_issue() {
     fmt::print("issued {} {} identities under {}\n", a.count, role_name(*role), out.string());
 }
 
-nlohmann::json sm_json(const store::SqlitePairingStore::SmSummary& r) {
+nlohmann::json sm_json(const store::SmSummary& r) {
   return {{"sm_id", r.id.hex()},
           {"state", protocol::psi_name(r.psi)},
           {"bound_tp", r.bound_tp ? r.bound_tp->hex() : ""},
@@ -127,7 +129,7 @@ void run_list(bool one) {
   if (!a.state.empty())
     for (auto p : {protocol::Psi::virgin, protocol::Psi::auth_paired, protocol::Psi::paired_only})
       if (protocol::psi_name(p) == a.state) state = p;
-  auto db = store::open_ta_store(a.ta_dir);
+  auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error(command, db.error());
   auto rows = (*db)->list_sms(state);
   if (!rows) return report_error(command, rows.error());
@@ -146,7 +148,7 @@ void run_operator_action(bool unpair) {
   const std::string_view command = unpair ? "ta unpair" : "ta leave";
   auto sm = SmId::from_hex(a.device);
   if (!sm) return report_error(command, sm.error());
-  auto db = store::open_ta_store(a.ta_dir);
+  auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error(command, db.error());
   const auto now = std::chrono::system_clock::now();
   if (unpair) {
@@ -159,12 +161,28 @@ void run_operator_action(bool unpair) {
   }
 }
 
+void run_check() {
+  auto& a = args();
+  auto db = store::open_store(a.db, a.ta_dir);
+  if (!db) return report_error("ta check", db.error());
+  auto problems = store::check_consistency(**db);
+  if (!problems) return report_error("ta check", problems.error());
+  if (a.json)
+    print_json({{"consistent", problems->empty()}, {"problems", *problems}});
+  else if (problems->empty())
+    fmt::print("store consistent: every binding is mutual and every SM's state matches its audit log\n");
+  for (const auto& p : *problems)
+    if (!a.json) fmt::print("problem: {}\n", p);
+  if (!problems->empty()) exit_status() = exit_failure;
+}
+
 }  // namespace
 
 void add_ta(CLI::App& app) {
   auto* ta = app.add_subcommand("ta", "Trusted Authority: root of the DCAS PKI");
   ta->require_subcommand(1);
   auto& a = args();
+  static constexpr const char* db_help = "Pairing store: sqlite:PATH or postgresql://... (default: TA_DIR/ta.sqlite)";
 
   auto* init = ta->add_subcommand("init", "Create the TA root key and self-signed certificate in DIR");
   init->add_option("DIR", a.dir, "Directory for ta.key and ta.crt")->required();
@@ -172,12 +190,14 @@ void add_ta(CLI::App& app) {
   init->add_option("--days", a.days, "Validity in days")->check(CLI::Range(1, 36500))->capture_default_str();
   init->add_flag("--force", a.force, "Replace an existing TA in DIR");
   init->add_flag("--json", a.json, "Print the result as JSON");
+  init->add_option("--db", a.db, "Pairing store: sqlite:PATH or postgresql://... (default: DIR/ta.sqlite)");
   init->callback(run_init);
 
   auto* issue =
       ta->add_subcommand("issue", "Issue device identities: key pair, certificate (and for an SM its Ki1..Ki3)");
   issue->add_option("ROLE", a.role, "sm, tp or ap")->required()->check(CLI::IsMember({"sm", "tp", "ap"}));
   issue->add_option("--ta", a.ta_dir, "TA directory (from `dcas ta init`)")->capture_default_str();
+  issue->add_option("--db", a.db, db_help);
   issue->add_option("--out", a.out, "Output directory (default: TA_DIR/issued)");
   issue->add_option("--id", a.id, "Device ID, 16 hex digits (default: random)");
   issue->add_option("--count", a.count, "Number of devices to issue")->check(CLI::Range(1, 1000000));
@@ -188,6 +208,7 @@ void add_ta(CLI::App& app) {
   auto* show = ta->add_subcommand("show", "Show one SM's pairing state");
   show->add_option("SM_ID", a.device, "16 hex digits")->required();
   show->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  show->add_option("--db", a.db, db_help);
   show->add_flag("--json", a.json, "Print as JSON");
   show->callback([] { run_list(true); });
 
@@ -195,6 +216,7 @@ void add_ta(CLI::App& app) {
   list->add_option("--state", a.state, "Only this state")
       ->check(CLI::IsMember({"virgin", "auth-paired", "paired-only"}));
   list->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  list->add_option("--db", a.db, db_help);
   list->add_flag("--json", a.json, "Print as JSON");
   list->callback([] { run_list(false); });
 
@@ -202,13 +224,22 @@ void add_ta(CLI::App& app) {
       ta->add_subcommand("leave", "Record that a host left the network (Auth/Paired -> Paired Only), audited");
   leave->add_option("SM_ID", a.device, "16 hex digits")->required();
   leave->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  leave->add_option("--db", a.db, db_help);
   leave->callback([] { run_operator_action(false); });
 
   auto* unpair = ta->add_subcommand("unpair", "Unbind an SM from its TP (both Virgin again), audited");
   unpair->add_option("SM_ID", a.device, "16 hex digits")->required();
   unpair->add_option("--reason", a.reason, "Why, for the audit log")->required();
   unpair->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  unpair->add_option("--db", a.db, db_help);
   unpair->callback([] { run_operator_action(true); });
+
+  auto* check = ta->add_subcommand(
+      "check", "Check the store: bindings mutual, PSI agreeing, every SM's state matching its audit log");
+  check->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  check->add_option("--db", a.db, db_help);
+  check->add_flag("--json", a.json, "Print as JSON");
+  check->callback(run_check);
 }
 
 }  // namespace dcas::cli

@@ -253,7 +253,13 @@ Result<protocol::PairingOutcome> PostgresPairingStore::validate_and_record(const
   });
 }
 
-Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoint now) { return leave(sm, now, "ta"); }
+
+Result<Psi> PostgresPairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
+  return leave(sm, now, "operator");
+}
+
+Result<Psi> PostgresPairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
   return transaction([&]() -> Result<Psi> {
     DCAS_TRY_ASSIGN(record, read_sm(sm, true));
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
@@ -265,10 +271,42 @@ Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoin
     if (!protocol::apply_left(*record, tp ? &*tp : nullptr)) return record->psi;
     DCAS_TRY(write_sm(*record));
     if (tp) DCAS_TRY(write_tp(*tp));
-    DCAS_TRY(audit(to_ms(now), "ta", "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
+    DCAS_TRY(audit(to_ms(now), actor, "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
                    "auth-paired -> paired-only"));
     return Psi::paired_only;
   });
+}
+
+Result<void> PostgresPairingStore::unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) {
+  if (reason.empty()) return fail(Errc::invalid_argument, "an unpairing needs a reason for the audit log");
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
+    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
+    const std::string from(protocol::psi_name(record->psi));
+    const std::string tp_hex = record->bound_tp ? record->bound_tp->hex() : "";
+    if (record->bound_tp) {
+      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp, true));
+      if (tp) DCAS_TRY(write_tp({tp->id, Psi::virgin, std::nullopt}));
+    }
+    record->psi = Psi::virgin;
+    record->bound_tp.reset();
+    record->presence_until = {};
+    DCAS_TRY(write_sm(*record));
+    return audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
+  });
+}
+
+Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<Psi> state) {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
+  std::vector<SmSummary> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    SmSummary row{SmId::from_bytes(bytea(r.get(), i, 0)).value_or(SmId{}), static_cast<Psi>(integer(r.get(), i, 1)),
+                  std::nullopt, from_ms(integer(r.get(), i, 3))};
+    if (const Bytes tp = bytea(r.get(), i, 2); !tp.empty()) row.bound_tp = TpId::from_bytes(tp).value_or(TpId{});
+    if (!state || row.psi == *state) out.push_back(row);
+  }
+  return out;
 }
 
 Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
@@ -279,6 +317,19 @@ Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimeP
     if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(write_sm(*record));
     return record->psi;
   });
+}
+
+Result<std::vector<protocol::TpRecord>> PostgresPairingStore::list_tps() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT id, psi, bound_sm FROM tp ORDER BY id"));
+  std::vector<protocol::TpRecord> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    protocol::TpRecord row{TpId::from_bytes(bytea(r.get(), i, 0)).value_or(TpId{}),
+                           static_cast<Psi>(integer(r.get(), i, 1)), std::nullopt};
+    if (const Bytes sm = bytea(r.get(), i, 2); !sm.empty()) row.bound_sm = SmId::from_bytes(sm).value_or(SmId{});
+    out.push_back(row);
+  }
+  return out;
 }
 
 Result<std::vector<AuditEntry>> PostgresPairingStore::audit_log() {

@@ -9,14 +9,13 @@
 #include <mutex>
 #include <string>
 
-#include "protocol/pairing.h"
-#include "store/sqlite_store.h"  // AuditEntry
+#include "store/operator_store.h"
 
 typedef struct pg_conn PGconn;
 
 namespace dcas::store {
 
-class PostgresPairingStore final : public protocol::PairingStore {
+class PostgresPairingStore final : public OperatorStore {
  public:
   // `conninfo`: a libpq connection string or postgresql:// URI. Errors: store_error, store_schema,
   // bad_length.
@@ -34,7 +33,11 @@ class PostgresPairingStore final : public protocol::PairingStore {
   Result<protocol::Psi> record_left(const SmId& sm, protocol::TimePoint now) override;
   Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
                                        std::chrono::seconds presence_lease) override;
-  Result<std::vector<AuditEntry>> audit_log();
+  Result<std::vector<AuditEntry>> audit_log() override;
+  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) override;
+  Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
+  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) override;
+  Result<std::vector<protocol::TpRecord>> list_tps() override;
 
  private:
   PostgresPairingStore(PGconn* conn, ByteView key);
@@ -45,6 +48,7 @@ class PostgresPairingStore final : public protocol::PairingStore {
   Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id, bool lock);
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
+  Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
   Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
                      std::string_view tp, std::string_view detail);
 

@@ -300,7 +300,7 @@ Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason,
   });
 }
 
-Result<std::vector<SqlitePairingStore::SmSummary>> SqlitePairingStore::list_sms(std::optional<Psi> state) {
+Result<std::vector<SmSummary>> SqlitePairingStore::list_sms(std::optional<Psi> state) {
   std::lock_guard lock(mutex_);
   DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
   std::vector<SmSummary> out;
@@ -313,6 +313,21 @@ Result<std::vector<SqlitePairingStore::SmSummary>> SqlitePairingStore::list_sms(
     if (!state || row.psi == *state) out.push_back(row);
   }
   if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "list SMs"));
+  return out;
+}
+
+Result<std::vector<protocol::TpRecord>> SqlitePairingStore::list_tps() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_sm FROM tp ORDER BY id"));
+  std::vector<protocol::TpRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    protocol::TpRecord row{TpId::from_bytes(column_blob(s.get(), 0)).value_or(TpId{}),
+                           static_cast<Psi>(sqlite3_column_int(s.get(), 1)), std::nullopt};
+    if (const Bytes sm = column_blob(s.get(), 2); !sm.empty()) row.bound_sm = SmId::from_bytes(sm).value_or(SmId{});
+    out.push_back(row);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "list TPs"));
   return out;
 }
 

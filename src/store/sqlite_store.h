@@ -9,22 +9,13 @@
 #include <memory>
 #include <mutex>
 
-#include "protocol/pairing.h"
+#include "store/operator_store.h"
 
 struct sqlite3;
 
 namespace dcas::store {
 
-struct AuditEntry {
-  std::int64_t seq = 0;
-  std::int64_t at_ms = 0;
-  std::string actor;   // "ta", "operator", "provisioning"
-  std::string action;  // "register_sm", "validate", "left", ...
-  std::string sm, tp;  // hex IDs, empty when not applicable
-  std::string detail;  // e.g. "virgin -> auth-paired (bound_virgin_pair)"
-};
-
-class SqlitePairingStore final : public protocol::PairingStore {
+class SqlitePairingStore final : public OperatorStore {
  public:
   // Opens (creating if needed) and migrates the database. `operator_key`: 32 bytes.
   // Errors: store_error, store_schema (written by a newer version), bad_length.
@@ -43,22 +34,11 @@ class SqlitePairingStore final : public protocol::PairingStore {
   Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
                                        std::chrono::seconds presence_lease) override;
 
-  Result<std::vector<AuditEntry>> audit_log();
-
-  // Operator actions, each audited with actor "operator".
-  // The host left the network (Auth/Paired -> Paired Only). Errors: unknown_device.
-  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now);
-  // Unbinds an SM from its TP and makes both Virgin again: the only way a binding ever changes.
-  // Errors: unknown_device, invalid_argument (empty reason).
-  Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now);
-  // Every SM record (Ki not included), optionally only those in one state.
-  struct SmSummary {
-    SmId id;
-    protocol::Psi psi;
-    std::optional<TpId> bound_tp;
-    protocol::TimePoint presence_until;
-  };
-  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state);
+  Result<std::vector<AuditEntry>> audit_log() override;
+  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) override;
+  Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
+  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) override;
+  Result<std::vector<protocol::TpRecord>> list_tps() override;
 
  private:
   SqlitePairingStore(sqlite3* db, ByteView key);

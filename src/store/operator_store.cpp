@@ -1,0 +1,87 @@
+#include "store/operator_store.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "store/operator_key.h"
+#include "store/postgres_store.h"
+#include "store/sqlite_store.h"
+
+namespace dcas::store {
+
+Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db, const std::filesystem::path& ta_dir) {
+  DCAS_TRY_ASSIGN(key, load_operator_key(ta_dir));
+  if (db.empty()) db = "sqlite:" + (ta_dir / "ta.sqlite").string();
+  if (db.starts_with("sqlite:")) {
+    DCAS_TRY_ASSIGN(s, SqlitePairingStore::open(std::filesystem::path(db.substr(7)), view(key)));
+    return std::unique_ptr<OperatorStore>(std::move(s));
+  }
+  if (db.starts_with("postgresql://") || db.starts_with("postgres://")) {
+    DCAS_TRY_ASSIGN(s, PostgresPairingStore::open(std::string(db), view(key)));
+    return std::unique_ptr<OperatorStore>(std::move(s));
+  }
+  return fail(Errc::invalid_argument, "--db must be sqlite:PATH or a postgresql:// URI");
+}
+
+namespace {
+
+// The state an audit entry leaves its SM in: the word after "-> " in its detail ("virgin" for a
+// registration), or nothing for entries that do not concern an SM's state.
+std::optional<std::string> state_after(const AuditEntry& e) {
+  if (e.sm.empty()) return std::nullopt;
+  if (e.action == "register_sm") return "virgin";
+  const auto arrow = e.detail.find("-> ");
+  if (arrow == std::string::npos) return std::nullopt;
+  const auto start = arrow + 3;
+  return e.detail.substr(start, e.detail.find_first_of(" :", start) - start);
+}
+
+}  // namespace
+
+Result<std::vector<std::string>> check_consistency(OperatorStore& store) {
+  DCAS_TRY_ASSIGN(sms, store.list_sms(std::nullopt));
+  DCAS_TRY_ASSIGN(tps, store.list_tps());
+  DCAS_TRY_ASSIGN(log, store.audit_log());
+  std::map<TpId, protocol::TpRecord> tp_by_id;
+  for (const auto& tp : tps) tp_by_id.emplace(tp.id, tp);
+  std::map<std::string, std::string> audited_state;
+  for (const auto& e : log)
+    if (auto s = state_after(e)) audited_state[e.sm] = *s;
+
+  std::vector<std::string> problems;
+  std::map<SmId, const SmSummary*> sm_by_id;
+  for (const auto& sm : sms) {
+    sm_by_id.emplace(sm.id, &sm);
+    const auto psi = protocol::psi_name(sm.psi);
+    if (sm.psi == protocol::Psi::virgin && sm.bound_tp)
+      problems.push_back(fmt::format("SM {} is virgin but bound to TP {}", sm.id.hex(), sm.bound_tp->hex()));
+    if (sm.psi != protocol::Psi::virgin) {
+      auto tp = sm.bound_tp ? tp_by_id.find(*sm.bound_tp) : tp_by_id.end();
+      if (tp == tp_by_id.end())
+        problems.push_back(fmt::format("SM {} is {} without a bound TP on record", sm.id.hex(), psi));
+      else if (tp->second.bound_sm != sm.id || tp->second.psi != sm.psi)
+        problems.push_back(fmt::format("SM {} ({}) and its TP {} ({}) disagree", sm.id.hex(), psi, tp->first.hex(),
+                                       protocol::psi_name(tp->second.psi)));
+    }
+    auto audited = audited_state.find(sm.id.hex());
+    if (audited == audited_state.end())
+      problems.push_back(fmt::format("SM {} has no audit entry", sm.id.hex()));
+    else if (audited->second != psi)
+      problems.push_back(fmt::format("SM {} is {} but its audit log ends in {}", sm.id.hex(), psi, audited->second));
+  }
+  for (const auto& tp : tps) {
+    if (!tp.bound_sm) {
+      if (tp.psi != protocol::Psi::virgin)
+        problems.push_back(fmt::format("TP {} is {} without a bound SM", tp.id.hex(), protocol::psi_name(tp.psi)));
+      continue;
+    }
+    auto sm = sm_by_id.find(*tp.bound_sm);
+    if (sm == sm_by_id.end() || sm->second->bound_tp != tp.id)
+      problems.push_back(
+          fmt::format("TP {} is bound to SM {}, which is not bound to it", tp.id.hex(), tp.bound_sm->hex()));
+  }
+  return problems;
+}
+
+}  // namespace dcas::store

@@ -1,0 +1,55 @@
+// What the TA's operator tools and services need from a pairing store, whatever its backend:
+// the protocol's PairingStore, plus the audit log and the audited operator actions.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/pairing.h"
+
+namespace dcas::store {
+
+struct AuditEntry {
+  std::int64_t seq = 0;
+  std::int64_t at_ms = 0;
+  std::string actor;   // "ta", "operator", "provisioning"
+  std::string action;  // "register_sm", "validate", "left", ...
+  std::string sm, tp;  // hex IDs, empty when not applicable
+  std::string detail;  // e.g. "virgin -> auth-paired (bound_virgin_pair)"
+};
+
+// One SM's pairing state, without its Ki.
+struct SmSummary {
+  SmId id;
+  protocol::Psi psi;
+  std::optional<TpId> bound_tp;
+  protocol::TimePoint presence_until;
+};
+
+class OperatorStore : public protocol::PairingStore {
+ public:
+  virtual Result<std::vector<AuditEntry>> audit_log() = 0;
+  // Operator actions, each audited with actor "operator".
+  // The host left the network (Auth/Paired -> Paired Only). Errors: unknown_device.
+  virtual Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) = 0;
+  // Unbinds an SM from its TP and makes both Virgin again: the only way a binding ever changes.
+  // Errors: unknown_device, invalid_argument (empty reason).
+  virtual Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) = 0;
+  // Every SM record, optionally only those in one state, ordered by ID.
+  virtual Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) = 0;
+  // Every TP record, ordered by ID.
+  virtual Result<std::vector<protocol::TpRecord>> list_tps() = 0;
+};
+
+// Opens the store a `--db` option names: "sqlite:PATH", "postgresql://..." or "postgres://..."
+// (any libpq URI), or, when `db` is empty, TA_DIR/ta.sqlite. The operator key comes from
+// load_operator_key(ta_dir). Errors: invalid_argument (unknown scheme), as the backends' open.
+Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db, const std::filesystem::path& ta_dir);
+
+// Checks that the store is consistent: every binding is mutual and agrees in PSI, and every SM's
+// state is the one its audit log ends in. Returns the problems found (empty when consistent).
+Result<std::vector<std::string>> check_consistency(OperatorStore& store);
+
+}  // namespace dcas::store
