@@ -10,15 +10,15 @@
 
 namespace dcas::store {
 
-Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db, const std::filesystem::path& ta_dir) {
+Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db_option, const std::filesystem::path& ta_dir) {
   DCAS_TRY_ASSIGN(key, load_operator_key(ta_dir));
-  if (db.empty()) db = "sqlite:" + (ta_dir / "ta.sqlite").string();
+  const std::string db = db_option.empty() ? "sqlite:" + (ta_dir / "ta.sqlite").string() : std::string(db_option);
   if (db.starts_with("sqlite:")) {
     DCAS_TRY_ASSIGN(s, SqlitePairingStore::open(std::filesystem::path(db.substr(7)), view(key)));
     return std::unique_ptr<OperatorStore>(std::move(s));
   }
   if (db.starts_with("postgresql://") || db.starts_with("postgres://")) {
-    DCAS_TRY_ASSIGN(s, PostgresPairingStore::open(std::string(db), view(key)));
+    DCAS_TRY_ASSIGN(s, PostgresPairingStore::open(db, view(key)));
     return std::unique_ptr<OperatorStore>(std::move(s));
   }
   return fail(Errc::invalid_argument, "--db must be sqlite:PATH or a postgresql:// URI");
