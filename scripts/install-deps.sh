@@ -9,6 +9,7 @@ packages=(
   libpq-dev postgresql                       # TA store for several TAs; the tests start a throwaway cluster
   libdvbcsa-dev                              # DVB-CSA2 descrambling
   ffmpeg tsdecrypt                           # real transport streams and a DVB-CSA2 peer for the tests
+  libasio-dev                                # the network services (standalone Asio, C++20 coroutines)
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # libFuzzer: clang 19, because clang 14 cannot compile libstdc++ 12's <expected> (it lacks

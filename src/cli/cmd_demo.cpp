@@ -31,12 +31,7 @@ struct Timeline {
   }
 };
 
-Result<Identity> load_identity(const pki::IssuedDevice& d) {
-  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::load_pem_file(d.directory / "key.pem"));
-  DCAS_TRY_ASSIGN(cert, pki::Certificate::load_file(d.directory / "cert.pem"));
-  DCAS_TRY_ASSIGN(root, pki::Certificate::load_file(d.directory / "ta.crt"));
-  return Identity{key, cert, root};
-}
+Result<Identity> load_identity(const pki::IssuedDevice& d) { return pki::load_device_identity(d.directory); }
 
 void watch(InProcessNetwork& net, Timeline& t) {
   net.on_hop = [&t](const Hop& hop) {

@@ -240,6 +240,8 @@ void add_ta(CLI::App& app) {
   check->add_option("--db", a.db, db_help);
   check->add_flag("--json", a.json, "Print as JSON");
   check->callback(run_check);
+
+  add_services(app, *ta);
 }
 
 }  // namespace dcas::cli

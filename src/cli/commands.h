@@ -28,6 +28,8 @@ void print_json(const nlohmann::json& j);
 void add_selftest(CLI::App& app);
 void add_crypto(CLI::App& app);
 void add_ta(CLI::App& app);
+// `ta serve`, `ap serve`, `host pair`; called by add_ta with its `ta` command.
+void add_services(CLI::App& app, CLI::App& ta);
 void add_cert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_demo(CLI::App& app);

@@ -55,6 +55,14 @@ std::string_view errc_name(Errc code) {
     case Errc::store_error: return "store_error";
     case Errc::store_schema: return "store_schema";
     case Errc::store_key_invalid: return "store_key_invalid";
+    case Errc::net_bad_frame: return "net_bad_frame";
+    case Errc::net_frame_too_large: return "net_frame_too_large";
+    case Errc::net_timeout: return "net_timeout";
+    case Errc::net_closed: return "net_closed";
+    case Errc::net_busy: return "net_busy";
+    case Errc::net_shutting_down: return "net_shutting_down";
+    case Errc::net_unavailable: return "net_unavailable";
+    case Errc::net_io: return "net_io";
   }
   return "unknown_error";
 }

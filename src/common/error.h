@@ -70,6 +70,15 @@ enum class Errc : int {
   store_error = 100,        // the database refused an operation (detail names it)
   store_schema = 101,       // the database's schema is newer than this program, or damaged
   store_key_invalid = 102,  // the operator key does not open the sealed Ki
+
+  net_bad_frame = 110,        // a frame's kind is unknown or not allowed at this point of the link
+  net_frame_too_large = 111,  // a frame's length prefix exceeds the receiver's cap
+  net_timeout = 112,          // a read, a write or an answer did not complete in time
+  net_closed = 113,           // the peer closed the connection
+  net_busy = 114,             // the server is at its connection or in-flight cap
+  net_shutting_down = 115,    // the server is stopping and refuses new work
+  net_unavailable = 116,      // the next hop (the TA, for an AP) cannot be reached
+  net_io = 117,               // a socket operation failed (detail names it)
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

@@ -26,6 +26,10 @@ class Record {
   Result<std::string> word(const std::string& name) const;
   std::vector<std::string> unused() const;
 
+  const std::map<std::string, std::string>& entries() const {
+    for (const auto& [name, value] : values_) used_.insert(name);
+    return values_;
+  }
   void set(std::string name, std::string value) { values_[std::move(name)] = std::move(value); }
 
  private:

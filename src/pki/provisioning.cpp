@@ -96,4 +96,11 @@ Result<protocol::SmSecrets> load_ki_file(const fs::path& path) {
   return out;
 }
 
+Result<protocol::Identity> load_device_identity(const std::filesystem::path& directory) {
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::load_pem_file(directory / "key.pem"));
+  DCAS_TRY_ASSIGN(cert, Certificate::load_file(directory / "cert.pem"));
+  DCAS_TRY_ASSIGN(root, Certificate::load_file(directory / "ta.crt"));
+  return protocol::Identity{std::move(key), std::move(cert), std::move(root)};
+}
+
 }  // namespace dcas::pki

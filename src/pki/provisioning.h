@@ -17,6 +17,7 @@
 #include "crypto/rsa.h"
 #include "pki/certificate.h"
 #include "protocol/derivation.h"
+#include "protocol/role.h"
 
 namespace dcas::pki {
 
@@ -43,6 +44,10 @@ struct IssuedDevice {
 // `id` defaults to 8 random bytes. Errors: io_error (the device directory exists), crypto_failure.
 Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
                                         const std::filesystem::path& out_root, int days, crypto::RandomSource& rng);
+
+// A device's identity from its directory: key.pem, cert.pem and ta.crt.
+// Errors: io_error, pem_invalid, key_invalid, cert_invalid.
+Result<protocol::Identity> load_device_identity(const std::filesystem::path& directory);
 
 // Reads OUT/sm-<id>/ki.txt. Errors: io_error, invalid_argument, bad_hex, bad_length.
 Result<protocol::SmSecrets> load_ki_file(const std::filesystem::path& path);

@@ -88,7 +88,7 @@ Result<void> AuthProxy::relay_response(Output& out, std::uint64_t session, ByteV
       response,
       sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
                       identity_.key, rng_));
-  out.event("key_response_relayed", "to SM " + pending.sm_id.hex());
+  out.event(is_failure_kpk(view(kpk)) ? "refusal_relayed" : "key_response_relayed", "to SM " + pending.sm_id.hex());
   out.send(Peer::sm, std::move(response), session);
   return {};
 }

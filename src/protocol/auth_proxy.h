@@ -21,11 +21,17 @@ class AuthProxy {
   // same session.
   Output receive_from_sm(std::uint64_t session, ByteView bytes, TimePoint now);
   // KeyResponse (TA->AP) on `session`: verify the TA's signature, re-encrypt the KPK for the SM of
-  // that session, pass S(Prv(TA), KPK) through unchanged, sign. Sends KeyResponse (AP->SM).
+  // that session, pass S(Prv(TA), KPK) through unchanged, sign. Sends KeyResponse (AP->SM), with
+  // event "key_response_relayed" for a pairing KPK or "refusal_relayed" for the failure KPK.
   Output receive_from_ta(std::uint64_t session, ByteView bytes, TimePoint now);
   // Forgets a session (the SM went away, or the TA did not answer in time).
   void drop_session(std::uint64_t session) { pending_.erase(session); }
   std::size_t pending_sessions() const { return pending_.size(); }
+  // The SM a session's request was made for, while the TA's answer is awaited.
+  std::optional<SmId> pending_sm(std::uint64_t session) const {
+    auto it = pending_.find(session);
+    return it == pending_.end() ? std::nullopt : std::optional<SmId>(it->second.sm_id);
+  }
 
   // Signed announcements (the protocol's triggers) and presence reports to the TA.
   Result<Bytes> security_announce(ByteView network_id, std::uint64_t image_version);
@@ -33,6 +39,7 @@ class AuthProxy {
   Result<Bytes> host_presence(const SmId& sm, bool present);
 
   const ApId& id() const { return id_; }
+  Bytes certificate_der() const { return identity_.certificate.der(); }
 
  private:
   struct Pending {

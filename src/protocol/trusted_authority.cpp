@@ -8,16 +8,18 @@ namespace dcas::protocol {
 
 using wire::MessageType;
 
-Result<void> TrustedAuthority::register_ap(const pki::Certificate& certificate, TimePoint now) {
+Result<ApId> TrustedAuthority::register_ap(const pki::Certificate& certificate, TimePoint now) {
   DCAS_TRY_ASSIGN(ap, pki::verify_device(certificate, identity_.ta_root, Role::ap, now));
   ApId id;
   id.bytes = ap.id;
+  std::unique_lock lock(aps_mutex_);
   aps_.insert_or_assign(id, ap.public_key);
-  return {};
+  return id;
 }
 
 Result<crypto::RsaPublicKey> TrustedAuthority::ap_key(ByteView ap_id) const {
   DCAS_TRY_ASSIGN(id, ApId::from_bytes(ap_id));
+  std::shared_lock lock(aps_mutex_);
   auto it = aps_.find(id);
   if (it == aps_.end()) return fail(Errc::unknown_device, "AP " + id.hex() + " is not registered with this TA");
   return it->second;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <shared_mutex>
 
 #include "protocol/pairing.h"
 #include "protocol/role.h"
@@ -22,11 +23,12 @@ class TrustedAuthority {
   TrustedAuthority(Identity identity, PairingStore& store, crypto::RandomSource& rng, TaPolicy policy = {})
       : identity_(std::move(identity)), store_(store), rng_(rng), policy_(policy) {}
 
-  // Admits an AP whose TA-issued certificate verifies. Errors: cert_*.
-  Result<void> register_ap(const pki::Certificate& certificate, TimePoint now);
+  // Admits an AP whose TA-issued certificate verifies; returns its ID. Errors: cert_*.
+  Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
 
-  // A message from an AP on `session`: KeyRequest (AP->TA), answered on the same session, or
-  // HostPresence.
+  // A message from an AP on `session`. Safe to call from several threads at once when the store
+  // and the RandomSource are (the network service does; a transition is atomic in the store).: KeyRequest (AP->TA),
+  // answered on the same session, or HostPresence.
   Output receive(std::uint64_t session, ByteView bytes, TimePoint now);
 
  private:
@@ -38,6 +40,7 @@ class TrustedAuthority {
   PairingStore& store_;
   crypto::RandomSource& rng_;
   TaPolicy policy_;
+  mutable std::shared_mutex aps_mutex_;
   std::map<ApId, crypto::RsaPublicKey> aps_;
 };
 

@@ -1,0 +1,273 @@
+// The network services: `dcas ta serve`, `dcas ap serve` and `dcas host pair`.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <thread>
+
+#include "cli/commands.h"
+#include "common/files.h"
+#include "common/records.h"
+#include "crypto/random.h"
+#include "pki/provisioning.h"
+#include "service/ap_service.h"
+#include "service/host_client.h"
+#include "service/ta_service.h"
+#include "store/operator_store.h"
+
+namespace dcas::cli {
+
+namespace {
+
+using service::Millis;
+
+struct ServeArgs {
+  std::string ta_dir = ".", db, listen, ap_dir, ta_address, sm_dir, tp_dir, ap_address, network_id = "0000000000000001",
+              port_file, config;
+  unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+  std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
+  double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
+         retry_delay = 1;
+  unsigned presence_lease = 600, attempts = 1;
+  std::uint64_t image_version = 1;
+  bool quiet = false, json = false, hold = false;
+};
+
+ServeArgs& args() {
+  static ServeArgs a;
+  return a;
+}
+
+Millis seconds(double s) { return Millis(static_cast<std::int64_t>(s * 1000)); }
+
+service::LogSink log_sink(std::string_view prefix) {
+  if (args().quiet) return [](std::string_view) {};
+  return service::stderr_log(prefix);
+}
+
+service::ServerLimits server_limits() {
+  const auto& a = args();
+  service::ServerLimits l;
+  l.link = {a.max_frame, seconds(a.io_timeout), seconds(a.idle_timeout)};
+  l.max_connections = a.max_connections;
+  return l;
+}
+
+// Settings from --config FILE: "name = value" lines named like the long options (without "--");
+// an option given on the command line wins.
+Result<void> apply_config(CLI::App* command) {
+  const std::string file = args().config;
+  if (file.empty()) return {};
+  DCAS_TRY_ASSIGN(text, read_text_file(file));
+  DCAS_TRY_ASSIGN(records, parse_records(text));
+  for (const auto& record : records) {
+    for (const auto& [name, value] : record.entries()) {
+      CLI::Option* option = nullptr;
+      try {
+        option = command->get_option("--" + name);
+      } catch (const CLI::OptionNotFound&) {
+        return fail(Errc::invalid_argument, fmt::format("{}: unknown setting '{}'", file, name));
+      }
+      if (option->count() > 0 || name == "config") continue;
+      try {
+        option->clear();
+        option->add_result(value);
+        option->run_callback();
+      } catch (const CLI::Error& e) {
+        return fail(Errc::invalid_argument, fmt::format("{}: {} = {}: {}", file, name, value, e.what()));
+      }
+    }
+  }
+  return {};
+}
+
+// Writes the bound port for scripts and tests that listen on port 0.
+Result<void> write_port_file(const net::tcp::endpoint& endpoint) {
+  if (args().port_file.empty()) return {};
+  const std::string tmp = args().port_file + ".tmp";
+  std::ofstream(tmp) << endpoint.port() << '\n';
+  std::error_code ec;
+  std::filesystem::rename(tmp, args().port_file, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("cannot write {}: {}", args().port_file, ec.message()));
+  return {};
+}
+
+Result<void> ta_serve(CLI::App* command) {
+  auto& a = args();
+  DCAS_TRY(apply_config(command));
+  DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
+  DCAS_TRY_ASSIGN(root, pki::load_ta_directory(a.ta_dir));
+  DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
+  protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(),
+                                {std::chrono::seconds(a.presence_lease)});
+  const auto log = log_sink("ta");
+  asio::io_context io(static_cast<int>(a.threads));
+  service::TaService service(io, ta, {server_limits(), a.max_in_flight}, log);
+  DCAS_TRY_ASSIGN(bound, service.server().listen(address));
+  DCAS_TRY(write_port_file(bound));
+  // The store is named without its URI: a PostgreSQL URI may carry a password.
+  const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
+                                 : a.db.starts_with("sqlite:") ? a.db
+                                                               : "postgresql";
+  log(fmt::format("listening on {}:{} ({} thread(s), store {})", bound.address().to_string(), bound.port(), a.threads,
+                  store_name));
+  service.server().start();
+  service::run_until_signalled(io, a.threads, log, [&] { service.server().stop(); });
+  log("stopped");
+  return {};
+}
+
+Result<void> ap_serve(CLI::App* command) {
+  auto& a = args();
+  DCAS_TRY(apply_config(command));
+  DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
+  DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
+  DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
+  DCAS_TRY_ASSIGN(identity, pki::load_device_identity(a.ap_dir));
+  DCAS_TRY_ASSIGN(
+      ap, protocol::AuthProxy::create(std::move(identity), crypto::system_random(), std::chrono::system_clock::now()));
+  const auto log = log_sink("ap");
+  asio::io_context io(1);
+  service::ApServiceConfig config;
+  config.server = server_limits();
+  config.ta = ta_address;
+  config.network_id = network_id;
+  config.image_version = a.image_version;
+  config.answer_timeout = seconds(a.answer_timeout);
+  config.presence_interval = seconds(a.presence_interval);
+  service::ApService service(io, ap, config, log);
+  DCAS_TRY_ASSIGN(bound, service.server().listen(address));
+  DCAS_TRY(write_port_file(bound));
+  log(fmt::format("AP {} listening on {}:{}, TA at {}", ap.id().hex(), bound.address().to_string(), bound.port(),
+                  a.ta_address));
+  DCAS_TRY(service.start());
+  service::run_until_signalled(io, 1, log, [&] { service.stop(); });
+  log("stopped");
+  return {};
+}
+
+void host_pair(CLI::App* command) {
+  auto& a = args();
+  auto run = [&]() -> Result<nlohmann::json> {
+    DCAS_TRY(apply_config(command));
+    service::HostConfig config;
+    DCAS_TRY_ASSIGN(ap, net::parse_host_port(a.ap_address));
+    config.ap = ap;
+    config.link = server_limits().link;
+    config.pairing_timeout = seconds(a.timeout);
+    config.attempts = a.attempts;
+    config.retry_delay = seconds(a.retry_delay);
+    config.hold = a.hold;
+    DCAS_TRY_ASSIGN(sm_identity, pki::load_device_identity(a.sm_dir));
+    DCAS_TRY_ASSIGN(tp_identity, pki::load_device_identity(a.tp_dir));
+    const auto now = std::chrono::system_clock::now();
+    protocol::MemoryNonVolatile<protocol::SmMemory> sm_memory;
+    protocol::MemoryNonVolatile<protocol::TpMemory> tp_memory;
+    DCAS_TRY_ASSIGN(sm, protocol::SecureMicro::create(std::move(sm_identity), sm_memory, crypto::system_random(), now));
+    DCAS_TRY_ASSIGN(
+        tp, protocol::TransportProcessor::create(std::move(tp_identity), tp_memory, crypto::system_random(), now));
+    const auto log = log_sink("host");
+    nlohmann::json out{{"sm_id", sm.id().hex()}, {"tp_id", tp.id().hex()}, {"ap", a.ap_address}};
+    auto report = service::pair_host(sm, tp, config, log);
+    if (!report) {
+      out["paired"] = false;
+      out["error"] = std::string(errc_name(report.error().code));
+      out["detail"] = report.error().detail;
+      return out;
+    }
+    out["paired"] = true;
+    out["attempts"] = report->attempts;
+    out["events"] = nlohmann::json::array();
+    for (const auto& e : report->events) out["events"].push_back({{"what", e.what}, {"detail", e.detail}});
+    return out;
+  };
+  auto out = run();
+  if (!out) return report_error("host pair", out.error());
+  if (a.json) print_json(*out);
+  if ((*out)["paired"].get<bool>()) {
+    if (!a.json)
+      fmt::print("paired: SM {} with TP {} through the AP at {} (CW keys established, attempt {})\n",
+                 (*out)["sm_id"].get<std::string>(), (*out)["tp_id"].get<std::string>(), a.ap_address,
+                 (*out)["attempts"].get<unsigned>());
+    return;
+  }
+  if (!a.json)
+    std::cerr << "dcas host pair: refused: " << (*out)["error"].get<std::string>() << ": "
+              << (*out)["detail"].get<std::string>() << '\n';
+  exit_status() = exit_failure;
+}
+
+void add_link_options(CLI::App* c) {
+  auto& a = args();
+  c->add_option("--max-frame", a.max_frame, "Largest frame payload accepted, bytes")->capture_default_str();
+  c->add_option("--idle-timeout", a.idle_timeout, "Seconds to wait for a peer's next frame")->capture_default_str();
+  c->add_option("--io-timeout", a.io_timeout, "Seconds for the rest of a frame, and for every write")
+      ->capture_default_str();
+  c->add_option("--config", a.config, "File of 'option = value' lines (long option names); the command line wins");
+  c->add_flag("--quiet", a.quiet, "No log lines on stderr");
+}
+
+void add_server_options(CLI::App* c) {
+  auto& a = args();
+  c->add_option("--max-connections", a.max_connections, "Connections served at once; more are refused net_busy")
+      ->capture_default_str();
+  c->add_option("--port-file", a.port_file, "Write the bound port to this file (for --listen HOST:0)");
+  add_link_options(c);
+}
+
+}  // namespace
+
+void add_services(CLI::App& app, CLI::App& ta) {
+  auto& a = args();
+  auto* serve = ta.add_subcommand("serve", "Serve APs over TCP: pairing validation and presence reports");
+  serve->add_option("--ta", a.ta_dir, "TA directory (ta.key, ta.crt, store.key)")->capture_default_str();
+  serve->add_option("--db", a.db, "Pairing store: sqlite:PATH or postgresql://... (default: TA_DIR/ta.sqlite)");
+  serve->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7400");
+  serve->add_option("--threads", a.threads, "Worker threads (RSA and store work)")
+      ->check(CLI::Range(1u, 256u))
+      ->capture_default_str();
+  serve->add_option("--max-in-flight", a.max_in_flight, "Requests in progress per AP link")->capture_default_str();
+  serve->add_option("--presence-lease", a.presence_lease, "Seconds a paired host counts as present")
+      ->capture_default_str();
+  add_server_options(serve);
+  serve->callback([serve] {
+    if (args().listen.empty()) args().listen = "127.0.0.1:7400";
+    if (auto r = ta_serve(serve); !r) report_error("ta serve", r.error());
+  });
+
+  auto* ap = app.add_subcommand("ap", "Authentication Proxy: the headend's link between hosts and the TA");
+  ap->require_subcommand(1);
+  auto* ap_serve_cmd = ap->add_subcommand("serve", "Serve set-top hosts, relaying their pairing to the TA");
+  ap_serve_cmd->add_option("--ap", a.ap_dir, "This AP's device directory (key.pem, cert.pem, ta.crt)")->required();
+  ap_serve_cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
+  ap_serve_cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
+  ap_serve_cmd->add_option("--network-id", a.network_id, "Network ID announced, 16 hex digits")->capture_default_str();
+  ap_serve_cmd->add_option("--image-version", a.image_version, "CA client image version announced")
+      ->capture_default_str();
+  ap_serve_cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
+      ->capture_default_str();
+  ap_serve_cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
+      ->capture_default_str();
+  add_server_options(ap_serve_cmd);
+  ap_serve_cmd->callback([ap_serve_cmd] {
+    if (args().listen.empty()) args().listen = "127.0.0.1:7500";
+    if (auto r = ap_serve(ap_serve_cmd); !r) report_error("ap serve", r.error());
+  });
+
+  auto* host = app.add_subcommand("host", "A set-top host: one SM and one TP");
+  host->require_subcommand(1);
+  auto* pair = host->add_subcommand("pair", "Pair the SM and TP through an AP; exit status 1 if refused");
+  pair->add_option("--sm", a.sm_dir, "The SM's device directory")->required();
+  pair->add_option("--tp", a.tp_dir, "The TP's device directory")->required();
+  pair->add_option("--ap", a.ap_address, "The AP's address, HOST:PORT")->required();
+  pair->add_option("--timeout", a.timeout, "Seconds for one attempt")->capture_default_str();
+  pair->add_option("--attempts", a.attempts, "Attempts after transport failures (never after a refusal)")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  pair->add_option("--retry-delay", a.retry_delay, "Seconds between attempts")->capture_default_str();
+  pair->add_flag("--hold", a.hold, "Once paired, stay on the network until SIGINT/SIGTERM");
+  pair->add_flag("--json", a.json, "Print the outcome as JSON");
+  add_link_options(pair);
+  pair->callback([pair] { host_pair(pair); });
+}
+
+}  // namespace dcas::cli

@@ -1,0 +1,173 @@
+#include "net/channel.h"
+
+#include <fmt/format.h>
+
+#include <asio/experimental/awaitable_operators.hpp>
+
+namespace dcas::net {
+
+using namespace asio::experimental::awaitable_operators;
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+
+namespace {
+std::string endpoint_text(const tcp::socket& s) {
+  asio::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  return ec ? "unknown peer" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+}  // namespace
+
+Channel::Channel(tcp::socket socket, Limits limits)
+    : socket_(std::move(socket)),
+      limits_(limits),
+      read_timer_(socket_.get_executor()),
+      write_timer_(socket_.get_executor()),
+      outbox_signal_(socket_.get_executor()),
+      peer_(endpoint_text(socket_)) {}
+
+std::shared_ptr<Channel> Channel::start(tcp::socket socket, Limits limits) {
+  asio::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  socket.set_option(asio::socket_base::keep_alive(true), ec);  // a vanished peer is noticed
+  auto channel = std::make_shared<Channel>(std::move(socket), limits);
+  asio::co_spawn(channel->executor(), channel->write_loop(), asio::detached);
+  return channel;
+}
+
+Task<Result<void>> Channel::read_exact(std::span<std::uint8_t> buffer, Millis timeout) {
+  read_timer_.expires_after(timeout);
+  auto r = co_await (asio::async_read(socket_, asio::buffer(buffer.data(), buffer.size()), as_tuple(use_awaitable)) ||
+                     read_timer_.async_wait(as_tuple(use_awaitable)));
+  if (r.index() == 1) {
+    if (interrupted_) co_return fail(Errc::net_shutting_down, "the server is stopping");
+    co_return fail(Errc::net_timeout, fmt::format("no data from {} within {} ms", peer_, timeout.count()));
+  }
+  const auto [ec, n] = std::get<0>(r);
+  if (ec == asio::error::eof || ec == asio::error::connection_reset)
+    co_return fail(Errc::net_closed, fmt::format("{} closed the connection", peer_));
+  if (ec) co_return fail(Errc::net_io, fmt::format("reading from {}: {}", peer_, ec.message()));
+  co_return Result<void>{};
+}
+
+Task<Result<Frame>> Channel::read(Millis wait) {
+  auto self = shared_from_this();
+  if (interrupted_) co_return fail(Errc::net_shutting_down, "the server is stopping");
+  std::array<std::uint8_t, frame_header_size> header{};
+  waiting_for_header_ = true;
+  auto got = co_await read_exact(header, wait);
+  waiting_for_header_ = false;
+  if (!got) co_return std::unexpected(got.error());
+  auto parsed = parse_frame_header(header, limits_.max_payload);
+  if (!parsed) co_return std::unexpected(parsed.error());
+  Frame frame{parsed->kind, parsed->stream, Bytes(parsed->payload_size)};
+  if (!frame.payload.empty()) {
+    got = co_await read_exact(frame.payload, limits_.io_timeout);
+    if (!got) co_return std::unexpected(got.error());
+  }
+  co_return frame;
+}
+
+void Channel::send(Frame frame) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
+    if (self->closed_ || self->close_after_flush_) return;
+    self->outbox_.push_back(std::move(bytes));
+    self->outbox_signal_.cancel();
+  });
+}
+
+void Channel::send_and_close(Frame frame) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
+    if (self->closed_ || self->close_after_flush_) return;
+    self->outbox_.push_back(std::move(bytes));
+    self->close_after_flush_ = true;
+    self->outbox_signal_.cancel();
+  });
+}
+
+void Channel::finish() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    self->close_after_flush_ = true;
+    self->outbox_signal_.cancel();
+  });
+}
+
+void Channel::close() {
+  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+}
+
+void Channel::interrupt() {
+  interrupted_ = true;
+  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    if (self->waiting_for_header_) self->read_timer_.cancel();
+  });
+}
+
+void Channel::close_now() {
+  if (closed_) return;
+  closed_ = true;
+  asio::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  read_timer_.cancel();
+  write_timer_.cancel();
+  outbox_signal_.cancel();
+  outbox_.clear();
+}
+
+Task<void> Channel::write_loop() {
+  auto self = shared_from_this();
+  while (!closed_) {
+    if (outbox_.empty()) {
+      if (close_after_flush_) break;
+      outbox_signal_.expires_at(asio::steady_timer::time_point::max());
+      co_await outbox_signal_.async_wait(as_tuple(use_awaitable));
+      continue;
+    }
+    Bytes next = std::move(outbox_.front());
+    outbox_.pop_front();
+    write_timer_.expires_after(limits_.io_timeout);
+    auto r = co_await (asio::async_write(socket_, asio::buffer(next), as_tuple(use_awaitable)) ||
+                       write_timer_.async_wait(as_tuple(use_awaitable)));
+    if (r.index() == 1 || std::get<0>(std::get<0>(r))) break;  // timed out or failed: the link is unusable
+  }
+  close_now();
+}
+
+Result<HostPort> parse_host_port(std::string_view text) {
+  std::string host, port;
+  if (text.starts_with('[')) {
+    const auto end = text.find("]:");
+    if (end == std::string_view::npos) return fail(Errc::invalid_argument, "expected [v6-address]:port");
+    host = std::string(text.substr(1, end - 1));
+    port = std::string(text.substr(end + 2));
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return fail(Errc::invalid_argument, "expected host:port");
+    host = std::string(text.substr(0, colon));
+    port = std::string(text.substr(colon + 1));
+  }
+  if (host.empty() || port.empty() || port.find_first_not_of("0123456789") != std::string::npos || port.size() > 5 ||
+      std::stoul(port) > 65535)
+    return fail(Errc::invalid_argument, fmt::format("'{}' is not host:port", text));
+  return HostPort{host, port};
+}
+
+Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits, Millis timeout) {
+  auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
+  auto [rec, endpoints] = co_await resolver.async_resolve(to.host, to.port, as_tuple(use_awaitable));
+  if (rec) co_return fail(Errc::net_unavailable, fmt::format("cannot resolve {}: {}", to.host, rec.message()));
+  tcp::socket socket(executor);
+  asio::steady_timer timer(executor, timeout);
+  auto r = co_await (asio::async_connect(socket, endpoints, as_tuple(use_awaitable)) ||
+                     timer.async_wait(as_tuple(use_awaitable)));
+  if (r.index() == 1)
+    co_return fail(Errc::net_timeout,
+                   fmt::format("connecting to {}:{} took over {} ms", to.host, to.port, timeout.count()));
+  if (const auto ec = std::get<0>(std::get<0>(r)); ec)
+    co_return fail(Errc::net_unavailable, fmt::format("cannot connect to {}:{}: {}", to.host, to.port, ec.message()));
+  co_return Channel::start(std::move(socket), limits);
+}
+
+}  // namespace dcas::net

@@ -1,0 +1,83 @@
+// One framed TCP connection (docs/spec.md, "Transport") over standalone Asio with C++20
+// coroutines: the one I/O style of every DCAS service.
+//
+// Every read and write is bounded by a timeout. Reads run in the coroutine that owns the channel,
+// on the channel's executor (a strand on multi-threaded servers); sends may come from any thread
+// and are written in order by the channel's own writer coroutine.
+#pragma once
+
+#include <asio.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include "net/frame.h"
+
+namespace dcas::net {
+
+using tcp = asio::ip::tcp;
+template <typename T>
+using Task = asio::awaitable<T>;
+using Millis = std::chrono::milliseconds;
+
+struct Limits {
+  std::size_t max_payload = default_max_payload;
+  Millis io_timeout{10'000};     // the payload of a frame whose header arrived; every write
+  Millis idle_timeout{120'000};  // waiting for the header of the next frame
+};
+
+class Channel : public std::enable_shared_from_this<Channel> {
+ public:
+  // Takes over a connected socket and starts its writer.
+  static std::shared_ptr<Channel> start(tcp::socket socket, Limits limits);
+
+  // The next frame: its header within `wait`, its payload within limits.io_timeout.
+  // Errors: net_timeout, net_closed, net_io, net_shutting_down (interrupt() was called), and
+  // parse_frame_header's net_frame_too_large, net_bad_frame.
+  Task<Result<Frame>> read(Millis wait);
+  // Queues a frame. Thread-safe. A failed or timed-out write closes the channel.
+  void send(Frame frame);
+  // Queues a frame and closes the connection once it is written (for final error replies).
+  void send_and_close(Frame frame);
+  // Closes the connection once every queued frame is written.
+  void finish();
+  void close();
+  // Shutdown: a read waiting for the next frame's header ends with net_shutting_down (a frame
+  // already arriving is still read whole), as does every later read. Thread-safe.
+  void interrupt();
+
+  const std::string& peer() const { return peer_; }
+  const Limits& limits() const { return limits_; }
+  asio::any_io_executor executor() { return socket_.get_executor(); }
+
+  Channel(tcp::socket socket, Limits limits);  // use start()
+
+ private:
+  Task<Result<void>> read_exact(std::span<std::uint8_t> buffer, Millis timeout);
+  Task<void> write_loop();
+  void close_now();
+
+  tcp::socket socket_;
+  Limits limits_;
+  asio::steady_timer read_timer_, write_timer_, outbox_signal_;
+  std::deque<Bytes> outbox_;
+  bool close_after_flush_ = false;
+  bool closed_ = false;
+  bool waiting_for_header_ = false;
+  std::atomic<bool> interrupted_{false};
+  std::string peer_;
+};
+
+// "host:port" or "[v6]:port". Errors: invalid_argument.
+struct HostPort {
+  std::string host, port;
+};
+Result<HostPort> parse_host_port(std::string_view text);
+
+// Resolves and connects within `timeout`. Errors: net_unavailable, net_timeout.
+Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits, Millis timeout);
+
+}  // namespace dcas::net

@@ -1,0 +1,247 @@
+#include "service/ap_service.h"
+
+#include <fmt/format.h>
+
+namespace dcas::service {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using net::Frame;
+using net::FrameKind;
+
+namespace {
+auto now() { return std::chrono::system_clock::now(); }
+bool has_event(const protocol::Output& out, std::string_view what) {
+  for (const auto& e : out.events)
+    if (e.what == what) return true;
+  return false;
+}
+}  // namespace
+
+ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceConfig config, LogSink log)
+    : io_(io),
+      ap_(ap),
+      config_(std::move(config)),
+      log_(std::move(log)),
+      server_(io, config_.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve_host(std::move(c)); }),
+      retry_timer_(io),
+      presence_timer_(io),
+      ping_timer_(io) {}
+
+Result<void> ApService::start() {
+  DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, config_.image_version));
+  announce_ = std::move(announce);
+  asio::co_spawn(io_, ta_link_loop(), asio::detached);
+  asio::co_spawn(io_, presence_loop(), asio::detached);
+  server_.start();
+  return {};
+}
+
+void ApService::stop() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    server_.stop();
+    retry_timer_.cancel();
+    presence_timer_.cancel();
+    maybe_finish();
+  });
+}
+
+// Once stopping and every host is gone, the TA link closes after the queued reports are written.
+void ApService::maybe_finish() {
+  if (!stopping_ || !sessions_.empty()) return;
+  if (ta_) ta_->finish();
+}
+
+void ApService::log_events(const protocol::Output& out) {
+  for (const auto& e : out.events) log_(fmt::format("{} {}", e.what, e.detail));
+}
+
+Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
+  const std::uint64_t session = next_session_++;
+  sessions_[session].host = host;
+  host->send(Frame{FrameKind::message, 0, announce_});
+  Error ended{Errc::ok, ""};
+  while (true) {
+    auto frame = co_await host->read(host->limits().idle_timeout);
+    if (!frame) {
+      ended = frame.error();
+      break;
+    }
+    if (frame->kind == FrameKind::ping) continue;
+    if (frame->kind != FrameKind::message) {
+      ended = {Errc::net_bad_frame, fmt::format("{} frame from a host", net::frame_kind_name(frame->kind))};
+      break;
+    }
+    on_host_message(session, frame->payload);
+  }
+  if (ended.code == Errc::net_closed)
+    host->close();
+  else
+    host->send_and_close(net::error_frame(ended));
+
+  Session& s = sessions_.at(session);
+  if (s.answer_timer) s.answer_timer->cancel();
+  if (s.awaiting) s.may_be_bound = true;  // the TA's answer is still out: it may have validated the SM
+  if (s.sm && s.may_be_bound) report_presence(*s.sm, false);
+  log_(fmt::format("host {} gone{}: {}", host->peer(), s.sm ? " (SM " + s.sm->hex() + ")" : "", ended.message()));
+  ap_.drop_session(session);
+  sessions_.erase(session);
+  maybe_finish();
+}
+
+void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
+  Session& s = sessions_.at(session);
+  if (s.awaiting) {
+    s.host->send(net::error_frame({Errc::unexpected_message, "a KeyRequest of this host is already at the TA"}));
+    return;
+  }
+  auto out = ap_.receive_from_sm(session, payload, now());
+  log_events(out);
+  if (out.messages.empty()) {
+    if (out.error) s.host->send(net::error_frame(*out.error));
+    return;
+  }
+  if (!ta_ || stopping_) {
+    ap_.drop_session(session);
+    s.host->send(net::error_frame(stopping_ ? Error{Errc::net_shutting_down, "the AP is stopping"}
+                                            : Error{Errc::net_unavailable, "the TA is not reachable"}));
+    return;
+  }
+  s.sm = ap_.pending_sm(session);
+  s.awaiting = true;
+  for (auto& m : out.messages) ta_->send(Frame{FrameKind::message, session, std::move(m.bytes)});
+  s.answer_timer = std::make_shared<asio::steady_timer>(io_, config_.answer_timeout);
+  asio::co_spawn(io_, answer_deadline(session, s.answer_timer), asio::detached);
+}
+
+Task<void> ApService::answer_deadline(std::uint64_t session, std::shared_ptr<asio::steady_timer> timer) {
+  auto [ec] = co_await timer->async_wait(as_tuple(use_awaitable));
+  if (ec) co_return;  // answered, or the host left
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || !it->second.awaiting) co_return;
+  end_wait(it->second, session);
+  it->second.may_be_bound = true;
+  it->second.host->send(net::error_frame({Errc::net_timeout, "no answer from the TA in time"}));
+}
+
+void ApService::end_wait(Session& s, std::uint64_t session) {
+  s.awaiting = false;
+  if (s.answer_timer) s.answer_timer->cancel();
+  ap_.drop_session(session);
+}
+
+void ApService::fail_awaiting(const Error& why) {
+  for (auto& [session, s] : sessions_) {
+    if (!s.awaiting) continue;
+    end_wait(s, session);
+    s.may_be_bound = true;
+    s.host->send(net::error_frame(why));
+  }
+}
+
+void ApService::on_ta_frame(const Frame& frame) {
+  if (frame.kind == FrameKind::ping) return;
+  auto it = sessions_.find(frame.stream);
+  if (frame.stream == 0 || it == sessions_.end() || !it->second.awaiting) {
+    if (frame.kind == FrameKind::error)
+      log_(fmt::format("TA error on stream {}: {}", frame.stream,
+                       net::parse_error_payload(frame.payload).value_or(Error{}).message()));
+    else
+      log_(fmt::format("dropped a late or unsolicited {} from the TA (stream {})", net::frame_kind_name(frame.kind),
+                       frame.stream));
+    return;
+  }
+  Session& s = it->second;
+  s.awaiting = false;
+  if (s.answer_timer) s.answer_timer->cancel();
+  if (frame.kind == FrameKind::error) {  // refused before any transition: nothing to report later
+    auto error = net::parse_error_payload(frame.payload).value_or(Error{Errc::net_bad_frame, "bad error frame"});
+    log_(fmt::format("TA refused the request of SM {}: {}", s.sm ? s.sm->hex() : "?", error.message()));
+    ap_.drop_session(frame.stream);
+    s.host->send(net::error_frame(error));
+    return;
+  }
+  auto out = ap_.receive_from_ta(frame.stream, frame.payload, now());
+  log_events(out);
+  s.paired = has_event(out, "key_response_relayed");
+  s.may_be_bound = s.paired;
+  for (auto& m : out.messages) s.host->send(Frame{FrameKind::message, 0, std::move(m.bytes)});
+  if (out.messages.empty() && out.error) s.host->send(net::error_frame(*out.error));
+}
+
+void ApService::report_presence(const SmId& sm, bool present) {
+  auto report = ap_.host_presence(sm, present);
+  if (!report) return log_("cannot sign a presence report: " + report.error().message());
+  if (ta_) return ta_->send(Frame{FrameKind::message, 0, std::move(*report)});
+  if (!present && backlog_.size() < config_.max_backlog) backlog_.push_back(std::move(*report));
+}
+
+Task<void> ApService::presence_loop() {
+  while (!stopping_) {
+    presence_timer_.expires_after(config_.presence_interval);
+    auto [ec] = co_await presence_timer_.async_wait(as_tuple(use_awaitable));
+    if (ec || stopping_) break;
+    for (const auto& [session, s] : sessions_)
+      if (s.paired && s.sm) report_presence(*s.sm, true);
+  }
+}
+
+Task<void> ApService::ping_loop(std::shared_ptr<net::Channel> link) {
+  while (ta_ == link) {
+    ping_timer_.expires_after(link->limits().idle_timeout / 3);
+    co_await ping_timer_.async_wait(as_tuple(use_awaitable));
+    if (ta_ == link) link->send(Frame{FrameKind::ping, 0, {}});
+  }
+}
+
+Task<void> ApService::ta_link_loop() {
+  bool reported_down = false;
+  while (!stopping_) {
+    auto link = co_await net::connect(config_.ta, config_.server.link, config_.server.handshake_timeout);
+    Error why{Errc::ok, ""};
+    if (link) {
+      (*link)->send(Frame{FrameKind::hello, 0, ap_.certificate_der()});
+      auto welcome = co_await (*link)->read(config_.server.handshake_timeout);
+      if (welcome && welcome->kind == FrameKind::welcome) {
+        ta_ = *link;
+        reported_down = false;
+        log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
+        for (auto& report : backlog_) ta_->send(Frame{FrameKind::message, 0, std::move(report)});
+        if (!backlog_.empty()) log_(fmt::format("sent {} queued presence report(s)", backlog_.size()));
+        backlog_.clear();
+        asio::co_spawn(io_, ping_loop(ta_), asio::detached);
+        while (true) {
+          // The TA may stay silent for long: a dead TA shows as a closed link, keep-alive or an
+          // answer timeout, not as an idle link.
+          auto frame = co_await ta_->read(Millis(24 * 3600 * 1000));
+          if (!frame) {
+            why = frame.error();
+            break;
+          }
+          on_ta_frame(*frame);
+        }
+        ta_->close();
+        ta_.reset();
+        ping_timer_.cancel();
+        fail_awaiting({Errc::net_unavailable, "lost the link to the TA"});
+      } else if (welcome && welcome->kind == FrameKind::error) {
+        why = net::parse_error_payload(welcome->payload).value_or(Error{Errc::net_bad_frame, ""});
+        (*link)->close();
+      } else {
+        why = welcome ? Error{Errc::net_bad_frame, "the TA did not welcome the AP"} : welcome.error();
+        (*link)->close();
+      }
+    } else {
+      why = link.error();
+    }
+    if (stopping_) break;
+    if (!reported_down)
+      log_(fmt::format("TA link down ({}); retrying every {} ms", why.message(), config_.reconnect_delay.count()));
+    reported_down = true;
+    retry_timer_.expires_after(config_.reconnect_delay);
+    co_await retry_timer_.async_wait(as_tuple(use_awaitable));
+  }
+}
+
+}  // namespace dcas::service

@@ -1,0 +1,157 @@
+#include "service/host_client.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+
+namespace dcas::service {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+using net::Frame;
+using net::FrameKind;
+using protocol::Peer;
+
+bool retryable(const Error& error) {
+  switch (error.code) {
+    case Errc::net_timeout:
+    case Errc::net_closed:
+    case Errc::net_busy:
+    case Errc::net_shutting_down:
+    case Errc::net_unavailable:
+    case Errc::net_io: return true;
+    default: return false;
+  }
+}
+
+namespace {
+
+auto now() { return std::chrono::system_clock::now(); }
+
+class Host {
+ public:
+  Host(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, PairingReport& report, const LogSink& log)
+      : sm_(sm), tp_(tp), report_(report), log_(log) {}
+
+  // Delivers an SM output and everything it causes inside the host; messages for the AP go to
+  // `link`. Errors: the error that stopped the SM or the TP.
+  Result<void> route(protocol::Output first, net::Channel& link) {
+    std::deque<std::pair<Peer, protocol::Output>> pending;
+    pending.emplace_back(Peer::sm, std::move(first));
+    while (!pending.empty()) {
+      auto [from, out] = std::move(pending.front());
+      pending.pop_front();
+      record(from, out);
+      if (out.error && stopped(from)) return std::unexpected(*out.error);
+      for (auto& m : out.messages) {
+        if (m.to == Peer::ap) link.send(Frame{FrameKind::message, 0, std::move(m.bytes)});
+        if (m.to == Peer::tp) pending.emplace_back(Peer::tp, tp_.receive(m.bytes, now()));
+        if (m.to == Peer::sm) pending.emplace_back(Peer::sm, sm_.receive(Peer::tp, m.bytes, now()));
+      }
+    }
+    return {};
+  }
+
+ private:
+  bool stopped(Peer who) const {
+    return who == Peer::sm ? sm_.state() == protocol::SecureMicro::State::stopped
+                           : tp_.state() == protocol::TransportProcessor::State::stopped;
+  }
+  void record(Peer from, const protocol::Output& out) {
+    for (const auto& e : out.events) {
+      const std::string what = fmt::format("{}.{}", from == Peer::sm ? "sm" : "tp", e.what);
+      log_(fmt::format("{} {}", what, e.detail));
+      report_.events.push_back({what, e.detail});
+    }
+  }
+
+  protocol::SecureMicro& sm_;
+  protocol::TransportProcessor& tp_;
+  PairingReport& report_;
+  const LogSink& log_;
+};
+
+Task<Result<std::shared_ptr<net::Channel>>> attempt(Host& host, protocol::SecureMicro& sm, const HostConfig& config) {
+  auto link = co_await net::connect(config.ap, config.link, config.connect_timeout);
+  if (!link) co_return std::unexpected(link.error());
+  const auto deadline = std::chrono::steady_clock::now() + config.pairing_timeout;
+  while (sm.state() != protocol::SecureMicro::State::established) {
+    const auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    if (left <= Millis(0)) {
+      (*link)->close();
+      co_return fail(Errc::net_timeout, "pairing did not complete in time");
+    }
+    auto frame = co_await (*link)->read(left);
+    Result<void> step;
+    if (!frame)
+      step = std::unexpected(frame.error());
+    else if (frame->kind == FrameKind::error)
+      step = std::unexpected(net::parse_error_payload(frame->payload).value_or(Error{Errc::net_bad_frame, ""}));
+    else if (frame->kind == FrameKind::message)
+      step = host.route(sm.receive(Peer::ap, frame->payload, now()), **link);
+    if (!step) {
+      (*link)->close();
+      co_return std::unexpected(step.error());
+    }
+  }
+  co_return *link;
+}
+
+// Stays on the network: pings the AP until a signal or the AP closes the link.
+Task<void> hold(std::shared_ptr<net::Channel> link, const LogSink& log) {
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  signals.async_wait([link](asio::error_code ec, int) {
+    if (!ec) link->interrupt();
+  });
+  while (true) {
+    auto frame = co_await link->read(link->limits().idle_timeout / 3);
+    if (!frame && frame.error().code == Errc::net_timeout) {
+      link->send(Frame{FrameKind::ping, 0, {}});
+      continue;
+    }
+    if (!frame) {
+      log(fmt::format("leaving the network: {}", frame.error().message()));
+      break;
+    }
+  }
+  signals.cancel();
+  link->close();
+}
+
+}  // namespace
+
+Result<PairingReport> pair_host(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, const HostConfig& config,
+                                const LogSink& log) {
+  PairingReport report;
+  Host host(sm, tp, report, log);
+  asio::io_context io(1);
+  Result<void> outcome = fail(Errc::net_unavailable, "no attempt made");
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        asio::steady_timer pause(io);
+        for (report.attempts = 1; report.attempts <= config.attempts; ++report.attempts) {
+          auto link = co_await attempt(host, sm, config);
+          if (link) {
+            outcome = {};
+            if (config.hold)
+              co_await hold(*link, log);
+            else
+              (*link)->finish();
+            co_return;
+          }
+          outcome = std::unexpected(link.error());
+          if (!retryable(link.error()) || report.attempts == config.attempts) co_return;
+          log(fmt::format("attempt {} failed ({}); retrying in {} ms", report.attempts, link.error().message(),
+                          config.retry_delay.count()));
+          pause.expires_after(config.retry_delay);
+          co_await pause.async_wait(as_tuple(use_awaitable));
+        }
+      },
+      asio::detached);
+  io.run();
+  if (!outcome) return std::unexpected(outcome.error());
+  return report;
+}
+
+}  // namespace dcas::service

@@ -1,0 +1,112 @@
+#include "service/server.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <thread>
+
+namespace dcas::service {
+
+using asio::use_awaitable;
+using asio::experimental::as_tuple;
+
+LogSink stderr_log(std::string_view prefix) {
+  return [p = std::string(prefix)](std::string_view line) {
+    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
+    fmt::print(stderr, "{:%H:%M:%S} {}: {}\n", now, p, line);
+  };
+}
+
+Server::Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve)
+    : io_(io), limits_(limits), log_(std::move(log)), serve_(std::move(serve)), acceptor_(io), drain_timer_(io) {}
+
+Result<tcp::endpoint> Server::listen(const net::HostPort& address) {
+  asio::error_code ec;
+  tcp::resolver resolver(io_);
+  auto endpoints = resolver.resolve(address.host, address.port, tcp::resolver::passive, ec);
+  if (ec || endpoints.empty())
+    return fail(Errc::net_io, fmt::format("cannot resolve {}: {}", address.host, ec.message()));
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return fail(Errc::net_io, fmt::format("cannot listen on {}:{}: {}", address.host, address.port, ec.message()));
+  return acceptor_.local_endpoint();
+}
+
+void Server::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
+
+std::size_t Server::connections() const {
+  std::lock_guard lock(mutex_);
+  return live_.size();
+}
+
+Task<void> Server::accept_loop() {
+  while (!stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), as_tuple(use_awaitable));
+    if (ec) {
+      if (stopping_ || ec == asio::error::operation_aborted) break;
+      log_(fmt::format("accept failed: {}", ec.message()));  // e.g. out of descriptors: keep serving
+      continue;
+    }
+    auto channel = net::Channel::start(std::move(socket), limits_.link);
+    if (connections() >= limits_.max_connections) {
+      log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), limits_.max_connections));
+      channel->send_and_close(
+          net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", limits_.max_connections)}));
+      continue;
+    }
+    {
+      std::lock_guard lock(mutex_);
+      live_.insert(channel);
+    }
+    asio::co_spawn(channel->executor(), run_connection(channel), asio::detached);
+  }
+}
+
+Task<void> Server::run_connection(std::shared_ptr<net::Channel> channel) {
+  co_await serve_(channel);
+  std::lock_guard lock(mutex_);
+  live_.erase(channel);
+  if (stopping_ && live_.empty()) drain_timer_.cancel();  // drained early: nothing left to wait for
+}
+
+void Server::stop() {
+  asio::post(io_, [this] {
+    if (stopping_.exchange(true)) return;
+    asio::error_code ec;
+    acceptor_.close(ec);
+    std::set<std::shared_ptr<net::Channel>> live;
+    {
+      std::lock_guard lock(mutex_);
+      live = live_;
+    }
+    log_(fmt::format("stopping: {} connection(s) to drain", live.size()));
+    if (live.empty()) return;
+    for (const auto& c : live) c->interrupt();
+    // Whatever has not finished by the drain deadline is closed.
+    drain_timer_.expires_after(limits_.drain_timeout);
+    drain_timer_.async_wait([this](asio::error_code timer_error) {
+      if (timer_error) return;
+      std::lock_guard lock(mutex_);
+      for (const auto& c : live_) c->close();
+    });
+  });
+}
+
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop) {
+  asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](asio::error_code ec, int signal) {
+    if (ec) return;
+    log(fmt::format("signal {}: stopping gracefully", signal));
+    stop();
+  });
+  std::vector<std::jthread> pool;
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
+  io.run();
+  pool.clear();
+}
+
+}  // namespace dcas::service

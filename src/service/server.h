@@ -1,0 +1,64 @@
+// What the TA and AP servers share: accepting connections under a cap, tracking them, and a
+// graceful stop (docs/spec.md, "Transport"): on stop the listener closes, a connection waiting
+// for its next frame is told net_shutting_down and closed, and work in flight finishes and is
+// answered; after the drain timeout whatever remains is closed.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <set>
+
+#include "net/channel.h"
+
+namespace dcas::service {
+
+using net::Millis;
+using net::Task;
+using net::tcp;
+
+// Log lines of a service (one line each, no secrets). Thread-safe.
+using LogSink = std::function<void(std::string_view line)>;
+LogSink stderr_log(std::string_view prefix);
+
+struct ServerLimits {
+  net::Limits link;
+  std::size_t max_connections = 256;
+  Millis handshake_timeout{10'000};  // the first frame of a connection
+  Millis drain_timeout{5'000};       // on stop, for work in flight
+};
+
+class Server {
+ public:
+  // `serve` runs one connection (on the channel's executor) until it returns.
+  using Handler = std::function<Task<void>(std::shared_ptr<net::Channel>)>;
+  Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve);
+
+  // Binds and listens (port 0: any free port). Errors: net_io.
+  Result<tcp::endpoint> listen(const net::HostPort& address);
+  void start();
+  // Graceful stop; callable from any thread (signal handlers post it).
+  void stop();
+  bool stopping() const { return stopping_; }
+  const ServerLimits& limits() const { return limits_; }
+  std::size_t connections() const;
+
+ private:
+  Task<void> accept_loop();
+  Task<void> run_connection(std::shared_ptr<net::Channel> channel);
+
+  asio::io_context& io_;
+  ServerLimits limits_;
+  LogSink log_;
+  Handler serve_;
+  tcp::acceptor acceptor_;
+  std::atomic<bool> stopping_{false};
+  mutable std::mutex mutex_;
+  std::set<std::shared_ptr<net::Channel>> live_;
+  asio::steady_timer drain_timer_;
+};
+
+// Runs `io` on `threads` threads until it has no work left; on SIGINT or SIGTERM calls `stop`
+// (which stops the services gracefully).
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop);
+
+}  // namespace dcas::service

@@ -1,0 +1,94 @@
+#include "service/ta_service.h"
+
+#include <fmt/format.h>
+
+#include "wire/message.h"
+
+namespace dcas::service {
+
+using net::Frame;
+using net::FrameKind;
+
+TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaServiceConfig config, LogSink log)
+    : io_(io),
+      ta_(ta),
+      config_(config),
+      log_(std::move(log)),
+      server_(io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); }) {}
+
+// The hello: an AP certificate issued by this TA. Returns the AP's ID for the logs.
+Task<Result<std::string>> TaService::admit(net::Channel& link) {
+  auto hello = co_await link.read(config_.server.handshake_timeout);
+  if (!hello) co_return std::unexpected(hello.error());
+  if (hello->kind != FrameKind::hello)
+    co_return fail(Errc::net_bad_frame,
+                   fmt::format("expected hello, got {} as the first frame", net::frame_kind_name(hello->kind)));
+  auto certificate = pki::Certificate::from_der(hello->payload);
+  if (!certificate) co_return std::unexpected(certificate.error());
+  auto admitted = ta_.register_ap(*certificate, std::chrono::system_clock::now());
+  if (!admitted) co_return std::unexpected(admitted.error());
+  co_return admitted->hex();
+}
+
+void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
+  for (const auto& e : out.events) log_(fmt::format("{} {}", e.what, e.detail));
+  for (const auto& m : out.messages) link.send(Frame{FrameKind::message, stream, m.bytes});
+  if (out.messages.empty() && out.error) link.send(net::error_frame(*out.error, stream));
+}
+
+Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
+  auto ap = co_await admit(*link);
+  if (!ap) {
+    log_(fmt::format("refused link from {}: {}", link->peer(), ap.error().message()));
+    link->send_and_close(net::error_frame(ap.error()));
+    co_return;
+  }
+  log_(fmt::format("AP {} connected from {}", *ap, link->peer()));
+  link->send(Frame{FrameKind::welcome, 0, {}});
+
+  auto in_flight = std::make_shared<std::atomic<std::size_t>>(0);
+  Error ended{Errc::ok, ""};
+  while (true) {
+    auto frame = co_await link->read(link->limits().idle_timeout);
+    if (!frame) {
+      ended = frame.error();
+      break;
+    }
+    if (frame->kind == FrameKind::ping) continue;
+    if (frame->kind != FrameKind::message) {
+      ended = {Errc::net_bad_frame, fmt::format("{} frame on an open link", net::frame_kind_name(frame->kind))};
+      break;
+    }
+    const auto type = protocol::peek_type(frame->payload);
+    const auto now = std::chrono::system_clock::now();
+    if (type && *type == static_cast<std::uint8_t>(wire::MessageType::host_presence)) {
+      answer(*link, frame->stream, ta_.receive(frame->stream, frame->payload, now));  // in order, see header
+      continue;
+    }
+    if (in_flight->load() >= config_.max_in_flight) {
+      link->send(net::error_frame({Errc::net_busy, "too many requests in flight on this link"}, frame->stream));
+      continue;
+    }
+    ++*in_flight;
+    asio::post(io_, [this, link, in_flight, frame = std::move(*frame), now] {
+      answer(*link, frame.stream, ta_.receive(frame.stream, frame.payload, now));
+      --*in_flight;
+    });
+  }
+
+  // Requests already taken are answered before the link closes.
+  asio::steady_timer wait(link->executor());
+  while (in_flight->load() > 0) {
+    wait.expires_after(std::chrono::milliseconds(5));
+    co_await wait.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+  }
+  if (ended.code == Errc::net_closed) {
+    log_(fmt::format("AP {} disconnected", *ap));
+    link->close();
+  } else {
+    log_(fmt::format("closing link to AP {}: {}", *ap, ended.message()));
+    link->send_and_close(net::error_frame(ended));
+  }
+}
+
+}  // namespace dcas::service

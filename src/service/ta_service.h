@@ -1,0 +1,39 @@
+// The TA as a network service (`dcas ta serve`): APs connect, present their certificate
+// (hello -> welcome), then send KeyRequests, answered on the same stream, and HostPresence
+// reports (docs/spec.md, "Transport").
+//
+// KeyRequests from one link are worked on concurrently by the io_context's threads (each is three
+// RSA private-key operations and one durable store transaction); HostPresence reports are applied
+// in arrival order before the next frame is read, so a host's "left" always precedes its next
+// request. A request refused by the TA is answered with an error frame on its stream.
+#pragma once
+
+#include "protocol/trusted_authority.h"
+#include "service/server.h"
+
+namespace dcas::service {
+
+struct TaServiceConfig {
+  ServerLimits server;
+  std::size_t max_in_flight = 64;  // per AP link; beyond it a request is answered net_busy
+};
+
+class TaService {
+ public:
+  // `ta` must be safe to call from several threads at once (its store and RNG are).
+  TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaServiceConfig config, LogSink log);
+  Server& server() { return server_; }
+
+ private:
+  Task<void> serve(std::shared_ptr<net::Channel> link);
+  Task<Result<std::string>> admit(net::Channel& link);
+  void answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out);
+
+  asio::io_context& io_;
+  protocol::TrustedAuthority& ta_;
+  TaServiceConfig config_;
+  LogSink log_;
+  Server server_;
+};
+
+}  // namespace dcas::service
