@@ -35,25 +35,6 @@ fs::path temp_db(const std::string& name) {
   return path;
 }
 
-// A fresh database in the throwaway cluster that scripts/test.sh starts (DCAS_TEST_POSTGRES), or
-// nullopt when no cluster was given.
-std::optional<std::string> fresh_postgres(const std::string& name) {
-  const char* base = std::getenv("DCAS_TEST_POSTGRES");
-  if (!base) return std::nullopt;
-  std::string db = "t_" + std::to_string(::getpid()) + "_" + name;
-  std::transform(db.begin(), db.end(), db.begin(),
-                 [](char c) { return std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_'; });
-  PGconn* conn = PQconnectdb(base);
-  PQclear(PQexec(conn, ("DROP DATABASE IF EXISTS " + db).c_str()));
-  PGresult* r = PQexec(conn, ("CREATE DATABASE " + db).c_str());
-  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-  PQclear(r);
-  PQfinish(conn);
-  if (!ok) throw std::runtime_error("cannot create database " + db);
-  const std::string uri(base);
-  return uri.substr(0, uri.rfind('/') + 1) + db;
-}
-
 // ---- the contract, for every backend ----
 
 class StoreContract : public ::testing::TestWithParam<std::string> {

@@ -1,6 +1,11 @@
 #include "test_support.h"
 
+#include <libpq-fe.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
 
 #include <fstream>
 #include <sstream>
@@ -19,7 +24,9 @@ std::string slurp(const std::filesystem::path& p) {
 std::string read_spec() { return slurp(source_dir() / "docs/spec.md"); }
 
 CommandResult run_dcas(const std::string& args) {
-  const auto dir = std::filesystem::temp_directory_path() / ("dcas-cli-" + std::to_string(::getpid()));
+  static std::atomic<int> calls{0};  // a directory per call: tests run commands from several threads
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("dcas-cli-" + std::to_string(::getpid()) + "-" + std::to_string(calls++));
   std::filesystem::create_directories(dir);
   const auto out = dir / "out", err = dir / "err";
   const std::string cmd =
@@ -31,6 +38,23 @@ CommandResult run_dcas(const std::string& args) {
   r.err = slurp(err);
   std::filesystem::remove_all(dir);
   return r;
+}
+
+std::optional<std::string> fresh_postgres(const std::string& name) {
+  const char* base = std::getenv("DCAS_TEST_POSTGRES");
+  if (!base) return std::nullopt;
+  std::string db = "t_" + std::to_string(::getpid()) + "_" + name;
+  std::transform(db.begin(), db.end(), db.begin(),
+                 [](char c) { return std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_'; });
+  PGconn* conn = PQconnectdb(base);
+  PQclear(PQexec(conn, ("DROP DATABASE IF EXISTS " + db).c_str()));
+  PGresult* r = PQexec(conn, ("CREATE DATABASE " + db).c_str());
+  const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+  PQclear(r);
+  PQfinish(conn);
+  if (!ok) throw std::runtime_error("cannot create database " + db);
+  const std::string uri(base);
+  return uri.substr(0, uri.rfind('/') + 1) + db;
 }
 
 }  // namespace dcas::test

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/ids.h"
@@ -61,6 +62,10 @@ struct CommandResult {
   std::string err;
 };
 CommandResult run_dcas(const std::string& args);
+
+// A fresh database in the throwaway cluster that scripts/test.sh starts (DCAS_TEST_POSTGRES), or
+// nullopt when no cluster was given.
+std::optional<std::string> fresh_postgres(const std::string& name);
 
 }  // namespace dcas::test
 

@@ -12,6 +12,7 @@ std::string_view frame_kind_name(FrameKind kind) {
     case FrameKind::hello: return "hello";
     case FrameKind::welcome: return "welcome";
     case FrameKind::ping: return "ping";
+    case FrameKind::ack: return "ack";
     case FrameKind::error: return "error";
   }
   return "unknown";
@@ -20,7 +21,7 @@ std::string_view frame_kind_name(FrameKind kind) {
 namespace {
 constexpr std::size_t length_covers = frame_header_size - 4;  // kind + stream
 
-bool known_kind(std::uint8_t k) { return k == 0x01 || k == 0x02 || k == 0x03 || k == 0x04 || k == 0x7f; }
+bool known_kind(std::uint8_t k) { return (k >= 0x01 && k <= 0x05) || k == 0x7f; }
 }  // namespace
 
 Bytes encode_frame(const Frame& frame) {

@@ -49,7 +49,7 @@ void ApService::stop() {
 
 // Once stopping and every host is gone, the TA link closes after the queued reports are written.
 void ApService::maybe_finish() {
-  if (!stopping_ || !sessions_.empty()) return;
+  if (!stopping_ || !sessions_.empty() || !unacked_.empty()) return;
   if (ta_) ta_->finish();
 }
 
@@ -142,6 +142,14 @@ void ApService::fail_awaiting(const Error& why) {
 
 void ApService::on_ta_frame(const Frame& frame) {
   if (frame.kind == FrameKind::ping) return;
+  if (auto report = unacked_.find(frame.stream); report != unacked_.end()) {
+    if (frame.kind != FrameKind::ack)
+      log_(fmt::format("TA refused a presence report: {}",
+                       net::parse_error_payload(frame.payload).value_or(Error{}).message()));
+    unacked_.erase(report);
+    maybe_finish();
+    return;
+  }
   auto it = sessions_.find(frame.stream);
   if (frame.stream == 0 || it == sessions_.end() || !it->second.awaiting) {
     if (frame.kind == FrameKind::error)
@@ -173,8 +181,21 @@ void ApService::on_ta_frame(const Frame& frame) {
 void ApService::report_presence(const SmId& sm, bool present) {
   auto report = ap_.host_presence(sm, present);
   if (!report) return log_("cannot sign a presence report: " + report.error().message());
-  if (ta_) return ta_->send(Frame{FrameKind::message, 0, std::move(*report)});
-  if (!present && backlog_.size() < config_.max_backlog) backlog_.push_back(std::move(*report));
+  if (present) {  // renewals are periodic: one lost is replaced by the next
+    if (ta_) ta_->send(Frame{FrameKind::message, 0, std::move(*report)});
+    return;
+  }
+  if (!ta_) {
+    if (backlog_.size() < config_.max_backlog) backlog_.push_back(std::move(*report));
+    return;
+  }
+  send_left(std::move(*report));
+}
+
+void ApService::send_left(Bytes report) {
+  const std::uint64_t stream = next_report_stream_++;
+  ta_->send(Frame{FrameKind::message, stream, report});
+  unacked_.emplace(stream, std::move(report));
 }
 
 Task<void> ApService::presence_loop() {
@@ -207,8 +228,8 @@ Task<void> ApService::ta_link_loop() {
         ta_ = *link;
         reported_down = false;
         log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
-        for (auto& report : backlog_) ta_->send(Frame{FrameKind::message, 0, std::move(report)});
-        if (!backlog_.empty()) log_(fmt::format("sent {} queued presence report(s)", backlog_.size()));
+        if (!backlog_.empty()) log_(fmt::format("sending {} queued presence report(s)", backlog_.size()));
+        for (auto& report : backlog_) send_left(std::move(report));
         backlog_.clear();
         asio::co_spawn(io_, ping_loop(ta_), asio::detached);
         while (true) {
@@ -224,6 +245,11 @@ Task<void> ApService::ta_link_loop() {
         ta_->close();
         ta_.reset();
         ping_timer_.cancel();
+        // Reports the TA may not have recorded go first when the link is back.
+        std::deque<Bytes> resend;
+        for (auto& [stream, report] : unacked_) resend.push_back(std::move(report));
+        unacked_.clear();
+        backlog_.insert(backlog_.begin(), std::make_move_iterator(resend.begin()), std::make_move_iterator(resend.end()));
         fail_awaiting({Errc::net_unavailable, "lost the link to the TA"});
       } else if (welcome && welcome->kind == FrameKind::error) {
         why = net::parse_error_payload(welcome->payload).value_or(Error{Errc::net_bad_frame, ""});

@@ -5,8 +5,8 @@
 // a stream numbered by the host's session and the answer is relayed back. While a paired host
 // stays connected its presence is renewed at the TA; when it disconnects the AP reports it gone
 // (HostPresence left) if the TA may have validated it: after a relayed pairing KPK, or when the
-// TA's answer never came (link lost, timeout). Reports made while the TA link is down are queued
-// and sent first when it is back. One thread: the AuthProxy is not shared.
+// TA's answer never came (link lost, timeout). "Left" reports are acknowledged by the TA; those
+// made while the link is down, or not acknowledged when it dropped, are sent first when it is back. One thread: the AuthProxy is not shared.
 #pragma once
 
 #include <map>
@@ -57,6 +57,7 @@ class ApService {
   void end_wait(Session& s, std::uint64_t session);
   void fail_awaiting(const Error& why);
   void report_presence(const SmId& sm, bool present);
+  void send_left(Bytes report);
   void log_events(const protocol::Output& out);
   void maybe_finish();
 
@@ -70,6 +71,9 @@ class ApService {
   std::uint64_t next_session_ = 1;
   std::shared_ptr<net::Channel> ta_;
   std::deque<Bytes> backlog_;
+  // "Left" reports sent but not yet acknowledged by the TA, by stream: sent again if the link drops.
+  std::map<std::uint64_t, Bytes> unacked_;
+  std::uint64_t next_report_stream_ = std::uint64_t{1} << 63;  // apart from the host sessions' streams
   bool stopping_ = false;
   asio::steady_timer retry_timer_, presence_timer_, ping_timer_;
 };

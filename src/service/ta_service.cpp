@@ -18,7 +18,7 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
 
 // The hello: an AP certificate issued by this TA. Returns the AP's ID for the logs.
 Task<Result<std::string>> TaService::admit(net::Channel& link) {
-  auto hello = co_await link.read(config_.server.handshake_timeout);
+  auto hello = co_await link.read(std::min(config_.server.handshake_timeout, link.limits().idle_timeout));
   if (!hello) co_return std::unexpected(hello.error());
   if (hello->kind != FrameKind::hello)
     co_return fail(Errc::net_bad_frame,
@@ -62,7 +62,10 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     const auto type = protocol::peek_type(frame->payload);
     const auto now = std::chrono::system_clock::now();
     if (type && *type == static_cast<std::uint8_t>(wire::MessageType::host_presence)) {
-      answer(*link, frame->stream, ta_.receive(frame->stream, frame->payload, now));  // in order, see header
+      // In order, see the header; acknowledged so that the AP can send it again after a crash.
+      const auto out = ta_.receive(frame->stream, frame->payload, now);
+      answer(*link, frame->stream, out);
+      if (out.ok() && frame->stream != 0) link->send(Frame{FrameKind::ack, frame->stream, {}});
       continue;
     }
     if (in_flight->load() >= config_.max_in_flight) {

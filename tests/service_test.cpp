@@ -1,0 +1,386 @@
+// The network services as real processes on loopback: `dcas ta serve`, `dcas ap serve` and
+// `dcas host pair`, with the framing's checks, bad peers, a killed TA and two TAs on PostgreSQL.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include "net/channel.h"
+#include "net/frame.h"
+#include "service_support.h"
+
+namespace dcas::test {
+namespace {
+
+using net::Frame;
+using net::FrameKind;
+
+// ---- framing, I/O-free ----
+
+std::array<std::uint8_t, net::frame_header_size> header_of(const Bytes& frame) {
+  std::array<std::uint8_t, net::frame_header_size> h{};
+  std::copy_n(frame.begin(), h.size(), h.begin());
+  return h;
+}
+
+TEST(Frames, RoundTripAndEveryHeaderCheck) {
+  const Bytes encoded = net::encode_frame({FrameKind::message, 0x0102030405060708, {0xaa, 0xbb}});
+  EXPECT_EQ(to_hex(encoded), "0000000b010102030405060708aabb");
+  auto h = net::parse_frame_header(header_of(encoded), 16);
+  ASSERT_TRUE(h) << h.error().message();
+  EXPECT_EQ(h->kind, FrameKind::message);
+  EXPECT_EQ(h->stream, 0x0102030405060708u);
+  EXPECT_EQ(h->payload_size, 2u);
+
+  EXPECT_EQ(net::parse_frame_header(header_of(encoded), 1).error().code, Errc::net_frame_too_large);
+  Bytes short_length = encoded;
+  short_length[3] = 8;  // below kind + stream
+  EXPECT_EQ(net::parse_frame_header(header_of(short_length), 16).error().code, Errc::net_bad_frame);
+  Bytes unknown_kind = encoded;
+  unknown_kind[4] = 0x55;
+  EXPECT_EQ(net::parse_frame_header(header_of(unknown_kind), 16).error().code, Errc::net_bad_frame);
+  Bytes huge = encoded;
+  huge[0] = huge[1] = huge[2] = huge[3] = 0xff;
+  EXPECT_EQ(net::parse_frame_header(header_of(huge), net::default_max_payload).error().code,
+            Errc::net_frame_too_large);
+}
+
+TEST(Frames, ErrorFramesCarryCodeAndDetail) {
+  const Frame f = net::error_frame({Errc::net_busy, "at the cap"}, 7);
+  EXPECT_EQ(f.kind, FrameKind::error);
+  EXPECT_EQ(f.stream, 7u);
+  auto e = net::parse_error_payload(f.payload);
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->code, Errc::net_busy);
+  EXPECT_EQ(e->detail, "at the cap");
+  EXPECT_EQ(net::parse_error_payload(Bytes{0x00}).error().code, Errc::net_bad_frame);
+  const Frame long_detail = net::error_frame({Errc::net_io, std::string(5000, 'x')});
+  EXPECT_EQ(long_detail.payload.size(), 2 + net::max_error_detail);
+}
+
+TEST(Frames, HostPortParsing) {
+  EXPECT_EQ(net::parse_host_port("127.0.0.1:7400")->port, "7400");
+  EXPECT_EQ(net::parse_host_port("[::1]:80")->host, "::1");
+  for (const char* bad : {"7400", "host:", ":80", "host:99999", "host:8x", "[::1]80"})
+    EXPECT_EQ(net::parse_host_port(bad).error().code, Errc::invalid_argument) << bad;
+}
+
+// ---- a raw TCP peer, to misbehave ----
+
+class RawPeer {
+ public:
+  explicit RawPeer(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+  }
+  ~RawPeer() { close(); }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  void send(ByteView bytes) { (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void send(const Frame& f) { send(net::encode_frame(f)); }
+  // Exactly n bytes, or nullopt on timeout or end of stream.
+  std::optional<Bytes> read(std::size_t n, std::chrono::milliseconds timeout) {
+    Bytes out;
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (out.size() < n) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      pollfd p{fd_, POLLIN, 0};
+      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      std::uint8_t buf[4096];
+      const auto got = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
+      if (got <= 0) return std::nullopt;
+      out.insert(out.end(), buf, buf + got);
+    }
+    return out;
+  }
+  std::optional<Frame> read_frame(std::chrono::milliseconds timeout = 5s) {
+    auto header = read(net::frame_header_size, timeout);
+    if (!header) return std::nullopt;
+    std::array<std::uint8_t, net::frame_header_size> h{};
+    std::copy(header->begin(), header->end(), h.begin());
+    auto parsed = net::parse_frame_header(h, 1 << 20);
+    if (!parsed) return std::nullopt;
+    Frame f{parsed->kind, parsed->stream, {}};
+    if (parsed->payload_size > 0) {
+      auto payload = read(parsed->payload_size, timeout);
+      if (!payload) return std::nullopt;
+      f.payload = *payload;
+    }
+    return f;
+  }
+  // The error the server sent before closing, then checks the connection is closed.
+  std::optional<Errc> error_then_closed(std::chrono::milliseconds timeout = 5s) {
+    std::optional<Errc> code;
+    while (auto f = read_frame(timeout))
+      if (f->kind == FrameKind::error) code = net::parse_error_payload(f->payload).value().code;
+    return code;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// ---- the services ----
+
+class Services : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    work_ = scratch(info->name());
+    ta_dir_ = fresh_ta_dir(work_);
+  }
+  void TearDown() override {
+    if (HasFailure())
+      for (const auto& log : {"ta.log", "ap.log", "ta2.log", "ap2.log"})
+        if (fs::exists(work_ / log)) std::cerr << "---- " << log << "\n" << slurp_file(work_ / log);
+  }
+  const Provisioned& p() const { return provisioned(); }
+  nlohmann::json sm_state(const Device& sm, const std::string& db = "") {
+    auto r = run_dcas("ta show " + sm.id + " --json --ta " + ta_dir_.string() + (db.empty() ? "" : " --db " + db));
+    EXPECT_EQ(r.status, 0) << r.err;
+    return nlohmann::json::parse(r.out);
+  }
+  void expect_consistent(const std::string& db = "") {
+    auto r = run_dcas("ta check --json --ta " + ta_dir_.string() + (db.empty() ? "" : " --db " + db));
+    EXPECT_EQ(r.status, 0) << r.out << r.err;
+  }
+
+  fs::path work_, ta_dir_;
+};
+
+TEST_F(Services, AHostPairsThroughTaAndApProcessesAndLeavesWhenItDisconnects) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta);
+  auto r = pair_host(p().sms[0], p().tps[0], ap, "--json");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  const auto out = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(out["paired"].get<bool>());
+  EXPECT_EQ(out["sm_id"], p().sms[0].id);
+  bool confirmed = false;
+  for (const auto& e : out["events"]) confirmed = confirmed || e["what"] == "sm.keys_confirmed";
+  EXPECT_TRUE(confirmed);
+  // The host disconnected: the AP reported it gone, the pair is Paired Only and bound.
+  EXPECT_TRUE(eventually([&] { return sm_state(p().sms[0])["state"] == "paired-only"; }));
+  EXPECT_EQ(sm_state(p().sms[0])["bound_tp"], p().tps[0].id);
+  // Coming back: the pair rejoins.
+  EXPECT_EQ(pair_host(p().sms[0], p().tps[0], ap).status, 0);
+  expect_consistent();
+}
+
+TEST_F(Services, RefusalsExitNonZeroAndAClonePairIsRefusedWhileTheOriginalIsPresent) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta);
+  ASSERT_EQ(pair_host(p().sms[1], p().tps[1], ap).status, 0);
+  // The SM with another TP: bound elsewhere, the failure KPK.
+  auto other = pair_host(p().sms[1], p().tps[2], ap);
+  EXPECT_EQ(other.status, 1);
+  EXPECT_NE(other.err.find("pairing_refused"), std::string::npos) << other.err;
+
+  // The original host stays on the network; a second host with the same pair is refused.
+  Process original({"host", "pair", "--sm", p().sms[1].dir.string(), "--tp", p().tps[1].dir.string(), "--ap",
+                    ap.address(), "--hold"},
+                   work_ / "original.log");
+  ASSERT_TRUE(eventually([&] { return sm_state(p().sms[1])["state"] == "auth-paired"; })) << original.log();
+  auto clone = pair_host(p().sms[1], p().tps[1], ap);
+  EXPECT_EQ(clone.status, 1);
+  EXPECT_NE(clone.err.find("pairing_refused"), std::string::npos) << clone.err;
+  // A refused clone leaving does not make the original leave.
+  EXPECT_EQ(sm_state(p().sms[1])["state"], "auth-paired");
+
+  // The original leaves (SIGTERM): reported gone, and the pair may rejoin.
+  original.kill(SIGTERM);
+  EXPECT_EQ(original.wait(10s), 0) << original.log();
+  EXPECT_TRUE(eventually([&] { return sm_state(p().sms[1])["state"] == "paired-only"; }));
+  EXPECT_EQ(pair_host(p().sms[1], p().tps[1], ap).status, 0);
+  expect_consistent();
+}
+
+TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
+  auto ta = start_ta(work_, ta_dir_, {"--idle-timeout", "1", "--io-timeout", "1"});
+  auto ap = start_ap(work_, p().aps[0], ta, {"--idle-timeout", "1", "--io-timeout", "1"});
+  std::vector<std::unique_ptr<RawPeer>> idle;
+  for (const int port : {ta.port, ap.port}) {
+    {  // garbage: "GET / HTTP/1.1" read as a length prefix is far over the cap
+      RawPeer peer(port);
+      if (port == ap.port) ASSERT_TRUE(peer.read_frame());  // the AP's SecurityAnnounce
+      peer.send(Bytes{'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n'});
+      EXPECT_EQ(peer.error_then_closed(), Errc::net_frame_too_large);
+    }
+    {  // an oversized length prefix
+      RawPeer peer(port);
+      peer.send(Bytes{0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0});
+      EXPECT_EQ(peer.error_then_closed(), Errc::net_frame_too_large);
+    }
+    {  // an unknown frame kind
+      RawPeer peer(port);
+      peer.send(Bytes{0, 0, 0, 9, 0x55, 0, 0, 0, 0, 0, 0, 0, 0});
+      EXPECT_EQ(peer.error_then_closed(), Errc::net_bad_frame);
+    }
+    {  // a slow sender: half a header, then nothing
+      RawPeer peer(port);
+      peer.send(Bytes{0, 0, 0});
+      EXPECT_EQ(peer.error_then_closed(3s), Errc::net_timeout);
+    }
+    {  // a frame that promises more than it sends
+      RawPeer peer(port);
+      peer.send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
+      EXPECT_EQ(peer.error_then_closed(3s), Errc::net_timeout);
+    }
+    {  // an abrupt disconnect in the middle of a frame
+      RawPeer peer(port);
+      peer.send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
+      peer.close();
+    }
+    idle.push_back(std::make_unique<RawPeer>(port));  // connected, silent, still open meanwhile
+  }
+  {  // at the TA: a link must begin with hello carrying a TA-issued AP certificate
+    RawPeer not_hello(ta.port);
+    not_hello.send(Frame{FrameKind::message, 1, {1, 2, 3}});
+    EXPECT_EQ(not_hello.error_then_closed(), Errc::net_bad_frame);
+    RawPeer bad_certificate(ta.port);
+    bad_certificate.send(Frame{FrameKind::hello, 0, {0x30, 0x03, 0x02, 0x01, 0x01}});
+    EXPECT_EQ(bad_certificate.error_then_closed(), Errc::cert_invalid);
+    RawPeer sm_as_ap(ta.port);
+    sm_as_ap.send(
+        Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().sms[0].dir / "cert.pem").value().der()});
+    EXPECT_EQ(sm_as_ap.error_then_closed(), Errc::cert_wrong_role);
+  }
+  {  // at the AP: a KeyRequest that does not decode is answered with an error; the link stays
+    RawPeer host(ap.port);
+    ASSERT_TRUE(host.read_frame());
+    host.send(Frame{FrameKind::message, 0, {0x01, 0x01, 0x07, 0x00, 0, 0, 0, 0}});
+    auto answer = host.read_frame();
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->kind, FrameKind::error);
+    host.send(Frame{FrameKind::ping, 0, {}});
+  }
+  // Everyone else is still served.
+  auto r = pair_host(p().sms[2], p().tps[2], ap);
+  EXPECT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(ta.process->running());
+  EXPECT_TRUE(ap.process->running());
+  // The silent connections were dropped on the idle timeout.
+  for (auto& peer : idle) EXPECT_TRUE(peer->error_then_closed(3s).has_value());
+}
+
+TEST_F(Services, ConnectionCapRefusesTheExtraConnectionWithBusy) {
+  auto ta = start_ta(work_, ta_dir_, {"--max-connections", "1"});
+  RawPeer first(ta.port);
+  std::this_thread::sleep_for(100ms);
+  RawPeer second(ta.port);
+  EXPECT_EQ(second.error_then_closed(), Errc::net_busy);
+}
+
+TEST_F(Services, TaKilledInTheMiddleOfPairingRestartsConsistentAndRetryingHostsSucceed) {
+  auto ta = start_ta(work_, ta_dir_);
+  const int ta_port = ta.port;
+  auto ap = start_ap(work_, p().aps[0], ta, {"--answer-timeout", "5"});
+  constexpr int hosts = 12;
+  std::vector<std::thread> threads;
+  std::vector<CommandResult> results(hosts);
+  for (int i = 0; i < hosts; ++i)
+    threads.emplace_back([&, i] {
+      results[i] = pair_host(p().sms[i], p().tps[i], ap, "--json --attempts 40 --retry-delay 0.25");
+    });
+  // Kill the TA as soon as it has validated one pair, while the others are in flight.
+  ASSERT_TRUE(eventually([&] { return ta.process->log().find("pairing_validated") != std::string::npos; }, 30s));
+  ta.process->kill(SIGKILL);
+  ta.process->wait(5s);
+  // What the killed TA left on disk is consistent: no half-done transition.
+  expect_consistent();
+  // Restarted on the same port, with the same store: the AP reconnects, the hosts retry.
+  ta = start_ta(work_, ta_dir_, {}, "ta", ta_port);
+  for (auto& t : threads) t.join();
+  int retried = 0;
+  for (int i = 0; i < hosts; ++i) {
+    ASSERT_EQ(results[i].status, 0) << "host " << i << ": " << results[i].out << results[i].err;
+    retried += nlohmann::json::parse(results[i].out)["attempts"].get<int>() > 1;
+  }
+  std::cerr << "[   INFO   ] " << retried << " of " << hosts << " hosts needed more than one attempt\n";
+  EXPECT_TRUE(eventually([&] {
+    auto list = run_dcas("ta list --json --state auth-paired --ta " + ta_dir_.string());
+    return list.status == 0 && nlohmann::json::parse(list.out).empty();
+  }));
+  expect_consistent();
+  for (int i = 0; i < hosts; ++i) EXPECT_EQ(sm_state(p().sms[i])["bound_tp"], p().tps[i].id);
+}
+
+TEST_F(Services, AnApWithoutItsTaAnswersUnavailableAndRecoversWhenTheTaStarts) {
+  // A free port for the TA, not yet listening.
+  int ta_port = 0;
+  {
+    auto probe = start_ta(work_, ta_dir_, {}, "probe");
+    ta_port = probe.port;
+    probe.process->kill(SIGTERM);
+    ASSERT_EQ(probe.process->wait(10s), 0);
+  }
+  Service absent_ta{nullptr, ta_port};
+  auto ap = start_ap(work_, p().aps[0], absent_ta, {});
+  auto r = pair_host(p().sms[3], p().tps[3], ap, "--json");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "net_unavailable") << r.out;
+  auto ta = start_ta(work_, ta_dir_, {}, "ta", ta_port);
+  auto retried = pair_host(p().sms[3], p().tps[3], ap, "--attempts 20 --retry-delay 0.2");
+  EXPECT_EQ(retried.status, 0) << retried.err;
+}
+
+TEST_F(Services, ConfigFileSettingsAndAGracefulStop) {
+  const auto config = work_ / "ta.conf";
+  std::ofstream(config) << "# dcas ta serve settings\nta = " << ta_dir_.string()
+                        << "\nlisten = 127.0.0.1:0\nthreads = 1\nmax-connections = 8\n";
+  const auto port_file = work_ / "cfg.port";
+  Process ta({"ta", "serve", "--config", config.string(), "--port-file", port_file.string()}, work_ / "ta.log");
+  const int port = read_port(port_file, ta);
+  EXPECT_NE(ta.log().find("1 thread(s)"), std::string::npos) << ta.log();
+  Service as_service{nullptr, port};
+  auto ap = start_ap(work_, p().aps[1], as_service);
+  EXPECT_EQ(pair_host(p().sms[4], p().tps[4], ap).status, 0);
+  ta.kill(SIGTERM);
+  EXPECT_EQ(ta.wait(10s), 0);
+  EXPECT_NE(ta.log().find("stopped"), std::string::npos);
+
+  std::ofstream(work_ / "bad.conf") << "no-such-setting = 1\n";
+  auto bad = run_dcas("ta serve --config " + (work_ / "bad.conf").string());
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.err.find("unknown setting 'no-such-setting'"), std::string::npos) << bad.err;
+}
+
+TEST_F(Services, TwoTaProcessesOnOnePostgresBindEachSmExactlyOnce) {
+  auto db = fresh_postgres("two_tas");
+  if (!db) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  // A TA directory of its own whose devices are registered in PostgreSQL.
+  const auto pg = provision(work_ / "pg", 8, *db);
+  ta_dir_ = pg.ta_dir;
+  auto ta1 = start_ta(work_, ta_dir_, {"--db", *db}, "ta");
+  auto ta2 = start_ta(work_, ta_dir_, {"--db", *db}, "ta2");
+  auto ap1 = start_ap(work_, pg.aps[0], ta1, {}, "ap");
+  auto ap2 = start_ap(work_, pg.aps[1], ta2, {}, "ap2");
+  // Each virgin SM is offered with a different TP through each TA at the same moment.
+  std::vector<std::thread> threads;
+  std::vector<CommandResult> first(3), second(3);
+  for (int i = 0; i < 3; ++i) {
+    threads.emplace_back([&, i] { first[i] = pair_host(pg.sms[i], pg.tps[2 * i], ap1); });
+    threads.emplace_back([&, i] { second[i] = pair_host(pg.sms[i], pg.tps[2 * i + 1], ap2); });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ((first[i].status == 0) + (second[i].status == 0), 1)
+        << "SM " << i << ": " << first[i].err << " / " << second[i].err;
+    const auto state = sm_state(pg.sms[i], *db);
+    const auto& winner = first[i].status == 0 ? pg.tps[2 * i] : pg.tps[2 * i + 1];
+    EXPECT_EQ(state["bound_tp"], winner.id);
+  }
+  // Both TAs keep serving the other SMs.
+  EXPECT_EQ(pair_host(pg.sms[3], pg.tps[6], ap1).status, 0);
+  EXPECT_EQ(pair_host(pg.sms[4], pg.tps[7], ap2).status, 0);
+  expect_consistent(*db);
+}
+
+}  // namespace
+}  // namespace dcas::test
