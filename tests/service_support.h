@@ -4,12 +4,11 @@
 #pragma once
 
 #include <fcntl.h>
-#include <sys/file.h>
+#include <fmt/format.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -173,8 +172,9 @@ inline Service start_ta(const fs::path& work, const fs::path& ta_dir, std::vecto
                         const std::string& name = "ta", int port = 0) {
   const auto port_file = work / (name + ".port");
   fs::remove(port_file);
-  std::vector<std::string> args{"ta", "serve", "--ta", ta_dir.string(), "--listen",
-                                "127.0.0.1:" + std::to_string(port), "--port-file", port_file.string()};
+  std::vector<std::string> args{
+      "ta",          "serve",           "--ta", ta_dir.string(), "--listen", "127.0.0.1:" + std::to_string(port),
+      "--port-file", port_file.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   Service s{std::make_unique<Process>(args, work / (name + ".log"))};
   s.port = read_port(port_file, *s.process);
@@ -184,8 +184,8 @@ inline Service start_ta(const fs::path& work, const fs::path& ta_dir, std::vecto
 inline Service start_ap(const fs::path& work, const Device& ap, const Service& ta, std::vector<std::string> extra = {},
                         const std::string& name = "ap") {
   const auto port_file = work / (name + ".port");
-  std::vector<std::string> args{"ap",         "serve",  "--ap",        ap.dir.string(),   "--ta",
-                                ta.address(), "--listen", "127.0.0.1:0", "--port-file", port_file.string()};
+  std::vector<std::string> args{"ap",         "serve",    "--ap",        ap.dir.string(), "--ta",
+                                ta.address(), "--listen", "127.0.0.1:0", "--port-file",   port_file.string()};
   args.insert(args.end(), extra.begin(), extra.end());
   Service s{std::make_unique<Process>(args, work / (name + ".log"))};
   s.port = read_port(port_file, *s.process);

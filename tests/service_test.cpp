@@ -41,8 +41,7 @@ TEST(Frames, RoundTripAndEveryHeaderCheck) {
   EXPECT_EQ(net::parse_frame_header(header_of(unknown_kind), 16).error().code, Errc::net_bad_frame);
   Bytes huge = encoded;
   huge[0] = huge[1] = huge[2] = huge[3] = 0xff;
-  EXPECT_EQ(net::parse_frame_header(header_of(huge), net::default_max_payload).error().code,
-            Errc::net_frame_too_large);
+  EXPECT_EQ(net::parse_frame_header(header_of(huge), net::default_max_payload).error().code, Errc::net_frame_too_large);
 }
 
 TEST(Frames, ErrorFramesCarryCodeAndDetail) {
@@ -247,8 +246,7 @@ TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
     bad_certificate.send(Frame{FrameKind::hello, 0, {0x30, 0x03, 0x02, 0x01, 0x01}});
     EXPECT_EQ(bad_certificate.error_then_closed(), Errc::cert_invalid);
     RawPeer sm_as_ap(ta.port);
-    sm_as_ap.send(
-        Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().sms[0].dir / "cert.pem").value().der()});
+    sm_as_ap.send(Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().sms[0].dir / "cert.pem").value().der()});
     EXPECT_EQ(sm_as_ap.error_then_closed(), Errc::cert_wrong_role);
   }
   {  // at the AP: a KeyRequest that does not decode is answered with an error; the link stays
@@ -285,9 +283,8 @@ TEST_F(Services, TaKilledInTheMiddleOfPairingRestartsConsistentAndRetryingHostsS
   std::vector<std::thread> threads;
   std::vector<CommandResult> results(hosts);
   for (int i = 0; i < hosts; ++i)
-    threads.emplace_back([&, i] {
-      results[i] = pair_host(p().sms[i], p().tps[i], ap, "--json --attempts 40 --retry-delay 0.25");
-    });
+    threads.emplace_back(
+        [&, i] { results[i] = pair_host(p().sms[i], p().tps[i], ap, "--json --attempts 40 --retry-delay 0.25"); });
   // Kill the TA as soon as it has validated one pair, while the others are in flight.
   ASSERT_TRUE(eventually([&] { return ta.process->log().find("pairing_validated") != std::string::npos; }, 30s));
   ta.process->kill(SIGKILL);

@@ -67,14 +67,16 @@ Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, do
     auto measured = table.find(s.measured);
     auto bound = table.find(s.bound);
     if (measured == table.end() || bound == table.end()) {
-      if (s.comparison) {
-        fmt::print(stderr, "note: '{}' skipped (the other tool is not available or its output differed)\n", s.name);
+      if (s.comparison || s.optional) {
+        fmt::print(stderr, "note: '{}' skipped ({})\n", s.name,
+                   s.comparison ? "the other tool is not available or its output differed"
+                                : "what it needs is not available here");
         continue;
       }
       return fail(Errc::invalid_argument, fmt::format("benchmark for '{}' did not run", s.name));
     }
     const double scale = bytes ? 1e-6 : 1.0;
-    Figure f{s.name, measured->second * scale, bytes ? "MB/s" : "op/s", bound->second * scale, 0};
+    Figure f{s.name, measured->second * scale, bytes ? "MB/s" : "op/s", bound->second * scale * s.bound_scale, 0};
     f.efficiency = f.bound > 0 ? f.value / f.bound : 0;
     f.comparison = s.comparison;
     figures.push_back(f);

@@ -25,6 +25,11 @@ struct FigureSpec {
   // The bound is another tool doing the same job, not a limit: efficiency is then a speed-up and
   // may exceed 1. Printed apart from the limits; omitted (with a note) if the tool is missing.
   bool comparison = false;
+  // The bound is this many times the bound benchmark's rate (e.g. 2 for a two-core figure against
+  // a one-core bound: linear scaling is the limit).
+  double bound_scale = 1.0;
+  // Needs something the machine may lack (a PostgreSQL server): omitted with a note if it did not run.
+  bool optional = false;
 };
 
 struct Figure {

@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <utility>
+
 #include "crypto/aead.h"
 #include "store/records.h"
 
@@ -21,6 +23,25 @@ using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
 Error db_error(sqlite3* db, std::string_view what) {
   return Error{Errc::store_error, fmt::format("{}: {}", what, sqlite3_errmsg(db))};
 }
+
+// A cached statement lent for one use: reset and unbound when the borrower is done with it.
+class Borrowed {
+ public:
+  explicit Borrowed(sqlite3_stmt* s) : s_(s) {}
+  Borrowed(Borrowed&& other) noexcept : s_(std::exchange(other.s_, nullptr)) {}
+  Borrowed(const Borrowed&) = delete;
+  Borrowed& operator=(const Borrowed&) = delete;
+  Borrowed& operator=(Borrowed&&) = delete;
+  ~Borrowed() {
+    if (!s_) return;
+    sqlite3_reset(s_);
+    sqlite3_clear_bindings(s_);
+  }
+  sqlite3_stmt* get() const { return s_; }
+
+ private:
+  sqlite3_stmt* s_;
+};
 
 Result<Stmt> prepare(sqlite3* db, const char* sql) {
   sqlite3_stmt* s = nullptr;
@@ -49,7 +70,23 @@ std::string column_text(sqlite3_stmt* s, int i) {
 }  // namespace
 
 SqlitePairingStore::SqlitePairingStore(sqlite3* db, ByteView key) : db_(db), key_(key.begin(), key.end()) {}
-SqlitePairingStore::~SqlitePairingStore() { sqlite3_close(db_); }
+SqlitePairingStore::~SqlitePairingStore() {
+  for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+  sqlite3_close(db_);
+}
+
+// The transitions' statements are prepared once: parsing them again on every transition cost
+// more than the rest of the transaction's CPU work.
+Result<sqlite3_stmt*> SqlitePairingStore::statement(const char* sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    sqlite3_stmt* s = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, nullptr) != SQLITE_OK)
+      return std::unexpected(db_error(db_, "prepare"));
+    it = statements_.emplace(sql, s).first;
+  }
+  return it->second;
+}
 
 Result<std::unique_ptr<SqlitePairingStore>> SqlitePairingStore::open(const std::filesystem::path& path,
                                                                      ByteView operator_key) {
@@ -142,7 +179,8 @@ auto SqlitePairingStore::transaction(F&& body) -> decltype(body()) {
 
 Result<void> SqlitePairingStore::audit(std::int64_t at_ms, std::string_view actor, std::string_view action,
                                        std::string_view sm, std::string_view tp, std::string_view detail) {
-  DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO audit (at_ms, actor, action, sm, tp, detail) VALUES (?,?,?,?,?,?)"));
+  DCAS_TRY_ASSIGN(cached, statement("INSERT INTO audit (at_ms, actor, action, sm, tp, detail) VALUES (?,?,?,?,?,?)"));
+  const Borrowed s(cached);
   sqlite3_bind_int64(s.get(), 1, at_ms);
   bind_text(s.get(), 2, actor);
   bind_text(s.get(), 3, action);
@@ -154,7 +192,8 @@ Result<void> SqlitePairingStore::audit(std::int64_t at_ms, std::string_view acto
 }
 
 Result<std::optional<protocol::SmRecord>> SqlitePairingStore::read_sm(const SmId& id) {
-  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = ?"));
+  DCAS_TRY_ASSIGN(cached, statement("SELECT ki_sealed, psi, bound_tp, presence_until_ms FROM sm WHERE id = ?"));
+  const Borrowed s(cached);
   bind_blob(s.get(), 1, id.view());
   const int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<protocol::SmRecord>{};
@@ -170,7 +209,8 @@ Result<std::optional<protocol::SmRecord>> SqlitePairingStore::read_sm(const SmId
 }
 
 Result<std::optional<protocol::TpRecord>> SqlitePairingStore::read_tp(const TpId& id) {
-  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT psi, bound_sm FROM tp WHERE id = ?"));
+  DCAS_TRY_ASSIGN(cached, statement("SELECT psi, bound_sm FROM tp WHERE id = ?"));
+  const Borrowed s(cached);
   bind_blob(s.get(), 1, id.view());
   const int rc = sqlite3_step(s.get());
   if (rc == SQLITE_DONE) return std::optional<protocol::TpRecord>{};
@@ -183,7 +223,8 @@ Result<std::optional<protocol::TpRecord>> SqlitePairingStore::read_tp(const TpId
 }
 
 Result<void> SqlitePairingStore::write_sm(const protocol::SmRecord& r) {
-  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE sm SET psi = ?, bound_tp = ?, presence_until_ms = ? WHERE id = ?"));
+  DCAS_TRY_ASSIGN(cached, statement("UPDATE sm SET psi = ?, bound_tp = ?, presence_until_ms = ? WHERE id = ?"));
+  const Borrowed s(cached);
   sqlite3_bind_int(s.get(), 1, static_cast<int>(r.psi));
   bind_blob(s.get(), 2, r.bound_tp ? r.bound_tp->view() : ByteView{});
   sqlite3_bind_int64(s.get(), 3, to_ms(r.presence_until));
@@ -193,7 +234,8 @@ Result<void> SqlitePairingStore::write_sm(const protocol::SmRecord& r) {
 }
 
 Result<void> SqlitePairingStore::write_tp(const protocol::TpRecord& r) {
-  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE tp SET psi = ?, bound_sm = ? WHERE id = ?"));
+  DCAS_TRY_ASSIGN(cached, statement("UPDATE tp SET psi = ?, bound_sm = ? WHERE id = ?"));
+  const Borrowed s(cached);
   sqlite3_bind_int(s.get(), 1, static_cast<int>(r.psi));
   bind_blob(s.get(), 2, r.bound_sm ? r.bound_sm->view() : ByteView{});
   bind_blob(s.get(), 3, r.id.view());

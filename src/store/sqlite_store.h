@@ -6,12 +6,14 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 
 #include "store/operator_store.h"
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 namespace dcas::store {
 
@@ -55,7 +57,11 @@ class SqlitePairingStore final : public OperatorStore {
   template <typename F>
   auto transaction(F&& body) -> decltype(body());
 
+  // A prepared statement from the cache; the caller resets it after use (Borrowed in the .cpp).
+  Result<sqlite3_stmt*> statement(const char* sql);
+
   sqlite3* db_;
+  std::map<std::string_view, sqlite3_stmt*> statements_;  // by SQL text: the transitions' statements
   SecureBytes key_;
   std::mutex mutex_;  // one connection, one transaction at a time; other processes lock the file
 };
