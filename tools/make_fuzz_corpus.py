@@ -61,6 +61,14 @@ if __name__ == "__main__":
             data = f.read()
         os.remove(sample)
         seeds = {f"ts-{i}": data[i * 188 * 8:(i + 1) * 188 * 8] for i in range(min(8, len(data) // (188 * 8)))}
+    elif kind == "frames":
+        def frame(k, stream, payload):
+            return (9 + len(payload)).to_bytes(4, "big") + bytes([k]) + stream.to_bytes(8, "big") + payload
+        messages = transcript_messages()
+        seeds = {f"msg-{i:02d}": frame(1, i, m) for i, m in enumerate(messages)}
+        seeds["control"] = frame(2, 0, b"\x30\x03\x02\x01\x01") + frame(3, 0, b"") + frame(4, 0, b"") + \
+            frame(5, 1 << 63, b"") + frame(0x7F, 3, (114).to_bytes(2, "big") + b"busy")
+        seeds["stream"] = b"".join(frame(1, i + 1, m) for i, m in enumerate(messages[:4]))
     else:
         messages = transcript_messages() + list(MESSAGES.values())
         seeds = {f"{i:02d}-{sel}": bytes([sel]) + m for i, m in enumerate(messages) for sel in range(10)}
