@@ -168,7 +168,7 @@ struct Client {
 };
 
 Server& server(bool one_core) {
-  static Server pinned("one_core", 3, true);  // extra threads overlap one request's fsync with others' RSA
+  static Server pinned("one_core", 2, true);  // a second thread overlaps one request's fsync with another's RSA
   static Server unpinned("two_cores", 4, false);
   return one_core ? pinned : unpinned;
 }
@@ -281,6 +281,7 @@ void postgres_transition(benchmark::State& state) {
 void postgres_durable_commit(benchmark::State& state) {
   if (!postgres_uri()) return state.SkipWithError("no PostgreSQL: set DCAS_BENCH_POSTGRES");
   PGconn* conn = PQconnectdb(postgres_uri());
+  PQclear(PQexec(conn, "SET client_min_messages = warning"));
   PQclear(PQexec(conn, "CREATE TABLE IF NOT EXISTS dcas_bench_commit (id INTEGER PRIMARY KEY, v BIGINT)"));
   PQclear(PQexec(conn, "INSERT INTO dcas_bench_commit VALUES (1, 0) ON CONFLICT DO NOTHING"));
   for (auto _ : state) {
