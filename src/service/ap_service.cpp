@@ -26,7 +26,8 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       server_(io, config_.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve_host(std::move(c)); }),
       retry_timer_(io),
       presence_timer_(io),
-      ping_timer_(io) {}
+      ping_timer_(io),
+      stop_timer_(io) {}
 
 Result<void> ApService::start() {
   DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, config_.image_version));
@@ -44,12 +45,18 @@ void ApService::stop() {
     retry_timer_.cancel();
     presence_timer_.cancel();
     maybe_finish();
+    // A TA that never acknowledges the last reports does not keep the AP from exiting.
+    stop_timer_.expires_after(config_.server.drain_timeout + Millis(2'000));
+    stop_timer_.async_wait([this](asio::error_code ec) {
+      if (!ec && ta_) ta_->close();
+    });
   });
 }
 
 // Once stopping and every host is gone, the TA link closes after the queued reports are written.
 void ApService::maybe_finish() {
   if (!stopping_ || !sessions_.empty() || !unacked_.empty()) return;
+  stop_timer_.cancel();
   if (ta_) ta_->finish();
 }
 
@@ -249,7 +256,8 @@ Task<void> ApService::ta_link_loop() {
         std::deque<Bytes> resend;
         for (auto& [stream, report] : unacked_) resend.push_back(std::move(report));
         unacked_.clear();
-        backlog_.insert(backlog_.begin(), std::make_move_iterator(resend.begin()), std::make_move_iterator(resend.end()));
+        backlog_.insert(backlog_.begin(), std::make_move_iterator(resend.begin()),
+                        std::make_move_iterator(resend.end()));
         fail_awaiting({Errc::net_unavailable, "lost the link to the TA"});
       } else if (welcome && welcome->kind == FrameKind::error) {
         why = net::parse_error_payload(welcome->payload).value_or(Error{Errc::net_bad_frame, ""});

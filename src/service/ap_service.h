@@ -6,7 +6,8 @@
 // stays connected its presence is renewed at the TA; when it disconnects the AP reports it gone
 // (HostPresence left) if the TA may have validated it: after a relayed pairing KPK, or when the
 // TA's answer never came (link lost, timeout). "Left" reports are acknowledged by the TA; those
-// made while the link is down, or not acknowledged when it dropped, are sent first when it is back. One thread: the AuthProxy is not shared.
+// made while the link is down, or not acknowledged when it dropped, are sent first when it is back. One thread: the
+// AuthProxy is not shared.
 #pragma once
 
 #include <map>
@@ -75,7 +76,7 @@ class ApService {
   std::map<std::uint64_t, Bytes> unacked_;
   std::uint64_t next_report_stream_ = std::uint64_t{1} << 63;  // apart from the host sessions' streams
   bool stopping_ = false;
-  asio::steady_timer retry_timer_, presence_timer_, ping_timer_;
+  asio::steady_timer retry_timer_, presence_timer_, ping_timer_, stop_timer_;
 };
 
 }  // namespace dcas::service
