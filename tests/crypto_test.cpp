@@ -35,8 +35,8 @@ namespace {
 
 INSTANTIATE_TEST_SUITE_P(Embedded, KatFile,
                          ::testing::ValuesIn(kat::embedded_files().begin(), kat::embedded_files().end()),
-                         [](const auto& info) {
-                           std::string n(info.param.name.substr(0, info.param.name.find('.')));
+                         [](const auto& test) {
+                           std::string n(test.param.name.substr(0, test.param.name.find('.')));
                            return n;
                          });
 

@@ -207,7 +207,9 @@ TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
   for (const int port : {ta.port, ap.port}) {
     {  // garbage: "GET / HTTP/1.1" read as a length prefix is far over the cap
       RawPeer peer(port);
-      if (port == ap.port) ASSERT_TRUE(peer.read_frame());  // the AP's SecurityAnnounce
+      if (port == ap.port) {
+        ASSERT_TRUE(peer.read_frame());  // the AP's SecurityAnnounce
+      }
       peer.send(Bytes{'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n'});
       EXPECT_EQ(peer.error_then_closed(), Errc::net_frame_too_large);
     }
@@ -308,6 +310,34 @@ TEST_F(Services, TaKilledInTheMiddleOfPairingRestartsConsistentAndRetryingHostsS
   for (int i = 0; i < hosts; ++i) EXPECT_EQ(sm_state(p().sms[i])["bound_tp"], p().tps[i].id);
 }
 
+TEST_F(Services, ATaStoppedMidTrafficFinishesOrCleanlyRefusesWhatIsInFlight) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta);
+  constexpr int hosts = 8;
+  std::vector<std::thread> threads;
+  std::vector<CommandResult> results(hosts);
+  for (int i = 0; i < hosts; ++i)
+    threads.emplace_back([&, i] { results[i] = pair_host(p().sms[i], p().tps[i], ap, "--json --timeout 20"); });
+  ASSERT_TRUE(eventually([&] { return ta.process->log().find("pairing_validated") != std::string::npos; }, 30s));
+  ta.process->kill(SIGTERM);
+  EXPECT_EQ(ta.process->wait(10s), 0) << ta.process->log();
+  for (auto& t : threads) t.join();
+  // Every host got an answer: paired, or a transport error it may retry; none was left hanging
+  // (the 20 s timeout) and none was refused by a check.
+  int paired = 0;
+  for (int i = 0; i < hosts; ++i) {
+    const auto out = nlohmann::json::parse(results[i].out);
+    if (out["paired"].get<bool>()) {
+      ++paired;
+      continue;
+    }
+    const std::string error = out["error"];
+    EXPECT_TRUE(error == "net_shutting_down" || error == "net_unavailable" || error == "net_closed") << error;
+  }
+  EXPECT_GE(paired, 1);
+  expect_consistent();
+}
+
 TEST_F(Services, AnApWithoutItsTaAnswersUnavailableAndRecoversWhenTheTaStarts) {
   // A free port for the TA, not yet listening.
   int ta_port = 0;
@@ -341,6 +371,11 @@ TEST_F(Services, ConfigFileSettingsAndAGracefulStop) {
   ta.kill(SIGTERM);
   EXPECT_EQ(ta.wait(10s), 0);
   EXPECT_NE(ta.log().find("stopped"), std::string::npos);
+
+  // Key paths apart from the TA directory: a key that is not the root's is refused before serving.
+  auto wrong_key = run_dcas("ta serve --ta " + ta_dir_.string() + " --key " + (p().sms[0].dir / "key.pem").string());
+  EXPECT_EQ(wrong_key.status, 1);
+  EXPECT_NE(wrong_key.err.find("key_invalid"), std::string::npos) << wrong_key.err;
 
   std::ofstream(work_ / "bad.conf") << "no-such-setting = 1\n";
   auto bad = run_dcas("ta serve --config " + (work_ / "bad.conf").string());

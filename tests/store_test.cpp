@@ -86,7 +86,7 @@ TEST_P(StoreContract, FollowsThePairingRules) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "sqlite", "postgresql"),
-                         [](const auto& info) { return info.param; });
+                         [](const auto& test) { return test.param; });
 
 // ---- SQLite: what a durable store owes ----
 

@@ -21,8 +21,8 @@ namespace {
 using service::Millis;
 
 struct ServeArgs {
-  std::string ta_dir = ".", db, listen, ap_dir, ta_address, sm_dir, tp_dir, ap_address, network_id = "0000000000000001",
-              port_file, config;
+  std::string ta_dir = ".", ta_key, ta_cert, db, listen, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
+              network_id = "0000000000000001", port_file, config;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
@@ -95,7 +95,9 @@ Result<void> ta_serve(CLI::App* command) {
   auto& a = args();
   DCAS_TRY(apply_config(command));
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
-  DCAS_TRY_ASSIGN(root, pki::load_ta_directory(a.ta_dir));
+  const std::filesystem::path dir(a.ta_dir);
+  DCAS_TRY_ASSIGN(root, pki::load_ta_identity(a.ta_key.empty() ? dir / "ta.key" : std::filesystem::path(a.ta_key),
+                                              a.ta_cert.empty() ? dir / "ta.crt" : std::filesystem::path(a.ta_cert)));
   DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
   protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(),
                                 {std::chrono::seconds(a.presence_lease)});
@@ -220,6 +222,8 @@ void add_services(CLI::App& app, CLI::App& ta) {
   auto& a = args();
   auto* serve = ta.add_subcommand("serve", "Serve APs over TCP: pairing validation and presence reports");
   serve->add_option("--ta", a.ta_dir, "TA directory (ta.key, ta.crt, store.key)")->capture_default_str();
+  serve->add_option("--key", a.ta_key, "The TA root's private key (default: TA_DIR/ta.key)");
+  serve->add_option("--cert", a.ta_cert, "The TA root certificate (default: TA_DIR/ta.crt)");
   serve->add_option("--db", a.db, "Pairing store: sqlite:PATH or postgresql://... (default: TA_DIR/ta.sqlite)");
   serve->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7400");
   serve->add_option("--threads", a.threads, "Worker threads (RSA and store work)")

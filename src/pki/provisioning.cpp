@@ -36,11 +36,13 @@ Result<TaIdentity> init_ta_directory(const fs::path& dir, std::string_view name,
   return TaIdentity{key, cert};
 }
 
-Result<TaIdentity> load_ta_directory(const fs::path& dir) {
-  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::load_pem_file(dir / "ta.key"));
-  DCAS_TRY_ASSIGN(cert, Certificate::load_file(dir / "ta.crt"));
+Result<TaIdentity> load_ta_directory(const fs::path& dir) { return load_ta_identity(dir / "ta.key", dir / "ta.crt"); }
+
+Result<TaIdentity> load_ta_identity(const fs::path& key_file, const fs::path& certificate_file) {
+  DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::load_pem_file(key_file));
+  DCAS_TRY_ASSIGN(cert, Certificate::load_file(certificate_file));
   if (X509_check_private_key(cert.x509(), key.evp()) != 1)
-    return fail(Errc::key_invalid, fmt::format("{}: ta.key does not match ta.crt", dir.string()));
+    return fail(Errc::key_invalid, fmt::format("{} does not match {}", key_file.string(), certificate_file.string()));
   return TaIdentity{key, cert};
 }
 

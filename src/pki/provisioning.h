@@ -32,6 +32,9 @@ Result<TaIdentity> init_ta_directory(const std::filesystem::path& dir, std::stri
 // Errors: io_error, pem_invalid, key_invalid, cert_invalid, crypto_failure (key and certificate
 // do not belong together).
 Result<TaIdentity> load_ta_directory(const std::filesystem::path& dir);
+// The same from two files (the root key may live apart from the TA directory).
+Result<TaIdentity> load_ta_identity(const std::filesystem::path& key_file,
+                                    const std::filesystem::path& certificate_file);
 
 struct IssuedDevice {
   Role role;

@@ -125,4 +125,11 @@ Result<Psi> MemoryPairingStore::record_present(const SmId& sm, TimePoint now, st
   return s->second.psi;
 }
 
+void apply_unpair(SmRecord& sm, TpRecord* bound_tp) {
+  if (bound_tp) *bound_tp = {bound_tp->id, Psi::virgin, std::nullopt};
+  sm.psi = Psi::virgin;
+  sm.bound_tp.reset();
+  sm.presence_until = {};
+}
+
 }  // namespace dcas::protocol

@@ -64,6 +64,10 @@ bool apply_left(SmRecord& sm, TpRecord* bound_tp);
 // (a lapsed pair has left and must be validated again). Returns whether anything changed.
 bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_lease);
 
+// An operator unpairs: the SM and its bound TP (whose record the caller passes if it has one)
+// become Virgin and unbound: the only way a binding ever changes.
+void apply_unpair(SmRecord& sm, TpRecord* bound_tp);
+
 // The TA's device registry and pairing table. Every method is atomic.
 class PairingStore {
  public:

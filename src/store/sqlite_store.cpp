@@ -330,14 +330,14 @@ Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason,
     if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
     const std::string from(protocol::psi_name(record->psi));
     const std::string tp_hex = record->bound_tp ? record->bound_tp->hex() : "";
+    std::optional<protocol::TpRecord> tp;
     if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(tp, read_tp(*record->bound_tp));
-      if (tp) DCAS_TRY(write_tp({tp->id, Psi::virgin, std::nullopt}));
+      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp));
+      tp = bound;
     }
-    record->psi = Psi::virgin;
-    record->bound_tp.reset();
-    record->presence_until = {};
+    protocol::apply_unpair(*record, tp ? &*tp : nullptr);
     DCAS_TRY(write_sm(*record));
+    if (tp) DCAS_TRY(write_tp(*tp));
     return audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
   });
 }
