@@ -97,23 +97,35 @@ Task<Result<std::shared_ptr<net::Channel>>> attempt(Host& host, protocol::Secure
   co_return *link;
 }
 
-// Stays on the network: pings the AP until a signal or the AP closes the link.
+// Stays on the network until a signal or the AP closes the link, pinging it every third of the
+// idle timeout. (A read that timed out could have consumed part of a frame, so the pings come from
+// their own timer, not from read timeouts.)
 Task<void> hold(std::shared_ptr<net::Channel> link, const LogSink& log) {
-  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  auto executor = co_await asio::this_coro::executor;
+  asio::signal_set signals(executor, SIGINT, SIGTERM);
   signals.async_wait([link](asio::error_code ec, int) {
     if (!ec) link->interrupt();
   });
+  auto pinger = std::make_shared<asio::steady_timer>(executor);
+  asio::co_spawn(
+      executor,
+      [pinger, link]() -> Task<void> {
+        while (true) {
+          pinger->expires_after(link->limits().idle_timeout / 3);
+          auto [ec] = co_await pinger->async_wait(as_tuple(use_awaitable));
+          if (ec) co_return;
+          link->send(Frame{FrameKind::ping, 0, {}});
+        }
+      },
+      asio::detached);
   while (true) {
-    auto frame = co_await link->read(link->limits().idle_timeout / 3);
-    if (!frame && frame.error().code == Errc::net_timeout) {
-      link->send(Frame{FrameKind::ping, 0, {}});
-      continue;
-    }
+    auto frame = co_await link->read(Millis(24 * 3600 * 1000));
     if (!frame) {
       log(fmt::format("leaving the network: {}", frame.error().message()));
       break;
     }
   }
+  pinger->cancel();
   signals.cancel();
   link->close();
 }
