@@ -5,9 +5,13 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <mutex>
+
 #include "net/channel.h"
 #include "net/frame.h"
+#include "protocol/role.h"
 #include "service_support.h"
+#include "wire/message.h"
 
 namespace dcas::test {
 namespace {
@@ -68,6 +72,12 @@ TEST(Frames, HostPortParsing) {
 
 class RawPeer {
  public:
+  static RawPeer adopt(int fd) {
+    RawPeer p;
+    p.fd_ = fd;
+    return p;
+  }
+  RawPeer(RawPeer&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
   explicit RawPeer(int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -122,7 +132,52 @@ class RawPeer {
   }
 
  private:
+  RawPeer() = default;
   int fd_ = -1;
+};
+
+// A TA that admits an AP and then never answers: records what the AP sends it. Test double.
+class SilentTa {
+ public:
+  SilentTa() {
+    listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::listen(listener_, 4);
+    socklen_t len = sizeof a;
+    ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
+    port = ntohs(a.sin_port);
+    thread_ = std::jthread([this](std::stop_token stop) {
+      const int fd = ::accept(listener_, nullptr, nullptr);
+      if (fd < 0) return;
+      auto link = RawPeer::adopt(fd);
+      if (auto hello = link.read_frame(); !hello || hello->kind != FrameKind::hello) return;
+      link.send(Frame{FrameKind::welcome, 0, {}});
+      while (!stop.stop_requested())
+        if (auto f = link.read_frame(200ms)) {
+          std::lock_guard lock(mutex_);
+          received_.push_back(*f);
+        }
+    });
+  }
+  ~SilentTa() {
+    thread_.request_stop();
+    ::shutdown(listener_, SHUT_RDWR);
+    ::close(listener_);
+  }
+  std::vector<Frame> received() {
+    std::lock_guard lock(mutex_);
+    return received_;
+  }
+  int port = 0;
+
+ private:
+  int listener_ = -1;
+  std::mutex mutex_;
+  std::vector<Frame> received_;
+  std::jthread thread_;
 };
 
 // ---- the services ----
@@ -336,6 +391,25 @@ TEST_F(Services, ATaStoppedMidTrafficFinishesOrCleanlyRefusesWhatIsInFlight) {
   }
   EXPECT_GE(paired, 1);
   expect_consistent();
+}
+
+TEST_F(Services, ATaThatNeverAnswersTimesOutAndTheHostIsReportedGoneWhenItLeaves) {
+  SilentTa silent;
+  Service ta{nullptr, silent.port};
+  auto ap = start_ap(work_, p().aps[0], ta, {"--answer-timeout", "1"});
+  auto r = pair_host(p().sms[5], p().tps[5], ap, "--json");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "net_timeout") << r.out;
+  // The TA may have recorded the transition before going silent: when the host left, the AP
+  // reported it gone, on a stream of its own so that the TA's ack can be matched.
+  ASSERT_TRUE(eventually([&] { return silent.received().size() >= 2; })) << ap.process->log();
+  const auto frames = silent.received();
+  EXPECT_EQ(frames[0].kind, FrameKind::message);
+  EXPECT_EQ(protocol::peek_type(frames[0].payload).value(),
+            static_cast<std::uint8_t>(wire::MessageType::key_request_ap));
+  const Frame& left = frames[1];
+  EXPECT_EQ(protocol::peek_type(left.payload).value(), static_cast<std::uint8_t>(wire::MessageType::host_presence));
+  EXPECT_GE(left.stream, std::uint64_t{1} << 63);
 }
 
 TEST_F(Services, AnApWithoutItsTaAnswersUnavailableAndRecoversWhenTheTaStarts) {
