@@ -179,8 +179,9 @@ void ApService::on_ta_frame(const Frame& frame) {
   }
   auto out = ap_.receive_from_ta(frame.stream, frame.payload, now());
   log_events(out);
-  s.paired = has_event(out, "key_response_relayed");
-  s.may_be_bound = s.paired;
+  // Once the TA validated the SM on this connection, its leaving is reported, whatever a later
+  // request on the same connection gets.
+  if (has_event(out, "key_response_relayed")) s.paired = s.may_be_bound = true;
   for (auto& m : out.messages) s.host->send(Frame{FrameKind::message, 0, std::move(m.bytes)});
   if (out.messages.empty() && out.error) s.host->send(net::error_frame(*out.error));
 }
