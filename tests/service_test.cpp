@@ -438,7 +438,7 @@ TEST_F(Services, ConfigFileSettingsAndAGracefulStop) {
   const auto port_file = work_ / "cfg.port";
   Process ta({"ta", "serve", "--config", config.string(), "--port-file", port_file.string()}, work_ / "ta.log");
   const int port = read_port(port_file, ta);
-  EXPECT_NE(ta.log().find("1 thread(s)"), std::string::npos) << ta.log();
+  EXPECT_TRUE(eventually([&] { return ta.log().find("1 thread(s)") != std::string::npos; })) << ta.log();
   Service as_service{nullptr, port};
   auto ap = start_ap(work_, p().aps[1], as_service);
   EXPECT_EQ(pair_host(p().sms[4], p().tps[4], ap).status, 0);

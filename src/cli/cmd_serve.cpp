@@ -105,13 +105,13 @@ Result<void> ta_serve(CLI::App* command) {
   asio::io_context io(static_cast<int>(a.threads));
   service::TaService service(io, ta, {server_limits(), a.max_in_flight}, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
-  DCAS_TRY(write_port_file(bound));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
                                  : a.db.starts_with("sqlite:") ? a.db
                                                                : "postgresql";
   log(fmt::format("listening on {}:{} ({} thread(s), store {})", bound.address().to_string(), bound.port(), a.threads,
                   store_name));
+  DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service.server().start();
   service::run_until_signalled(io, a.threads, log, [&] { service.server().stop(); });
   log("stopped");
@@ -138,10 +138,10 @@ Result<void> ap_serve(CLI::App* command) {
   config.presence_interval = seconds(a.presence_interval);
   service::ApService service(io, ap, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
-  DCAS_TRY(write_port_file(bound));
   log(fmt::format("AP {} listening on {}:{}, TA at {}", ap.id().hex(), bound.address().to_string(), bound.port(),
                   a.ta_address));
   DCAS_TRY(service.start());
+  DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service::run_until_signalled(io, 1, log, [&] { service.stop(); });
   log("stopped");
   return {};
