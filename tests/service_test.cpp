@@ -227,6 +227,29 @@ TEST_F(Services, AHostPairsThroughTaAndApProcessesAndLeavesWhenItDisconnects) {
   expect_consistent();
 }
 
+TEST_F(Services, AHostKeepsItsSecureMemoriesInOwnerOnlyFilesAndRefusesDamagedOnes) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta);
+  const auto state = work_ / "host-state";
+  ASSERT_EQ(pair_host(p().sms[6], p().tps[6], ap, "--state " + state.string()).status, 0);
+  for (const char* file : {"sm.nvm", "tp.nvm"}) {
+    ASSERT_TRUE(fs::exists(state / file)) << file;
+    EXPECT_EQ(fs::status(state / file).permissions() & (fs::perms::group_all | fs::perms::others_all), fs::perms::none);
+  }
+  // What the TP verified (paper IV.2.A step 2) and the AP certificate the SM saw are kept.
+  const auto tp_text = slurp_file(state / "tp.nvm");
+  EXPECT_NE(tp_text.find("sm_id = " + p().sms[6].id), std::string::npos) << tp_text;
+  const auto ap_der = pki::Certificate::load_file(p().aps[0].dir / "cert.pem").value().der();
+  EXPECT_NE(slurp_file(state / "sm.nvm").find(to_hex(ap_der)), std::string::npos);
+  // The next power-up reads them back and pairs again.
+  EXPECT_EQ(pair_host(p().sms[6], p().tps[6], ap, "--state " + state.string()).status, 0);
+  // A damaged memory is an error, not an empty memory.
+  std::ofstream(state / "tp.nvm", std::ios::app) << "sm_id = zz\n";
+  auto damaged = pair_host(p().sms[6], p().tps[6], ap, "--state " + state.string());
+  EXPECT_EQ(damaged.status, 1);
+  EXPECT_NE(damaged.err.find("tp.nvm is damaged"), std::string::npos) << damaged.err;
+}
+
 TEST_F(Services, RefusalsExitNonZeroAndAClonePairIsRefusedWhileTheOriginalIsPresent) {
   auto ta = start_ta(work_, ta_dir_);
   auto ap = start_ap(work_, p().aps[0], ta);

@@ -11,6 +11,7 @@
 #include "pki/provisioning.h"
 #include "service/ap_service.h"
 #include "service/host_client.h"
+#include "service/host_memory.h"
 #include "service/ta_service.h"
 #include "store/operator_store.h"
 
@@ -21,7 +22,7 @@ namespace {
 using service::Millis;
 
 struct ServeArgs {
-  std::string ta_dir = ".", ta_key, ta_cert, db, listen, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
+  std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
               network_id = "0000000000000001", port_file, config;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -162,11 +163,25 @@ void host_pair(CLI::App* command) {
     DCAS_TRY_ASSIGN(sm_identity, pki::load_device_identity(a.sm_dir));
     DCAS_TRY_ASSIGN(tp_identity, pki::load_device_identity(a.tp_dir));
     const auto now = std::chrono::system_clock::now();
-    protocol::MemoryNonVolatile<protocol::SmMemory> sm_memory;
-    protocol::MemoryNonVolatile<protocol::TpMemory> tp_memory;
-    DCAS_TRY_ASSIGN(sm, protocol::SecureMicro::create(std::move(sm_identity), sm_memory, crypto::system_random(), now));
+    // The SM's and TP's secure memories: files under --state (kept across runs), else in memory.
+    std::unique_ptr<protocol::NonVolatile<protocol::SmMemory>> sm_memory =
+        std::make_unique<protocol::MemoryNonVolatile<protocol::SmMemory>>();
+    std::unique_ptr<protocol::NonVolatile<protocol::TpMemory>> tp_memory =
+        std::make_unique<protocol::MemoryNonVolatile<protocol::TpMemory>>();
+    if (!a.state_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(a.state_dir, ec);
+      if (!ec) std::filesystem::permissions(a.state_dir, std::filesystem::perms::owner_all, ec);
+      if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", a.state_dir, ec.message()));
+      DCAS_TRY_ASSIGN(sm_file, service::SmMemoryFile::open(std::filesystem::path(a.state_dir) / "sm.nvm"));
+      DCAS_TRY_ASSIGN(tp_file, service::TpMemoryFile::open(std::filesystem::path(a.state_dir) / "tp.nvm"));
+      sm_memory = std::move(sm_file);
+      tp_memory = std::move(tp_file);
+    }
+    DCAS_TRY_ASSIGN(sm,
+                    protocol::SecureMicro::create(std::move(sm_identity), *sm_memory, crypto::system_random(), now));
     DCAS_TRY_ASSIGN(
-        tp, protocol::TransportProcessor::create(std::move(tp_identity), tp_memory, crypto::system_random(), now));
+        tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory, crypto::system_random(), now));
     const auto log = log_sink("host");
     nlohmann::json out{{"sm_id", sm.id().hex()}, {"tp_id", tp.id().hex()}, {"ap", a.ap_address}};
     auto report = service::pair_host(sm, tp, config, log);
@@ -268,6 +283,8 @@ void add_services(CLI::App& app, CLI::App& ta) {
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
   pair->add_option("--retry-delay", a.retry_delay, "Seconds between attempts")->capture_default_str();
+  pair->add_option("--state", a.state_dir,
+                   "Directory for the SM's and TP's secure memories (sm.nvm, tp.nvm, owner-only); default: none kept");
   pair->add_flag("--hold", a.hold, "Once paired, stay on the network until SIGINT/SIGTERM");
   pair->add_flag("--json", a.json, "Print the outcome as JSON");
   add_link_options(pair);

@@ -1,0 +1,89 @@
+#include "service/host_memory.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "common/files.h"
+#include "common/records.h"
+
+namespace dcas::service {
+
+namespace {
+
+std::string encode(const protocol::SmMemory& m) {
+  return fmt::format(
+      "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\nimage_installed = {}\ntp_id = {}\n"
+      "tp_public_key = {}\n",
+      to_hex(m.ap_certificate), to_hex(m.network_id), m.image_installed ? "01" : "00", to_hex(m.tp_id),
+      to_hex(m.tp_public_key));
+}
+
+std::string encode(const protocol::TpMemory& m) {
+  return fmt::format("# DCAS TP secure memory\nsm_id = {}\nsm_public_key = {}\n", to_hex(m.sm_id),
+                     to_hex(m.sm_public_key));
+}
+
+Result<void> decode(const Record& r, protocol::SmMemory& m) {
+  DCAS_TRY_ASSIGN(cert, r.hex("ap_certificate"));
+  DCAS_TRY_ASSIGN(network, r.hex("network_id"));
+  DCAS_TRY_ASSIGN(installed, r.hex("image_installed"));
+  DCAS_TRY_ASSIGN(tp, r.hex("tp_id"));
+  DCAS_TRY_ASSIGN(key, r.hex("tp_public_key"));
+  if (installed.size() != 1 || installed[0] > 1)
+    return fail(Errc::invalid_argument, "image_installed must be 00 or 01");
+  m = {cert, network, installed[0] == 1, tp, key};
+  return {};
+}
+
+Result<void> decode(const Record& r, protocol::TpMemory& m) {
+  DCAS_TRY_ASSIGN(sm, r.hex("sm_id"));
+  DCAS_TRY_ASSIGN(key, r.hex("sm_public_key"));
+  m = {sm, key};
+  return {};
+}
+
+}  // namespace
+
+template <typename T>
+Result<std::unique_ptr<MemoryFile<T>>> MemoryFile<T>::open(std::filesystem::path path) {
+  std::unique_ptr<MemoryFile> file(new MemoryFile(std::move(path)));
+  if (!std::filesystem::exists(file->path_)) return file;
+  // A damaged memory is a failed device, not a usage error: io_error, naming the file and the fault.
+  auto refuse = [&](const Error& e) {
+    return std::unexpected(Error{Errc::io_error, fmt::format("{} is damaged: {}", file->path_.string(), e.message())});
+  };
+  auto text = read_text_file(file->path_);
+  if (!text) return refuse(text.error());
+  auto records = parse_records(*text);
+  if (!records) return refuse(records.error());
+  if (records->size() != 1) return refuse({Errc::invalid_argument, "expected one record"});
+  T value;
+  if (auto r = decode(records->front(), value); !r) return refuse(r.error());
+  if (auto unused = records->front().unused(); !unused.empty())
+    return refuse({Errc::invalid_argument, "unknown entry " + unused.front()});
+  file->value_ = std::move(value);
+  return file;
+}
+
+template <typename T>
+Result<void> MemoryFile<T>::store(const T& value) {
+  const std::string text = encode(value);
+  const auto tmp = std::filesystem::path(path_.string() + ".new");
+  DCAS_TRY(write_secret_file(tmp, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())));
+  std::error_code ec;
+  std::filesystem::rename(tmp, path_, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("cannot replace {}: {}", path_.string(), ec.message()));
+  // The rename itself is durable only once the directory is synced.
+  const int dir = ::open(path_.parent_path().empty() ? "." : path_.parent_path().c_str(), O_RDONLY | O_DIRECTORY);
+  const bool synced = dir >= 0 && ::fsync(dir) == 0;
+  if (dir >= 0) ::close(dir);
+  if (!synced) return fail(Errc::io_error, fmt::format("cannot sync the directory of {}", path_.string()));
+  value_ = value;
+  return {};
+}
+
+template class MemoryFile<protocol::SmMemory>;
+template class MemoryFile<protocol::TpMemory>;
+
+}  // namespace dcas::service
