@@ -7,6 +7,7 @@
 
 #include "crypto/aead.h"
 #include "store/records.h"
+#include "store/transitions.h"
 
 namespace dcas::store {
 
@@ -238,18 +239,26 @@ Result<std::optional<protocol::TpRecord>> PostgresPairingStore::find_tp(const Tp
   return read_tp(id, false);
 }
 
+// Row access for the shared transition bodies (store/transitions.h): inside a transition every
+// row read is locked (FOR UPDATE).
+struct PostgresPairingStore::Rows {
+  PostgresPairingStore& store;
+  auto read_sm(const SmId& id) { return store.read_sm(id, true); }
+  auto read_tp(const TpId& id) { return store.read_tp(id, true); }
+  auto write_sm(const protocol::SmRecord& r) { return store.write_sm(r); }
+  auto write_tp(const protocol::TpRecord& r) { return store.write_tp(r); }
+  auto audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
+             std::string_view tp, std::string_view detail) {
+    return store.audit(at_ms, actor, action, sm, tp, detail);
+  }
+};
+
 Result<protocol::PairingOutcome> PostgresPairingStore::validate_and_record(const SmId& sm, const TpId& tp,
                                                                            protocol::TimePoint now,
                                                                            std::chrono::seconds presence_lease) {
-  return transaction([&]() -> Result<protocol::PairingOutcome> {
-    // Rows are always locked SM first, then TP: concurrent transitions never deadlock.
-    DCAS_TRY_ASSIGN(sm_record, read_sm(sm, true));
-    DCAS_TRY_ASSIGN(tp_record, read_tp(tp, true));
-    auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
-    if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
-    if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
-    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(), validation_detail(sm_record, outcome)));
-    return outcome;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::validate(rows, sm, tp, now, presence_lease);
   });
 }
 
@@ -260,39 +269,17 @@ Result<Psi> PostgresPairingStore::operator_leave(const SmId& sm, protocol::TimeP
 }
 
 Result<Psi> PostgresPairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
-  return transaction([&]() -> Result<Psi> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    std::optional<protocol::TpRecord> tp;
-    if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp, true));
-      tp = bound;
-    }
-    if (!protocol::apply_left(*record, tp ? &*tp : nullptr)) return record->psi;
-    DCAS_TRY(write_sm(*record));
-    if (tp) DCAS_TRY(write_tp(*tp));
-    DCAS_TRY(audit(to_ms(now), actor, "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
-                   "auth-paired -> paired-only"));
-    return Psi::paired_only;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::leave(rows, sm, now, actor);
   });
 }
 
 Result<void> PostgresPairingStore::unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) {
   if (reason.empty()) return fail(Errc::invalid_argument, "an unpairing needs a reason for the audit log");
-  return transaction([&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    const std::string from(protocol::psi_name(record->psi));
-    const std::string tp_hex = record->bound_tp ? record->bound_tp->hex() : "";
-    std::optional<protocol::TpRecord> tp;
-    if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp, true));
-      tp = bound;
-    }
-    protocol::apply_unpair(*record, tp ? &*tp : nullptr);
-    DCAS_TRY(write_sm(*record));
-    if (tp) DCAS_TRY(write_tp(*tp));
-    return audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::unpair(rows, sm, reason, now);
   });
 }
 
@@ -311,11 +298,9 @@ Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<Psi>
 
 Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
                                                  std::chrono::seconds presence_lease) {
-  return transaction([&]() -> Result<Psi> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm, true));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(write_sm(*record));
-    return record->psi;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::presence(rows, sm, now, presence_lease);
   });
 }
 

@@ -49,6 +49,7 @@ class PostgresPairingStore final : public OperatorStore {
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
   Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
+  struct Rows;  // row access for store/transitions.h
   Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
                      std::string_view tp, std::string_view detail);
 

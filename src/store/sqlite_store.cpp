@@ -8,6 +8,7 @@
 
 #include "crypto/aead.h"
 #include "store/records.h"
+#include "store/transitions.h"
 
 namespace dcas::store {
 
@@ -275,17 +276,25 @@ Result<std::optional<protocol::TpRecord>> SqlitePairingStore::find_tp(const TpId
   return read_tp(id);
 }
 
+// Row access for the shared transition bodies (store/transitions.h).
+struct SqlitePairingStore::Rows {
+  SqlitePairingStore& store;
+  auto read_sm(const SmId& id) { return store.read_sm(id); }
+  auto read_tp(const TpId& id) { return store.read_tp(id); }
+  auto write_sm(const protocol::SmRecord& r) { return store.write_sm(r); }
+  auto write_tp(const protocol::TpRecord& r) { return store.write_tp(r); }
+  auto audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
+             std::string_view tp, std::string_view detail) {
+    return store.audit(at_ms, actor, action, sm, tp, detail);
+  }
+};
+
 Result<protocol::PairingOutcome> SqlitePairingStore::validate_and_record(const SmId& sm, const TpId& tp,
                                                                          protocol::TimePoint now,
                                                                          std::chrono::seconds presence_lease) {
-  return transaction([&]() -> Result<protocol::PairingOutcome> {
-    DCAS_TRY_ASSIGN(sm_record, read_sm(sm));
-    DCAS_TRY_ASSIGN(tp_record, read_tp(tp));
-    auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
-    if (outcome.sm) DCAS_TRY(write_sm(*outcome.sm));
-    if (outcome.tp) DCAS_TRY(write_tp(*outcome.tp));
-    DCAS_TRY(audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(), validation_detail(sm_record, outcome)));
-    return outcome;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::validate(rows, sm, tp, now, presence_lease);
   });
 }
 
@@ -296,49 +305,25 @@ Result<Psi> SqlitePairingStore::operator_leave(const SmId& sm, protocol::TimePoi
 }
 
 Result<Psi> SqlitePairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
-  return transaction([&]() -> Result<Psi> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    std::optional<protocol::TpRecord> tp;
-    if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp));
-      tp = bound;
-    }
-    if (!protocol::apply_left(*record, tp ? &*tp : nullptr)) return record->psi;
-    DCAS_TRY(write_sm(*record));
-    if (tp) DCAS_TRY(write_tp(*tp));
-    DCAS_TRY(audit(to_ms(now), actor, "left", sm.hex(), record->bound_tp ? record->bound_tp->hex() : "",
-                   "auth-paired -> paired-only"));
-    return Psi::paired_only;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::leave(rows, sm, now, actor);
   });
 }
 
 Result<Psi> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoint now,
                                                std::chrono::seconds presence_lease) {
-  return transaction([&]() -> Result<Psi> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(write_sm(*record));
-    return record->psi;
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::presence(rows, sm, now, presence_lease);
   });
 }
 
 Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) {
   if (reason.empty()) return fail(Errc::invalid_argument, "an unpairing needs a reason for the audit log");
-  return transaction([&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(record, read_sm(sm));
-    if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
-    const std::string from(protocol::psi_name(record->psi));
-    const std::string tp_hex = record->bound_tp ? record->bound_tp->hex() : "";
-    std::optional<protocol::TpRecord> tp;
-    if (record->bound_tp) {
-      DCAS_TRY_ASSIGN(bound, read_tp(*record->bound_tp));
-      tp = bound;
-    }
-    protocol::apply_unpair(*record, tp ? &*tp : nullptr);
-    DCAS_TRY(write_sm(*record));
-    if (tp) DCAS_TRY(write_tp(*tp));
-    return audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::unpair(rows, sm, reason, now);
   });
 }
 

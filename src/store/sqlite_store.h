@@ -53,6 +53,7 @@ class SqlitePairingStore final : public OperatorStore {
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
   Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
+  struct Rows;  // row access for store/transitions.h
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error).
   template <typename F>
   auto transaction(F&& body) -> decltype(body());
