@@ -425,7 +425,7 @@ TEST_F(ProtocolTest, NonVirginSmIgnoresAnAnnouncementOfItsOwnNetwork) {
   d.announce(*h);
   ASSERT_TRUE(d.established(*h));
   auto memory = h->sm_memory.load().value();
-  memory.image_installed = true;
+  memory.image = protocol::InstalledImage{d.network_id, 1, SecureBytes(16, 0x11), Bytes(32, 0)};
   h->sm_memory.store(memory).value();
   d.net.clear();
   d.announce(*h);
@@ -437,7 +437,7 @@ TEST_F(ProtocolTest, NonVirginSmIgnoresAnAnnouncementOfItsOwnNetwork) {
 TEST_F(ProtocolTest, NonVirginSmStartsAfterMovingNetworks) {
   d.announce(*h);
   auto memory = h->sm_memory.load().value();
-  memory.image_installed = true;
+  memory.image = protocol::InstalledImage{d.network_id, 1, SecureBytes(16, 0x11), Bytes(32, 0)};
   h->sm_memory.store(memory).value();
   d.report_presence(*h, false);  // it left the old network
   d.network_id = Bytes{'N', 'E', 'T', '0', '0', '0', '0', '2'};
@@ -459,7 +459,7 @@ TEST_F(ProtocolTest, DcasDownloadStartsANonVirginSmOnly) {
   download(h->sm->id());  // still virgin: DCASDownload is not its trigger
   EXPECT_EQ(d.net.events.back().event.what, "download_ignored");
   auto memory = h->sm_memory.load().value();
-  memory.image_installed = true;
+  memory.image = protocol::InstalledImage{d.network_id, 1, SecureBytes(16, 0x11), Bytes(32, 0)};
   h->sm_memory.store(memory).value();
   download(SmId::from_hex("5300000000000077").value());  // addressed to another SM
   EXPECT_EQ(d.net.events.back().event.what, "download_ignored");

@@ -29,6 +29,13 @@ std::vector<Message> samples() {
       {wire::Profile::koo2010, wire::SecurityAnnounce{filled(8, 0x4e), 7, sig, cert}, {}},
       {wire::Profile::koo2010, wire::DcasDownload{filled(8, 0x4e), 8, filled(8, 0x53), sig, cert}, {}},
       {wire::Profile::koo2010, wire::HostPresence{filled(8, 0x41), filled(8, 0x53), {0x01}, sig}, {}},
+      {wire::Profile::koo2010, wire::ImageKeyRequest{1, filled(8, 0x53), filled(16, 0x6e), sig}, {}},
+      {wire::Profile::koo2010, wire::ImageKeyGrant{2, filled(8, 0x53), filled(16, 0x6e), rsa, sig}, {}},
+      {wire::Profile::koo2010,
+       wire::ClientImage{filled(8, 0x4e), 2, filled(8, 0x53), filled(16, 0x1f), filled(4096, 0xe1), sig},
+       {}},
+      {wire::Profile::koo2010, wire::Emm{filled(8, 0x53), filled(16, 0x1f), 7, 1800000000, filled(16, 0xe2), filled(20, 0xaa)}, {}},
+      {wire::Profile::koo2010, wire::Ecm{{0x03, 0x08}, filled(32, 0xc0), filled(16, 0x1f), 7, 12, filled(20, 0xaa)}, {}},
   };
 }
 
@@ -96,7 +103,7 @@ TEST(Wire, HeaderChecksEachHaveTheirOwnError) {
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 2)), Errc::wire_bad_version);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 2)), Errc::wire_unknown_profile);
   EXPECT_EQ(decode_error(raw(0x30, {{0x0080, body}})), Errc::wire_unknown_type);
-  EXPECT_EQ(decode_error(raw(0x40, {{0x0080, body}})), Errc::wire_unknown_type);
+  EXPECT_EQ(decode_error(raw(0x60, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x00, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 1, 0x80)), Errc::wire_reserved_flags);
   Bytes huge = raw(0x01, {{0x0080, body}});

@@ -63,6 +63,16 @@ std::string_view errc_name(Errc code) {
     case Errc::net_shutting_down: return "net_shutting_down";
     case Errc::net_unavailable: return "net_unavailable";
     case Errc::net_io: return "net_io";
+    case Errc::image_not_authenticated: return "image_not_authenticated";
+    case Errc::image_unavailable: return "image_unavailable";
+    case Errc::image_wrong_target: return "image_wrong_target";
+    case Errc::image_downgrade: return "image_downgrade";
+    case Errc::image_invalid: return "image_invalid";
+    case Errc::no_image: return "no_image";
+    case Errc::not_entitled: return "not_entitled";
+    case Errc::entitlement_expired: return "entitlement_expired";
+    case Errc::ecm_replayed: return "ecm_replayed";
+    case Errc::not_addressed: return "not_addressed";
   }
   return "unknown_error";
 }

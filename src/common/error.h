@@ -79,6 +79,18 @@ enum class Errc : int {
   net_shutting_down = 115,    // the server is stopping and refuses new work
   net_unavailable = 116,      // the next hop (the TA, for an AP) cannot be reached
   net_io = 117,               // a socket operation failed (detail names it)
+
+  image_not_authenticated = 120,  // the AP grants an image key only after the TA validated the SM
+  image_unavailable = 121,        // the headend has no image to deliver (no PS behind this AP)
+  image_wrong_target = 122,       // the image, grant or download names another SM or version
+  image_downgrade = 123,          // an image older than the installed one, on the same network
+  image_invalid = 124,            // the decrypted image is not a well-formed CA client image
+  no_image = 125,                 // the SM has no CA client image: it cannot process EMMs or ECMs
+
+  not_entitled = 130,          // no entitlement for the ECM's product
+  entitlement_expired = 131,   // the entitlement for the ECM's product has expired
+  ecm_replayed = 132,          // an ECM for an earlier crypto period than one already accepted
+  not_addressed = 133,         // an EMM for another SM
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

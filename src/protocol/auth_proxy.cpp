@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "protocol/client_image.h"
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
 
@@ -88,9 +89,35 @@ Result<void> AuthProxy::relay_response(Output& out, std::uint64_t session, ByteV
       response,
       sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
                       identity_.key, rng_));
-  out.event(is_failure_kpk(view(kpk)) ? "refusal_relayed" : "key_response_relayed", "to SM " + pending.sm_id.hex());
+  const bool refused = is_failure_kpk(view(kpk));
+  out.event(refused ? "refusal_relayed" : "key_response_relayed", "to SM " + pending.sm_id.hex());
   out.send(Peer::sm, std::move(response), session);
+  if (refused)
+    validated_.erase(session);
+  else
+    validated_.insert_or_assign(session, pending);
   return {};
+}
+
+Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, ByteView bytes,
+                                                         std::uint64_t offered_version) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::ImageKeyRequest>(bytes));
+  auto it = validated_.find(session);
+  if (it == validated_.end())
+    return fail(Errc::image_not_authenticated, "no SM validated by the TA on this connection");
+  const Pending& sm = it->second;
+  if (!equal_ct(m.second.sm_id, sm.sm_id.view()))
+    return fail(Errc::id_mismatch, "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " +
+                                       sm.sm_id.hex());
+  DCAS_TRY(verify_signature(m.first, sm.sm_key, "SM"));
+  DCAS_TRY_ASSIGN(image_key, rng_.bytes(image_key_size));
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(sm.sm_key, view(image_key), rng_));
+  DCAS_TRY_ASSIGN(grant, sign_and_encode({wire::Profile::koo2010,
+                                          wire::ImageKeyGrant{offered_version, m.second.sm_id, m.second.nonce,
+                                                              std::move(encrypted), {}},
+                                          {}},
+                                         identity_.key, rng_));
+  return ImageGrant{sm.sm_id, m.second.installed_version, std::move(image_key), std::move(grant)};
 }
 
 Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t image_version) {

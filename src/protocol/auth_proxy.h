@@ -24,8 +24,25 @@ class AuthProxy {
   // that session, pass S(Prv(TA), KPK) through unchanged, sign. Sends KeyResponse (AP->SM), with
   // event "key_response_relayed" for a pairing KPK or "refusal_relayed" for the failure KPK.
   Output receive_from_ta(std::uint64_t session, ByteView bytes, TimePoint now);
+  // Client image download step 1 (docs/spec.md, "Client image download"): ImageKeyRequest (SM->AP)
+  // on `session`. Only an SM whose KeyRequest the TA validated on this session is served (the TA's
+  // result relayed to the AP, paper Fig. 2 step 2); its signature is verified with the key from
+  // its verified certificate, a fresh image key is drawn and sent under Pub(SM) in the signed
+  // ImageKeyGrant for `offered_version`. The caller hands the key to the PS.
+  // Errors: wire errors, image_not_authenticated, id_mismatch, signature_invalid, crypto failures.
+  struct ImageGrant {
+    SmId sm;
+    std::uint64_t installed_version = 0;
+    SecureBytes image_key;
+    Bytes message;  // ImageKeyGrant (AP->SM)
+  };
+  Result<ImageGrant> grant_image_key(std::uint64_t session, ByteView bytes, std::uint64_t offered_version);
+
   // Forgets a session (the SM went away, or the TA did not answer in time).
-  void drop_session(std::uint64_t session) { pending_.erase(session); }
+  void drop_session(std::uint64_t session) {
+    pending_.erase(session);
+    validated_.erase(session);
+  }
   std::size_t pending_sessions() const { return pending_.size(); }
   // The SM a session's request was made for, while the TA's answer is awaited.
   std::optional<SmId> pending_sm(std::uint64_t session) const {
@@ -55,6 +72,7 @@ class AuthProxy {
   ApId id_;
   crypto::RandomSource& rng_;
   std::map<std::uint64_t, Pending> pending_;
+  std::map<std::uint64_t, Pending> validated_;  // sessions whose SM the TA validated (pairing KPK relayed)
   pki::CertificateCache certificates_{256};
 };
 

@@ -97,6 +97,41 @@ Result<CwSealer> CwSealer::create(ByteView cwek, ByteView hmac_key) {
   return sealer;
 }
 
+Result<std::array<std::uint8_t, 2>> slot_layout(const ControlWords& cws) {
+  if (!cws.odd && !cws.even) return fail(Errc::invalid_argument, "a control-word update needs the odd or even CW");
+  if (cws.cw_length != 8 && cws.cw_length != 16) return fail(Errc::invalid_argument, "CW length must be 8 or 16");
+  return std::array<std::uint8_t, 2>{static_cast<std::uint8_t>((cws.odd ? slot_odd : 0) | (cws.even ? slot_even : 0)),
+                                     cws.cw_length};
+}
+
+void write_slots(const ControlWords& cws, std::span<std::uint8_t, 2 * cw_slot_size> out) {
+  std::fill(out.begin(), out.end(), 0);
+  for (std::size_t slot = 0; slot < 2; ++slot)
+    if (const auto& cw = slot == 0 ? cws.odd : cws.even)
+      std::copy_n(cw->begin(), cws.cw_length, out.begin() + slot * cw_slot_size);
+}
+
+Result<ControlWords> read_slots(ByteView layout, std::span<const std::uint8_t, 2 * cw_slot_size> plain) {
+  const std::uint8_t slots = layout.size() == 2 ? layout[0] : 0, length = layout.size() == 2 ? layout[1] : 0;
+  bool well_formed = (slots & ~(slot_odd | slot_even)) == 0 && slots != 0 && (length == 8 || length == 16);
+  ControlWords out;
+  out.cw_length = length;
+  for (std::size_t slot = 0; slot < 2 && well_formed; ++slot) {
+    const auto* p = plain.data() + slot * cw_slot_size;
+    const bool present = slots & (slot == 0 ? slot_odd : slot_even);
+    // Unused bytes must be zero: they are covered by the MAC, so this only catches a faulty sender.
+    const std::size_t used = present ? std::min<std::size_t>(length, cw_slot_size) : 0;
+    well_formed = std::all_of(p + used, p + cw_slot_size, [](std::uint8_t b) { return b == 0; });
+    if (present && well_formed) {
+      auto& target = slot == 0 ? out.odd : out.even;
+      target.emplace();
+      std::copy_n(p, cw_slot_size, target->begin());
+    }
+  }
+  if (!well_formed) return fail(Errc::bad_plaintext, "control-word layout or padding is malformed");
+  return out;
+}
+
 Result<CwMessage> CwSealer::seal(const ControlWords& cws, TimePoint now) {
   CwMessage m;
   DCAS_TRY(seal_into(cws, now, m));
@@ -171,26 +206,11 @@ Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
     plain[16 + i] ^= cw.ciphertext[i];
   }
 
-  const std::uint8_t slots = cw.layout[0], length = cw.layout[1];
-  bool well_formed = (slots & ~(slot_odd | slot_even)) == 0 && slots != 0 && (length == 8 || length == 16);
-  ControlWords out;
-  out.cw_length = length;
-  for (std::size_t slot = 0; slot < 2 && well_formed; ++slot) {
-    const auto* p = plain.data() + slot * cw_slot_size;
-    const bool present = slots & (slot == 0 ? slot_odd : slot_even);
-    // Unused bytes must be zero: they are covered by the MAC, so this only catches a faulty SM.
-    const std::size_t used = present ? std::min<std::size_t>(length, cw_slot_size) : 0;
-    well_formed = std::all_of(p + used, p + cw_slot_size, [](std::uint8_t b) { return b == 0; });
-    if (present && well_formed) {
-      auto& target = slot == 0 ? out.odd : out.even;
-      target.emplace();
-      std::copy_n(p, cw_slot_size, target->begin());
-    }
-  }
+  auto out = read_slots(cw.layout, plain);
   secure_wipe(plain.data(), plain.size());
-  if (!well_formed) return fail(Errc::bad_plaintext, "ControlWord layout or padding is malformed");
+  if (!out) return std::unexpected(out.error());
   last_sequence_ = cw.sequence;
-  return out;
+  return std::move(*out);
 }
 
 }  // namespace dcas::protocol

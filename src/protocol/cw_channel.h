@@ -38,6 +38,13 @@ struct ControlWords {
 
 using CwMessage = std::array<std::uint8_t, cw_message_size>;
 
+// The cw_layout and two-slot plaintext (odd || even, each CW zero-padded to 16 bytes) that the
+// ControlWord message and the ECM share. Errors: invalid_argument (no slot, a length not 8 or 16).
+Result<std::array<std::uint8_t, 2>> slot_layout(const ControlWords& cws);
+void write_slots(const ControlWords& cws, std::span<std::uint8_t, 2 * cw_slot_size> out);
+// Errors: bad_plaintext (an unknown slot bit, no slot, a bad length, or non-zero padding).
+Result<ControlWords> read_slots(ByteView layout, std::span<const std::uint8_t, 2 * cw_slot_size> plain);
+
 struct CwPolicy {
   std::chrono::milliseconds max_age{30'000};    // older messages are stale (crypto periods are 1-20 s)
   std::chrono::milliseconds max_future{2'000};  // SM and TP share the host's clock; allow small skew

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "crypto/hash.h"
+#include "protocol/client_image.h"
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
 
@@ -27,7 +28,17 @@ Result<SecureMicro> SecureMicro::create(Identity identity, NonVolatile<SmMemory>
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::sm, now));
   SmId id;
   id.bytes = self.id;
-  return SecureMicro(std::move(identity), id, memory, rng);
+  SecureMicro sm(std::move(identity), id, memory, rng);
+  if (auto image = sm.installed_image()) {
+    DCAS_TRY_ASSIGN(client, CaClient::create(id, view(image->ca_key)));
+    sm.ca_client_.emplace(std::move(client));
+  }
+  return sm;
+}
+
+std::optional<InstalledImage> SecureMicro::installed_image() const {
+  auto memory = memory_.load();
+  return memory ? memory->image : std::nullopt;
 }
 
 SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng)
@@ -35,6 +46,7 @@ SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memo
 
 void SecureMicro::stop(Output& out, Error error) {
   state_ = State::stopped;
+  download_ = Download::none;
   sealer_.reset();
   cwek_.clear();
   hmac_key_.clear();
@@ -64,6 +76,7 @@ Output SecureMicro::start(std::string_view trigger, TimePoint now) {
   ap_key_ = ap->public_key;
   tp_key_.reset();
   sealer_.reset();
+  download_ = Download::none;  // a download in progress needs the new run's validation
   state_ = State::awaiting_tp_certificate;
   out.event("protocol_started", std::string(trigger));
   out.send(Peer::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
@@ -82,6 +95,16 @@ Output SecureMicro::receive(Peer from, ByteView bytes, TimePoint now) {
   // Announcements may arrive at any time; every other message only in the state that awaits it.
   if (from == Peer::ap && (t == MessageType::security_announce || t == MessageType::dcas_download)) {
     on_announcement(out, bytes, now, t == MessageType::dcas_download);
+    return out;
+  }
+  // The download runs beside the CW channel: its messages are refused, not fatal, out of turn.
+  if (from == Peer::ap && (t == MessageType::image_key_grant || t == MessageType::client_image)) {
+    const bool grant = t == MessageType::image_key_grant;
+    if (download_ != (grant ? Download::awaiting_image_key : Download::awaiting_image)) {
+      out.error = Error{Errc::unexpected_message, fmt::format("{} with no download awaiting it", wire::type_name(t))};
+      return out;
+    }
+    grant ? on_image_key_grant(out, bytes) : on_client_image(out, bytes);
     return out;
   }
   const bool expected =
@@ -110,9 +133,18 @@ namespace {
 // What a verified SecurityAnnounce or DCASDownload tells the SM.
 struct Announcement {
   Bytes network_id;
+  std::uint64_t image_version = 0;
   Bytes ap_certificate;
   bool addressed_to_us = true;
 };
+
+// Whether the offered image is one this SM should fetch: version 0 offers none; an SM without an
+// image, or with one of another network, takes any version; otherwise only a newer one.
+bool needs_image(const SmMemory& memory, const Announcement& a) {
+  if (a.image_version == 0) return false;
+  if (!memory.image || memory.image->network_id != a.network_id) return true;
+  return a.image_version > memory.image->version;
+}
 }  // namespace
 
 void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bool download) {
@@ -121,11 +153,12 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
     wire::Message message;
     if (download) {
       DCAS_TRY_ASSIGN(m, decode_as<wire::DcasDownload>(bytes));
-      a = {m.second.network_id, m.second.ap_certificate, equal_ct(m.second.target_sm_id, id_.view())};
+      a = {m.second.network_id, m.second.image_version, m.second.ap_certificate,
+           equal_ct(m.second.target_sm_id, id_.view())};
       message = std::move(m.first);
     } else {
       DCAS_TRY_ASSIGN(m, decode_as<wire::SecurityAnnounce>(bytes));
-      a = {m.second.network_id, m.second.ap_certificate, true};
+      a = {m.second.network_id, m.second.image_version, m.second.ap_certificate, true};
       message = std::move(m.first);
     }
     if (!a.addressed_to_us) return a;
@@ -145,7 +178,8 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   }
   auto memory = memory_.load().value_or(SmMemory{});
   const bool moved = memory.network_id != checked->network_id;
-  const bool virgin = !memory.image_installed;
+  const bool virgin = !memory.image;
+  image_wanted_ = needs_image(memory, *checked);
   memory.network_id = checked->network_id;
   memory.ap_certificate = checked->ap_certificate;
   if (auto stored = memory_.store(memory); !stored) return stop(out, stored.error());
@@ -243,6 +277,103 @@ Result<void> SecureMicro::cnfm_checks(Output& out, ByteView bytes) {
 void SecureMicro::on_cwek_gen_info_cnfm(Output& out, ByteView bytes) {
   if (auto r = cnfm_checks(out, bytes); !r) return stop(out, r.error());
   state_ = State::established;
+}
+
+// Download step 1: ImageKeyRequest = installed version, SM_ID, a fresh nonce, signed by the SM.
+// The AP answers only on a connection whose KeyRequest the TA validated (paper Fig. 2 step 2).
+Output SecureMicro::request_image() {
+  Output out;
+  if (state_ != State::established || download_ != Download::none) {
+    out.error = Error{Errc::unexpected_message, fmt::format("no image download in state {}", state_name(state_))};
+    return out;
+  }
+  auto request = [&]() -> Result<Bytes> {
+    DCAS_TRY_ASSIGN(nonce, rng_.bytes(16));
+    nonce_.assign(nonce.begin(), nonce.end());
+    const auto image = installed_image();
+    return sign_and_encode({wire::Profile::koo2010,
+                            wire::ImageKeyRequest{image ? image->version : 0, Bytes(id_.bytes.begin(), id_.bytes.end()),
+                                                  nonce_, {}},
+                            {}},
+                           identity_.key, rng_);
+  }();
+  if (!request) return end_download(out, request.error()), out;
+  image_wanted_ = false;
+  download_ = Download::awaiting_image_key;
+  out.event("image_requested", "ImageKeyRequest to the AP");
+  out.send(Peer::ap, std::move(*request));
+  return out;
+}
+
+Result<void> SecureMicro::grant_checks(ByteView bytes) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::ImageKeyGrant>(bytes));
+  DCAS_TRY(verify_signature(m.first, *ap_key_, "AP"));
+  if (!equal_ct(m.second.sm_id, id_.view()) || !equal_ct(m.second.nonce, nonce_))
+    return fail(Errc::image_wrong_target, "ImageKeyGrant names another SM or request");
+  const auto memory = memory_.load().value_or(SmMemory{});
+  if (memory.image && memory.image->network_id == memory.network_id && m.second.image_version < memory.image->version)
+    return fail(Errc::image_downgrade, fmt::format("version {} offered, {} installed", m.second.image_version,
+                                                   memory.image->version));
+  DCAS_TRY_ASSIGN(key, decrypt_exact(identity_.key, m.second.encrypted_image_key, image_key_size, "image key"));
+  image_key_ = std::move(key);
+  granted_version_ = m.second.image_version;
+  return {};
+}
+
+void SecureMicro::on_image_key_grant(Output& out, ByteView bytes) {
+  if (auto r = grant_checks(bytes); !r) return end_download(out, r.error());
+  download_ = Download::awaiting_image;
+  out.event("image_key_established", fmt::format("image key for version {} from the AP", granted_version_));
+}
+
+// The bootloader: the image is installed only when every check passed, in one durable write.
+Result<InstalledImage> SecureMicro::install(ByteView bytes) {
+  DCAS_TRY_ASSIGN(image, open_client_image(bytes, *ap_key_, view(image_key_), id_, granted_version_));
+  auto memory = memory_.load().value_or(SmMemory{});
+  if (image.network_id != memory.network_id)
+    return fail(Errc::image_wrong_target, "image for network " + to_hex(image.network_id));
+  DCAS_TRY_ASSIGN(client, CaClient::create(id_, view(image.ca_key)));
+  const auto digest = crypto::sha256(image.code);
+  memory.image = InstalledImage{image.network_id, image.version, image.ca_key, Bytes(digest.begin(), digest.end())};
+  DCAS_TRY(memory_.store(memory));
+  ca_client_.emplace(std::move(client));
+  return *memory.image;
+}
+
+void SecureMicro::on_client_image(Output& out, ByteView bytes) {
+  auto installed = install(bytes);
+  if (!installed) return end_download(out, installed.error());
+  download_ = Download::none;
+  image_key_.clear();
+  out.event("image_installed", fmt::format("version {}, code SHA-256 {}", installed->version,
+                                           to_hex(ByteView(installed->code_digest).first(8))));
+}
+
+void SecureMicro::end_download(Output& out, Error error) {
+  download_ = Download::none;
+  image_key_.clear();
+  out.event("download_failed", error.message());
+  out.error = std::move(error);
+}
+
+Output SecureMicro::receive_cas(ByteView message, TimePoint now) {
+  Output out;
+  auto type = peek_type(message);
+  if (!type) return out.error = type.error(), out;
+  if (!ca_client_) return out.error = Error{Errc::no_image, "no CA client image installed"}, out;
+  if (static_cast<MessageType>(*type) == MessageType::emm) {
+    auto e = ca_client_->on_emm(message);
+    if (!e) return out.error = e.error(), out;
+    out.event("entitlement", fmt::format("product {} until {}", e->product_id, e->expires_at));
+    return out;
+  }
+  auto cws = ca_client_->on_ecm(message, now);
+  if (!cws) return out.error = cws.error(), out;
+  if (!*cws) return out;  // a repeat of the period already delivered
+  auto sealed = seal_control_words(**cws, now);
+  if (!sealed) return out.error = sealed.error(), out;
+  out.send(Peer::tp, Bytes(sealed->begin(), sealed->end()));
+  return out;
 }
 
 Result<CwMessage> SecureMicro::seal_control_words(const ControlWords& cws, TimePoint now) {

@@ -6,23 +6,40 @@
 //
 // Triggers (paper IV.2.A step 1): power-up or reset; SecurityAnnounce to a virgin SM;
 // SecurityAnnounce naming another network than the last one seen; DCASDownload to a non-virgin SM.
+//
+// Client image download (docs/spec.md, "Client image download"): the host's bootloader calls
+// request_image() once the CW keys are confirmed and wants_image() says an announcement offered an
+// image the SM needs (it has none, or one of another network, or an older version):
+//   none --ImageKeyRequest--> awaiting_image_key --ImageKeyGrant--> awaiting_image
+//        --ClientImage--> none, image installed
+// A failed check ends the download, never the CW channel, and leaves the installed image as it was.
+// With an image installed, the CA client opens EMMs and ECMs and sends the CWs to the TP.
 #pragma once
 
 #include <optional>
 
+#include "protocol/cas.h"
 #include "protocol/cw_channel.h"
 #include "protocol/memory.h"
 #include "protocol/role.h"
 
 namespace dcas::protocol {
 
+// The CA client image the bootloader installed: what the CA client needs of it.
+struct InstalledImage {
+  Bytes network_id;  // 8 bytes: the network whose PS personalized it
+  std::uint64_t version = 0;
+  SecureBytes ca_key;  // 16 bytes
+  Bytes code_digest;   // SHA-256 of the image's code, for display
+};
+
 // What the SM keeps across power cycles.
 struct SmMemory {
-  Bytes ap_certificate;          // DER, from the last verified SecurityAnnounce or DCASDownload
-  Bytes network_id;              // 8 bytes, empty before the first announcement
-  bool image_installed = false;  // a CA client image is installed: the SM is non-virgin
-  Bytes tp_id;                   // from the last verified Cert(TP)
-  Bytes tp_public_key;           // DER
+  Bytes ap_certificate;                 // DER, from the last verified SecurityAnnounce or DCASDownload
+  Bytes network_id;                     // 8 bytes, empty before the first announcement
+  std::optional<InstalledImage> image;  // none: the SM is virgin
+  Bytes tp_id;                          // from the last verified Cert(TP)
+  Bytes tp_public_key;                  // DER
 };
 
 class SecureMicro {
@@ -49,8 +66,20 @@ class SecureMicro {
   // After key confirmation: seals a control-word update for the TP. Errors: unexpected_message
   // (not established), as CwSealer::seal.
   Result<CwMessage> seal_control_words(const ControlWords& cws, TimePoint now);
+  // An EMM or ECM from the broadcast. The CA client opens it; an ECM's new control words go to
+  // the TP as a ControlWord message. Errors (in Output::error; the SM does not stop): no_image, the
+  // CA client's (CaClient), unexpected_message (no CW channel yet), wire errors.
+  Output receive_cas(ByteView message, TimePoint now);
 
+  // Download step 1: ImageKeyRequest to the AP. Errors: unexpected_message (not established, or a
+  // download in progress), random and crypto failures.
+  Output request_image();
+  bool wants_image() const { return image_wanted_; }
+
+  enum class Download { none, awaiting_image_key, awaiting_image };
   State state() const { return state_; }
+  Download download() const { return download_; }
+  std::optional<InstalledImage> installed_image() const;
   const SmId& id() const { return id_; }
 
  private:
@@ -64,6 +93,11 @@ class SecureMicro {
   Result<void> key_response_checks(Output& out, ByteView bytes, TimePoint now);
   Result<void> cnfm_checks(Output& out, ByteView bytes);
   void stop(Output& out, Error error);
+  void on_image_key_grant(Output& out, ByteView bytes);
+  void on_client_image(Output& out, ByteView bytes);
+  Result<void> grant_checks(ByteView bytes);
+  Result<InstalledImage> install(ByteView bytes);
+  void end_download(Output& out, Error error);
 
   Identity identity_;
   SmId id_;
@@ -77,6 +111,14 @@ class SecureMicro {
   SecureBytes cwek_, hmac_key_;
   std::optional<CwSealer> sealer_;
   pki::CertificateCache certificates_{8};
+
+  // Client image download.
+  bool image_wanted_ = false;  // the last announcement offered an image this SM needs
+  Download download_ = Download::none;
+  Bytes nonce_;
+  std::uint64_t granted_version_ = 0;
+  SecureBytes image_key_;
+  std::optional<CaClient> ca_client_;
 };
 
 }  // namespace dcas::protocol

@@ -6,17 +6,23 @@
 
 #include "common/files.h"
 #include "common/records.h"
+#include "protocol/client_image.h"
 
 namespace dcas::service {
 
 namespace {
 
 std::string encode(const protocol::SmMemory& m) {
+  const protocol::InstalledImage none;
+  const auto& image = m.image ? *m.image : none;
+  Bytes version(8);
+  for (int i = 0; i < 8; ++i) version[i] = static_cast<std::uint8_t>(image.version >> (56 - 8 * i));
   return fmt::format(
-      "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\nimage_installed = {}\ntp_id = {}\n"
-      "tp_public_key = {}\n",
-      to_hex(m.ap_certificate), to_hex(m.network_id), m.image_installed ? "01" : "00", to_hex(m.tp_id),
-      to_hex(m.tp_public_key));
+      "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\ntp_id = {}\ntp_public_key = {}\n"
+      "# the installed CA client image (all empty: none, the SM is virgin)\nimage_network_id = {}\n"
+      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n",
+      to_hex(m.ap_certificate), to_hex(m.network_id), to_hex(m.tp_id), to_hex(m.tp_public_key),
+      to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(view(image.ca_key)), to_hex(image.code_digest));
 }
 
 std::string encode(const protocol::TpMemory& m) {
@@ -27,12 +33,21 @@ std::string encode(const protocol::TpMemory& m) {
 Result<void> decode(const Record& r, protocol::SmMemory& m) {
   DCAS_TRY_ASSIGN(cert, r.hex("ap_certificate"));
   DCAS_TRY_ASSIGN(network, r.hex("network_id"));
-  DCAS_TRY_ASSIGN(installed, r.hex("image_installed"));
   DCAS_TRY_ASSIGN(tp, r.hex("tp_id"));
   DCAS_TRY_ASSIGN(key, r.hex("tp_public_key"));
-  if (installed.size() != 1 || installed[0] > 1)
-    return fail(Errc::invalid_argument, "image_installed must be 00 or 01");
-  m = {cert, network, installed[0] == 1, tp, key};
+  DCAS_TRY_ASSIGN(image_network, r.hex("image_network_id"));
+  DCAS_TRY_ASSIGN(version, r.hex("image_version"));
+  DCAS_TRY_ASSIGN(ca_key, r.hex("image_ca_key"));
+  DCAS_TRY_ASSIGN(digest, r.hex("image_code_digest"));
+  m = {cert, network, std::nullopt, tp, key};
+  if (image_network.empty() && version.empty() && ca_key.empty() && digest.empty()) return {};
+  if (image_network.size() != 8 || version.size() != 8 || ca_key.size() != protocol::ca_key_size ||
+      digest.size() != 32)
+    return fail(Errc::invalid_argument, "installed image fields are malformed");
+  std::uint64_t v = 0;
+  for (auto b : version) v = v << 8 | b;
+  m.image = protocol::InstalledImage{image_network, v, SecureBytes(ca_key.begin(), ca_key.end()), digest};
+  secure_wipe(ca_key.data(), ca_key.size());
   return {};
 }
 

@@ -29,6 +29,14 @@ enum class Tag : std::uint16_t {
   image_version = 0x0021,
   sm_id = 0x0022,
   presence = 0x0023,
+  nonce = 0x0024,
+  encrypted_image_key = 0x0025,
+  iv = 0x0026,
+  image_ciphertext = 0x0027,
+  product_id = 0x0040,
+  expires_at = 0x0041,
+  entitlement_ciphertext = 0x0042,
+  crypto_period = 0x0043,
   signature = 0x007e,
   mac = 0x007f,
   certificate = 0x0080,  // after the signature: KeyRequest (SM->AP) carries Cert(SM) unsigned
@@ -60,6 +68,14 @@ constexpr FieldRule field_rules[] = {
     {Tag::image_version, "image_version", 8, 8},
     {Tag::sm_id, "sm_id", 8, 8},
     {Tag::presence, "presence", 1, 1},
+    {Tag::nonce, "nonce", 16, 16},
+    {Tag::encrypted_image_key, "encrypted_image_key", 256, 512},
+    {Tag::iv, "iv", 16, 16},
+    {Tag::image_ciphertext, "image_ciphertext", 16, 64512, 16},
+    {Tag::product_id, "product_id", 8, 8},
+    {Tag::expires_at, "expires_at", 8, 8},
+    {Tag::entitlement_ciphertext, "entitlement_ciphertext", 16, 16},
+    {Tag::crypto_period, "crypto_period", 8, 8},
     {Tag::signature, "signature", 256, 512},
     {Tag::mac, "mac", 20, 20},
     {Tag::certificate, "certificate", 1, 8192},
@@ -129,6 +145,23 @@ DCAS_SCHEMA(DcasDownload, dcas_download, "DCASDownload (AP->SM)", signed_by,
 DCAS_SCHEMA(HostPresence, host_presence, "HostPresence (AP->TA)", signed_by, {Tag::ap_id, &HostPresence::ap_id},
             {Tag::sm_id, &HostPresence::sm_id}, {Tag::presence, &HostPresence::presence},
             {Tag::signature, &HostPresence::signature})
+DCAS_SCHEMA(ImageKeyRequest, image_key_request, "ImageKeyRequest (SM->AP)", signed_by,
+            {Tag::image_version, &ImageKeyRequest::installed_version}, {Tag::sm_id, &ImageKeyRequest::sm_id},
+            {Tag::nonce, &ImageKeyRequest::nonce}, {Tag::signature, &ImageKeyRequest::signature})
+DCAS_SCHEMA(ImageKeyGrant, image_key_grant, "ImageKeyGrant (AP->SM)", signed_by,
+            {Tag::image_version, &ImageKeyGrant::image_version}, {Tag::sm_id, &ImageKeyGrant::sm_id},
+            {Tag::nonce, &ImageKeyGrant::nonce}, {Tag::encrypted_image_key, &ImageKeyGrant::encrypted_image_key},
+            {Tag::signature, &ImageKeyGrant::signature})
+DCAS_SCHEMA(ClientImage, client_image, "ClientImage (PS->SM)", signed_by, {Tag::network_id, &ClientImage::network_id},
+            {Tag::image_version, &ClientImage::image_version}, {Tag::sm_id, &ClientImage::sm_id},
+            {Tag::iv, &ClientImage::iv}, {Tag::image_ciphertext, &ClientImage::ciphertext},
+            {Tag::signature, &ClientImage::signature})
+DCAS_SCHEMA(Emm, emm, "EMM (CAS->SM)", maced, {Tag::sm_id, &Emm::sm_id}, {Tag::iv, &Emm::iv},
+            {Tag::product_id, &Emm::product_id}, {Tag::expires_at, &Emm::expires_at},
+            {Tag::entitlement_ciphertext, &Emm::ciphertext}, {Tag::mac, &Emm::mac})
+DCAS_SCHEMA(Ecm, ecm, "ECM (CAS->SM)", maced, {Tag::cw_layout, &Ecm::layout}, {Tag::cw_ciphertext, &Ecm::ciphertext},
+            {Tag::iv, &Ecm::iv}, {Tag::product_id, &Ecm::product_id}, {Tag::crypto_period, &Ecm::crypto_period},
+            {Tag::mac, &Ecm::mac})
 #undef DCAS_SCHEMA
 
 // Calls f.template operator()<T>() for the body type T whose wire type is `type`.

@@ -45,8 +45,13 @@ enum class MessageType : std::uint8_t {
   security_announce = 0x20,  // AP -> all SMs: network ID, client image version, S(Prv(AP)), Cert(AP)
   dcas_download = 0x21,      // AP -> one SM: network ID, image version, target SM_ID, S(Prv(AP)), Cert(AP)
   host_presence = 0x22,      // AP -> TA: AP_ID, SM_ID, present/left, S(Prv(AP))
-  // 0x40-0x5f: CAS (EMM, ECM), 0x60-0x6f: service status and errors. Reserved, decoded as
-  // wire_unknown_type until defined.
+  image_key_request = 0x23,  // SM -> AP: installed image version, SM_ID, nonce, S(Prv(SM))
+  image_key_grant = 0x24,    // AP -> SM: image version, SM_ID, nonce, E(Pub(SM), image key), S(Prv(AP))
+  client_image = 0x25,       // PS -> SM: network ID, image version, SM_ID, IV, image ciphertext, S(Prv(AP))
+  // CAS (0x40-0x5f), carried in transport-stream sections.
+  emm = 0x40,  // CAS -> one SM: SM_ID, IV, product, expiry, product key under the SM's CA key, MAC
+  ecm = 0x41,  // CAS -> every SM: CW layout, odd||even CWs under the product key, IV, product, period, MAC
+  // 0x60-0x6f: service status and errors. Reserved, decoded as wire_unknown_type until defined.
 };
 
 std::string_view type_name(MessageType type);  // the paper's name, e.g. "KeyRequest (SM->AP)"
@@ -113,9 +118,47 @@ struct HostPresence {
   Bytes signature;  // by Prv(AP)
 };
 
-using Body =
-    std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa, KeyResponseFromAp,
-                 CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload, HostPresence>;
+struct ImageKeyRequest {
+  std::uint64_t installed_version = 0;  // 0: no image (virgin SM)
+  Bytes sm_id;                          // 8 bytes
+  Bytes nonce;                          // 16 fresh bytes from the SM, echoed in the grant
+  Bytes signature;                      // by Prv(SM)
+};
+struct ImageKeyGrant {
+  std::uint64_t image_version = 0;  // the version the download server will deliver
+  Bytes sm_id;                      // 8 bytes
+  Bytes nonce;                      // the request's nonce
+  Bytes encrypted_image_key;        // RSAES-OAEP under Pub(SM): the 16-byte image key
+  Bytes signature;                  // by Prv(AP)
+};
+struct ClientImage {
+  Bytes network_id;  // 8 bytes: the network whose PS personalized the image
+  std::uint64_t image_version = 0;
+  Bytes sm_id;       // 8 bytes: the SM the image is personalized for
+  Bytes iv;          // 16 bytes
+  Bytes ciphertext;  // AES-128-CBC (PKCS#7 padding) under the image key of the image plaintext
+  Bytes signature;   // by Prv(AP): the headend's key signs for its PS
+};
+struct Emm {
+  Bytes sm_id;  // 8 bytes: the SM it entitles
+  Bytes iv;     // 16 bytes
+  std::uint64_t product_id = 0;
+  std::uint64_t expires_at = 0;  // seconds since the Unix epoch
+  Bytes ciphertext;              // 16 bytes: AES-128-CBC of the product key under the CA key's cipher key
+  Bytes mac;                     // 20 bytes: HMAC-SHA1 under the CA key's MAC key
+};
+struct Ecm {
+  Bytes layout;      // 2 bytes, as ControlWord
+  Bytes ciphertext;  // 32 bytes: AES-128-CBC of odd slot || even slot under the product key's cipher key
+  Bytes iv;          // 16 bytes
+  std::uint64_t product_id = 0;
+  std::uint64_t crypto_period = 0;  // number of the crypto period on air; the even slot is on air when even
+  Bytes mac;                        // 20 bytes: HMAC-SHA1 under the product key's MAC key
+};
+
+using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
+                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce,
+                          DcasDownload, HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm>;
 
 struct Message {
   Profile profile = Profile::koo2010;

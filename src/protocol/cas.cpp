@@ -1,0 +1,123 @@
+#include "protocol/cas.h"
+
+#include <fmt/format.h>
+
+#include "protocol/envelope.h"
+
+namespace dcas::protocol {
+
+namespace {
+
+constexpr std::string_view cas_label = "DCAS CAS";
+
+SecureBytes labelled_digest(std::uint8_t purpose, ByteView key, std::size_t size) {
+  const std::uint8_t prefix[1] = {purpose};
+  auto digest = crypto::sha256({prefix, view(cas_label), key});
+  SecureBytes out(digest.begin(), digest.begin() + static_cast<std::ptrdiff_t>(size));
+  secure_wipe(digest.data(), digest.size());
+  return out;
+}
+
+Result<Bytes> mac_of(const CasKeys& keys, const wire::Message& m) {
+  const auto tag = crypto::hmac_sha1(view(keys.mac), wire::authenticated_bytes(m));
+  return Bytes(tag.begin(), tag.end());
+}
+
+Result<void> check_mac(const CasKeys& keys, const wire::Message& m, ByteView mac, std::string_view what) {
+  const auto tag = crypto::hmac_sha1(view(keys.mac), m.authenticated);
+  if (!equal_ct(tag, mac)) return fail(Errc::mac_invalid, fmt::format("{} MAC does not verify", what));
+  return {};
+}
+
+}  // namespace
+
+Result<CasKeys> derive_cas_keys(ByteView key) {
+  if (key.size() != cas_key_size) return fail(Errc::bad_length, "CA and product keys are 16 bytes");
+  return CasKeys{labelled_digest(0x01, key, 16), labelled_digest(0x02, key, 20)};
+}
+
+Result<Bytes> seal_emm(ByteView ca_key, const SmId& sm, const Entitlement& e, ByteView product_key,
+                       crypto::RandomSource& rng) {
+  if (product_key.size() != cas_key_size) return fail(Errc::bad_length, "product keys are 16 bytes");
+  DCAS_TRY_ASSIGN(keys, derive_cas_keys(ca_key));
+  DCAS_TRY_ASSIGN(random_iv, rng.bytes(16));
+  const Bytes iv(random_iv.begin(), random_iv.end());
+  DCAS_TRY_ASSIGN(ciphertext,
+                  crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, view(keys.cipher), iv,
+                                     product_key));
+  wire::Message m{wire::Profile::koo2010,
+                  wire::Emm{Bytes(sm.bytes.begin(), sm.bytes.end()), iv, e.product_id, e.expires_at, ciphertext, {}},
+                  {}};
+  DCAS_TRY_ASSIGN(mac, mac_of(keys, m));
+  std::get<wire::Emm>(m.body).mac = std::move(mac);
+  return wire::encode(m);
+}
+
+Result<Bytes> seal_ecm(ByteView product_key, std::uint64_t product_id, std::uint64_t crypto_period,
+                       const ControlWords& cws, crypto::RandomSource& rng) {
+  DCAS_TRY_ASSIGN(keys, derive_cas_keys(product_key));
+  DCAS_TRY_ASSIGN(layout, slot_layout(cws));
+  DCAS_TRY_ASSIGN(random_iv, rng.bytes(16));
+  const Bytes iv(random_iv.begin(), random_iv.end());
+  SecureBytes plain(2 * cw_slot_size);
+  write_slots(cws, std::span<std::uint8_t, 2 * cw_slot_size>(plain.data(), plain.size()));
+  DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt,
+                                                 view(keys.cipher), iv, view(plain)));
+  wire::Message m{wire::Profile::koo2010,
+                  wire::Ecm{Bytes(layout.begin(), layout.end()), ciphertext, iv, product_id, crypto_period, {}},
+                  {}};
+  DCAS_TRY_ASSIGN(mac, mac_of(keys, m));
+  std::get<wire::Ecm>(m.body).mac = std::move(mac);
+  return wire::encode(m);
+}
+
+Result<CaClient> CaClient::create(const SmId& sm, ByteView ca_key) {
+  DCAS_TRY_ASSIGN(keys, derive_cas_keys(ca_key));
+  return CaClient(sm, std::move(keys));
+}
+
+Result<Entitlement> CaClient::on_emm(ByteView message) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::Emm>(message));
+  const auto& emm = m.second;
+  // Broadcast EMMs for other SMs are ordinary traffic: told apart before any cryptography.
+  if (!equal_ct(emm.sm_id, sm_.view())) return fail(Errc::not_addressed, "EMM for SM " + to_hex(emm.sm_id));
+  DCAS_TRY(check_mac(keys_, m.first, emm.mac, "EMM"));
+  DCAS_TRY_ASSIGN(product_key, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt,
+                                                  view(keys_.cipher), emm.iv, emm.ciphertext));
+  SecureBytes key(product_key.begin(), product_key.end());
+  secure_wipe(product_key.data(), product_key.size());
+  DCAS_TRY_ASSIGN(product_keys, derive_cas_keys(view(key)));
+  const Entitlement e{emm.product_id, emm.expires_at};
+  auto& product = products_[e.product_id];
+  // The same key again (EMMs repeat in the stream) keeps the ECM replay window.
+  if (!equal_ct(view(product.keys.mac), view(product_keys.mac))) product.last_period.reset();
+  product.entitlement = e;
+  product.keys = std::move(product_keys);
+  entitlements_[e.product_id] = e;
+  return e;
+}
+
+Result<std::optional<ControlWords>> CaClient::on_ecm(ByteView message, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::Ecm>(message));
+  const auto& ecm = m.second;
+  auto it = products_.find(ecm.product_id);
+  if (it == products_.end()) return fail(Errc::not_entitled, fmt::format("no entitlement for product {}", ecm.product_id));
+  Product& product = it->second;
+  const auto now_s = static_cast<std::uint64_t>(to_unix_ms(now) / 1000);
+  if (product.entitlement.expires_at <= now_s)
+    return fail(Errc::entitlement_expired, fmt::format("entitlement for product {} has expired", ecm.product_id));
+  DCAS_TRY(check_mac(product.keys, m.first, ecm.mac, "ECM"));
+  if (product.last_period && ecm.crypto_period < *product.last_period)
+    return fail(Errc::ecm_replayed,
+                fmt::format("ECM for crypto period {} after period {}", ecm.crypto_period, *product.last_period));
+  if (product.last_period && ecm.crypto_period == *product.last_period) return std::optional<ControlWords>{};
+  DCAS_TRY_ASSIGN(plain, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt,
+                                            view(product.keys.cipher), ecm.iv, ecm.ciphertext));
+  auto cws = read_slots(ecm.layout, std::span<const std::uint8_t, 2 * cw_slot_size>(plain.data(), plain.size()));
+  secure_wipe(plain.data(), plain.size());
+  if (!cws) return std::unexpected(cws.error());
+  product.last_period = ecm.crypto_period;
+  return std::optional<ControlWords>(std::move(*cws));
+}
+
+}  // namespace dcas::protocol

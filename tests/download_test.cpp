@@ -1,0 +1,302 @@
+// Client image download (SM <-> AP, PS) and the CAS (EMM, ECM -> CW channel -> TP), I/O-free: each
+// check of the bootloader and the CA client has a test where exactly that check fails and nothing
+// is installed or released. The PS side here is the real sealing code with the AP's test key.
+#include "protocol/cas.h"
+#include "protocol/client_image.h"
+#include "protocol_support.h"
+
+namespace dcas {
+namespace {
+
+using namespace dcas::test;
+using protocol::SecureMicro;
+
+struct DownloadTest : ::testing::Test {
+  Deployment d;
+  std::unique_ptr<protocol::Host> h = d.host("5300000000000001", "5400000000000001");
+  crypto::SeededRandom rng{view("download-test")};
+  SecureBytes ca_key = SecureBytes(16, 0xca);
+
+  void SetUp() override {
+    d.announce(*h);
+    ASSERT_TRUE(d.established(*h));
+  }
+  // Sends the SM's ImageKeyRequest to the AP and returns the grant (for `offered` version).
+  protocol::AuthProxy::ImageGrant grant(std::uint64_t offered = 1) {
+    auto out = h->sm->request_image();
+    EXPECT_TRUE(out.ok());
+    EXPECT_EQ(out.messages.size(), 1u);
+    auto g = d.ap.grant_image_key(h->session, out.messages.at(0).bytes, offered);
+    EXPECT_TRUE(g) << g.error().message();
+    return std::move(*g);
+  }
+  protocol::ImageContents contents(std::uint64_t version = 1) {
+    return {d.network_id, version, h->sm->id(), ca_key, Bytes(3000, 0xc0)};
+  }
+  Bytes sealed(const protocol::ImageContents& c, ByteView key) {
+    return protocol::seal_client_image(c, key, key_for("ap1"), rng).value();
+  }
+  static const crypto::RsaPrivateKey& key_for(const std::string& name) { return test::key(name); }
+  protocol::Output deliver(ByteView bytes) { return h->sm->receive(Peer::ap, bytes, t0); }
+  // Runs the whole download of `version`; returns the SM's last output.
+  protocol::Output download(std::uint64_t version = 1) {
+    auto g = grant(version);
+    EXPECT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+    return deliver(sealed(contents(version), view(g.image_key)));
+  }
+};
+
+TEST_F(DownloadTest, AVirginSmDownloadsAndInstallsItsPersonalizedImage) {
+  EXPECT_TRUE(h->sm->wants_image());
+  EXPECT_FALSE(h->sm->installed_image());
+  auto out = download();
+  ASSERT_TRUE(out.ok()) << out.error->message();
+  EXPECT_EQ(out.events.back().what, "image_installed");
+  auto image = h->sm->installed_image();
+  ASSERT_TRUE(image);
+  EXPECT_EQ(image->version, 1u);
+  EXPECT_EQ(image->network_id, d.network_id);
+  EXPECT_TRUE(equal_ct(view(image->ca_key), view(ca_key)));
+  EXPECT_EQ(h->sm->download(), SecureMicro::Download::none);
+  EXPECT_FALSE(h->sm->wants_image());
+}
+
+TEST_F(DownloadTest, TheApGrantsOnlyAfterTheTaValidatedTheSmOnThatSession) {
+  auto out = h->sm->request_image();
+  auto g = d.ap.grant_image_key(h->session + 1000, out.messages.at(0).bytes, 1);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, Errc::image_not_authenticated);
+  d.ap.drop_session(h->session);  // the host went away: its validation with it
+  g = d.ap.grant_image_key(h->session, out.messages.at(0).bytes, 1);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, Errc::image_not_authenticated);
+}
+
+TEST_F(DownloadTest, TheApRefusesARequestWithABadSignatureOrAnotherSmsId) {
+  auto out = h->sm->request_image();
+  Bytes forged = out.messages.at(0).bytes;
+  forged[forged.size() - 1] ^= 0x01;  // inside the signature
+  auto g = d.ap.grant_image_key(h->session, forged, 1);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, Errc::signature_invalid);
+  auto m = wire::decode(out.messages.at(0).bytes).value();
+  std::get<wire::ImageKeyRequest>(m.body).sm_id = Bytes(8, 0x53);
+  g = d.ap.grant_image_key(h->session, wire::encode(m), 1);
+  ASSERT_FALSE(g);
+  EXPECT_EQ(g.error().code, Errc::id_mismatch);
+}
+
+TEST_F(DownloadTest, AGrantForAnotherRequestOrNotSignedByTheApIsRefused) {
+  auto g = grant();
+  auto m = wire::decode(g.message).value();
+  std::get<wire::ImageKeyGrant>(m.body).nonce = Bytes(16, 0);
+  auto resigned = protocol::sign_and_encode(m, key_for("ap1"), rng).value();
+  auto out = deliver(resigned);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::image_wrong_target);
+  EXPECT_EQ(h->sm->download(), SecureMicro::Download::none);
+  EXPECT_EQ(h->sm->state(), SecureMicro::State::established);  // the CW channel stands
+
+  g = grant();
+  m = wire::decode(g.message).value();
+  auto by_another_key = protocol::sign_and_encode(m, key_for("tp1"), rng).value();
+  out = deliver(by_another_key);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::signature_invalid);
+}
+
+TEST_F(DownloadTest, AnImageOutOfTurnIsRefusedWithoutEndingTheChannel) {
+  auto out = deliver(sealed(contents(), Bytes(16, 1)));
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::unexpected_message);
+  EXPECT_EQ(h->sm->state(), SecureMicro::State::established);
+}
+
+// Each bootloader check, failing alone; the previous image (none here, version 1 in the next test)
+// stays installed.
+TEST_F(DownloadTest, EveryBootloaderCheckRefusesATamperedOrForeignImage) {
+  struct Case {
+    std::string name;
+    std::function<Bytes(const protocol::ImageContents&, ByteView key)> make;
+    Errc expected;
+  };
+  const std::vector<Case> cases = {
+      {"flipped ciphertext bit",
+       [&](const auto& c, ByteView key) {
+         auto b = sealed(c, key);
+         b[200] ^= 0x01;
+         return b;
+       },
+       Errc::signature_invalid},
+      {"signed by another key",
+       [&](const auto& c, ByteView key) {
+         auto m = wire::decode(sealed(c, key)).value();
+         return protocol::sign_and_encode(m, key_for("tp1"), rng).value();
+       },
+       Errc::signature_invalid},
+      {"for another SM",
+       [&](const auto& c, ByteView key) {
+         auto other = c;
+         other.sm = SmId::from_hex("5300000000000099").value();
+         return sealed(other, key);
+       },
+       Errc::image_wrong_target},
+      {"another version than granted", [&](const auto& c, ByteView key) {
+         auto other = c;
+         other.version = 7;
+         return sealed(other, key);
+       },
+       Errc::image_wrong_target},
+      {"another network", [&](const auto& c, ByteView key) {
+         auto other = c;
+         other.network_id = Bytes(8, 0x99);
+         return sealed(other, key);
+       },
+       Errc::image_wrong_target},
+      {"encrypted under another key", [&](const auto& c, ByteView) { return sealed(c, Bytes(16, 0x42)); },
+       Errc::image_invalid},
+  };
+  for (const auto& c : cases) {
+    auto g = grant();
+    ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+    auto out = deliver(c.make(contents(), view(g.image_key)));
+    ASSERT_FALSE(out.ok()) << c.name;
+    EXPECT_EQ(out.error->code, c.expected) << c.name << ": " << out.error->message();
+    EXPECT_FALSE(h->sm->installed_image()) << c.name;
+    EXPECT_EQ(h->sm->download(), SecureMicro::Download::none) << c.name;
+  }
+}
+
+TEST_F(DownloadTest, AFailedUpdateLeavesThePreviousImageAndNoDowngradeIsAccepted) {
+  ASSERT_TRUE(download(2).ok());
+  // A tampered version 3 fails: version 2 stays.
+  auto g = grant(3);
+  ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+  auto b = sealed(contents(3), view(g.image_key));
+  b[300] ^= 0x80;
+  EXPECT_FALSE(deliver(b).ok());
+  EXPECT_EQ(h->sm->installed_image()->version, 2u);
+  // An older version on the same network is refused at the grant, before any download.
+  g = grant(1);
+  auto out = h->sm->receive(Peer::ap, g.message, t0);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::image_downgrade);
+  EXPECT_EQ(h->sm->installed_image()->version, 2u);
+  // A newer one installs.
+  ASSERT_TRUE(download(3).ok());
+  EXPECT_EQ(h->sm->installed_image()->version, 3u);
+}
+
+TEST_F(DownloadTest, AnnouncementsDecideWhetherAnImageIsWanted) {
+  ASSERT_TRUE(download(1).ok());
+  d.announce(*h);  // version 1 of the same network: nothing to fetch
+  EXPECT_FALSE(h->sm->wants_image());
+  protocol::Output out;
+  out.send(Peer::sm, d.ap.security_announce(d.network_id, 2).value(), h->session);
+  d.net.run(*h, Peer::ap, std::move(out), t0);
+  EXPECT_TRUE(h->sm->wants_image());  // a newer version
+  out = {};
+  out.send(Peer::sm, d.ap.security_announce(d.network_id, 0).value(), h->session);
+  d.net.run(*h, Peer::ap, std::move(out), t0);
+  EXPECT_FALSE(h->sm->wants_image());  // version 0: no image on offer
+}
+
+// The CAS through the SM: EMM -> entitlement, ECM -> CWs -> ControlWord -> TP.
+TEST_F(DownloadTest, TheCaClientTurnsEntitledEcmsIntoControlWordsAtTheTp) {
+  const Bytes product_key(16, 0x9a);
+  protocol::ControlWords cws;
+  cws.cw_length = 8;
+  cws.even.emplace();
+  cws.odd.emplace();
+  cws.even->fill(0);
+  cws.odd->fill(0);
+  for (int i = 0; i < 8; ++i) (*cws.even)[i] = static_cast<std::uint8_t>(i), (*cws.odd)[i] = static_cast<std::uint8_t>(0x80 + i);
+  const auto ecm = protocol::seal_ecm(product_key, 7, 1, cws, rng).value();
+  auto out = h->sm->receive_cas(ecm, t0);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::no_image);
+
+  ASSERT_TRUE(download().ok());
+  out = h->sm->receive_cas(ecm, t0);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::not_entitled);
+  EXPECT_TRUE(out.messages.empty());
+
+  const auto until = static_cast<std::uint64_t>(protocol::to_unix_ms(t0) / 1000 + 3600);
+  const auto emm = protocol::seal_emm(view(ca_key), h->sm->id(), {7, until}, product_key, rng).value();
+  out = h->sm->receive_cas(emm, t0);
+  ASSERT_TRUE(out.ok()) << out.error->message();
+  out = h->sm->receive_cas(ecm, t0);
+  ASSERT_TRUE(out.ok()) << out.error->message();
+  ASSERT_EQ(out.messages.size(), 1u);
+  EXPECT_EQ(out.messages[0].to, Peer::tp);
+  ASSERT_TRUE(h->tp->receive(out.messages[0].bytes, t0).ok());
+  EXPECT_EQ(h->tp->control_word(protocol::Parity::even), cws.even);
+  EXPECT_EQ(h->tp->control_word(protocol::Parity::odd), cws.odd);
+  // The same period again (ECMs repeat): nothing new for the TP.
+  out = h->sm->receive_cas(ecm, t0);
+  EXPECT_TRUE(out.ok());
+  EXPECT_TRUE(out.messages.empty());
+}
+
+struct CaClientTest : ::testing::Test {
+  crypto::SeededRandom rng{view("ca-client")};
+  SmId sm = SmId::from_hex("5300000000000001").value();
+  Bytes ca_key = Bytes(16, 0xca), product_key = Bytes(16, 0x9a);
+  protocol::CaClient client = protocol::CaClient::create(sm, ca_key).value();
+  std::uint64_t until = static_cast<std::uint64_t>(protocol::to_unix_ms(t0) / 1000 + 60);
+  protocol::ControlWords cws = [] {
+    protocol::ControlWords c;
+    c.cw_length = 16;
+    c.odd.emplace();
+    c.even.emplace();
+    c.odd->fill(0x0d);
+    c.even->fill(0x0e);
+    return c;
+  }();
+  Bytes emm(std::uint64_t product = 7) { return protocol::seal_emm(ca_key, sm, {product, until}, product_key, rng).value(); }
+  Bytes ecm(std::uint64_t period, std::uint64_t product = 7) {
+    return protocol::seal_ecm(product_key, product, period, cws, rng).value();
+  }
+  Errc ecm_error(ByteView m, protocol::TimePoint now = t0) {
+    auto r = client.on_ecm(m, now);
+    return r ? Errc::ok : r.error().code;
+  }
+};
+
+TEST_F(CaClientTest, EmmChecks) {
+  auto other = protocol::seal_emm(ca_key, SmId::from_hex("5300000000000002").value(), {7, until}, product_key, rng);
+  EXPECT_EQ(client.on_emm(*other).error().code, Errc::not_addressed);
+  auto flipped = emm();
+  flipped[30] ^= 0x01;
+  EXPECT_EQ(client.on_emm(flipped).error().code, Errc::mac_invalid);
+  auto foreign = protocol::seal_emm(Bytes(16, 0x01), sm, {7, until}, product_key, rng);
+  EXPECT_EQ(client.on_emm(*foreign).error().code, Errc::mac_invalid);  // another network's CA key
+  EXPECT_TRUE(client.entitlements().empty());
+  auto e = client.on_emm(emm());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->product_id, 7u);
+  EXPECT_EQ(client.entitlements().at(7).expires_at, until);
+}
+
+TEST_F(CaClientTest, EcmChecks) {
+  EXPECT_EQ(ecm_error(ecm(5)), Errc::not_entitled);
+  ASSERT_TRUE(client.on_emm(emm()));
+  EXPECT_EQ(ecm_error(ecm(5, 8)), Errc::not_entitled);  // another product
+  auto flipped = ecm(5);
+  flipped[20] ^= 0x01;
+  EXPECT_EQ(ecm_error(flipped), Errc::mac_invalid);
+  auto r = client.on_ecm(ecm(5), t0);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->odd, cws.odd);
+  EXPECT_EQ((*r)->even, cws.even);
+  EXPECT_EQ(ecm_error(ecm(4)), Errc::ecm_replayed);
+  r = client.on_ecm(ecm(5), t0);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);  // a repeat
+  EXPECT_EQ(ecm_error(ecm(6), t0 + std::chrono::seconds(61)), Errc::entitlement_expired);
+  EXPECT_EQ(ecm_error(ecm(6)), Errc::ok);
+}
+
+}  // namespace
+}  // namespace dcas
