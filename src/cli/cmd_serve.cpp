@@ -29,7 +29,6 @@ struct ServeArgs {
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
          retry_delay = 1;
   unsigned presence_lease = 600, attempts = 1;
-  std::uint64_t image_version = 1;
   bool quiet = false, json = false, hold = false;
 };
 
@@ -134,7 +133,6 @@ Result<void> ap_serve(CLI::App* command) {
   config.server = server_limits();
   config.ta = ta_address;
   config.network_id = network_id;
-  config.image_version = a.image_version;
   config.answer_timeout = seconds(a.answer_timeout);
   config.presence_interval = seconds(a.presence_interval);
   service::ApService service(io, ap, config, log);
@@ -260,8 +258,6 @@ void add_services(CLI::App& app, CLI::App& ta) {
   ap_serve_cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
   ap_serve_cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
   ap_serve_cmd->add_option("--network-id", a.network_id, "Network ID announced, 16 hex digits")->capture_default_str();
-  ap_serve_cmd->add_option("--image-version", a.image_version, "CA client image version announced")
-      ->capture_default_str();
   ap_serve_cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
       ->capture_default_str();
   ap_serve_cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")

@@ -349,6 +349,12 @@ void SecureMicro::on_client_image(Output& out, ByteView bytes) {
                                            to_hex(ByteView(installed->code_digest).first(8))));
 }
 
+Output SecureMicro::abandon_download(Error why) {
+  Output out;
+  end_download(out, std::move(why));
+  return out;
+}
+
 void SecureMicro::end_download(Output& out, Error error) {
   download_ = Download::none;
   image_key_.clear();

@@ -75,6 +75,8 @@ class SecureMicro {
   // download in progress), random and crypto failures.
   Output request_image();
   bool wants_image() const { return image_wanted_; }
+  // The AP refused the download (an error frame): it ends, the installed image stays.
+  Output abandon_download(Error why);
 
   enum class Download { none, awaiting_image_key, awaiting_image };
   State state() const { return state_; }

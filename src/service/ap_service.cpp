@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "wire/message.h"
+
 namespace dcas::service {
 
 using asio::use_awaitable;
@@ -27,13 +29,14 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       retry_timer_(io),
       presence_timer_(io),
       ping_timer_(io),
-      stop_timer_(io) {}
+      stop_timer_(io),
+      headend_timer_(io) {}
 
 Result<void> ApService::start() {
-  DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, config_.image_version));
-  announce_ = std::move(announce);
+  DCAS_TRY(refresh_announcement());
   asio::co_spawn(io_, ta_link_loop(), asio::detached);
   asio::co_spawn(io_, presence_loop(), asio::detached);
+  if (config_.images) asio::co_spawn(io_, headend_loop(), asio::detached);
   server_.start();
   return {};
 }
@@ -44,6 +47,7 @@ void ApService::stop() {
     server_.stop();
     retry_timer_.cancel();
     presence_timer_.cancel();
+    headend_timer_.cancel();
     maybe_finish();
     // A TA that never acknowledges the last reports does not keep the AP from exiting.
     stop_timer_.expires_after(config_.server.drain_timeout + Millis(2'000));
@@ -97,8 +101,78 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   maybe_finish();
 }
 
+// Signs a new SecurityAnnounce when the headend's image version changed; true if it did.
+Result<void> ApService::refresh_announcement() {
+  std::uint64_t version = 0;
+  if (config_.images) {
+    DCAS_TRY_ASSIGN(current, config_.images->current_version());
+    version = current;
+  }
+  if (!announce_.empty() && version == announced_version_) return {};
+  DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, version));
+  const bool changed = !announce_.empty();
+  announce_ = std::move(announce);
+  announced_version_ = version;
+  if (changed) {
+    log_(fmt::format("image version {} published: announcing it to {} host(s)", version, sessions_.size()));
+    for (auto& [session, s] : sessions_) s.host->send(Frame{FrameKind::message, 0, announce_});
+  }
+  return {};
+}
+
+void ApService::send_download_orders() {
+  auto orders = config_.images->take_download_orders();
+  if (!orders) return log_("cannot read download orders: " + orders.error().message());
+  for (const auto& target : *orders) {
+    std::size_t sent = 0;
+    for (auto& [session, s] : sessions_) {
+      if (!s.sm || (target && *target != *s.sm)) continue;
+      auto download = ap_.dcas_download(config_.network_id, announced_version_, *s.sm);
+      if (!download) return log_("cannot sign DCASDownload: " + download.error().message());
+      s.host->send(Frame{FrameKind::message, 0, std::move(*download)});
+      ++sent;
+    }
+    log_(fmt::format("DCASDownload (version {}) for {}: sent to {} connected host(s)", announced_version_,
+                     target ? "SM " + target->hex() : std::string("every SM"), sent));
+  }
+}
+
+Task<void> ApService::headend_loop() {
+  while (!stopping_) {
+    headend_timer_.expires_after(config_.headend_poll);
+    auto [ec] = co_await headend_timer_.async_wait(as_tuple(use_awaitable));
+    if (ec || stopping_) break;
+    if (auto r = refresh_announcement(); !r) log_("cannot read the headend's image: " + r.error().message());
+    send_download_orders();
+  }
+}
+
+// Download: the grant (after the TA's validation on this connection), then the personalized image.
+void ApService::on_image_key_request(Session& s, std::uint64_t session, const Bytes& payload) {
+  auto outcome = [&]() -> Result<std::pair<SmId, std::uint64_t>> {
+    if (!config_.images || announced_version_ == 0)
+      return fail(Errc::image_unavailable, "no CA client image is published on this network");
+    const std::uint64_t version = announced_version_;
+    DCAS_TRY_ASSIGN(grant, ap_.grant_image_key(session, payload, version));
+    DCAS_TRY_ASSIGN(image, config_.images->personalize(grant.sm, version, view(grant.image_key)));
+    s.host->send(Frame{FrameKind::message, 0, std::move(grant.message)});
+    s.host->send(Frame{FrameKind::message, 0, std::move(image)});
+    return std::pair{grant.sm, version};
+  }();
+  if (!outcome) {
+    log_(fmt::format("image download refused: {}", outcome.error().message()));
+    s.host->send(net::error_frame(outcome.error()));
+    return;
+  }
+  log_(fmt::format("image_delivered version {} to SM {}", outcome->second, outcome->first.hex()));
+}
+
 void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
   Session& s = sessions_.at(session);
+  if (auto type = protocol::peek_type(payload);
+      type && *type == static_cast<std::uint8_t>(wire::MessageType::image_key_request)) {
+    return on_image_key_request(s, session, payload);
+  }
   if (s.awaiting) {
     s.host->send(net::error_frame({Errc::unexpected_message, "a KeyRequest of this host is already at the TA"}));
     return;

@@ -20,9 +20,10 @@ Result<void> create_operator_key(const fs::path& ta_dir) {
   return written;
 }
 
-Result<SecureBytes> load_operator_key(const fs::path& ta_dir) {
+Result<SecureBytes> load_operator_key(const fs::path& ta_dir, KeySource source) {
   std::string hex;
-  if (const char* env = std::getenv(operator_key_env)) {
+  const char* env = source == KeySource::environment_or_file ? std::getenv(operator_key_env) : nullptr;
+  if (env) {
     hex = env;
   } else {
     const fs::path path = ta_dir / "store.key";

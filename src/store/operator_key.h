@@ -16,7 +16,9 @@ inline constexpr const char* operator_key_env = "DCAS_TA_STORE_KEY";
 // Writes a fresh random key to DIR/store.key, mode 0600. Errors: io_error.
 Result<void> create_operator_key(const std::filesystem::path& ta_dir);
 // Errors: io_error (missing, or readable by others), bad_hex, bad_length.
-Result<SecureBytes> load_operator_key(const std::filesystem::path& ta_dir);
+enum class KeySource { environment_or_file, file_only };  // the headend's key is its file's
+Result<SecureBytes> load_operator_key(const std::filesystem::path& ta_dir,
+                                      KeySource source = KeySource::environment_or_file);
 // Opens TA_DIR/ta.sqlite with the operator key.
 Result<std::unique_ptr<SqlitePairingStore>> open_ta_store(const std::filesystem::path& ta_dir);
 

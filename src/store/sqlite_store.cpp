@@ -2,12 +2,12 @@
 
 #include <fmt/format.h>
 #include <sqlite3.h>
-#include <sys/stat.h>
 
 #include <utility>
 
 #include "crypto/aead.h"
 #include "store/records.h"
+#include "store/sqlite_util.h"
 #include "store/transitions.h"
 
 namespace dcas::store {
@@ -15,15 +15,7 @@ namespace dcas::store {
 namespace {
 
 using protocol::Psi;
-
-struct StmtFree {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using Stmt = std::unique_ptr<sqlite3_stmt, StmtFree>;
-
-Error db_error(sqlite3* db, std::string_view what) {
-  return Error{Errc::store_error, fmt::format("{}: {}", what, sqlite3_errmsg(db))};
-}
+using namespace sqlite;
 
 // A cached statement lent for one use: reset and unbound when the borrower is done with it.
 class Borrowed {
@@ -43,30 +35,6 @@ class Borrowed {
  private:
   sqlite3_stmt* s_;
 };
-
-Result<Stmt> prepare(sqlite3* db, const char* sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db, sql, -1, &s, nullptr) != SQLITE_OK) return std::unexpected(db_error(db, "prepare"));
-  return Stmt(s);
-}
-
-void bind_blob(sqlite3_stmt* s, int i, ByteView b) {
-  if (b.empty())
-    sqlite3_bind_null(s, i);
-  else
-    sqlite3_bind_blob(s, i, b.data(), static_cast<int>(b.size()), SQLITE_TRANSIENT);
-}
-void bind_text(sqlite3_stmt* s, int i, std::string_view t) {
-  sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_TRANSIENT);
-}
-Bytes column_blob(sqlite3_stmt* s, int i) {
-  const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
-  return p ? Bytes(p, p + sqlite3_column_bytes(s, i)) : Bytes{};
-}
-std::string column_text(sqlite3_stmt* s, int i) {
-  const auto* p = sqlite3_column_text(s, i);
-  return p ? std::string(reinterpret_cast<const char*>(p)) : std::string{};
-}
 
 }  // namespace
 
@@ -92,36 +60,13 @@ Result<sqlite3_stmt*> SqlitePairingStore::statement(const char* sql) {
 Result<std::unique_ptr<SqlitePairingStore>> SqlitePairingStore::open(const std::filesystem::path& path,
                                                                      ByteView operator_key) {
   if (operator_key.size() != crypto::aead_key_size) return fail(Errc::bad_length, "the operator key must be 32 bytes");
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
-    Error e = db_error(db, "open " + path.string());
-    sqlite3_close(db);
-    return std::unexpected(e);
-  }
-  // Wait for other connections' locks (other TA workers or processes) instead of failing at once;
-  // set before anything else, since even switching the journal mode needs a lock.
-  sqlite3_busy_timeout(db, 10000);
-  std::unique_ptr<SqlitePairingStore> store(new SqlitePairingStore(db, operator_key));
-  // The database holds the sealed Ki and the pairing state: owner-only, like every TA secret.
-  // (SQLite gives its -wal and -shm files the database file's permissions.)
-  ::chmod(path.c_str(), 0600);
-  // WAL for concurrent readers; synchronous=FULL so that a commit is on disk when it returns
-  // (NORMAL would let a power cut undo a transition whose KPK already left).
-  DCAS_TRY(store->exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
+  DCAS_TRY_ASSIGN(db, open_database(path));
+  std::unique_ptr<SqlitePairingStore> store(new SqlitePairingStore(db.release(), operator_key));
   DCAS_TRY(store->migrate());
   return store;
 }
 
-Result<void> SqlitePairingStore::exec(const char* sql) {
-  char* message = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &message) != SQLITE_OK) {
-    Error e{Errc::store_error, message ? message : "exec failed"};
-    sqlite3_free(message);
-    return std::unexpected(e);
-  }
-  return {};
-}
+Result<void> SqlitePairingStore::exec(const char* sql) { return sqlite::exec(db_, sql); }
 
 // Versioned migrations: PRAGMA user_version is the schema version; each step runs once, in one
 // transaction with the version bump.
@@ -138,26 +83,9 @@ Result<void> SqlitePairingStore::migrate() {
       "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); "
       "END;",
   };
+  static_assert(std::size(steps) == schema_version);
   std::lock_guard lock(mutex_);
-  DCAS_TRY(exec("BEGIN IMMEDIATE"));
-  auto result = [&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(version_stmt, prepare(db_, "PRAGMA user_version"));
-    if (sqlite3_step(version_stmt.get()) != SQLITE_ROW) return std::unexpected(db_error(db_, "schema version"));
-    const int version = sqlite3_column_int(version_stmt.get(), 0);
-    if (version > schema_version)
-      return fail(Errc::store_schema,
-                  fmt::format("database schema {} is newer than this program's {}", version, schema_version));
-    for (int v = version; v < schema_version; ++v) {
-      DCAS_TRY(exec(steps[v]));
-      DCAS_TRY(exec(fmt::format("PRAGMA user_version = {}", v + 1).c_str()));
-    }
-    return {};
-  }();
-  if (!result) {
-    (void)exec("ROLLBACK");
-    return result;
-  }
-  return exec("COMMIT");
+  return sqlite::migrate(db_, steps);
 }
 
 template <typename F>
