@@ -1,4 +1,5 @@
-// The network services: `dcas ta serve`, `dcas ap serve` and `dcas host pair`.
+// The network services: `dcas ta serve`, `dcas ap serve` / `dcas headend serve`, and the host:
+// `dcas host pair` and `dcas host run`.
 #include <fmt/format.h>
 
 #include <fstream>
@@ -9,13 +10,17 @@
 #include "common/records.h"
 #include "crypto/random.h"
 #include "pki/provisioning.h"
+#include "headend/personalizer.h"
 #include "service/ap_service.h"
 #include "service/host_client.h"
 #include "service/host_memory.h"
+#include "service/receiver.h"
 #include "service/ta_service.h"
 #include "store/operator_store.h"
 
 namespace dcas::cli {
+
+void add_host_options(CLI::App* command);
 
 namespace {
 
@@ -23,7 +28,8 @@ using service::Millis;
 
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
-              network_id = "0000000000000001", port_file, config;
+              network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2";
+  std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
@@ -125,20 +131,32 @@ Result<void> ap_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
   DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
   DCAS_TRY_ASSIGN(identity, pki::load_device_identity(a.ap_dir));
+  // The headend behind the AP: its database names the network, its PS signs with the AP's key.
+  std::unique_ptr<headend::HeadendStore> headend_store;
+  std::optional<headend::Personalizer> personalizer;
+  if (!a.headend_dir.empty()) {
+    DCAS_TRY_ASSIGN(store, headend::HeadendStore::open_directory(a.headend_dir));
+    DCAS_TRY_ASSIGN(headend_network, store->network_id());
+    network_id = headend_network;
+    headend_store = std::move(store);
+    personalizer.emplace(*headend_store, identity.key, crypto::system_random());
+  }
   DCAS_TRY_ASSIGN(
       ap, protocol::AuthProxy::create(std::move(identity), crypto::system_random(), std::chrono::system_clock::now()));
-  const auto log = log_sink("ap");
+  const auto log = log_sink(a.headend_dir.empty() ? "ap" : "headend");
   asio::io_context io(1);
   service::ApServiceConfig config;
   config.server = server_limits();
   config.ta = ta_address;
   config.network_id = network_id;
+  if (personalizer) config.images = &*personalizer;
   config.answer_timeout = seconds(a.answer_timeout);
   config.presence_interval = seconds(a.presence_interval);
   service::ApService service(io, ap, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
-  log(fmt::format("AP {} listening on {}:{}, TA at {}", ap.id().hex(), bound.address().to_string(), bound.port(),
-                  a.ta_address));
+  log(fmt::format("AP {} listening on {}:{}, TA at {}, network {}{}", ap.id().hex(), bound.address().to_string(),
+                  bound.port(), a.ta_address, to_hex(network_id),
+                  personalizer ? ", with the PS and download server of " + a.headend_dir : std::string()));
   DCAS_TRY(service.start());
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service::run_until_signalled(io, 1, log, [&] { service.stop(); });
@@ -182,27 +200,73 @@ void host_pair(CLI::App* command) {
         tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory, crypto::system_random(), now));
     const auto log = log_sink("host");
     nlohmann::json out{{"sm_id", sm.id().hex()}, {"tp_id", tp.id().hex()}, {"ap", a.ap_address}};
-    auto report = service::pair_host(sm, tp, config, log);
+    auto algorithm = ts::algorithm_from_name(a.algo);
+    if (!algorithm) return fail(Errc::invalid_argument, "--algo must be csa2, cissa or idsa");
+    // `host run`: the broadcast is watched while the host is on the network.
+    Result<void> watched;
+    auto watch = [&] {
+      service::Receiver receiver(sm, tp, *algorithm, a.ca_system_id, log);
+      watched = transform_file(a.watch, a.out, [&](ByteView chunk, Bytes& produced) -> Result<void> {
+        receiver.feed(chunk, produced);
+        return {};
+      });
+      Bytes rest;
+      receiver.finish(rest);
+      const auto& st = receiver.stats();
+      out["watch"] = {{"in", a.watch},
+                      {"out", a.out},
+                      {"packets", st.packets},
+                      {"ecms", st.ecms},
+                      {"emms", st.emms},
+                      {"emms_for_other_sms", st.emms_for_others},
+                      {"control_word_updates", st.control_word_updates},
+                      {"descrambled", st.descrambled},
+                      {"left_scrambled", st.left_scrambled},
+                      {"refused", st.refused},
+                      {"stream_errors", st.stream_errors}};
+    };
+    auto report = service::pair_host(sm, tp, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
+    auto image = sm.installed_image();
+    out["image"] = image ? nlohmann::json{{"version", image->version}, {"network_id", to_hex(image->network_id)},
+                                          {"code_sha256", to_hex(image->code_digest)}}
+                         : nlohmann::json(nullptr);
     if (!report) {
       out["paired"] = false;
       out["error"] = std::string(errc_name(report.error().code));
       out["detail"] = report.error().detail;
       return out;
     }
+    DCAS_TRY(watched);
     out["paired"] = true;
     out["attempts"] = report->attempts;
+    if (report->download_error)
+      out["download_error"] = {{"error", std::string(errc_name(report->download_error->code))},
+                               {"detail", report->download_error->detail}};
     out["events"] = nlohmann::json::array();
     for (const auto& e : report->events) out["events"].push_back({{"what", e.what}, {"detail", e.detail}});
+    out["hops"] = report->hops;
     return out;
   };
   auto out = run();
   if (!out) return report_error("host pair", out.error());
   if (a.json) print_json(*out);
   if ((*out)["paired"].get<bool>()) {
-    if (!a.json)
+    if (!a.json) {
       fmt::print("paired: SM {} with TP {} through the AP at {} (CW keys established, attempt {})\n",
                  (*out)["sm_id"].get<std::string>(), (*out)["tp_id"].get<std::string>(), a.ap_address,
                  (*out)["attempts"].get<unsigned>());
+      if (!(*out)["image"].is_null())
+        fmt::print("client image: version {} of network {}\n", (*out)["image"]["version"].get<std::uint64_t>(),
+                   (*out)["image"]["network_id"].get<std::string>());
+      if (out->contains("download_error"))
+        fmt::print("download failed: {}: {}\n", (*out)["download_error"]["error"].get<std::string>(),
+                   (*out)["download_error"]["detail"].get<std::string>());
+      if (out->contains("watch"))
+        fmt::print("watched {}: {} packets descrambled, {} left scrambled, {} control-word updates -> {}\n", a.watch,
+                   (*out)["watch"]["descrambled"].get<std::uint64_t>(),
+                   (*out)["watch"]["left_scrambled"].get<std::uint64_t>(),
+                   (*out)["watch"]["control_word_updates"].get<std::uint64_t>(), a.out);
+    }
     return;
   }
   if (!a.json)
@@ -262,15 +326,48 @@ void add_services(CLI::App& app, CLI::App& ta) {
       ->capture_default_str();
   ap_serve_cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
       ->capture_default_str();
+  ap_serve_cmd->add_option("--headend", a.headend_dir,
+                           "Headend directory: serve its client images (PS, download server); the network ID is its");
   add_server_options(ap_serve_cmd);
   ap_serve_cmd->callback([ap_serve_cmd] {
     if (args().listen.empty()) args().listen = "127.0.0.1:7500";
     if (auto r = ap_serve(ap_serve_cmd); !r) report_error("ap serve", r.error());
   });
+  // The same service under the headend's name, with its directory required.
+  auto* headend = app.get_subcommand("headend");
+  auto* headend_serve = headend->add_subcommand("serve", "The headend on the network: AP, PS and download server");
+  headend_serve->add_option("--headend", a.headend_dir, "The headend's directory")->required();
+  headend_serve->add_option("--ap", a.ap_dir, "The headend's AP device directory (key.pem, cert.pem, ta.crt)")
+      ->required();
+  headend_serve->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
+  headend_serve->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
+  headend_serve->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
+      ->capture_default_str();
+  headend_serve->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
+      ->capture_default_str();
+  add_server_options(headend_serve);
+  headend_serve->callback([headend_serve] {
+    if (args().listen.empty()) args().listen = "127.0.0.1:7500";
+    if (auto r = ap_serve(headend_serve); !r) report_error("headend serve", r.error());
+  });
 
   auto* host = app.add_subcommand("host", "A set-top host: one SM and one TP");
   host->require_subcommand(1);
   auto* pair = host->add_subcommand("pair", "Pair the SM and TP through an AP; exit status 1 if refused");
+  add_host_options(pair);
+  pair->callback([pair] { host_pair(pair); });
+  auto* run = host->add_subcommand(
+      "run", "Join the network (pair, download the client image) and watch a broadcast; exit status 1 if refused");
+  add_host_options(run);
+  run->add_option("--watch", a.watch, "The scrambled broadcast, an MPEG-TS file")->required();
+  run->add_option("--out", a.out, "Where the descrambled stream goes")->required();
+  run->add_option("--algo", a.algo, "The broadcast's scrambling: csa2, cissa or idsa")->capture_default_str();
+  run->add_option("--ca-system-id", a.ca_system_id, "The CA system whose ECMs and EMMs to use")->capture_default_str();
+  run->callback([run] { host_pair(run); });
+}
+
+void add_host_options(CLI::App* pair) {
+  auto& a = args();
   pair->add_option("--sm", a.sm_dir, "The SM's device directory")->required();
   pair->add_option("--tp", a.tp_dir, "The TP's device directory")->required();
   pair->add_option("--ap", a.ap_address, "The AP's address, HOST:PORT")->required();
@@ -284,7 +381,6 @@ void add_services(CLI::App& app, CLI::App& ta) {
   pair->add_flag("--hold", a.hold, "Once paired, stay on the network until SIGINT/SIGTERM");
   pair->add_flag("--json", a.json, "Print the outcome as JSON");
   add_link_options(pair);
-  pair->callback([pair] { host_pair(pair); });
 }
 
 }  // namespace dcas::cli

@@ -7,7 +7,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/bytes.h"
 #include "common/error.h"
+
+#include <functional>
 
 namespace dcas::cli {
 
@@ -34,5 +37,10 @@ void add_cert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_demo(CLI::App& app);
 void add_ts(CLI::App& app);
+void add_headend(CLI::App& app);
+
+// Streams IN through `process` in chunks into OUT. Errors: io_error, and what `process` returns.
+Result<void> transform_file(const std::string& in_path, const std::string& out_path,
+                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process);
 
 }  // namespace dcas::cli

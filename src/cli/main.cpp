@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   add_demo(app);
   add_selftest(app);
   add_crypto(app);
+  add_headend(app);  // before add_ta: `headend serve` joins it there
   add_ta(app);
   add_cert(app);
   add_bench(app);

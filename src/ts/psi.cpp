@@ -221,6 +221,22 @@ Bytes build_cat(const Cat& cat) {
   return finish_section(0x01, 0xffff, w.take());
 }
 
+Bytes build_private_section(std::uint8_t table_id, ByteView payload) {
+  wire::Writer w;
+  w.u8(table_id);
+  w.u16(static_cast<std::uint16_t>(0x7000 | (payload.size() & 0x0fff)));  // syntax 0, private 1, reserved
+  w.bytes(payload);
+  return w.take();
+}
+
+Result<PrivateSection> parse_private_section(ByteView section) {
+  if (section.size() < 3) return fail(Errc::ts_bad_section, "private section shorter than its header");
+  if (section[1] & 0x80) return fail(Errc::ts_bad_section, "a CAS section uses the short syntax");
+  const std::size_t length = (section[1] & 0x0f) << 8 | section[2];
+  if (length != section.size() - 3) return fail(Errc::ts_bad_section, "private section length mismatch");
+  return PrivateSection{section[0], section.subspan(3)};
+}
+
 std::vector<std::array<std::uint8_t, packet_size>> packetize(ByteView section, std::uint16_t pid, std::uint8_t& cc) {
   std::vector<std::array<std::uint8_t, packet_size>> packets;
   std::size_t done = 0;

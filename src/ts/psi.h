@@ -76,6 +76,17 @@ Bytes build_pat(const Pat& pat);
 Bytes build_pmt(const Pmt& pmt);
 Bytes build_cat(const Cat& cat);
 
+// A private section without the long syntax (section_syntax_indicator 0, private_indicator 1, no
+// CRC): table_id, 12-bit length, payload. ECMs (table_id 0x80/0x81) and EMMs (0x82) travel so, one
+// wire message per section. Errors (parse): ts_bad_section (long syntax, length mismatch).
+inline constexpr std::size_t max_private_payload = max_section_size - 3;
+Bytes build_private_section(std::uint8_t table_id, ByteView payload);
+struct PrivateSection {
+  std::uint8_t table_id = 0;
+  ByteView payload;
+};
+Result<PrivateSection> parse_private_section(ByteView section);
+
 // Splits a section into packets of `pid` (continuity counter from `cc`, advanced), stuffing with 0xff.
 std::vector<std::array<std::uint8_t, packet_size>> packetize(ByteView section, std::uint16_t pid, std::uint8_t& cc);
 

@@ -1,0 +1,307 @@
+// `dcas headend ...`: the operator's side of the MSO headend — its database (network, client
+// images, products, subscriptions, download orders) and the CAS on the broadcast (`headend
+// broadcast`). The headend's network service is `dcas headend serve` (cmd_serve.cpp).
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "common/files.h"
+#include "headend/broadcast.h"
+#include "headend/headend_store.h"
+#include "protocol/cas.h"
+#include "protocol/client_image.h"
+#include "protocol/envelope.h"
+
+namespace dcas::cli {
+
+Result<void> transform_file(const std::string& in_path, const std::string& out_path,
+                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(in_path.c_str(), "rb"), std::fclose);
+  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", in_path));
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(out_path.c_str(), "wb"), std::fclose);
+  if (!out) return fail(Errc::io_error, fmt::format("cannot create {}", out_path));
+  Bytes buffer(188 * 2048), produced;
+  for (;;) {
+    const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in.get());
+    if (n == 0) break;
+    produced.clear();
+    DCAS_TRY(process(ByteView(buffer).first(n), produced));
+    if (!produced.empty() && std::fwrite(produced.data(), 1, produced.size(), out.get()) != produced.size())
+      return fail(Errc::io_error, fmt::format("cannot write {}", out_path));
+  }
+  if (std::ferror(in.get())) return fail(Errc::io_error, fmt::format("cannot read {}", in_path));
+  if (std::fflush(out.get()) != 0) return fail(Errc::io_error, fmt::format("cannot write {}", out_path));
+  return {};
+}
+
+namespace {
+
+struct HeadendArgs {
+  std::string dir, network_id = "0000000000000001", name, sm, code_file, algo = "csa2", in, out;
+  std::uint64_t product = 1, version = 0;
+  std::size_t image_size = 16 * 1024;
+  double days = 30, crypto_period = 2;
+  std::uint16_t ca_system_id = headend::BroadcastConfig{}.ca_system_id;
+  std::uint16_t ecm_pid = headend::BroadcastConfig{}.ecm_pid, emm_pid = headend::BroadcastConfig{}.emm_pid;
+  bool all = false, json = false;
+};
+
+HeadendArgs& args() {
+  static HeadendArgs a;
+  return a;
+}
+
+auto now() { return std::chrono::system_clock::now(); }
+
+Result<std::unique_ptr<headend::HeadendStore>> open_headend() { return headend::HeadendStore::open_directory(args().dir); }
+
+Result<void> init() {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(network, from_hex_exact(a.network_id, 8, "--network-id"));
+  const Bytes code = headend::stand_in_client_code(1, a.image_size);
+  DCAS_TRY(headend::init_headend_directory(a.dir, network, code, crypto::system_random(), now()));
+  fmt::print("headend in {}: network {}, client image version 1 ({} bytes), product 1 \"basic\"\n", a.dir,
+             a.network_id, code.size());
+  return {};
+}
+
+Result<void> add_product() {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY(store->add_product(a.product, a.name, crypto::system_random()));
+  fmt::print("product {} \"{}\" with a fresh product key\n", a.product, a.name);
+  return {};
+}
+
+Result<void> subscribe(bool add) {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(sm, SmId::from_hex(a.sm));
+  DCAS_TRY_ASSIGN(store, open_headend());
+  if (!add) {
+    DCAS_TRY_ASSIGN(removed, store->unsubscribe(sm, a.product));
+    if (!removed) return fail(Errc::invalid_argument, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
+    fmt::print("SM {} unsubscribed from product {}\n", sm.hex(), a.product);
+    return {};
+  }
+  const auto until = protocol::to_unix_ms(now()) / 1000 + static_cast<std::uint64_t>(a.days * 86400);
+  DCAS_TRY(store->subscribe(sm, a.product, until));
+  fmt::print("SM {} subscribed to product {} until {} (Unix time)\n", sm.hex(), a.product, until);
+  return {};
+}
+
+Result<void> publish() {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY_ASSIGN(current, store->current_image());
+  const std::uint64_t version = a.version ? a.version : (current ? current->version : 0) + 1;
+  Bytes code;
+  if (!a.code_file.empty()) {
+    DCAS_TRY_ASSIGN(text, read_text_file(a.code_file));
+    code.assign(text.begin(), text.end());
+  } else {
+    code = headend::stand_in_client_code(version, a.image_size);
+  }
+  DCAS_TRY(store->publish_image(version, code, now()));
+  fmt::print("client image version {} published ({} bytes); the AP announces it within a second\n", version,
+             code.size());
+  return {};
+}
+
+Result<void> order_download() {
+  auto& a = args();
+  if (a.all == !a.sm.empty()) return fail(Errc::invalid_argument, "give --sm ID or --all");
+  std::optional<SmId> target;
+  if (!a.all) {
+    DCAS_TRY_ASSIGN(sm, SmId::from_hex(a.sm));
+    target = sm;
+  }
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY(store->order_download(target, now()));
+  fmt::print("DCASDownload ordered for {}; the AP sends it to connected hosts within a second\n",
+             target ? "SM " + target->hex() : std::string("every SM"));
+  return {};
+}
+
+Result<void> show() {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY_ASSIGN(network, store->network_id());
+  DCAS_TRY_ASSIGN(image, store->current_image());
+  DCAS_TRY_ASSIGN(products, store->products());
+  DCAS_TRY_ASSIGN(subscriptions, store->subscriptions());
+  nlohmann::json j{{"network_id", to_hex(network)},
+                   {"image_version", image ? image->version : 0},
+                   {"image_bytes", image ? image->code.size() : 0},
+                   {"products", nlohmann::json::array()},
+                   {"subscriptions", nlohmann::json::array()}};
+  for (const auto& p : products) j["products"].push_back({{"id", p.id}, {"name", p.name}});
+  for (const auto& s : subscriptions) {
+    DCAS_TRY_ASSIGN(ca_key, store->find_ca_key(s.sm));
+    j["subscriptions"].push_back({{"sm_id", s.sm.hex()},
+                                  {"product", s.product_id},
+                                  {"expires_at", s.expires_at},
+                                  {"personalized", ca_key.has_value()}});
+  }
+  if (a.json) return print_json(j), Result<void>{};
+  fmt::print("network {}, client image version {} ({} bytes)\n", to_hex(network), j["image_version"].get<std::uint64_t>(),
+             j["image_bytes"].get<std::size_t>());
+  for (const auto& p : products) fmt::print("product {} \"{}\"\n", p.id, p.name);
+  for (const auto& s : j["subscriptions"])
+    fmt::print("SM {} -> product {} until {}{}\n", s["sm_id"].get<std::string>(), s["product"].get<std::uint64_t>(),
+               s["expires_at"].get<std::uint64_t>(), s["personalized"].get<bool>() ? "" : " (no image downloaded yet)");
+  return {};
+}
+
+// The EMMs of every current subscriber to the product that has downloaded an image (and so has a
+// CA key) on this network.
+Result<std::vector<Bytes>> subscriber_emms(headend::HeadendStore& store, std::uint64_t product, ByteView product_key,
+                                           std::vector<std::string>& skipped) {
+  DCAS_TRY_ASSIGN(subscriptions, store.subscriptions());
+  const auto now_s = protocol::to_unix_ms(now()) / 1000;
+  std::vector<Bytes> emms;
+  for (const auto& s : subscriptions) {
+    if (s.product_id != product || s.expires_at <= now_s) continue;
+    DCAS_TRY_ASSIGN(ca_key, store.find_ca_key(s.sm));
+    if (!ca_key) {
+      skipped.push_back(s.sm.hex());
+      continue;
+    }
+    DCAS_TRY_ASSIGN(emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at}, product_key,
+                                            crypto::system_random()));
+    emms.push_back(std::move(emm));
+  }
+  return emms;
+}
+
+Result<void> broadcast() {
+  auto& a = args();
+  auto algorithm = ts::algorithm_from_name(a.algo);
+  if (!algorithm) return fail(Errc::invalid_argument, "--algo must be csa2, cissa or idsa");
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY_ASSIGN(product_key, store->product_key(a.product));
+  std::vector<std::string> skipped;
+  DCAS_TRY_ASSIGN(emms, subscriber_emms(*store, a.product, view(product_key), skipped));
+  headend::BroadcastConfig config;
+  config.algorithm = *algorithm;
+  config.crypto_period = std::chrono::milliseconds(static_cast<std::int64_t>(a.crypto_period * 1000));
+  config.product_id = a.product;
+  config.ca_system_id = a.ca_system_id;
+  config.ecm_pid = a.ecm_pid;
+  config.emm_pid = a.emm_pid;
+  const std::size_t subscribers = emms.size();
+  DCAS_TRY_ASSIGN(broadcaster, headend::Broadcaster::create(config, view(product_key), std::move(emms),
+                                                            crypto::system_random()));
+  ts::PacketFramer framer;
+  std::vector<ts::StreamError> errors;
+  DCAS_TRY(transform_file(a.in, a.out, [&](ByteView chunk, Bytes& out) -> Result<void> {
+    Bytes packets;
+    std::vector<std::uint64_t> offsets;
+    framer.feed(chunk, packets, offsets, errors);
+    return broadcaster.process(packets, out);
+  }));
+  framer.finish(errors);
+  const auto& st = broadcaster.stats();
+  nlohmann::json j{{"algorithm", a.algo},
+                   {"product", a.product},
+                   {"crypto_period_ms", config.crypto_period.count()},
+                   {"ca_system_id", st.elementary_pids.empty() ? 0 : a.ca_system_id},
+                   {"ecm_pid", a.ecm_pid},
+                   {"emm_pid", a.emm_pid},
+                   {"subscribers", subscribers},
+                   {"not_personalized", skipped},
+                   {"packets_in", st.packets_in},
+                   {"packets_out", st.packets_out},
+                   {"scrambled", st.scrambled},
+                   {"crypto_periods", st.crypto_periods},
+                   {"ecm_sections", st.ecm_sections},
+                   {"emm_sections", st.emm_sections},
+                   {"elementary_pids", st.elementary_pids},
+                   {"input_errors", errors.size() + st.errors}};
+  if (a.json) return print_json(j), Result<void>{};
+  fmt::print("{} -> {}: {} packets scrambled ({}) over {} crypto periods of {} ms; {} ECM and {} EMM sections "
+             "for {} subscriber(s) of product {}\n",
+             a.in, a.out, st.scrambled, a.algo, st.crypto_periods, config.crypto_period.count(), st.ecm_sections,
+             st.emm_sections, subscribers, a.product);
+  for (const auto& sm : skipped) fmt::print("  SM {} is subscribed but has no image on this network: no EMM\n", sm);
+  return {};
+}
+
+void run(std::string_view name, const std::function<Result<void>()>& f) {
+  if (auto r = f(); !r) report_error(name, r.error());
+}
+
+}  // namespace
+
+void add_headend(CLI::App& app) {
+  auto& a = args();
+  auto* h = app.add_subcommand("headend", "The MSO headend: PS and download server, CAS (and `headend serve`)");
+  h->require_subcommand(1);
+  auto dir_option = [&](CLI::App* c) {
+    c->add_option("--headend", a.dir, "The headend's directory (headend.sqlite, store.key)")->required();
+  };
+
+  auto* init_cmd = h->add_subcommand("init", "Create a headend: database, operator key, image version 1, product 1");
+  init_cmd->add_option("DIR", a.dir, "Directory to create")->required();
+  init_cmd->add_option("--network-id", a.network_id, "The MSO network, 16 hex digits")->capture_default_str();
+  init_cmd->add_option("--image-size", a.image_size, "Bytes of the stand-in client application")
+      ->check(CLI::Range(std::size_t{0}, protocol::max_image_code_size))
+      ->capture_default_str();
+  init_cmd->callback([] { run("headend init", init); });
+
+  auto* product = h->add_subcommand("product", "Add a CAS product with a fresh product key");
+  dir_option(product);
+  product->add_option("--id", a.product, "Product ID")->required();
+  product->add_option("--name", a.name, "Product name")->required();
+  product->callback([] { run("headend product", add_product); });
+
+  auto* sub = h->add_subcommand("subscribe", "Entitle an SM to a product");
+  dir_option(sub);
+  sub->add_option("--sm", a.sm, "SM_ID, 16 hex digits")->required();
+  sub->add_option("--product", a.product, "Product ID")->capture_default_str();
+  sub->add_option("--days", a.days, "Days the entitlement lasts")->capture_default_str();
+  sub->callback([] { run("headend subscribe", [] { return subscribe(true); }); });
+
+  auto* unsub = h->add_subcommand("unsubscribe", "End an SM's entitlement to a product");
+  dir_option(unsub);
+  unsub->add_option("--sm", a.sm, "SM_ID, 16 hex digits")->required();
+  unsub->add_option("--product", a.product, "Product ID")->capture_default_str();
+  unsub->callback([] { run("headend unsubscribe", [] { return subscribe(false); }); });
+
+  auto* pub = h->add_subcommand("publish", "Publish a new client image version (versions only go up)");
+  dir_option(pub);
+  pub->add_option("--version", a.version, "Version (default: the current one + 1)");
+  pub->add_option("--code", a.code_file, "The client application (default: a stand-in of --image-size bytes)");
+  pub->add_option("--image-size", a.image_size, "Bytes of the stand-in client application")
+      ->check(CLI::Range(std::size_t{0}, protocol::max_image_code_size))
+      ->capture_default_str();
+  pub->callback([] { run("headend publish", publish); });
+
+  auto* dl = h->add_subcommand("download", "Order a DCASDownload to one SM or every SM on the network");
+  dir_option(dl);
+  dl->add_option("--sm", a.sm, "SM_ID, 16 hex digits");
+  dl->add_flag("--all", a.all, "Every SM");
+  dl->callback([] { run("headend download", order_download); });
+
+  auto* show_cmd = h->add_subcommand("show", "Network, image, products, subscriptions");
+  dir_option(show_cmd);
+  show_cmd->add_flag("--json", a.json, "Print as JSON");
+  show_cmd->callback([] { run("headend show", show); });
+
+  auto* bc = h->add_subcommand("broadcast", "Scramble a clear TS with ECMs and EMMs for one product");
+  dir_option(bc);
+  bc->add_option("IN", a.in, "Clear MPEG-TS")->required();
+  bc->add_option("OUT", a.out, "Scrambled MPEG-TS")->required();
+  bc->add_option("--product", a.product, "The channel's product")->capture_default_str();
+  bc->add_option("--algo", a.algo, "csa2, cissa or idsa")->capture_default_str();
+  bc->add_option("--crypto-period", a.crypto_period, "Seconds per control word, 1-20")
+      ->check(CLI::Range(1.0, 20.0))
+      ->capture_default_str();
+  bc->add_option("--ca-system-id", a.ca_system_id, "CA_system_ID signalled")->capture_default_str();
+  bc->add_option("--ecm-pid", a.ecm_pid, "PID of the ECMs")->capture_default_str();
+  bc->add_option("--emm-pid", a.emm_pid, "PID of the EMMs")->capture_default_str();
+  bc->add_flag("--json", a.json, "Print the outcome as JSON");
+  bc->callback([] { run("headend broadcast", broadcast); });
+}
+
+}  // namespace dcas::cli
