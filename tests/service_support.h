@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "common/process.h"
 #include "test_support.h"
 
 namespace dcas::test {
@@ -29,49 +30,15 @@ inline std::string slurp_file(const fs::path& p) {
   return ss.str();
 }
 
-// One dcas child process; killed (SIGKILL) and reaped if still running when destroyed.
-class Process {
+// One dcas child process (stdout and stderr in `log`).
+class Process : public ChildProcess {
  public:
-  Process(std::vector<std::string> args, const fs::path& log) : log_(log) {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-      std::vector<char*> argv{const_cast<char*>(DCAS_BINARY)};
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(DCAS_BINARY, argv.data());
-      ::_exit(127);
-    }
-  }
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  ~Process() {
-    if (running()) {
-      kill(SIGKILL);
-      wait(10s);
-    }
-  }
-  void kill(int signal) const { ::kill(pid_, signal); }
-  bool running() {
-    if (status_) return false;
-    int raw = 0;
-    if (::waitpid(pid_, &raw, WNOHANG) == pid_) status_ = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
-    return !status_;
-  }
-  // The exit status (128+signal if killed), or nullopt if still running after `timeout`.
-  std::optional<int> wait(std::chrono::milliseconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (running() && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
-    return status_;
-  }
+  Process(std::vector<std::string> args, const fs::path& log) : ChildProcess(DCAS_BINARY, std::move(args), log), log_(log) {}
+  void kill(int signal) const { ChildProcess::signal(signal); }
   std::string log() const { return slurp_file(log_); }
 
  private:
-  pid_t pid_ = -1;
   fs::path log_;
-  std::optional<int> status_;
 };
 
 // A scratch directory per test, removed afterwards.

@@ -189,6 +189,12 @@ void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
                                             : Error{Errc::net_unavailable, "the TA is not reachable"}));
     return;
   }
+  // The SM runs the protocol again on the connection where the TA validated it (DCASDownload, or a
+  // restart): the box proved itself here, so its presence ends before the new request (spec §9.3).
+  if (s.paired && s.sm) {
+    report_presence(*s.sm, false);
+    s.paired = false;
+  }
   s.sm = ap_.pending_sm(session);
   s.awaiting = true;
   for (auto& m : out.messages) ta_->send(Frame{FrameKind::message, session, std::move(m.bytes)});
