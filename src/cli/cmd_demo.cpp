@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "cli/commands.h"
@@ -125,7 +126,8 @@ class Demo {
   // Watches `broadcast` (default: the network's own) while on network `n`.
   Result<nlohmann::json> watch(Host& h, Network& n, const fs::path& out, bool expect_picture,
                                std::optional<fs::path> broadcast = std::nullopt);
-  void show_host_run(const Host& h, const nlohmann::json& out);
+  void show_host_run(const Host& h, const nlohmann::json& out, const Network& n);
+  std::vector<std::string> relayed_hops(const Network& n, const std::string& sm_id);
   Result<void> sm_sharing();
   Result<void> network_move();
   Result<void> image_update();
@@ -277,12 +279,32 @@ Result<void> Demo::make_source() {
   return {};
 }
 
-void Demo::show_host_run(const Host& h, const nlohmann::json& out) {
+// The AP-TA legs of the SM's pairing, from the headend's log ("hop ..." lines), in order.
+std::vector<std::string> Demo::relayed_hops(const Network& n, const std::string& sm_id) {
+  std::vector<std::string> hops;
+  std::istringstream log(slurp(dir_ / "logs" / ("headend-" + n.name + ".log")));
+  for (std::string line; std::getline(log, line);) {
+    const auto at = line.find(" hop ");
+    if (at != std::string::npos && line.ends_with("SM " + sm_id)) hops.push_back(line.substr(at + 5));
+  }
+  return hops;
+}
+
+void Demo::show_host_run(const Host& h, const nlohmann::json& out, const Network& n) {
+  auto relayed = relayed_hops(n, h.sm.id);
+  // The host's own run is the last one in the log: its request and the TA's answer.
+  if (relayed.size() > 2) relayed.erase(relayed.begin(), relayed.end() - 2);
+  auto show = [&](const std::string& line) {
+    const auto gap = line.find("  ");
+    t_.hop(line.substr(0, gap), gap == std::string::npos ? "" : line.substr(gap + 2));
+  };
   if (out.contains("hops"))
     for (const auto& hop : out["hops"]) {
       const std::string line = hop.get<std::string>();
-      const auto gap = line.find("  ");
-      t_.hop(line.substr(0, gap), gap == std::string::npos ? "" : line.substr(gap + 2));
+      show(line);
+      // The AP-TA legs happen between the SM's KeyRequest and the AP's KeyResponse.
+      if (line.find("  KeyRequest (SM->AP)") != std::string::npos)
+        for (const auto& r : relayed) show(r.substr(0, r.rfind(", SM ")));
     }
   if (out.contains("events"))
     for (const auto& e : out["events"]) {
@@ -300,7 +322,7 @@ Result<bool> Demo::join(Host& h, Network& n, bool expect_refusal) {
                            "--state", h.state.string(), "--attempts", "3", "--json"},
                           fmt::format("join-{}-{}", h.number, n.name)));
   if (!r.out.is_object()) return fail(Errc::io_error, "host pair printed no outcome: " + r.stdout_text);
-  show_host_run(h, r.out);
+  show_host_run(h, r.out, n);
   if (expect_refusal)
     return t_.check(fmt::format("{}: the TA refuses the pair", h.label()),
                     r.status == 1 && r.out.value("error", "") == "pairing_refused",

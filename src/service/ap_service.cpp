@@ -64,6 +64,15 @@ void ApService::maybe_finish() {
   if (ta_) ta_->finish();
 }
 
+// "hop AP -> TA  KeyRequest (AP->TA), 600 bytes, SM ..." lines: what the demo's timeline shows of
+// the AP-TA legs the host cannot see.
+void ApService::log_hop(std::string_view route, ByteView message, const std::optional<SmId>& sm) {
+  auto header = wire::decode_header(message);
+  log_(fmt::format("hop {}  {}, {} bytes, SM {}", route,
+                   header ? wire::type_name(static_cast<wire::MessageType>(header->type)) : "(undecodable)",
+                   message.size(), sm ? sm->hex() : "?"));
+}
+
 void ApService::log_events(const protocol::Output& out) {
   for (const auto& e : out.events) log_(fmt::format("{} {}", e.what, e.detail));
 }
@@ -197,7 +206,10 @@ void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
   }
   s.sm = ap_.pending_sm(session);
   s.awaiting = true;
-  for (auto& m : out.messages) ta_->send(Frame{FrameKind::message, session, std::move(m.bytes)});
+  for (auto& m : out.messages) {
+    log_hop("AP -> TA", m.bytes, s.sm);
+    ta_->send(Frame{FrameKind::message, session, std::move(m.bytes)});
+  }
   s.answer_timer = std::make_shared<asio::steady_timer>(io_, config_.answer_timeout);
   asio::co_spawn(io_, answer_deadline(session, s.answer_timer), asio::detached);
 }
@@ -257,6 +269,7 @@ void ApService::on_ta_frame(const Frame& frame) {
     s.host->send(net::error_frame(error));
     return;
   }
+  log_hop("TA -> AP", frame.payload, s.sm);
   auto out = ap_.receive_from_ta(frame.stream, frame.payload, now());
   log_events(out);
   // Once the TA validated the SM on this connection, its leaving is reported, whatever a later

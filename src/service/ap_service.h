@@ -79,6 +79,7 @@ class ApService {
   void report_presence(const SmId& sm, bool present);
   void send_left(Bytes report);
   void log_events(const protocol::Output& out);
+  void log_hop(std::string_view route, ByteView message, const std::optional<SmId>& sm);
   void maybe_finish();
 
   asio::io_context& io_;
