@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "ts/compare.h"
 #include "ts/stream.h"
 
 namespace dcas::cli {
@@ -182,11 +183,38 @@ void add_ts_command(CLI::App& app, bool scramble) {
   cmd->callback([scramble] { run(scramble); });
 }
 
+// `dcas compare SOURCE OUTPUT`: exit 0 when OUTPUT carries SOURCE's programme unchanged.
+void compare() {
+  auto& a = args();
+  auto c = ts::compare_programme(a.in, a.out);
+  if (!c) return report_error("compare", c.error());
+  if (a.json) {
+    print_json({{"identical", c->identical},
+                {"elementary_pids", c->elementary_pids},
+                {"source_packets", c->source_packets},
+                {"matching_packets", c->matching_packets},
+                {"first_difference", c->first_difference}});
+  } else {
+    fmt::print("{}: {} of {} elementary-stream packets of {} equal (PIDs {}){}{}\n",
+               c->identical ? "identical programme" : "different", c->matching_packets, c->source_packets, a.in,
+               fmt::join(c->elementary_pids, ", "), c->identical ? "" : "; first difference: ",
+               c->first_difference);
+  }
+  if (!c->identical) exit_status() = exit_failure;
+}
+
 }  // namespace
 
 void add_ts(CLI::App& app) {
   add_ts_command(app, true);
   add_ts_command(app, false);
+  auto& a = args();
+  auto* cmd = app.add_subcommand("compare", "Whether a stream carries another's programme unchanged (every "
+                                            "elementary-stream packet, in order); exit 1 if not");
+  cmd->add_option("SOURCE", a.in, "The clear source")->required();
+  cmd->add_option("OUTPUT", a.out, "A receiver's output")->required();
+  cmd->add_flag("--json", a.json, "Print the comparison as JSON");
+  cmd->callback(compare);
 }
 
 }  // namespace dcas::cli
