@@ -1,9 +1,16 @@
 // Client image download (SM <-> AP, PS) and the CAS (EMM, ECM -> CW channel -> TP), I/O-free: each
 // check of the bootloader and the CA client has a test where exactly that check fails and nothing
 // is installed or released. The PS side here is the real sealing code with the AP's test key.
+#include <unistd.h>
+
+#include <fstream>
+
+#include "headend/broadcast.h"
 #include "protocol/cas.h"
 #include "protocol/client_image.h"
 #include "protocol_support.h"
+#include "service/receiver.h"
+#include "ts/compare.h"
 
 namespace dcas {
 namespace {
@@ -296,6 +303,160 @@ TEST_F(CaClientTest, EcmChecks) {
   EXPECT_FALSE(*r);  // a repeat
   EXPECT_EQ(ecm_error(ecm(6), t0 + std::chrono::seconds(61)), Errc::entitlement_expired);
   EXPECT_EQ(ecm_error(ecm(6)), Errc::ok);
+}
+
+}  // namespace
+}  // namespace dcas
+
+// ---- the CAS on the broadcast: the headend's Broadcaster, the host's Receiver ----
+
+namespace dcas {
+namespace {
+
+using namespace dcas::test;
+namespace fs = std::filesystem;
+
+Bytes read_file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), {});
+}
+void write_file_bytes(const fs::path& p, const Bytes& b) {
+  std::ofstream out(p, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+}
+std::uint16_t pid_of(const std::uint8_t* p) { return static_cast<std::uint16_t>((p[1] & 0x1f) << 8 | p[2]); }
+
+struct BroadcastTest : DownloadTest {
+  const Bytes product_key = Bytes(16, 0x9a);
+  const fs::path source = ffmpeg_ts(4);
+  headend::BroadcastConfig config = [] {
+    headend::BroadcastConfig c;
+    c.crypto_period = std::chrono::seconds(1);
+    c.product_id = 7;
+    return c;
+  }();
+
+  void SetUp() override {
+    DownloadTest::SetUp();
+    ASSERT_TRUE(download().ok());
+  }
+  Bytes emm_for(const SmId& sm, ByteView ca) {
+    const auto until = static_cast<std::uint64_t>(protocol::to_unix_ms(std::chrono::system_clock::now()) / 1000 + 3600);
+    return protocol::seal_emm(ca, sm, {7, until}, product_key, rng).value();
+  }
+  Bytes scramble(std::vector<Bytes> emms, headend::BroadcastStats* stats = nullptr) {
+    auto b = headend::Broadcaster::create(config, product_key, std::move(emms), rng).value();
+    const Bytes in = read_file_bytes(source);
+    Bytes out;
+    // In uneven chunks, as a file is read.
+    for (std::size_t at = 0; at < in.size(); at += 188 * 777) {
+      const auto n = std::min<std::size_t>(188 * 777, in.size() - at);
+      EXPECT_TRUE(b.process(ByteView(in).subspan(at, n), out));
+    }
+    if (stats) *stats = b.stats();
+    return out;
+  }
+  // The host's side: a real SM and TP (the test's, with the CW channel up). The receiver uses the
+  // wall clock, as a host does: the CW channel's staleness check runs on it.
+  service::ReceiverStats receive(const Bytes& scrambled, const fs::path& out_file) {
+    service::Receiver receiver(*h->sm, *h->tp, config.algorithm, config.ca_system_id, [](std::string_view) {});
+    Bytes out;
+    receiver.feed(scrambled, out);
+    receiver.finish(out);
+    write_file_bytes(out_file, out);
+    return receiver.stats();
+  }
+  fs::path temp(const std::string& name) {
+    return fs::temp_directory_path() / ("dcas-bc-" + std::to_string(::getpid()) + "-" + name);
+  }
+};
+
+TEST_F(BroadcastTest, AnEntitledHostGetsTheProgrammeBackPacketForPacket) {
+  headend::BroadcastStats st;
+  const Bytes scrambled = scramble({emm_for(h->sm->id(), view(ca_key))}, &st);
+  EXPECT_GE(st.crypto_periods, 4u);
+  EXPECT_EQ(st.elementary_pids, (std::set<std::uint16_t>{0x100, 0x101}));
+  const Bytes clear = read_file_bytes(source);
+  std::map<std::uint16_t, std::vector<const std::uint8_t*>> src;
+  for (std::size_t at = 0; at + 188 <= clear.size(); at += 188) src[pid_of(&clear[at])].push_back(&clear[at]);
+  std::map<std::uint16_t, std::size_t> seen;
+  std::vector<ts::Scrambling> parities;
+  bool cat = false, ca_descriptor = false;
+  for (std::size_t at = 0; at + 188 <= scrambled.size(); at += 188) {
+    const std::uint8_t* p = &scrambled[at];
+    auto info = ts::parse_packet(ByteView(p, 188)).value();
+    const bool es = st.elementary_pids.contains(info.pid);
+    if (!es) {
+      EXPECT_EQ(info.scrambling, ts::Scrambling::clear) << "PSI, ECM and EMM packets stay clear";
+      cat |= info.pid == ts::cat_pid;
+      if (info.pid == 0x1000 && info.payload_unit_start) {
+        auto pmt = ts::parse_pmt(ByteView(p + 5, 183).first(3 + ((p[6] & 0x0f) << 8 | p[7])));
+        ca_descriptor |= pmt && !pmt->ca.empty() && pmt->ca[0].ca_pid == config.ecm_pid &&
+                         pmt->ca[0].ca_system_id == config.ca_system_id;
+      }
+      continue;
+    }
+    // Header and adaptation field as in the source, only the scrambling bits set.
+    const std::uint8_t* original = src[info.pid].at(seen[info.pid]++);
+    EXPECT_EQ(p[1], original[1]);
+    EXPECT_EQ(p[3] & 0x3f, original[3] & 0x3f);
+    if (info.has_adaptation_field) EXPECT_TRUE(std::equal(p + 4, p + info.payload_offset, original + 4));
+    if (info.has_payload && info.payload_size() >= 8) {
+      EXPECT_NE(info.scrambling, ts::Scrambling::clear);
+      if (parities.empty() || parities.back() != info.scrambling) parities.push_back(info.scrambling);
+    }
+  }
+  EXPECT_TRUE(cat);
+  EXPECT_TRUE(ca_descriptor);
+  // The key changes once per crypto period, alternating parity.
+  EXPECT_GE(parities.size(), 4u);
+  for (std::size_t i = 1; i < parities.size(); ++i) EXPECT_NE(parities[i], parities[i - 1]);
+
+  const auto out = temp("entitled.ts");
+  const auto rs = receive(scrambled, out);
+  EXPECT_EQ(rs.control_word_updates, st.crypto_periods);
+  EXPECT_EQ(rs.left_scrambled, 0u);
+  EXPECT_TRUE(rs.refused.empty());
+  const auto c = ts::compare_programme(source, out).value();
+  EXPECT_TRUE(c.identical) << c.first_difference;
+  fs::remove(out);
+}
+
+TEST_F(BroadcastTest, WithoutAnEntitlementNoControlWordReachesTheTp) {
+  // An EMM for another SM only; and one for this SM under another network's CA key.
+  const Bytes scrambled = scramble({emm_for(SmId::from_hex("5300000000000099").value(), view(ca_key)),
+                                    emm_for(h->sm->id(), Bytes(16, 0x01))});
+  const auto out = temp("unentitled.ts");
+  const auto rs = receive(scrambled, out);
+  EXPECT_EQ(rs.control_word_updates, 0u);
+  EXPECT_GT(rs.emms_for_others, 0u);
+  EXPECT_GT(rs.refused.at("mac_invalid"), 0u);
+  EXPECT_GT(rs.refused.at("not_entitled"), 0u);
+  EXPECT_GT(rs.left_scrambled, 0u);
+  const auto c = ts::compare_programme(source, out).value();
+  EXPECT_FALSE(c.identical);
+  EXPECT_LT(c.matching_packets * 10, c.source_packets);
+  fs::remove(out);
+}
+
+TEST_F(BroadcastTest, ReplayedAndTamperedEcmsInTheStreamAreRefusedAndChangeNothing) {
+  headend::BroadcastStats st;
+  Bytes scrambled = scramble({emm_for(h->sm->id(), view(ca_key))}, &st);
+  std::vector<std::size_t> ecms;
+  for (std::size_t at = 0; at + 188 <= scrambled.size(); at += 188)
+    if (pid_of(&scrambled[at]) == config.ecm_pid) ecms.push_back(at);
+  ASSERT_GT(ecms.size(), 10u);
+  // A copy of the first ECM packet (period 0) replaces a repeat late in the stream; another repeat
+  // gets a flipped byte inside its message.
+  std::copy_n(&scrambled[ecms[0]], 188, &scrambled[ecms[ecms.size() - 3]]);
+  scrambled[ecms[ecms.size() - 5] + 40] ^= 0x01;
+  const auto out = temp("replayed.ts");
+  const auto rs = receive(scrambled, out);
+  EXPECT_EQ(rs.refused.at("ecm_replayed"), 1u);
+  EXPECT_EQ(rs.refused.size(), 2u);  // and the tampered one, as a MAC or decoding failure
+  const auto c = ts::compare_programme(source, out).value();
+  EXPECT_TRUE(c.identical) << c.first_difference;
+  fs::remove(out);
 }
 
 }  // namespace

@@ -11,6 +11,20 @@
 
 namespace dcas::test {
 
+const std::filesystem::path& ffmpeg_ts(int seconds) {
+  static std::map<int, std::filesystem::path> made;
+  auto it = made.find(seconds);
+  if (it != made.end()) return it->second;
+  const auto p = std::filesystem::temp_directory_path() /
+                 ("dcas-sample-" + std::to_string(::getpid()) + "-" + std::to_string(seconds) + "s.ts");
+  const std::string d = std::to_string(seconds);
+  const std::string cmd = "ffmpeg -loglevel error -y -f lavfi -i testsrc=duration=" + d +
+                          ":size=320x240:rate=25 -f lavfi -i sine=duration=" + d +
+                          " -c:v mpeg2video -c:a mp2 -f mpegts " + p.string();
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("ffmpeg failed");
+  return made.emplace(seconds, p).first->second;
+}
+
 namespace {
 std::string slurp(const std::filesystem::path& p) {
   std::ifstream in(p);

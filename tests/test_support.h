@@ -38,6 +38,10 @@ inline crypto::SeededRandom& test_rng() {
 
 inline pki::Validity valid_for_a_year() { return pki::Validity::starting_now(365); }
 
+// A real MPEG-TS made by ffmpeg (MPEG-2 video at 25 fps and MP2 audio, with PCR), once per test
+// process and length.
+const std::filesystem::path& ffmpeg_ts(int seconds);
+
 inline const pki::Certificate& ta_root() {
   static const pki::Certificate root =
       pki::make_root(key("ta"), "DCAS Test TA", valid_for_a_year(), test_rng()).value();

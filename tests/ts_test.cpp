@@ -53,19 +53,7 @@ Bytes read_bytes(const fs::path& p) {
   return Bytes(text.begin(), text.end());
 }
 
-// A real MPEG-TS made by ffmpeg (MPEG-2 video and MPEG audio, 2 s), once per test process.
-const fs::path& sample_ts() {
-  static const fs::path path = [] {
-    const fs::path p = fs::temp_directory_path() / ("dcas-sample-" + std::to_string(::getpid()) + ".ts");
-    const std::string cmd =
-        "ffmpeg -loglevel error -y -f lavfi -i testsrc=duration=2:size=320x240:rate=25 -f lavfi -i "
-        "sine=duration=2 -c:v mpeg2video -c:a mp2 -f mpegts " +
-        p.string();
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("ffmpeg failed");
-    return p;
-  }();
-  return path;
-}
+const fs::path& sample_ts() { return test::ffmpeg_ts(2); }
 
 const std::map<std::string, std::pair<std::string, std::string>> keys = {
     {"csa2", {"0102030405060708", "1112131415161718"}},
