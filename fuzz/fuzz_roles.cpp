@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "pki/authority.h"
 #include "protocol/in_process.h"
@@ -96,6 +97,54 @@ void fuzz_ap(ByteView input, bool from_ta) {
   }
 }
 
+// An SM whose CW channel stands (the run's first four messages to it replayed).
+struct EstablishedSm {
+  MemoryNonVolatile<SmMemory> memory;
+  std::optional<SecureMicro> sm;
+  explicit EstablishedSm(bool with_image) {
+    auto& w = world();
+    if (with_image) {
+      SmMemory m;
+      m.image = InstalledImage{Bytes(8, 'N'), 1, SecureBytes(16, 0xca), Bytes(32, 0)};
+      (void)memory.store(m);
+    }
+    sm.emplace(SecureMicro::create(w.sm_id, memory, w.rng, now).value());
+    for (const auto& hop : w.sent_to(Peer::sm, 4)) (void)sm->receive(hop.from, hop.bytes, now);
+  }
+};
+
+// An AP that relayed the run's pairing on session 1: the TA validated the SM there.
+AuthProxy validated_ap() {
+  auto& w = world();
+  auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
+  for (const auto& hop : w.sent_to(Peer::ap, 2))
+    hop.from == Peer::sm ? (void)ap.receive_from_sm(1, hop.bytes, now) : (void)ap.receive_from_ta(1, hop.bytes, now);
+  return ap;
+}
+
+// The download, in each state the SM waits in: for the grant, and (with a genuine grant) for the image.
+void fuzz_download(ByteView input, bool granted) {
+  EstablishedSm host(false);
+  auto request = host.sm->request_image();
+  if (granted && !request.messages.empty()) {
+    auto ap = validated_ap();
+    if (auto grant = ap.grant_image_key(1, request.messages[0].bytes, 1))
+      (void)host.sm->receive(Peer::ap, grant->message, now);
+  }
+  (void)host.sm->receive(Peer::ap, input, now);
+}
+
+// The CA client of an installed image: EMMs and ECMs from the broadcast.
+void fuzz_cas(ByteView input) {
+  EstablishedSm host(true);
+  (void)host.sm->receive_cas(input, now);
+}
+
+void fuzz_grant(ByteView input) {
+  auto ap = validated_ap();
+  (void)ap.grant_image_key(1, input, 1);
+}
+
 void fuzz_ta(ByteView input) {
   auto& w = world();
   MemoryPairingStore store;
@@ -113,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const ByteView input(data + 1, size - 1);
   // The SM receives (from the AP, from the TP) in this order: announce, TPCertRsp, KeyResponse, Cnfm.
-  switch (data[0] % 10) {
+  switch (data[0] % 14) {
     case 0: fuzz_sm(input, 0, Peer::ap); break;  // idle
     case 1: fuzz_sm(input, 1, Peer::tp); break;  // awaiting TPCertRsp
     case 2: fuzz_sm(input, 2, Peer::ap); break;  // awaiting KeyResponse
@@ -123,6 +172,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 6: fuzz_tp(input, 2); break;            // established: ControlWord
     case 7: fuzz_ap(input, false); break;
     case 8: fuzz_ap(input, true); break;
+    case 10: fuzz_download(input, false); break;  // awaiting ImageKeyGrant
+    case 11: fuzz_download(input, true); break;   // awaiting ClientImage
+    case 12: fuzz_cas(input); break;              // EMM, ECM
+    case 13: fuzz_grant(input); break;            // ImageKeyRequest at the AP
     default: fuzz_ta(input); break;
   }
   return 0;

@@ -31,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)ts::parse_pat(section);
       (void)ts::parse_pmt(section);
       (void)ts::parse_cat(section);
+      (void)ts::parse_private_section(section);
     }
   }
   ts::StreamStats stats;

@@ -250,6 +250,47 @@ TEST_F(Services, AHostKeepsItsSecureMemoriesInOwnerOnlyFilesAndRefusesDamagedOne
   EXPECT_NE(damaged.err.find("tp.nvm is damaged"), std::string::npos) << damaged.err;
 }
 
+// The headend (an AP with its PS and download server) delivers the personalized image; an update cut
+// off mid-transfer (the frame exceeds what the host accepts) leaves the installed image, and the
+// next attempt installs the new version with the same CA key.
+TEST_F(Services, AHeadendDeliversTheImageAndAnInterruptedUpdateLeavesTheInstalledOne) {
+  const auto headend = work_ / "headend";
+  ASSERT_EQ(run_dcas("headend init " + headend.string() + " --network-id 4e45540000000007").status, 0);
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta, {"--headend", headend.string()});
+  const auto box = work_ / "box";
+  auto field = [&](const std::string& name) {
+    const auto text = slurp_file(box / "sm.nvm");
+    const auto at = text.find(name + " = ");
+    return at == std::string::npos ? std::string() : text.substr(at, text.find('\n', at) - at);
+  };
+  auto r = pair_host(p().sms[0], p().tps[0], ap, "--json --state " + box.string());
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["image"]["version"], 1);
+  EXPECT_EQ(j["image"]["network_id"], "4e45540000000007");
+  EXPECT_EQ(field("image_version"), "image_version = 0000000000000001");
+  const auto ca_key = field("image_ca_key");
+  EXPECT_EQ(ca_key.size(), std::string("image_ca_key = ").size() + 32);
+
+  ASSERT_EQ(run_dcas("headend publish --headend " + headend.string() + " --image-size 50000").status, 0);
+  r = pair_host(p().sms[0], p().tps[0], ap, "--json --max-frame 30000 --state " + box.string());
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "net_frame_too_large") << r.out;
+  EXPECT_EQ(field("image_version"), "image_version = 0000000000000001");  // still installed, still working
+
+  r = pair_host(p().sms[0], p().tps[0], ap, "--json --state " + box.string());
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["image"]["version"], 2);
+  EXPECT_EQ(field("image_version"), "image_version = 0000000000000002");
+  EXPECT_EQ(field("image_ca_key"), ca_key);  // the SM's CA key on this network: EMMs keep working
+  // A plain AP (no headend) offers no image: a virgin SM pairs and stays virgin.
+  auto plain = start_ap(work_, p().aps[0], ta, {}, "ap2");
+  r = pair_host(p().sms[1], p().tps[1], plain, "--json");
+  ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_TRUE(nlohmann::json::parse(r.out)["image"].is_null());
+}
+
 TEST_F(Services, RefusalsExitNonZeroAndAClonePairIsRefusedWhileTheOriginalIsPresent) {
   auto ta = start_ta(work_, ta_dir_);
   auto ap = start_ap(work_, p().aps[0], ta);

@@ -71,7 +71,7 @@ if __name__ == "__main__":
         seeds["stream"] = b"".join(frame(1, i + 1, m) for i, m in enumerate(messages[:4]))
     else:
         messages = transcript_messages() + list(MESSAGES.values())
-        seeds = {f"{i:02d}-{sel}": bytes([sel]) + m for i, m in enumerate(messages) for sel in range(10)}
+        seeds = {f"{i:02d}-{sel}": bytes([sel]) + m for i, m in enumerate(messages) for sel in range(14)}
     for name, data in seeds.items():
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)

@@ -79,6 +79,9 @@ void ApService::log_events(const protocol::Output& out) {
 
 Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   const std::uint64_t session = next_session_++;
+  // The current image version for every new host (a publication is announced to connected hosts
+  // by the headend loop).
+  if (auto r = refresh_announcement(); !r) log_("cannot read the headend's image: " + r.error().message());
   sessions_[session].host = host;
   host->send(Frame{FrameKind::message, 0, announce_});
   Error ended{Errc::ok, ""};
