@@ -1,0 +1,92 @@
+// The headend's database: versions only go up, an SM's CA key is drawn once and stays, keys are
+// sealed under the operator key, download orders are taken once.
+#include <unistd.h>
+
+#include "common/files.h"
+#include "headend/headend_store.h"
+#include "store/operator_key.h"
+#include "test_support.h"
+
+namespace dcas {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct HeadendStoreTest : ::testing::Test {
+  fs::path dir = fs::temp_directory_path() / ("dcas-headend-" + std::to_string(::getpid()) + "-" +
+                                              ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  crypto::SeededRandom rng{view("headend")};
+  const protocol::TimePoint now = std::chrono::system_clock::now();
+  SmId sm = SmId::from_hex("5300000000000001").value();
+
+  void SetUp() override {
+    fs::remove_all(dir);
+    ASSERT_TRUE(headend::init_headend_directory(dir, Bytes(8, 0x4e), headend::stand_in_client_code(1, 100), rng, now));
+  }
+  void TearDown() override { fs::remove_all(dir); }
+  std::unique_ptr<headend::HeadendStore> open() { return headend::HeadendStore::open_directory(dir).value(); }
+};
+
+TEST_F(HeadendStoreTest, InitLeavesNetworkImageAndProductAndRefusesASecondInit) {
+  auto store = open();
+  EXPECT_EQ(store->network_id().value(), Bytes(8, 0x4e));
+  EXPECT_EQ(store->current_image().value()->version, 1u);
+  ASSERT_EQ(store->products().value().size(), 1u);
+  EXPECT_EQ(store->products().value()[0].name, "basic");
+  EXPECT_EQ((fs::status(dir / "store.key").permissions() & fs::perms::group_all), fs::perms::none);
+  EXPECT_EQ((fs::status(dir / "headend.sqlite").permissions() & fs::perms::others_all), fs::perms::none);
+  EXPECT_EQ(headend::init_headend_directory(dir, Bytes(8, 1), {}, rng, now).error().code, Errc::io_error);
+}
+
+TEST_F(HeadendStoreTest, ImageVersionsOnlyGoUp) {
+  auto store = open();
+  EXPECT_EQ(store->publish_image(1, Bytes(10, 1), now).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->publish_image(0, Bytes(10, 1), now).error().code, Errc::invalid_argument);
+  ASSERT_TRUE(store->publish_image(5, Bytes(10, 5), now));
+  EXPECT_EQ(store->publish_image(4, Bytes(10, 4), now).error().code, Errc::invalid_argument);
+  auto image = store->current_image().value();
+  EXPECT_EQ(image->version, 5u);
+  EXPECT_EQ(image->code, Bytes(10, 5));
+  EXPECT_EQ(headend::stand_in_client_code(5, 3000), headend::stand_in_client_code(5, 3000));
+  EXPECT_NE(headend::stand_in_client_code(5, 3000), headend::stand_in_client_code(6, 3000));
+}
+
+TEST_F(HeadendStoreTest, AnSmsCaKeyIsDrawnOnceAndSealed) {
+  auto store = open();
+  EXPECT_FALSE(store->find_ca_key(sm).value());
+  const auto first = store->ca_key(sm, rng).value();
+  EXPECT_EQ(first.size(), 16u);
+  EXPECT_EQ(store->ca_key(sm, rng).value(), first);
+  EXPECT_NE(store->ca_key(SmId::from_hex("5300000000000002").value(), rng).value(), first);
+  // The database holds it sealed: another operator key cannot open it.
+  store.reset();
+  auto other = headend::HeadendStore::open(dir / "headend.sqlite", Bytes(32, 0x77)).value();
+  EXPECT_EQ(other->find_ca_key(sm).error().code, Errc::store_key_invalid);
+  EXPECT_EQ(other->product_key(1).error().code, Errc::store_key_invalid);
+}
+
+TEST_F(HeadendStoreTest, SubscriptionsNeedAProductAndDownloadOrdersAreTakenOnce) {
+  auto store = open();
+  EXPECT_EQ(store->subscribe(sm, 9, 100).error().code, Errc::invalid_argument);
+  ASSERT_TRUE(store->add_product(9, "sports", rng));
+  EXPECT_EQ(store->add_product(9, "again", rng).error().code, Errc::invalid_argument);
+  EXPECT_NE(store->product_key(9).value(), store->product_key(1).value());
+  ASSERT_TRUE(store->subscribe(sm, 9, 100));
+  ASSERT_TRUE(store->subscribe(sm, 9, 200));  // replaced, not added
+  auto subs = store->subscriptions().value();
+  ASSERT_EQ(subs.size(), 1u);
+  EXPECT_EQ(subs[0].expires_at, 200u);
+  EXPECT_TRUE(store->unsubscribe(sm, 9).value());
+  EXPECT_FALSE(store->unsubscribe(sm, 9).value());
+
+  ASSERT_TRUE(store->order_download(sm, now));
+  ASSERT_TRUE(store->order_download(std::nullopt, now));
+  auto orders = store->take_download_orders().value();
+  ASSERT_EQ(orders.size(), 2u);
+  EXPECT_EQ(orders[0], sm);
+  EXPECT_FALSE(orders[1]);
+  EXPECT_TRUE(store->take_download_orders().value().empty());
+}
+
+}  // namespace
+}  // namespace dcas
