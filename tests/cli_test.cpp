@@ -171,10 +171,18 @@ TEST(Cli, DemoKeepsItsStreamsAndWritesItsTimeline) {
   for (const auto& e : trace["timeline"])
     if (e["kind"] == "hop") hops.push_back(e["what"].get<std::string>());
   // The paper's order, AP-TA legs included.
-  const std::vector<std::string> expected = {"SecurityAnnounce", "TPCertReq",        "TPCertRsp",
-                                             "KeyRequest (SM->AP)", "KeyRequest (AP->TA)", "KeyResponse (TA->AP)",
-                                             "KeyResponse (AP->SM)", "CWEKGenInfo (SM->TP)", "CWEKGenInfoCnfm",
-                                             "ImageKeyRequest", "ImageKeyGrant", "ClientImage"};
+  const std::vector<std::string> expected = {"SecurityAnnounce",
+                                             "TPCertReq",
+                                             "TPCertRsp",
+                                             "KeyRequest (SM->AP)",
+                                             "KeyRequest (AP->TA)",
+                                             "KeyResponse (TA->AP)",
+                                             "KeyResponse (AP->SM)",
+                                             "CWEKGenInfo (SM->TP)",
+                                             "CWEKGenInfoCnfm",
+                                             "ImageKeyRequest",
+                                             "ImageKeyGrant",
+                                             "ClientImage"};
   ASSERT_GE(hops.size(), expected.size());
   for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_EQ(hops[i].rfind(expected[i], 0), 0u) << hops[i];
   std::filesystem::remove_all(dir);

@@ -148,13 +148,15 @@ TEST_F(DownloadTest, EveryBootloaderCheckRefusesATamperedOrForeignImage) {
          return sealed(other, key);
        },
        Errc::image_wrong_target},
-      {"another version than granted", [&](const auto& c, ByteView key) {
+      {"another version than granted",
+       [&](const auto& c, ByteView key) {
          auto other = c;
          other.version = 7;
          return sealed(other, key);
        },
        Errc::image_wrong_target},
-      {"another network", [&](const auto& c, ByteView key) {
+      {"another network",
+       [&](const auto& c, ByteView key) {
          auto other = c;
          other.network_id = Bytes(8, 0x99);
          return sealed(other, key);
@@ -217,7 +219,8 @@ TEST_F(DownloadTest, TheCaClientTurnsEntitledEcmsIntoControlWordsAtTheTp) {
   cws.odd.emplace();
   cws.even->fill(0);
   cws.odd->fill(0);
-  for (int i = 0; i < 8; ++i) (*cws.even)[i] = static_cast<std::uint8_t>(i), (*cws.odd)[i] = static_cast<std::uint8_t>(0x80 + i);
+  for (int i = 0; i < 8; ++i)
+    (*cws.even)[i] = static_cast<std::uint8_t>(i), (*cws.odd)[i] = static_cast<std::uint8_t>(0x80 + i);
   const auto ecm = protocol::seal_ecm(product_key, 7, 1, cws, rng).value();
   auto out = h->sm->receive_cas(ecm, t0);
   ASSERT_FALSE(out.ok());
@@ -261,7 +264,9 @@ struct CaClientTest : ::testing::Test {
     c.even->fill(0x0e);
     return c;
   }();
-  Bytes emm(std::uint64_t product = 7) { return protocol::seal_emm(ca_key, sm, {product, until}, product_key, rng).value(); }
+  Bytes emm(std::uint64_t product = 7) {
+    return protocol::seal_emm(ca_key, sm, {product, until}, product_key, rng).value();
+  }
   Bytes ecm(std::uint64_t period, std::uint64_t product = 7) {
     return protocol::seal_ecm(product_key, product, period, cws, rng).value();
   }
@@ -424,8 +429,8 @@ TEST_F(BroadcastTest, AnEntitledHostGetsTheProgrammeBackPacketForPacket) {
 
 TEST_F(BroadcastTest, WithoutAnEntitlementNoControlWordReachesTheTp) {
   // An EMM for another SM only; and one for this SM under another network's CA key.
-  const Bytes scrambled = scramble({emm_for(SmId::from_hex("5300000000000099").value(), view(ca_key)),
-                                    emm_for(h->sm->id(), Bytes(16, 0x01))});
+  const Bytes scrambled = scramble(
+      {emm_for(SmId::from_hex("5300000000000099").value(), view(ca_key)), emm_for(h->sm->id(), Bytes(16, 0x01))});
   const auto out = temp("unentitled.ts");
   const auto rs = receive(scrambled, out);
   EXPECT_EQ(rs.control_word_updates, 0u);

@@ -33,7 +33,8 @@ inline std::string slurp_file(const fs::path& p) {
 // One dcas child process (stdout and stderr in `log`).
 class Process : public ChildProcess {
  public:
-  Process(std::vector<std::string> args, const fs::path& log) : ChildProcess(DCAS_BINARY, std::move(args), log), log_(log) {}
+  Process(std::vector<std::string> args, const fs::path& log)
+      : ChildProcess(DCAS_BINARY, std::move(args), log), log_(log) {}
   void kill(int signal) const { ChildProcess::signal(signal); }
   std::string log() const { return slurp_file(log_); }
 

@@ -113,8 +113,7 @@ class Demo {
   ~Demo() { stop_servers(); }
 
  private:
-  Result<Run> dcas(const std::vector<std::string>& argv, const std::string& name,
-                   std::chrono::seconds timeout = 120s);
+  Result<Run> dcas(const std::vector<std::string>& argv, const std::string& name, std::chrono::seconds timeout = 120s);
   Result<std::unique_ptr<ChildProcess>> serve(const std::vector<std::string>& argv, const std::string& name,
                                               std::string& address);
   Result<std::vector<Device>> issue(const std::string& role, unsigned count);
@@ -149,7 +148,8 @@ Result<Run> Demo::dcas(const std::vector<std::string>& argv, const std::string& 
   const fs::path out = dir_ / "logs" / (name + ".out"), log = dir_ / "logs" / (name + ".log");
   ChildProcess child(binary_, argv, log, out);
   auto status = child.wait(timeout);
-  if (!status) return fail(Errc::net_timeout, fmt::format("dcas {} did not finish in {} s", argv.at(0), timeout.count()));
+  if (!status)
+    return fail(Errc::net_timeout, fmt::format("dcas {} did not finish in {} s", argv.at(0), timeout.count()));
   Run r{*status, nullptr, slurp(out)};
   r.out = nlohmann::json::parse(r.stdout_text, nullptr, false);
   if (*status == 127) return fail(Errc::io_error, "cannot run " + binary_.string());
@@ -210,11 +210,11 @@ Result<void> Demo::provision() {
     spare_tp_ = tps.back();
     t_.note("TA", fmt::format("issues TP {} for another box", spare_tp_.id));
   }
-  t_.check("every device registered Virgin in the TA store", true,
-           fmt::format("{} SM, {} TP", sms.size(), tps.size()));
+  t_.check("every device registered Virgin in the TA store", true, fmt::format("{} SM, {} TP", sms.size(), tps.size()));
 
   for (unsigned n = 0; n < network_count; ++n) {
-    Network net{n == 0 ? "A" : "B", fmt::format("4e4554000000000{}", n + 1), aps[n], dir_ / fmt::format("headend-{}", n == 0 ? 'a' : 'b')};
+    Network net{n == 0 ? "A" : "B", fmt::format("4e4554000000000{}", n + 1), aps[n],
+                dir_ / fmt::format("headend-{}", n == 0 ? 'a' : 'b')};
     t_.note("TA", fmt::format("issues AP {} for the headend of network {} ({})", net.ap.id, net.name, net.network_id));
     DCAS_TRY_ASSIGN(he, dcas({"headend", "init", net.headend.string(), "--network-id", net.network_id},
                              "headend-init-" + net.name));
@@ -244,8 +244,8 @@ Result<void> Demo::start_servers() {
                                    "--ta", ta_address_},
                                   "headend-" + n.name, n.address));
     n.server = std::move(server);
-    t_.note("headend", fmt::format("network {}: dcas headend serve (AP {}, PS, download server) on {}", n.name,
-                                   n.ap.id, n.address));
+    t_.note("headend", fmt::format("network {}: dcas headend serve (AP {}, PS, download server) on {}", n.name, n.ap.id,
+                                   n.address));
   }
   return {};
 }
@@ -261,10 +261,27 @@ Result<void> Demo::make_source() {
     return {};
   }
   const std::string duration = fmt::format("{}", a.duration);
-  const std::vector<std::string> ffmpeg = {"ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                                           "testsrc=duration=" + duration + ":size=320x240:rate=25", "-f", "lavfi",
-                                           "-i", "sine=frequency=440:duration=" + duration, "-c:v", "mpeg2video",
-                                           "-b:v", "600k", "-c:a", "mp2", "-f", "mpegts", source_.string()};
+  const std::vector<std::string> ffmpeg = {"ffmpeg",
+                                           "-loglevel",
+                                           "error",
+                                           "-y",
+                                           "-f",
+                                           "lavfi",
+                                           "-i",
+                                           "testsrc=duration=" + duration + ":size=320x240:rate=25",
+                                           "-f",
+                                           "lavfi",
+                                           "-i",
+                                           "sine=frequency=440:duration=" + duration,
+                                           "-c:v",
+                                           "mpeg2video",
+                                           "-b:v",
+                                           "600k",
+                                           "-c:a",
+                                           "mp2",
+                                           "-f",
+                                           "mpegts",
+                                           source_.string()};
   ChildProcess child("/usr/bin/ffmpeg", {ffmpeg.begin() + 1, ffmpeg.end()}, dir_ / "logs" / "ffmpeg.log");
   if (child.wait(120s) == 0) {
     t_.note("source", fmt::format("{} s of MPEG-2 video and MP2 audio made by ffmpeg ({} bytes)", a.duration,
@@ -342,20 +359,22 @@ Result<bool> Demo::join(Host& h, Network& n, bool expect_refusal) {
 Result<void> Demo::broadcast(Network& n) {
   const auto& a = args();
   n.scrambled = dir_ / fmt::format("scrambled-{}.ts", n.name);
-  DCAS_TRY_ASSIGN(r, dcas({"headend", "broadcast", "--headend", n.headend.string(), source_.string(),
-                           n.scrambled.string(), "--algo", a.algo, "--crypto-period", fmt::format("{}", a.crypto_period),
-                           "--json"},
-                          "broadcast-" + n.name));
+  DCAS_TRY_ASSIGN(r,
+                  dcas({"headend", "broadcast", "--headend", n.headend.string(), source_.string(), n.scrambled.string(),
+                        "--algo", a.algo, "--crypto-period", fmt::format("{}", a.crypto_period), "--json"},
+                       "broadcast-" + n.name));
   if (r.status != 0 || !r.out.is_object()) return fail(Errc::io_error, "headend broadcast failed: " + r.stdout_text);
   const auto& o = r.out;
-  t_.hop("CAS -> all", fmt::format("network {}: {} packets scrambled with {} over {} crypto periods of {} ms",
-                                   n.name, o["scrambled"].get<std::uint64_t>(), a.algo,
-                                   o["crypto_periods"].get<std::uint64_t>(), o["crypto_period_ms"].get<std::int64_t>()));
-  t_.hop("CAS -> all", fmt::format("{} ECM sections on PID 0x{:04x} (PMT CA_descriptor), {} EMM sections on PID 0x{:04x} "
-                                   "(CAT) for {} subscriber(s)",
-                                   o["ecm_sections"].get<std::uint64_t>(), o["ecm_pid"].get<int>(),
-                                   o["emm_sections"].get<std::uint64_t>(), o["emm_pid"].get<int>(),
-                                   o["subscribers"].get<std::size_t>()));
+  t_.hop("CAS -> all",
+         fmt::format("network {}: {} packets scrambled with {} over {} crypto periods of {} ms", n.name,
+                     o["scrambled"].get<std::uint64_t>(), a.algo, o["crypto_periods"].get<std::uint64_t>(),
+                     o["crypto_period_ms"].get<std::int64_t>()));
+  t_.hop("CAS -> all",
+         fmt::format("{} ECM sections on PID 0x{:04x} (PMT CA_descriptor), {} EMM sections on PID 0x{:04x} "
+                     "(CAT) for {} subscriber(s)",
+                     o["ecm_sections"].get<std::uint64_t>(), o["ecm_pid"].get<int>(),
+                     o["emm_sections"].get<std::uint64_t>(), o["emm_pid"].get<int>(),
+                     o["subscribers"].get<std::size_t>()));
   t_.check(fmt::format("network {}: control words change every crypto period", n.name),
            o["crypto_periods"].get<std::uint64_t>() >= 2 && o["scrambled"].get<std::uint64_t>() > 0,
            fmt::format("{} periods", o["crypto_periods"].get<std::uint64_t>()));
@@ -364,31 +383,32 @@ Result<void> Demo::broadcast(Network& n) {
 
 // Fig. 2 steps 5-7 at the host: EMM and ECM to the SM's CA client, CWs to the TP, descrambling.
 Result<nlohmann::json> Demo::watch(Host& h, Network& n, const fs::path& out, bool expect_picture,
-                                  std::optional<fs::path> broadcast) {
-  DCAS_TRY_ASSIGN(r, dcas({"host", "run", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address,
-                           "--state", h.state.string(), "--attempts", "3", "--watch",
-                           broadcast.value_or(n.scrambled).string(), "--out",
-                           out.string(), "--algo", args().algo, "--json"},
-                          fmt::format("watch-{}-{}-{}", h.number, n.name, out.stem().string())));
+                                   std::optional<fs::path> broadcast) {
+  DCAS_TRY_ASSIGN(
+      r, dcas({"host", "run", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
+               h.state.string(), "--attempts", "3", "--watch", broadcast.value_or(n.scrambled).string(), "--out",
+               out.string(), "--algo", args().algo, "--json"},
+              fmt::format("watch-{}-{}-{}", h.number, n.name, out.stem().string())));
   if (!r.out.is_object()) return fail(Errc::io_error, "host run printed no outcome: " + r.stdout_text);
   if (r.status != 0 || !r.out.contains("watch")) {
-    t_.check(fmt::format("{}: on the network", h.label()), false, r.out.value("error", "") + " " + r.out.value("detail", ""));
+    t_.check(fmt::format("{}: on the network", h.label()), false,
+             r.out.value("error", "") + " " + r.out.value("detail", ""));
     return r.out;
   }
   const auto& w = r.out["watch"];
   const auto refused = w["refused"];
-  t_.hop(fmt::format("SM -> TP"), fmt::format("{}: {} ECMs and {} EMMs to the CA client ({} for other SMs); {} "
-                                              "ControlWord messages to the TP",
-                                              h.label(), w["ecms"].get<std::uint64_t>(), w["emms"].get<std::uint64_t>(),
-                                              w["emms_for_other_sms"].get<std::uint64_t>(),
-                                              w["control_word_updates"].get<std::uint64_t>()));
+  t_.hop(fmt::format("SM -> TP"),
+         fmt::format("{}: {} ECMs and {} EMMs to the CA client ({} for other SMs); {} "
+                     "ControlWord messages to the TP",
+                     h.label(), w["ecms"].get<std::uint64_t>(), w["emms"].get<std::uint64_t>(),
+                     w["emms_for_other_sms"].get<std::uint64_t>(), w["control_word_updates"].get<std::uint64_t>()));
   for (const auto& [name, count] : refused.items())
     t_.note(h.label(), fmt::format("CA client refused {} message(s): {}", count.get<std::uint64_t>(), name));
   auto compared = ts::compare_programme(source_, out);
   if (!compared) return std::unexpected(compared.error());
-  const std::string counts = fmt::format("{} of {} elementary-stream packets equal the source (PIDs {})",
-                                         compared->matching_packets, compared->source_packets,
-                                         fmt::join(compared->elementary_pids, ", "));
+  const std::string counts =
+      fmt::format("{} of {} elementary-stream packets equal the source (PIDs {})", compared->matching_packets,
+                  compared->source_packets, fmt::join(compared->elementary_pids, ", "));
   if (expect_picture) {
     t_.check(fmt::format("{}: the TP descrambled every crypto period", h.label()),
              w["left_scrambled"].get<std::uint64_t>() == 0 && w["control_word_updates"].get<std::uint64_t>() >= 2,
@@ -424,8 +444,8 @@ Result<void> Demo::sm_sharing() {
                            networks_.front().address, "--state", moved.state.string(), "--watch",
                            networks_.front().scrambled.string(), "--out", (dir_ / "moved-box.ts").string(), "--json"},
                           "watch-moved-box"));
-  t_.check("the other box gets no CW keys, so no control words and no picture", r.status == 1 && !fs::exists(dir_ / "moved-box.ts"),
-           r.out.is_object() ? r.out.value("error", "") : "");
+  t_.check("the other box gets no CW keys, so no control words and no picture",
+           r.status == 1 && !fs::exists(dir_ / "moved-box.ts"), r.out.is_object() ? r.out.value("error", "") : "");
   t_.act("Host 1's SM back in its own box");
   DCAS_TRY(watch(hosts_.front(), networks_.front(), dir_ / "host1-again.ts", true));
   return {};
@@ -573,7 +593,7 @@ void demo() {
   if (!a.keep.empty())
     fmt::print("Kept in {}: clear.ts, scrambled-*.ts, host*.ts, the stores and logs/\n", dir.string());
   if (!a.json.empty()) {
-    const nlohmann::json trace{{"scenario", a.scenario}, {"hosts", a.hosts}, {"algorithm", a.algo},
+    const nlohmann::json trace{{"scenario", a.scenario}, {"hosts", a.hosts},     {"algorithm", a.algo},
                                {"passed", t.all_ok()},   {"checks", t.checks()}, {"failed", t.failed()},
                                {"timeline", t.trace()}};
     if (auto w = write_public_file(a.json, view(trace.dump(2) + "\n")); !w) report_error("demo", w.error());

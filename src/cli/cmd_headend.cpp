@@ -54,15 +54,17 @@ HeadendArgs& args() {
 
 auto now() { return std::chrono::system_clock::now(); }
 
-Result<std::unique_ptr<headend::HeadendStore>> open_headend() { return headend::HeadendStore::open_directory(args().dir); }
+Result<std::unique_ptr<headend::HeadendStore>> open_headend() {
+  return headend::HeadendStore::open_directory(args().dir);
+}
 
 Result<void> init() {
   auto& a = args();
   DCAS_TRY_ASSIGN(network, from_hex_exact(a.network_id, 8, "--network-id"));
   const Bytes code = headend::stand_in_client_code(1, a.image_size);
   DCAS_TRY(headend::init_headend_directory(a.dir, network, code, crypto::system_random(), now()));
-  fmt::print("headend in {}: network {}, client image version 1 ({} bytes), product 1 \"basic\"\n", a.dir,
-             a.network_id, code.size());
+  fmt::print("headend in {}: network {}, client image version 1 ({} bytes), product 1 \"basic\"\n", a.dir, a.network_id,
+             code.size());
   return {};
 }
 
@@ -80,7 +82,8 @@ Result<void> subscribe(bool add) {
   DCAS_TRY_ASSIGN(store, open_headend());
   if (!add) {
     DCAS_TRY_ASSIGN(removed, store->unsubscribe(sm, a.product));
-    if (!removed) return fail(Errc::invalid_argument, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
+    if (!removed)
+      return fail(Errc::invalid_argument, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
     fmt::print("SM {} unsubscribed from product {}\n", sm.hex(), a.product);
     return {};
   }
@@ -144,8 +147,8 @@ Result<void> show() {
                                   {"personalized", ca_key.has_value()}});
   }
   if (a.json) return print_json(j), Result<void>{};
-  fmt::print("network {}, client image version {} ({} bytes)\n", to_hex(network), j["image_version"].get<std::uint64_t>(),
-             j["image_bytes"].get<std::size_t>());
+  fmt::print("network {}, client image version {} ({} bytes)\n", to_hex(network),
+             j["image_version"].get<std::uint64_t>(), j["image_bytes"].get<std::size_t>());
   for (const auto& p : products) fmt::print("product {} \"{}\"\n", p.id, p.name);
   for (const auto& s : j["subscriptions"])
     fmt::print("SM {} -> product {} until {}{}\n", s["sm_id"].get<std::string>(), s["product"].get<std::uint64_t>(),
@@ -167,8 +170,8 @@ Result<std::vector<Bytes>> subscriber_emms(headend::HeadendStore& store, std::ui
       skipped.push_back(s.sm.hex());
       continue;
     }
-    DCAS_TRY_ASSIGN(emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at}, product_key,
-                                            crypto::system_random()));
+    DCAS_TRY_ASSIGN(
+        emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at}, product_key, crypto::system_random()));
     emms.push_back(std::move(emm));
   }
   return emms;
@@ -190,8 +193,8 @@ Result<void> broadcast() {
   config.ecm_pid = a.ecm_pid;
   config.emm_pid = a.emm_pid;
   const std::size_t subscribers = emms.size();
-  DCAS_TRY_ASSIGN(broadcaster, headend::Broadcaster::create(config, view(product_key), std::move(emms),
-                                                            crypto::system_random()));
+  DCAS_TRY_ASSIGN(broadcaster,
+                  headend::Broadcaster::create(config, view(product_key), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
   std::vector<ts::StreamError> errors;
   DCAS_TRY(transform_file(a.in, a.out, [&](ByteView chunk, Bytes& out) -> Result<void> {
@@ -219,10 +222,11 @@ Result<void> broadcast() {
                    {"elementary_pids", st.elementary_pids},
                    {"input_errors", errors.size() + st.errors}};
   if (a.json) return print_json(j), Result<void>{};
-  fmt::print("{} -> {}: {} packets scrambled ({}) over {} crypto periods of {} ms; {} ECM and {} EMM sections "
-             "for {} subscriber(s) of product {}\n",
-             a.in, a.out, st.scrambled, a.algo, st.crypto_periods, config.crypto_period.count(), st.ecm_sections,
-             st.emm_sections, subscribers, a.product);
+  fmt::print(
+      "{} -> {}: {} packets scrambled ({}) over {} crypto periods of {} ms; {} ECM and {} EMM sections "
+      "for {} subscriber(s) of product {}\n",
+      a.in, a.out, st.scrambled, a.algo, st.crypto_periods, config.crypto_period.count(), st.ecm_sections,
+      st.emm_sections, subscribers, a.product);
   for (const auto& sm : skipped) fmt::print("  SM {} is subscribed but has no image on this network: no EMM\n", sm);
   return {};
 }

@@ -9,8 +9,8 @@
 #include "common/files.h"
 #include "common/records.h"
 #include "crypto/random.h"
-#include "pki/provisioning.h"
 #include "headend/personalizer.h"
+#include "pki/provisioning.h"
 #include "service/ap_service.h"
 #include "service/host_client.h"
 #include "service/host_memory.h"
@@ -227,7 +227,8 @@ void host_pair(CLI::App* command) {
     };
     auto report = service::pair_host(sm, tp, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
     auto image = sm.installed_image();
-    out["image"] = image ? nlohmann::json{{"version", image->version}, {"network_id", to_hex(image->network_id)},
+    out["image"] = image ? nlohmann::json{{"version", image->version},
+                                          {"network_id", to_hex(image->network_id)},
                                           {"code_sha256", to_hex(image->code_digest)}}
                          : nlohmann::json(nullptr);
     if (!report) {

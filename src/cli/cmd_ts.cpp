@@ -197,8 +197,7 @@ void compare() {
   } else {
     fmt::print("{}: {} of {} elementary-stream packets of {} equal (PIDs {}){}{}\n",
                c->identical ? "identical programme" : "different", c->matching_packets, c->source_packets, a.in,
-               fmt::join(c->elementary_pids, ", "), c->identical ? "" : "; first difference: ",
-               c->first_difference);
+               fmt::join(c->elementary_pids, ", "), c->identical ? "" : "; first difference: ", c->first_difference);
   }
   if (!c->identical) exit_status() = exit_failure;
 }
@@ -209,8 +208,9 @@ void add_ts(CLI::App& app) {
   add_ts_command(app, true);
   add_ts_command(app, false);
   auto& a = args();
-  auto* cmd = app.add_subcommand("compare", "Whether a stream carries another's programme unchanged (every "
-                                            "elementary-stream packet, in order); exit 1 if not");
+  auto* cmd = app.add_subcommand("compare",
+                                 "Whether a stream carries another's programme unchanged (every "
+                                 "elementary-stream packet, in order); exit 1 if not");
   cmd->add_option("SOURCE", a.in, "The clear source")->required();
   cmd->add_option("OUTPUT", a.out, "A receiver's output")->required();
   cmd->add_flag("--json", a.json, "Print the comparison as JSON");

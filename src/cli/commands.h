@@ -3,14 +3,13 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "common/bytes.h"
 #include "common/error.h"
-
-#include <functional>
 
 namespace dcas::cli {
 

@@ -87,10 +87,10 @@ enum class Errc : int {
   image_invalid = 124,            // the decrypted image is not a well-formed CA client image
   no_image = 125,                 // the SM has no CA client image: it cannot process EMMs or ECMs
 
-  not_entitled = 130,          // no entitlement for the ECM's product
-  entitlement_expired = 131,   // the entitlement for the ECM's product has expired
-  ecm_replayed = 132,          // an ECM for an earlier crypto period than one already accepted
-  not_addressed = 133,         // an EMM for another SM
+  not_entitled = 130,         // no entitlement for the ECM's product
+  entitlement_expired = 131,  // the entitlement for the ECM's product has expired
+  ecm_replayed = 132,         // an ECM for an earlier crypto period than one already accepted
+  not_addressed = 133,        // an EMM for another SM
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

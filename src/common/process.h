@@ -15,7 +15,8 @@ class ChildProcess {
  public:
   // Runs `binary` with `args`; stderr (and stdout, unless `stdout_path` is given) appended to
   // `log_path`. A failure to start shows as exit status 127.
-  ChildProcess(const std::filesystem::path& binary, std::vector<std::string> args, const std::filesystem::path& log_path,
+  ChildProcess(const std::filesystem::path& binary, std::vector<std::string> args,
+               const std::filesystem::path& log_path,
                const std::optional<std::filesystem::path>& stdout_path = std::nullopt);
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

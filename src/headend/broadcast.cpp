@@ -43,8 +43,8 @@ void Broadcaster::emit_section(ByteView section, std::uint16_t pid, Bytes& out) 
 }
 
 void Broadcaster::emit_ecm(Bytes& out) {
-  emit_section(ts::build_private_section(period_ % 2 ? ecm_table_odd : ecm_table_even, current_ecm_),
-               config_.ecm_pid, out);
+  emit_section(ts::build_private_section(period_ % 2 ? ecm_table_odd : ecm_table_even, current_ecm_), config_.ecm_pid,
+               out);
   ++stats_.ecm_sections;
   since_ecm_ = 0;
 }

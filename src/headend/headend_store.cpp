@@ -186,7 +186,8 @@ Result<SecureBytes> HeadendStore::product_key(std::uint64_t id) {
 
 Result<void> HeadendStore::subscribe(const SmId& sm, std::uint64_t product_id, std::uint64_t expires_at) {
   std::lock_guard lock(mutex_);
-  DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT OR REPLACE INTO subscriptions (sm_id, product_id, expires_at) VALUES (?, ?, ?)"));
+  DCAS_TRY_ASSIGN(
+      s, prepare(db_, "INSERT OR REPLACE INTO subscriptions (sm_id, product_id, expires_at) VALUES (?, ?, ?)"));
   bind_blob(s.get(), 1, sm.view());
   sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(product_id));
   sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(expires_at));
@@ -209,7 +210,8 @@ Result<bool> HeadendStore::unsubscribe(const SmId& sm, std::uint64_t product_id)
 
 Result<std::vector<Subscription>> HeadendStore::subscriptions() {
   std::lock_guard lock(mutex_);
-  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT sm_id, product_id, expires_at FROM subscriptions ORDER BY sm_id, product_id"));
+  DCAS_TRY_ASSIGN(s,
+                  prepare(db_, "SELECT sm_id, product_id, expires_at FROM subscriptions ORDER BY sm_id, product_id"));
   std::vector<Subscription> out;
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
@@ -262,12 +264,13 @@ Bytes stand_in_client_code(std::uint64_t version, std::size_t size) {
   Bytes code(name.begin(), name.end());
   // Filler from SHA-256 in counter mode: deterministic, so a published version can be recreated.
   for (std::uint32_t block = 0; code.size() < size; ++block) {
-    const std::uint8_t counter[12] = {static_cast<std::uint8_t>(version >> 56), static_cast<std::uint8_t>(version >> 48),
-                                      static_cast<std::uint8_t>(version >> 40), static_cast<std::uint8_t>(version >> 32),
-                                      static_cast<std::uint8_t>(version >> 24), static_cast<std::uint8_t>(version >> 16),
-                                      static_cast<std::uint8_t>(version >> 8),  static_cast<std::uint8_t>(version),
-                                      static_cast<std::uint8_t>(block >> 24),   static_cast<std::uint8_t>(block >> 16),
-                                      static_cast<std::uint8_t>(block >> 8),    static_cast<std::uint8_t>(block)};
+    const std::uint8_t counter[12] = {
+        static_cast<std::uint8_t>(version >> 56), static_cast<std::uint8_t>(version >> 48),
+        static_cast<std::uint8_t>(version >> 40), static_cast<std::uint8_t>(version >> 32),
+        static_cast<std::uint8_t>(version >> 24), static_cast<std::uint8_t>(version >> 16),
+        static_cast<std::uint8_t>(version >> 8),  static_cast<std::uint8_t>(version),
+        static_cast<std::uint8_t>(block >> 24),   static_cast<std::uint8_t>(block >> 16),
+        static_cast<std::uint8_t>(block >> 8),    static_cast<std::uint8_t>(block)};
     const auto d = crypto::sha256(counter);
     code.insert(code.end(), d.begin(), d.end());
   }

@@ -107,16 +107,17 @@ Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, 
     return fail(Errc::image_not_authenticated, "no SM validated by the TA on this connection");
   const Pending& sm = it->second;
   if (!equal_ct(m.second.sm_id, sm.sm_id.view()))
-    return fail(Errc::id_mismatch, "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " +
-                                       sm.sm_id.hex());
+    return fail(Errc::id_mismatch,
+                "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " + sm.sm_id.hex());
   DCAS_TRY(verify_signature(m.first, sm.sm_key, "SM"));
   DCAS_TRY_ASSIGN(image_key, rng_.bytes(image_key_size));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(sm.sm_key, view(image_key), rng_));
-  DCAS_TRY_ASSIGN(grant, sign_and_encode({wire::Profile::koo2010,
-                                          wire::ImageKeyGrant{offered_version, m.second.sm_id, m.second.nonce,
-                                                              std::move(encrypted), {}},
-                                          {}},
-                                         identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      grant,
+      sign_and_encode({wire::Profile::koo2010,
+                       wire::ImageKeyGrant{offered_version, m.second.sm_id, m.second.nonce, std::move(encrypted), {}},
+                       {}},
+                      identity_.key, rng_));
   return ImageGrant{sm.sm_id, m.second.installed_version, std::move(image_key), std::move(grant)};
 }
 

@@ -42,9 +42,8 @@ Result<Bytes> seal_emm(ByteView ca_key, const SmId& sm, const Entitlement& e, By
   DCAS_TRY_ASSIGN(keys, derive_cas_keys(ca_key));
   DCAS_TRY_ASSIGN(random_iv, rng.bytes(16));
   const Bytes iv(random_iv.begin(), random_iv.end());
-  DCAS_TRY_ASSIGN(ciphertext,
-                  crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, view(keys.cipher), iv,
-                                     product_key));
+  DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, view(keys.cipher),
+                                                 iv, product_key));
   wire::Message m{wire::Profile::koo2010,
                   wire::Emm{Bytes(sm.bytes.begin(), sm.bytes.end()), iv, e.product_id, e.expires_at, ciphertext, {}},
                   {}};
@@ -61,8 +60,8 @@ Result<Bytes> seal_ecm(ByteView product_key, std::uint64_t product_id, std::uint
   const Bytes iv(random_iv.begin(), random_iv.end());
   SecureBytes plain(2 * cw_slot_size);
   write_slots(cws, std::span<std::uint8_t, 2 * cw_slot_size>(plain.data(), plain.size()));
-  DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt,
-                                                 view(keys.cipher), iv, view(plain)));
+  DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, view(keys.cipher),
+                                                 iv, view(plain)));
   wire::Message m{wire::Profile::koo2010,
                   wire::Ecm{Bytes(layout.begin(), layout.end()), ciphertext, iv, product_id, crypto_period, {}},
                   {}};
@@ -101,7 +100,8 @@ Result<std::optional<ControlWords>> CaClient::on_ecm(ByteView message, TimePoint
   DCAS_TRY_ASSIGN(m, decode_as<wire::Ecm>(message));
   const auto& ecm = m.second;
   auto it = products_.find(ecm.product_id);
-  if (it == products_.end()) return fail(Errc::not_entitled, fmt::format("no entitlement for product {}", ecm.product_id));
+  if (it == products_.end())
+    return fail(Errc::not_entitled, fmt::format("no entitlement for product {}", ecm.product_id));
   Product& product = it->second;
   const auto now_s = static_cast<std::uint64_t>(to_unix_ms(now) / 1000);
   if (product.entitlement.expires_at <= now_s)

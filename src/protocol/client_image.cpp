@@ -80,11 +80,12 @@ Result<Bytes> seal_client_image(const ImageContents& image, ByteView image_key, 
   const Bytes iv(random_iv.begin(), random_iv.end());
   DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, image_key, iv,
                                                  view(pad(view(plain)))));
-  return sign_and_encode({wire::Profile::koo2010,
-                          wire::ClientImage{image.network_id, image.version,
-                                            Bytes(image.sm.bytes.begin(), image.sm.bytes.end()), iv, ciphertext, {}},
-                          {}},
-                         signer, rng);
+  return sign_and_encode(
+      {wire::Profile::koo2010,
+       wire::ClientImage{
+           image.network_id, image.version, Bytes(image.sm.bytes.begin(), image.sm.bytes.end()), iv, ciphertext, {}},
+       {}},
+      signer, rng);
 }
 
 Result<ImageContents> open_client_image(ByteView message, const crypto::RsaPublicKey& signer, ByteView image_key,
@@ -97,8 +98,8 @@ Result<ImageContents> open_client_image(ByteView message, const crypto::RsaPubli
   if (outer.image_version != granted_version)
     return fail(Errc::image_wrong_target,
                 fmt::format("image version {} where {} was granted", outer.image_version, granted_version));
-  auto decrypted = crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt, image_key, outer.iv,
-                                      outer.ciphertext);
+  auto decrypted =
+      crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt, image_key, outer.iv, outer.ciphertext);
   if (!decrypted) return fail(Errc::decrypt_failed, "image does not decrypt");
   SecureBytes plain(decrypted->begin(), decrypted->end());
   secure_wipe(decrypted->data(), decrypted->size());

@@ -291,11 +291,11 @@ Output SecureMicro::request_image() {
     DCAS_TRY_ASSIGN(nonce, rng_.bytes(16));
     nonce_.assign(nonce.begin(), nonce.end());
     const auto image = installed_image();
-    return sign_and_encode({wire::Profile::koo2010,
-                            wire::ImageKeyRequest{image ? image->version : 0, Bytes(id_.bytes.begin(), id_.bytes.end()),
-                                                  nonce_, {}},
-                            {}},
-                           identity_.key, rng_);
+    return sign_and_encode(
+        {wire::Profile::koo2010,
+         wire::ImageKeyRequest{image ? image->version : 0, Bytes(id_.bytes.begin(), id_.bytes.end()), nonce_, {}},
+         {}},
+        identity_.key, rng_);
   }();
   if (!request) return end_download(out, request.error()), out;
   image_wanted_ = false;
@@ -312,8 +312,8 @@ Result<void> SecureMicro::grant_checks(ByteView bytes) {
     return fail(Errc::image_wrong_target, "ImageKeyGrant names another SM or request");
   const auto memory = memory_.load().value_or(SmMemory{});
   if (memory.image && memory.image->network_id == memory.network_id && m.second.image_version < memory.image->version)
-    return fail(Errc::image_downgrade, fmt::format("version {} offered, {} installed", m.second.image_version,
-                                                   memory.image->version));
+    return fail(Errc::image_downgrade,
+                fmt::format("version {} offered, {} installed", m.second.image_version, memory.image->version));
   DCAS_TRY_ASSIGN(key, decrypt_exact(identity_.key, m.second.encrypted_image_key, image_key_size, "image key"));
   image_key_ = std::move(key);
   granted_version_ = m.second.image_version;

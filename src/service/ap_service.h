@@ -2,13 +2,12 @@
 // to it (docs/spec.md, "Transport").
 //
 // A host that connects is sent the signed SecurityAnnounce (again to every host when the headend
-// publishes a new image version, and a DCASDownload when the operator orders one); its KeyRequest is relayed to the TA on
-// a stream numbered by the host's session and the answer is relayed back. While a paired host
-// stays connected its presence is renewed at the TA; when it disconnects the AP reports it gone
-// (HostPresence left) if the TA may have validated it: after a relayed pairing KPK, or when the
-// TA's answer never came (link lost, timeout). "Left" reports are acknowledged by the TA; those
-// made while the link is down, or not acknowledged when it dropped, are sent first when it is back. One thread: the
-// AuthProxy is not shared.
+// publishes a new image version, and a DCASDownload when the operator orders one); its KeyRequest is relayed to the TA
+// on a stream numbered by the host's session and the answer is relayed back. While a paired host stays connected its
+// presence is renewed at the TA; when it disconnects the AP reports it gone (HostPresence left) if the TA may have
+// validated it: after a relayed pairing KPK, or when the TA's answer never came (link lost, timeout). "Left" reports
+// are acknowledged by the TA; those made while the link is down, or not acknowledged when it dropped, are sent first
+// when it is back. One thread: the AuthProxy is not shared.
 #pragma once
 
 #include <map>
@@ -36,7 +35,7 @@ struct ApServiceConfig {
   Bytes network_id = Bytes(8, 0);
   // None: the AP announces image version 0 and answers ImageKeyRequests with image_unavailable.
   ImageSource* images = nullptr;
-  Millis headend_poll{500};  // how often the image version and download orders are looked at
+  Millis headend_poll{500};           // how often the image version and download orders are looked at
   Millis answer_timeout{15'000};      // for the TA's answer to a KeyRequest
   Millis reconnect_delay{1'000};      // between attempts to reach the TA
   Millis presence_interval{200'000};  // presence renewals for connected, paired hosts

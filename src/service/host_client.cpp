@@ -97,8 +97,8 @@ class Host {
   void hop(Peer from, Peer to, ByteView bytes) {
     auto header = wire::decode_header(bytes);
     const auto name = header ? wire::type_name(static_cast<wire::MessageType>(header->type)) : "(undecodable)";
-    report_.hops.push_back(fmt::format("{} -> {}  {}, {} bytes", protocol::peer_name(from), protocol::peer_name(to),
-                                       name, bytes.size()));
+    report_.hops.push_back(
+        fmt::format("{} -> {}  {}, {} bytes", protocol::peer_name(from), protocol::peer_name(to), name, bytes.size()));
   }
   bool stopped(Peer who) const {
     return who == Peer::sm ? sm_.state() == protocol::SecureMicro::State::stopped

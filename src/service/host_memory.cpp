@@ -41,8 +41,7 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
   DCAS_TRY_ASSIGN(digest, r.hex("image_code_digest"));
   m = {cert, network, std::nullopt, tp, key};
   if (image_network.empty() && version.empty() && ca_key.empty() && digest.empty()) return {};
-  if (image_network.size() != 8 || version.size() != 8 || ca_key.size() != protocol::ca_key_size ||
-      digest.size() != 32)
+  if (image_network.size() != 8 || version.size() != 8 || ca_key.size() != protocol::ca_key_size || digest.size() != 32)
     return fail(Errc::invalid_argument, "installed image fields are malformed");
   std::uint64_t v = 0;
   for (auto b : version) v = v << 8 | b;

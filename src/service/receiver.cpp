@@ -10,7 +10,11 @@ auto now() { return std::chrono::system_clock::now(); }
 
 Receiver::Receiver(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, ts::Algorithm algorithm,
                    std::uint16_t ca_system_id, LogSink log)
-    : sm_(sm), tp_(tp), algorithm_(algorithm), ca_system_id_(ca_system_id), log_(std::move(log)),
+    : sm_(sm),
+      tp_(tp),
+      algorithm_(algorithm),
+      ca_system_id_(ca_system_id),
+      log_(std::move(log)),
       descrambler_(algorithm) {}
 
 void Receiver::feed(ByteView data, Bytes& out) {

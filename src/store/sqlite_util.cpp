@@ -73,7 +73,8 @@ Result<void> migrate(sqlite3* db, std::span<const char* const> steps) {
     const int version = sqlite3_column_int(version_stmt.get(), 0);
     const int latest = static_cast<int>(steps.size());
     if (version > latest)
-      return fail(Errc::store_schema, fmt::format("database schema {} is newer than this program's {}", version, latest));
+      return fail(Errc::store_schema,
+                  fmt::format("database schema {} is newer than this program's {}", version, latest));
     for (int v = version; v < latest; ++v) {
       DCAS_TRY(exec(db, steps[v]));
       DCAS_TRY(exec(db, fmt::format("PRAGMA user_version = {}", v + 1).c_str()));

@@ -78,7 +78,8 @@ Result<ProgrammeComparison> compare_programme(const std::filesystem::path& sourc
         c.first_difference = fmt::format("PID 0x{:04x}, packet {} of {}", pid, i + 1, a.size());
     }
     if (a.size() != b.size() && c.first_difference.empty())
-      c.first_difference = fmt::format("PID 0x{:04x}: {} packets in the source, {} in the output", pid, a.size(), b.size());
+      c.first_difference =
+          fmt::format("PID 0x{:04x}: {} packets in the source, {} in the output", pid, a.size(), b.size());
   }
   c.identical = c.first_difference.empty();
   return c;

@@ -20,7 +20,6 @@ struct ProgrammeComparison {
 };
 
 // Errors: io_error; ts_bad_section (the source names no elementary stream).
-Result<ProgrammeComparison> compare_programme(const std::filesystem::path& source,
-                                              const std::filesystem::path& output);
+Result<ProgrammeComparison> compare_programme(const std::filesystem::path& source, const std::filesystem::path& output);
 
 }  // namespace dcas::ts

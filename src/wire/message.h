@@ -157,8 +157,8 @@ struct Ecm {
 };
 
 using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
-                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce,
-                          DcasDownload, HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm>;
+                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload,
+                          HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm>;
 
 struct Message {
   Profile profile = Profile::koo2010;
