@@ -1,13 +1,18 @@
 // `dcas bench protocol` and `dcas bench cw`: a complete SM-TP protocol run against the RSA
 // operations it cannot avoid, and the control-word channel against its primitives.
 #include <benchmark/benchmark.h>
+#include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
 #include "bench/harness.h"
+#include "headend/broadcast.h"
 #include "pki/authority.h"
+#include "protocol/cas.h"
+#include "protocol/client_image.h"
 #include "protocol/in_process.h"
+#include "service/receiver.h"
 
 namespace dcas::bench {
 namespace {
@@ -142,10 +147,140 @@ void cw_primitives(benchmark::State& state) {
   EVP_CIPHER_free(aes);
 }
 
+// ---- the host's receiver: demux, CA client, CW channel, descrambling ----
+
+constexpr std::size_t broadcast_packets = 32768;  // 6 MB; one packet per millisecond of PCR: 33 s
+
+// A clear programme: PAT and PMT every 100 packets, one elementary stream (PID 0x100) whose every
+// 40th packet carries a PCR advancing 1 ms per packet.
+Bytes clear_programme() {
+  Bytes out;
+  std::uint8_t cc_pat = 0, cc_pmt = 0, cc_es = 0;
+  std::uint64_t state = 7;
+  const Bytes pat = ts::build_pat({1, {{1, 0x1000}}}), pmt = ts::build_pmt({1, 0x100, {}, {{0x02, 0x100, {}}}});
+  for (std::size_t i = 0; out.size() < broadcast_packets * ts::packet_size; ++i) {
+    if (i % 100 == 0) {
+      for (const auto& p : ts::packetize(pat, ts::pat_pid, cc_pat)) out.insert(out.end(), p.begin(), p.end());
+      for (const auto& p : ts::packetize(pmt, 0x1000, cc_pmt)) out.insert(out.end(), p.begin(), p.end());
+      continue;
+    }
+    std::array<std::uint8_t, ts::packet_size> p{};
+    p[0] = ts::sync_byte, p[1] = 0x01, p[2] = 0x00;
+    std::size_t at = 4;
+    if (i % 40 == 1) {  // adaptation field with a PCR (base in 90 kHz units)
+      const std::uint64_t base = i * 90;
+      p[3] = static_cast<std::uint8_t>(0x30 | (cc_es++ & 0x0f));
+      p[4] = 7, p[5] = 0x10;
+      p[6] = static_cast<std::uint8_t>(base >> 25), p[7] = static_cast<std::uint8_t>(base >> 17);
+      p[8] = static_cast<std::uint8_t>(base >> 9), p[9] = static_cast<std::uint8_t>(base >> 1);
+      p[10] = static_cast<std::uint8_t>((base & 1) << 7 | 0x7e), p[11] = 0;
+      at = 12;
+    } else {
+      p[3] = static_cast<std::uint8_t>(0x10 | (cc_es++ & 0x0f));
+    }
+    for (; at < ts::packet_size; ++at) p[at] = static_cast<std::uint8_t>((state = state * 6364136223846793005u + 1) >> 56);
+    out.insert(out.end(), p.begin(), p.end());
+  }
+  out.resize(broadcast_packets * ts::packet_size);
+  return out;
+}
+
+// A host (SM and TP established, the image installed by a real download) and two broadcasts of
+// the programme under two product keys: alternating them, each starts with an EMM carrying a new
+// product key, so the CA client accepts its ECMs from period 0 again.
+struct ReceiverFixture {
+  MemoryPairingStore store;
+  std::optional<TrustedAuthority> ta;
+  std::optional<AuthProxy> ap;
+  std::optional<InProcessNetwork> net;
+  std::unique_ptr<Host> host;
+  std::array<Bytes, 2> broadcasts;
+
+  ReceiverFixture() {
+    auto& f = fixture();
+    store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
+        .value();
+    store.add_tp(TpId::from_hex("5400000000000001").value()).value();
+    ta.emplace(Identity{f.ta_key, f.root, f.root}, store, crypto::system_random());
+    ta->register_ap(f.ap.certificate, bench_time).value();
+    ap.emplace(AuthProxy::create(f.ap, crypto::system_random(), bench_time).value());
+    net.emplace(*ta, *ap);
+    host = net->add_host(f.sm, f.tp, crypto::system_random(), crypto::system_random(), bench_time).value();
+    Output announce;
+    announce.send(Peer::sm, ap->security_announce(Bytes(8, 'N'), 1).value(), host->session);
+    net->run(*host, Peer::ap, std::move(announce), bench_time);
+    const SecureBytes ca_key(16, 0xca);
+    auto request = host->sm->request_image();
+    auto grant = ap->grant_image_key(host->session, request.messages.at(0).bytes, 1).value();
+    (void)host->sm->receive(Peer::ap, grant.message, bench_time);
+    const auto image = seal_client_image({Bytes(8, 'N'), 1, host->sm->id(), ca_key, Bytes(1000, 0xc0)},
+                                         view(grant.image_key), f.ap_key, f.rng)
+                           .value();
+    if (!host->sm->receive(Peer::ap, image, bench_time).ok()) std::abort();
+    const Bytes clear = clear_programme();
+    for (int i = 0; i < 2; ++i) {
+      const Bytes product_key(16, static_cast<std::uint8_t>(0x90 + i));
+      const auto emm = seal_emm(view(ca_key), host->sm->id(), {1, ~std::uint64_t{0} >> 1}, product_key, f.rng).value();
+      headend::BroadcastConfig config;
+      config.crypto_period = std::chrono::seconds(1);
+      auto b = headend::Broadcaster::create(config, product_key, {emm}, f.rng).value();
+      b.process(clear, broadcasts[i]).value();
+    }
+  }
+};
+
+ReceiverFixture& receiver_fixture() {
+  static ReceiverFixture f;
+  return f;
+}
+
+void receiver(benchmark::State& state) {
+  auto& f = receiver_fixture();
+  Bytes out;
+  out.reserve(f.broadcasts[0].size() + ts::packet_size);
+  // Alternates across Google Benchmark's runs too: the same broadcast twice in a row would replay
+  // its ECMs to the CA client, which refuses them (ecm_replayed).
+  static std::size_t which = 0;
+  std::size_t descrambled = 0;
+  for (auto _ : state) {
+    service::Receiver r(*f.host->sm, *f.host->tp, ts::Algorithm::csa2, headend::BroadcastConfig{}.ca_system_id,
+                        [](std::string_view) {});
+    out.clear();
+    r.feed(f.broadcasts[which ^= 1], out);
+    descrambled = r.stats().descrambled;
+    if (r.stats().control_word_updates < 30 || r.stats().left_scrambled)
+      state.SkipWithError(fmt::format("the receiver lost CWs: {} updates, {} left scrambled",
+                                      r.stats().control_word_updates, r.stats().left_scrambled)
+                              .c_str());
+  }
+  state.counters["descrambled"] = static_cast<double>(descrambled);
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * f.broadcasts[0].size()));
+}
+
+// The bare descrambler on the same broadcast, its two keys set once: the CSA work alone.
+void receiver_descramble_limit(benchmark::State& state) {
+  auto& f = receiver_fixture();
+  Bytes stream = f.broadcasts[0];
+  ts::Descrambler d(ts::Algorithm::csa2);
+  (void)d.set_key(ts::Scrambling::even, Bytes(8, 1));
+  (void)d.set_key(ts::Scrambling::odd, Bytes(8, 2));
+  ts::StreamStats stats;
+  std::vector<ts::StreamError> errors;
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::copy(f.broadcasts[0].begin(), f.broadcasts[0].end(), stream.begin());
+    state.ResumeTiming();
+    d.process(stream, {}, stats, errors);
+  }
+  state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * stream.size()));
+}
+
 BENCHMARK(protocol_run)->Name("protocol/run");
 BENCHMARK(protocol_rsa_operations)->Name("protocol/rsa_operations");
 BENCHMARK(cw_seal_open)->Name("cw/seal_open");
 BENCHMARK(cw_primitives)->Name("cw/primitives");
+BENCHMARK(receiver)->Name("receiver/broadcast")->UseRealTime();
+BENCHMARK(receiver_descramble_limit)->Name("receiver/descrambler_limit")->UseRealTime();
 
 const SuiteRegistration protocol_suite{
     Suite{"protocol",
@@ -156,6 +291,13 @@ const SuiteRegistration cw_suite{
     Suite{"cw",
           "Control-word message seal + open against AES-128-CBC encrypt + decrypt and two HMAC-SHA1 on the same bytes",
           {{"ControlWord seal + open", "cw/seal_open", "cw/primitives"}}}};
+
+const SuiteRegistration receiver_suite{
+    Suite{"receiver",
+          "The host's receiver on a 6 MB CSA2 broadcast with 1 s crypto periods (demux, ECM/EMM to the CA client, "
+          "ControlWord to the TP, descrambling) against the bare descrambler on the same bytes",
+          {{"receiver, broadcast to programme", "receiver/broadcast", "receiver/descrambler_limit",
+            Unit::megabytes_per_second}}}};
 
 }  // namespace
 }  // namespace dcas::bench

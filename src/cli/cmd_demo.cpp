@@ -282,7 +282,7 @@ Result<void> Demo::make_source() {
                                            "-f",
                                            "mpegts",
                                            source_.string()};
-  ChildProcess child("/usr/bin/ffmpeg", {ffmpeg.begin() + 1, ffmpeg.end()}, dir_ / "logs" / "ffmpeg.log");
+  ChildProcess child("/usr/bin/env", ffmpeg, dir_ / "logs" / "ffmpeg.log");  // ffmpeg from PATH
   if (child.wait(120s) == 0) {
     t_.note("source", fmt::format("{} s of MPEG-2 video and MP2 audio made by ffmpeg ({} bytes)", a.duration,
                                   fs::file_size(source_)));

@@ -316,41 +316,33 @@ void add_services(CLI::App& app, CLI::App& ta) {
     if (auto r = ta_serve(serve); !r) report_error("ta serve", r.error());
   });
 
+  // `ap serve` and `headend serve` are one service: the headend's has its directory required.
+  auto add_ap_serve = [&](CLI::App* parent, const char* description, bool headend, const char* name) {
+    auto* cmd = parent->add_subcommand("serve", description);
+    cmd->add_option("--ap", a.ap_dir, "The AP's device directory (key.pem, cert.pem, ta.crt)")->required();
+    cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
+    cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
+    cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")->capture_default_str();
+    cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
+        ->capture_default_str();
+    if (headend) {
+      cmd->add_option("--headend", a.headend_dir, "The headend's directory (its network, images, CAS)")->required();
+    } else {
+      cmd->add_option("--network-id", a.network_id, "Network ID announced, 16 hex digits")->capture_default_str();
+      cmd->add_option("--headend", a.headend_dir,
+                      "Headend directory: serve its client images (PS, download server); the network ID is its");
+    }
+    add_server_options(cmd);
+    cmd->callback([cmd, name] {
+      if (args().listen.empty()) args().listen = "127.0.0.1:7500";
+      if (auto r = ap_serve(cmd); !r) report_error(name, r.error());
+    });
+  };
   auto* ap = app.add_subcommand("ap", "Authentication Proxy: the headend's link between hosts and the TA");
   ap->require_subcommand(1);
-  auto* ap_serve_cmd = ap->add_subcommand("serve", "Serve set-top hosts, relaying their pairing to the TA");
-  ap_serve_cmd->add_option("--ap", a.ap_dir, "This AP's device directory (key.pem, cert.pem, ta.crt)")->required();
-  ap_serve_cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
-  ap_serve_cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
-  ap_serve_cmd->add_option("--network-id", a.network_id, "Network ID announced, 16 hex digits")->capture_default_str();
-  ap_serve_cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
-      ->capture_default_str();
-  ap_serve_cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
-      ->capture_default_str();
-  ap_serve_cmd->add_option("--headend", a.headend_dir,
-                           "Headend directory: serve its client images (PS, download server); the network ID is its");
-  add_server_options(ap_serve_cmd);
-  ap_serve_cmd->callback([ap_serve_cmd] {
-    if (args().listen.empty()) args().listen = "127.0.0.1:7500";
-    if (auto r = ap_serve(ap_serve_cmd); !r) report_error("ap serve", r.error());
-  });
-  // The same service under the headend's name, with its directory required.
-  auto* headend = app.get_subcommand("headend");
-  auto* headend_serve = headend->add_subcommand("serve", "The headend on the network: AP, PS and download server");
-  headend_serve->add_option("--headend", a.headend_dir, "The headend's directory")->required();
-  headend_serve->add_option("--ap", a.ap_dir, "The headend's AP device directory (key.pem, cert.pem, ta.crt)")
-      ->required();
-  headend_serve->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
-  headend_serve->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
-  headend_serve->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
-      ->capture_default_str();
-  headend_serve->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
-      ->capture_default_str();
-  add_server_options(headend_serve);
-  headend_serve->callback([headend_serve] {
-    if (args().listen.empty()) args().listen = "127.0.0.1:7500";
-    if (auto r = ap_serve(headend_serve); !r) report_error("headend serve", r.error());
-  });
+  add_ap_serve(ap, "Serve set-top hosts, relaying their pairing to the TA", false, "ap serve");
+  add_ap_serve(app.get_subcommand("headend"), "The headend on the network: AP, PS and download server", true,
+               "headend serve");
 
   auto* host = app.add_subcommand("host", "A set-top host: one SM and one TP");
   host->require_subcommand(1);

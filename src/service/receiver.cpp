@@ -42,8 +42,8 @@ void Receiver::descramble(std::span<std::uint8_t> packets) {
   stats_.stream_errors += errors.size();
 }
 
-// Packets are descrambled in runs; a run ends where a CAS section completes, so that control words
-// an ECM brings apply from the next packet on.
+// Packets are descrambled in runs; a run ends where an ECM brought new control words, so that they
+// apply from the next packet on.
 void Receiver::process(std::span<std::uint8_t> packets, Bytes& out) {
   std::size_t run_start = 0;
   for (std::size_t at = 0; at + ts::packet_size <= packets.size(); at += ts::packet_size) {
@@ -57,12 +57,15 @@ void Receiver::process(std::span<std::uint8_t> packets, Bytes& out) {
     if (!psi && !cas) continue;
     auto sections = assemblers_[pid].feed(packet.subspan(info->payload_offset), info->payload_unit_start);
     stats_.stream_errors += sections.errors.size();
-    if (sections.sections.empty()) continue;
-    if (cas) {
+    for (const auto& section : sections.sections) cas ? on_cas_section(section) : on_psi(pid, section);
+    // New control words end the run: the packets so far are descrambled with the keys they were
+    // sent under. (ECMs repeat far more often than keys change; most leave the run, and the
+    // descrambler's batches, whole.)
+    if (cas && control_words_changed()) {
       descramble(packets.subspan(run_start, at + ts::packet_size - run_start));
       run_start = at + ts::packet_size;
+      install_control_words();
     }
-    for (const auto& section : sections.sections) cas ? on_cas_section(section) : on_psi(pid, section);
   }
   descramble(packets.subspan(run_start));
   out.insert(out.end(), packets.begin(), packets.end());
@@ -121,8 +124,12 @@ void Receiver::on_cas_section(ByteView section) {
       continue;
     }
     ++stats_.control_word_updates;
-    install_control_words();
   }
+}
+
+bool Receiver::control_words_changed() const {
+  return tp_.control_word(protocol::Parity::even) != installed_[0] ||
+         tp_.control_word(protocol::Parity::odd) != installed_[1];
 }
 
 // The TP's current control words into the descrambler, where they changed.

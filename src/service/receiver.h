@@ -36,6 +36,7 @@ class Receiver {
   void process(std::span<std::uint8_t> packets, Bytes& out);
   void on_psi(std::uint16_t pid, ByteView section);
   void on_cas_section(ByteView section);
+  bool control_words_changed() const;
   void install_control_words();
   void descramble(std::span<std::uint8_t> packets);
 
