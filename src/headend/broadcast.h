@@ -49,6 +49,9 @@ class Broadcaster {
   Result<void> process(ByteView packets, Bytes& out);
   const BroadcastStats& stats() const { return stats_; }
 
+  Broadcaster(Broadcaster&&) = default;
+  ~Broadcaster() { secure_wipe(cws_.data(), sizeof cws_); }  // the control words
+
  private:
   Broadcaster(BroadcastConfig config, SecureBytes product_key, std::vector<Bytes> emms, crypto::RandomSource& rng)
       : config_(config), product_key_(std::move(product_key)), emms_(std::move(emms)), rng_(rng) {}

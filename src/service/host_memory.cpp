@@ -70,6 +70,7 @@ Result<std::unique_ptr<MemoryFile<T>>> MemoryFile<T>::open(std::filesystem::path
   auto text = read_text_file(file->path_);
   if (!text) return refuse(text.error());
   auto records = parse_records(*text);
+  secure_wipe(text->data(), text->size());
   if (!records) return refuse(records.error());
   if (records->size() != 1) return refuse({Errc::invalid_argument, "expected one record"});
   T value;
@@ -82,9 +83,11 @@ Result<std::unique_ptr<MemoryFile<T>>> MemoryFile<T>::open(std::filesystem::path
 
 template <typename T>
 Result<void> MemoryFile<T>::store(const T& value) {
-  const std::string text = encode(value);
+  std::string text = encode(value);  // holds the SM's CA key (hex): wiped once written
   const auto tmp = std::filesystem::path(path_.string() + ".new");
-  DCAS_TRY(write_secret_file(tmp, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size())));
+  auto written = write_secret_file(tmp, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  secure_wipe(text.data(), text.size());
+  DCAS_TRY(written);
   std::error_code ec;
   std::filesystem::rename(tmp, path_, ec);
   if (ec) return fail(Errc::io_error, fmt::format("cannot replace {}: {}", path_.string(), ec.message()));

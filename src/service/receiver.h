@@ -31,6 +31,7 @@ class Receiver {
   void feed(ByteView data, Bytes& out);
   void finish(Bytes& out);
   const ReceiverStats& stats() const { return stats_; }
+  ~Receiver() { secure_wipe(installed_.data(), sizeof installed_); }  // the control words
 
  private:
   void process(std::span<std::uint8_t> packets, Bytes& out);
