@@ -153,13 +153,17 @@ TEST(Cli, BenchJsonHasTheSharedForm) {
 namespace dcas {
 namespace {
 
-// The scenarios themselves run as the ctest tests Demo.*; this checks what --keep and --json leave.
+// The scenarios themselves run as the ctest tests Demo.*; this checks what --keep and --json leave,
+// and the demo's stream when ffmpeg is missing.
 TEST(Cli, DemoKeepsItsStreamsAndWritesItsTimeline) {
   const auto dir = std::filesystem::temp_directory_path() / ("dcas-demo-test-" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   const auto trace_file = dir.string() + ".json";
-  const auto r = test::run_dcas("demo --hosts 1 --duration 4 --keep " + dir.string() + " --json " + trace_file);
+  // Without ffmpeg on the PATH the demo uses the stream shipped in data/ (this test's process only).
+  ::setenv("PATH", "/nonexistent", 1);
+  const auto r = test::run_dcas("demo --hosts 1 --keep " + dir.string() + " --json " + trace_file);
   ASSERT_EQ(r.status, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ffmpeg is not available: the shipped stream"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos);
   for (auto f : {"clear.ts", "scrambled-A.ts", "host1.ts", "ta/ta.sqlite", "headend-a/headend.sqlite"})
     EXPECT_TRUE(std::filesystem::exists(dir / f)) << f;
