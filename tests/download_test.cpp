@@ -112,6 +112,32 @@ TEST_F(DownloadTest, AGrantForAnotherRequestOrNotSignedByTheApIsRefused) {
   EXPECT_EQ(out.error->code, Errc::signature_invalid);
 }
 
+TEST_F(DownloadTest, AGrantWhoseKeyIsNotForThisSmIsRefused) {
+  auto g = grant();
+  auto m = wire::decode(g.message).value();
+  // The image key encrypted to another key (the TP's): the SM cannot decrypt it.
+  std::get<wire::ImageKeyGrant>(m.body).encrypted_image_key =
+      crypto::oaep_encrypt(key_for("tp1").public_key(), Bytes(16, 1), rng).value();
+  auto out = deliver(protocol::sign_and_encode(m, key_for("ap1"), rng).value());
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::decrypt_failed);
+  EXPECT_EQ(h->sm->download(), SecureMicro::Download::none);
+}
+
+TEST_F(DownloadTest, AnImageWhoseContentsDisagreeWithItsEnvelopeIsRefused) {
+  auto g = grant();
+  ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+  // Personalized for another SM inside, relabelled for this one outside and signed again.
+  auto other = contents();
+  other.sm = SmId::from_hex("5300000000000099").value();
+  auto m = wire::decode(sealed(other, view(g.image_key))).value();
+  std::get<wire::ClientImage>(m.body).sm_id = Bytes(h->sm->id().bytes.begin(), h->sm->id().bytes.end());
+  auto out = deliver(protocol::sign_and_encode(m, key_for("ap1"), rng).value());
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.error->code, Errc::image_invalid);
+  EXPECT_FALSE(h->sm->installed_image());
+}
+
 TEST_F(DownloadTest, AnImageOutOfTurnIsRefusedWithoutEndingTheChannel) {
   auto out = deliver(sealed(contents(), Bytes(16, 1)));
   ASSERT_FALSE(out.ok());
@@ -289,6 +315,19 @@ TEST_F(CaClientTest, EmmChecks) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->product_id, 7u);
   EXPECT_EQ(client.entitlements().at(7).expires_at, until);
+}
+
+TEST_F(CaClientTest, AnEcmWithAMalformedLayoutIsRefusedEvenWithAGoodMac) {
+  ASSERT_TRUE(client.on_emm(emm()));
+  // What only a faulty headend could send: an unknown slot bit, authenticated by the right key.
+  auto m = wire::decode(ecm(5)).value();
+  auto& body = std::get<wire::Ecm>(m.body);
+  body.layout = {0x04, 16};
+  const auto keys = protocol::derive_cas_keys(product_key).value();
+  const auto tag = crypto::hmac_sha1(view(keys.mac), wire::authenticated_bytes(m));
+  body.mac.assign(tag.begin(), tag.end());
+  EXPECT_EQ(ecm_error(wire::encode(m)), Errc::bad_plaintext);
+  EXPECT_EQ(ecm_error(ecm(5)), Errc::ok);  // nothing changed: period 5 is still accepted
 }
 
 TEST_F(CaClientTest, EcmChecks) {

@@ -178,7 +178,8 @@ Bytes clear_programme() {
     } else {
       p[3] = static_cast<std::uint8_t>(0x10 | (cc_es++ & 0x0f));
     }
-    for (; at < ts::packet_size; ++at) p[at] = static_cast<std::uint8_t>((state = state * 6364136223846793005u + 1) >> 56);
+    for (; at < ts::packet_size; ++at)
+      p[at] = static_cast<std::uint8_t>((state = state * 6364136223846793005u + 1) >> 56);
     out.insert(out.end(), p.begin(), p.end());
   }
   out.resize(broadcast_packets * ts::packet_size);
@@ -198,7 +199,9 @@ struct ReceiverFixture {
 
   ReceiverFixture() {
     auto& f = fixture();
-    store.add_sm(SmId::from_hex("5300000000000001").value(), {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
+    store
+        .add_sm(SmId::from_hex("5300000000000001").value(),
+                {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
         .value();
     store.add_tp(TpId::from_hex("5400000000000001").value()).value();
     ta.emplace(Identity{f.ta_key, f.root, f.root}, store, crypto::system_random());
