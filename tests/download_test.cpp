@@ -306,7 +306,7 @@ TEST_F(CaClientTest, EmmChecks) {
   auto other = protocol::seal_emm(ca_key, SmId::from_hex("5300000000000002").value(), {7, until}, product_key, rng);
   EXPECT_EQ(client.on_emm(*other).error().code, Errc::not_addressed);
   auto flipped = emm();
-  flipped[30] ^= 0x01;
+  flipped[40] ^= 0x01;  // inside the IV
   EXPECT_EQ(client.on_emm(flipped).error().code, Errc::mac_invalid);
   auto foreign = protocol::seal_emm(Bytes(16, 0x01), sm, {7, until}, product_key, rng);
   EXPECT_EQ(client.on_emm(*foreign).error().code, Errc::mac_invalid);  // another network's CA key
@@ -315,6 +315,12 @@ TEST_F(CaClientTest, EmmChecks) {
   ASSERT_TRUE(e);
   EXPECT_EQ(e->product_id, 7u);
   EXPECT_EQ(client.entitlements().at(7).expires_at, until);
+  // A newer EMM shortens the entitlement; the older one replayed cannot lengthen it again.
+  auto newer = protocol::seal_emm(ca_key, sm, {7, until - 30, 2000}, product_key, rng).value();
+  ASSERT_TRUE(client.on_emm(newer));
+  auto older = protocol::seal_emm(ca_key, sm, {7, until + 3600, 1000}, product_key, rng).value();
+  EXPECT_EQ(client.on_emm(older).error().code, Errc::emm_replayed);
+  EXPECT_EQ(client.entitlements().at(7).expires_at, until - 30);
 }
 
 TEST_F(CaClientTest, AnEcmWithAMalformedLayoutIsRefusedEvenWithAGoodMac) {
@@ -464,6 +470,28 @@ TEST_F(BroadcastTest, AnEntitledHostGetsTheProgrammeBackPacketForPacket) {
   const auto c = ts::compare_programme(source, out).value();
   EXPECT_TRUE(c.identical) << c.first_difference;
   fs::remove(out);
+}
+
+// A looped source: at the join the PCR goes back to the start. The periods go on from where they
+// were (the control words keep changing), and the host still gets the programme back.
+TEST_F(BroadcastTest, APcrThatGoesBackwardsDoesNotFreezeTheControlWords) {
+  const Bytes once = read_file_bytes(source);
+  Bytes twice = once;
+  twice.insert(twice.end(), once.begin(), once.end());
+  const auto looped = temp("looped-source.ts");
+  write_file_bytes(looped, twice);
+  auto b = headend::Broadcaster::create(config, product_key, {emm_for(h->sm->id(), view(ca_key))}, rng).value();
+  Bytes scrambled;
+  ASSERT_TRUE(b.process(twice, scrambled));
+  EXPECT_GE(b.stats().crypto_periods, 7u);  // about 4 per pass of the 4 s source
+  const auto out = temp("looped.ts");
+  const auto rs = receive(scrambled, out);
+  EXPECT_EQ(rs.control_word_updates, b.stats().crypto_periods);
+  EXPECT_EQ(rs.left_scrambled, 0u);
+  const auto c = ts::compare_programme(looped, out).value();
+  EXPECT_TRUE(c.identical) << c.first_difference;
+  fs::remove(out);
+  fs::remove(looped);
 }
 
 TEST_F(BroadcastTest, WithoutAnEntitlementNoControlWordReachesTheTp) {

@@ -35,7 +35,7 @@ std::vector<Message> samples() {
        wire::ClientImage{filled(8, 0x4e), 2, filled(8, 0x53), filled(16, 0x1f), filled(4096, 0xe1), sig},
        {}},
       {wire::Profile::koo2010,
-       wire::Emm{filled(8, 0x53), filled(16, 0x1f), 7, 1800000000, filled(16, 0xe2), filled(20, 0xaa)},
+       wire::Emm{1700000000000, filled(8, 0x53), filled(16, 0x1f), 7, 1800000000, filled(16, 0xe2), filled(20, 0xaa)},
        {}},
       {wire::Profile::koo2010,
        wire::Ecm{{0x03, 0x08}, filled(32, 0xc0), filled(16, 0x1f), 7, 12, filled(20, 0xaa)},

@@ -210,7 +210,10 @@ Result<void> Demo::provision() {
     spare_tp_ = tps.back();
     t_.note("TA", fmt::format("issues TP {} for another box", spare_tp_.id));
   }
-  t_.check("every device registered Virgin in the TA store", true, fmt::format("{} SM, {} TP", sms.size(), tps.size()));
+  DCAS_TRY_ASSIGN(listed,
+                  dcas({"ta", "list", "--ta", (dir_ / "ta").string(), "--state", "virgin", "--json"}, "ta-list"));
+  t_.check("every SM registered Virgin in the TA store", listed.out.is_array() && listed.out.size() == sms.size(),
+           fmt::format("{} SM listed virgin, {} TP issued", listed.out.is_array() ? listed.out.size() : 0, tps.size()));
 
   for (unsigned n = 0; n < network_count; ++n) {
     Network net{n == 0 ? "A" : "B", fmt::format("4e4554000000000{}", n + 1), aps[n],

@@ -170,8 +170,8 @@ Result<std::vector<Bytes>> subscriber_emms(headend::HeadendStore& store, std::ui
       skipped.push_back(s.sm.hex());
       continue;
     }
-    DCAS_TRY_ASSIGN(
-        emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at}, product_key, crypto::system_random()));
+    DCAS_TRY_ASSIGN(emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at, protocol::to_unix_ms(now())},
+                                            product_key, crypto::system_random()));
     emms.push_back(std::move(emm));
   }
   return emms;
@@ -263,7 +263,9 @@ void add_headend(CLI::App& app) {
   dir_option(sub);
   sub->add_option("--sm", a.sm, "SM_ID, 16 hex digits")->required();
   sub->add_option("--product", a.product, "Product ID")->capture_default_str();
-  sub->add_option("--days", a.days, "Days the entitlement lasts")->capture_default_str();
+  sub->add_option("--days", a.days, "Days the entitlement lasts")
+      ->check(CLI::Range(0.0, 36500.0))
+      ->capture_default_str();
   sub->callback([] { run("headend subscribe", [] { return subscribe(true); }); });
 
   auto* unsub = h->add_subcommand("unsubscribe", "End an SM's entitlement to a product");

@@ -43,6 +43,8 @@ void ZeroizingAllocator<T>::deallocate(T* p, std::size_t n) noexcept {
 using SecureBytes = std::vector<std::uint8_t, ZeroizingAllocator<std::uint8_t>>;
 
 inline ByteView view(const SecureBytes& b) { return {b.data(), b.size()}; }
+// Wipes and releases a secret now, not when its buffer is freed: clear() alone keeps the bytes.
+inline void wipe(SecureBytes& b) noexcept { SecureBytes().swap(b); }
 inline ByteView view(std::string_view s) { return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()}; }
 
 std::string to_hex(ByteView data);

@@ -73,6 +73,7 @@ std::string_view errc_name(Errc code) {
     case Errc::entitlement_expired: return "entitlement_expired";
     case Errc::ecm_replayed: return "ecm_replayed";
     case Errc::not_addressed: return "not_addressed";
+    case Errc::emm_replayed: return "emm_replayed";
   }
   return "unknown_error";
 }

@@ -91,6 +91,7 @@ enum class Errc : int {
   entitlement_expired = 131,  // the entitlement for the ECM's product has expired
   ecm_replayed = 132,         // an ECM for an earlier crypto period than one already accepted
   not_addressed = 133,        // an EMM for another SM
+  emm_replayed = 134,         // an EMM issued before the one in force for its product
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

@@ -63,7 +63,8 @@ Result<void> Broadcaster::start_period(std::uint64_t period, Bytes& out) {
                                    ByteView(cws_[slot]).first(cw_length)));
     return {};
   };
-  if (!started_) DCAS_TRY(draw(slot_of(period)));
+  // A PCR that jumped over periods: the announced "next" CW is not the one on air, both are new.
+  if (!started_ || period > period_ + 1) DCAS_TRY(draw(slot_of(period)));
   DCAS_TRY(draw(slot_of(period + 1)));
   started_ = true;
   period_ = period;
@@ -96,8 +97,8 @@ Result<void> Broadcaster::scramble_pending(Bytes& out) {
   return {};
 }
 
-// The PMT again with the ECM PID in a program-level CA_descriptor; the elementary streams it names
-// are the ones scrambled.
+// The PMT again with the ECM PID in a program-level CA_descriptor; the elementary streams of every
+// PMT are scrambled (a PMT that names a new stream adds it from its next packet on).
 void Broadcaster::on_pmt_section(ByteView section, std::uint16_t pid, Bytes& out) {
   auto pmt = ts::parse_pmt(section);
   if (!pmt) {
@@ -106,34 +107,40 @@ void Broadcaster::on_pmt_section(ByteView section, std::uint16_t pid, Bytes& out
   }
   std::erase_if(pmt->ca, [&](const ts::CaDescriptor& d) { return d.ca_system_id == config_.ca_system_id; });
   pmt->ca.push_back({config_.ca_system_id, config_.ecm_pid});
-  pcr_pid_ = pmt->pcr_pid;
-  if (!scrambler_) {
-    std::set<std::uint16_t> pids;
-    for (const auto& s : pmt->streams) pids.insert(s.pid);
-    pids.erase(config_.ecm_pid);
-    pids.erase(config_.emm_pid);
-    stats_.elementary_pids = pids;
-    (void)scramble_pending(out);  // what came before the PMT stays clear
-    scrambler_.emplace(config_.algorithm, pids);
-    const std::size_t cw_length = ts::cw_size(config_.algorithm);
-    (void)scrambler_->set_key(ts::Scrambling::even, ByteView(cws_[0]).first(cw_length));
-    (void)scrambler_->set_key(ts::Scrambling::odd, ByteView(cws_[1]).first(cw_length));
-    scrambler_->set_parity(parity_of(period_));
-  }
+  // One clock for the crypto periods: the PCR of the first program seen.
+  if (!pcr_program_pmt_) pcr_program_pmt_ = pid;
+  if (*pcr_program_pmt_ == pid) pcr_pid_ = pmt->pcr_pid;
+  std::set<std::uint16_t> pids = elementary_pids_;
+  for (const auto& s : pmt->streams)
+    if (s.pid != config_.ecm_pid && s.pid != config_.emm_pid) pids.insert(s.pid);
+  if (pids != elementary_pids_) scramble_streams(pids, out);
   emit_section(ts::build_pmt(*pmt), pid, out);
   // The ECM follows every PMT: a receiver tuning in learns the ECM PID there and needs the ECM next.
   emit_ecm(out);
+}
+
+void Broadcaster::scramble_streams(const std::set<std::uint16_t>& pids, Bytes& out) {
+  (void)scramble_pending(out);  // what came before goes out as the previous scrambler left it
+  elementary_pids_ = pids;
+  stats_.elementary_pids = pids;
+  scrambler_.emplace(config_.algorithm, pids);
+  const std::size_t cw_length = ts::cw_size(config_.algorithm);
+  (void)scrambler_->set_key(ts::Scrambling::even, ByteView(cws_[0]).first(cw_length));
+  (void)scrambler_->set_key(ts::Scrambling::odd, ByteView(cws_[1]).first(cw_length));
+  scrambler_->set_parity(parity_of(period_));
 }
 
 std::optional<std::uint64_t> Broadcaster::period_at(ByteView packet, const ts::PacketInfo& info) {
   if (!pcr_pid_ || info.pid != *pcr_pid_) return std::nullopt;
   auto pcr = pcr_of(packet, info);
   if (!pcr) return std::nullopt;
-  const std::uint64_t ticks_per_period = static_cast<std::uint64_t>(config_.crypto_period.count()) * 27'000;
-  // A PCR going backwards (discontinuity, wrap): the clock restarts within the current period.
-  if (!first_pcr_ || (last_pcr_ && *pcr < *last_pcr_)) first_pcr_ = *pcr - std::min(*pcr, period_ * ticks_per_period);
+  const std::int64_t ticks_per_period = static_cast<std::int64_t>(config_.crypto_period.count()) * 27'000;
+  const auto now = static_cast<std::int64_t>(*pcr);  // below 2^33 x 300: no overflow
+  // A PCR going backwards (discontinuity, wrap): the clock restarts at the start of the current period.
+  if (!origin_ || (last_pcr_ && *pcr < *last_pcr_))
+    origin_ = now - static_cast<std::int64_t>(period_) * ticks_per_period;
   last_pcr_ = pcr;
-  return (*pcr - *first_pcr_) / ticks_per_period;
+  return static_cast<std::uint64_t>((now - *origin_) / ticks_per_period);
 }
 
 Result<void> Broadcaster::process(ByteView packets, Bytes& out) {

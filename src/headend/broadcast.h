@@ -58,6 +58,7 @@ class Broadcaster {
   Result<void> start_period(std::uint64_t period, Bytes& out);
   Result<void> scramble_pending(Bytes& out);
   void on_pmt_section(ByteView section, std::uint16_t pid, Bytes& out);
+  void scramble_streams(const std::set<std::uint16_t>& pids, Bytes& out);
   void emit_section(ByteView section, std::uint16_t pid, Bytes& out);
   void emit_ecm(Bytes& out);
   std::optional<std::uint64_t> period_at(ByteView packet, const ts::PacketInfo& info);
@@ -68,8 +69,10 @@ class Broadcaster {
   crypto::RandomSource& rng_;
   BroadcastStats stats_;
 
-  std::optional<ts::Scrambler> scrambler_;  // once a PMT named the elementary streams
-  std::size_t pending_from_ = 0;            // `out` offset from which packets await scrambling (in process)
+  std::optional<ts::Scrambler> scrambler_;  // once a PMT named elementary streams: all of theirs
+  std::set<std::uint16_t> elementary_pids_;
+  std::optional<std::uint16_t> pcr_program_pmt_;  // the PMT PID whose program's PCR times the periods
+  std::size_t pending_from_ = 0;                  // `out` offset from which packets await scrambling (in process)
   std::map<std::uint16_t, ts::SectionAssembler> assemblers_;
   std::set<std::uint16_t> pmt_pids_;
   std::optional<std::uint16_t> pcr_pid_;
@@ -77,7 +80,9 @@ class Broadcaster {
 
   bool started_ = false;
   std::uint64_t period_ = 0;
-  std::optional<std::uint64_t> first_pcr_, last_pcr_;
+  // The PCR at which period 0 began; signed: after a PCR that went backwards it may lie before 0.
+  std::optional<std::int64_t> origin_;
+  std::optional<std::uint64_t> last_pcr_;
   std::array<std::array<std::uint8_t, protocol::cw_slot_size>, 2> cws_{};  // [0] even, [1] odd
   Bytes current_ecm_;
   std::size_t since_ecm_ = 0;

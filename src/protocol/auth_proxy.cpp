@@ -30,7 +30,9 @@ Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoi
     pending_.erase(session);
     out.error = r.error();  // discarded; the protocol terminates for this SM (paper IV.2.B step 2)
     out.event("key_request_refused", r.error().message());
+    return out;
   }
+  validated_.erase(session);  // a new run: image keys wait for the TA's new answer
   return out;
 }
 
@@ -71,6 +73,7 @@ Output AuthProxy::receive_from_ta(std::uint64_t session, ByteView bytes, TimePoi
     return out;
   }
   if (auto r = relay_response(out, session, bytes); !r) {
+    validated_.erase(session);
     out.error = r.error();
     out.event("key_response_refused", r.error().message());
   }

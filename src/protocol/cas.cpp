@@ -44,9 +44,10 @@ Result<Bytes> seal_emm(ByteView ca_key, const SmId& sm, const Entitlement& e, By
   const Bytes iv(random_iv.begin(), random_iv.end());
   DCAS_TRY_ASSIGN(ciphertext, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::encrypt, view(keys.cipher),
                                                  iv, product_key));
-  wire::Message m{wire::Profile::koo2010,
-                  wire::Emm{Bytes(sm.bytes.begin(), sm.bytes.end()), iv, e.product_id, e.expires_at, ciphertext, {}},
-                  {}};
+  wire::Message m{
+      wire::Profile::koo2010,
+      wire::Emm{e.issued_at, Bytes(sm.bytes.begin(), sm.bytes.end()), iv, e.product_id, e.expires_at, ciphertext, {}},
+      {}};
   DCAS_TRY_ASSIGN(mac, mac_of(keys, m));
   std::get<wire::Emm>(m.body).mac = std::move(mac);
   return wire::encode(m);
@@ -81,12 +82,15 @@ Result<Entitlement> CaClient::on_emm(ByteView message) {
   // Broadcast EMMs for other SMs are ordinary traffic: told apart before any cryptography.
   if (!equal_ct(emm.sm_id, sm_.view())) return fail(Errc::not_addressed, "EMM for SM " + to_hex(emm.sm_id));
   DCAS_TRY(check_mac(keys_, m.first, emm.mac, "EMM"));
+  if (auto known = entitlements_.find(emm.product_id);
+      known != entitlements_.end() && emm.issued_at < known->second.issued_at)
+    return fail(Errc::emm_replayed, fmt::format("EMM for product {} issued before the one in force", emm.product_id));
   DCAS_TRY_ASSIGN(product_key, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt,
                                                   view(keys_.cipher), emm.iv, emm.ciphertext));
   SecureBytes key(product_key.begin(), product_key.end());
   secure_wipe(product_key.data(), product_key.size());
   DCAS_TRY_ASSIGN(product_keys, derive_cas_keys(view(key)));
-  const Entitlement e{emm.product_id, emm.expires_at};
+  const Entitlement e{emm.product_id, emm.expires_at, emm.issued_at};
   auto& product = products_[e.product_id];
   // The same key again (EMMs repeat in the stream) keeps the ECM replay window.
   if (!equal_ct(view(product.keys.mac), view(product_keys.mac))) product.last_period.reset();

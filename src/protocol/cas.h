@@ -26,6 +26,7 @@ Result<CasKeys> derive_cas_keys(ByteView key);
 struct Entitlement {
   std::uint64_t product_id = 0;
   std::uint64_t expires_at = 0;  // seconds since the Unix epoch
+  std::uint64_t issued_at = 0;   // ms since the Unix epoch: the CA client refuses an EMM older than one it took
 };
 
 // Errors: bad_length, random_failure, crypto_failure.
@@ -42,7 +43,8 @@ class CaClient {
   static Result<CaClient> create(const SmId& sm, ByteView ca_key);
 
   // Errors: wire errors, not_addressed (for another SM: ignored, not an attack), mac_invalid,
-  // bad_plaintext. A valid EMM replaces the product's entitlement.
+  // emm_replayed (issued before the product's last accepted EMM). A valid EMM replaces the
+  // product's entitlement.
   Result<Entitlement> on_emm(ByteView message);
   // The control words of an ECM, once per crypto period: nullopt for a repeat of the period
   // already delivered. Errors: wire errors, not_entitled, entitlement_expired, mac_invalid,

@@ -37,17 +37,21 @@ Result<SecureBytes> encode_image(const ImageContents& image) {
   if (image.network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
   if (image.ca_key.size() != ca_key_size) return fail(Errc::bad_length, "CA key must be 16 bytes");
   if (image.code.size() > max_image_code_size) return fail(Errc::bad_length, "image code too large");
-  wire::Writer w;
-  w.bytes(view(image_magic));
-  w.bytes(image.network_id);
-  w.u64(image.version);
-  w.bytes(image.sm.view());
-  w.bytes(view(image.ca_key));
-  w.u32(static_cast<std::uint32_t>(image.code.size()));
-  w.bytes(image.code);
-  Bytes plain = w.take();
-  SecureBytes out(plain.begin(), plain.end());
-  secure_wipe(plain.data(), plain.size());
+  // Written straight into one zeroizing buffer of the final size: no copy of the CA key is left in
+  // memory freed on the way.
+  SecureBytes out;
+  out.reserve(image_header_size + image.code.size());
+  auto put = [&](ByteView b) { out.insert(out.end(), b.begin(), b.end()); };
+  auto put_be = [&](std::uint64_t v, int bytes) {
+    for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  };
+  put(view(image_magic));
+  put(image.network_id);
+  put_be(image.version, 8);
+  put(image.sm.view());
+  put(view(image.ca_key));
+  put_be(image.code.size(), 4);
+  put(image.code);
   return out;
 }
 
@@ -62,7 +66,7 @@ Result<ImageContents> parse_image(ByteView plaintext) {
   auto key = r.take(ca_key_size);
   auto length = r.u32();
   if (!network || !version || !sm || !key || !length) return std::unexpected(invalid("image header truncated"));
-  if (*length != plaintext.size() - image_header_size)
+  if (*length > max_image_code_size || *length != plaintext.size() - image_header_size)
     return std::unexpected(invalid(fmt::format("image code length {} does not match the image", *length)));
   image.network_id.assign(network->begin(), network->end());
   image.version = *version;

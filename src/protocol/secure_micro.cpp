@@ -47,6 +47,7 @@ SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memo
 void SecureMicro::stop(Output& out, Error error) {
   state_ = State::stopped;
   download_ = Download::none;
+  wipe(image_key_);
   sealer_.reset();
   cwek_.clear();
   hmac_key_.clear();
@@ -77,6 +78,7 @@ Output SecureMicro::start(std::string_view trigger, TimePoint now) {
   tp_key_.reset();
   sealer_.reset();
   download_ = Download::none;  // a download in progress needs the new run's validation
+  wipe(image_key_);
   state_ = State::awaiting_tp_certificate;
   out.event("protocol_started", std::string(trigger));
   out.send(Peer::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
@@ -344,7 +346,7 @@ void SecureMicro::on_client_image(Output& out, ByteView bytes) {
   auto installed = install(bytes);
   if (!installed) return end_download(out, installed.error());
   download_ = Download::none;
-  image_key_.clear();
+  wipe(image_key_);
   out.event("image_installed", fmt::format("version {}, code SHA-256 {}", installed->version,
                                            to_hex(ByteView(installed->code_digest).first(8))));
 }
@@ -357,7 +359,7 @@ Output SecureMicro::abandon_download(Error why) {
 
 void SecureMicro::end_download(Output& out, Error error) {
   download_ = Download::none;
-  image_key_.clear();
+  wipe(image_key_);
   out.event("download_failed", error.message());
   out.error = std::move(error);
 }
@@ -367,6 +369,9 @@ Output SecureMicro::receive_cas(ByteView message, TimePoint now) {
   auto type = peek_type(message);
   if (!type) return out.error = type.error(), out;
   if (!ca_client_) return out.error = Error{Errc::no_image, "no CA client image installed"}, out;
+  // Without the CW channel an ECM's control words could not leave: it is not consumed.
+  if (static_cast<MessageType>(*type) == MessageType::ecm && (state_ != State::established || !sealer_))
+    return out.error = Error{Errc::unexpected_message, "ECM with no CW channel to the TP"}, out;
   if (static_cast<MessageType>(*type) == MessageType::emm) {
     auto e = ca_client_->on_emm(message);
     if (!e) return out.error = e.error(), out;

@@ -71,10 +71,13 @@ class Host {
     }
     if (frame.kind != FrameKind::message) return {};
     hop(Peer::ap, Peer::sm, frame.payload);
-    DCAS_TRY(route(sm_.receive(Peer::ap, frame.payload, now()), link));
+    auto out = sm_.receive(Peer::ap, frame.payload, now());
+    const bool started = has_event(out, "protocol_started");
+    DCAS_TRY(route(std::move(out), link));
+    // Each connection is a boot: whatever an earlier attempt left the SM in, it runs again here.
     if (!booted_) {
       booted_ = true;
-      if (sm_.state() == protocol::SecureMicro::State::idle) DCAS_TRY(route(sm_.power_up(now()), link));
+      if (!started) DCAS_TRY(route(sm_.power_up(now()), link));
     }
     if (sm_.state() == protocol::SecureMicro::State::established && sm_.wants_image() &&
         sm_.download() == protocol::SecureMicro::Download::none)

@@ -84,7 +84,8 @@ void Receiver::on_psi(std::uint16_t pid, ByteView section) {
     return std::nullopt;
   };
   if (pid == ts::cat_pid) {
-    if (auto cat = ts::parse_cat(section)) emm_pid_ = find(cat->ca).value_or(emm_pid_.value_or(0));
+    if (auto cat = ts::parse_cat(section))
+      if (auto emm = find(cat->ca)) emm_pid_ = emm;
     return;
   }
   if (auto pmt = ts::parse_pmt(section)) {

@@ -156,8 +156,8 @@ DCAS_SCHEMA(ClientImage, client_image, "ClientImage (PS->SM)", signed_by, {Tag::
             {Tag::image_version, &ClientImage::image_version}, {Tag::sm_id, &ClientImage::sm_id},
             {Tag::iv, &ClientImage::iv}, {Tag::image_ciphertext, &ClientImage::ciphertext},
             {Tag::signature, &ClientImage::signature})
-DCAS_SCHEMA(Emm, emm, "EMM (CAS->SM)", maced, {Tag::sm_id, &Emm::sm_id}, {Tag::iv, &Emm::iv},
-            {Tag::product_id, &Emm::product_id}, {Tag::expires_at, &Emm::expires_at},
+DCAS_SCHEMA(Emm, emm, "EMM (CAS->SM)", maced, {Tag::issued_at, &Emm::issued_at}, {Tag::sm_id, &Emm::sm_id},
+            {Tag::iv, &Emm::iv}, {Tag::product_id, &Emm::product_id}, {Tag::expires_at, &Emm::expires_at},
             {Tag::entitlement_ciphertext, &Emm::ciphertext}, {Tag::mac, &Emm::mac})
 DCAS_SCHEMA(Ecm, ecm, "ECM (CAS->SM)", maced, {Tag::cw_layout, &Ecm::layout}, {Tag::cw_ciphertext, &Ecm::ciphertext},
             {Tag::iv, &Ecm::iv}, {Tag::product_id, &Ecm::product_id}, {Tag::crypto_period, &Ecm::crypto_period},

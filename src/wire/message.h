@@ -49,7 +49,7 @@ enum class MessageType : std::uint8_t {
   image_key_grant = 0x24,    // AP -> SM: image version, SM_ID, nonce, E(Pub(SM), image key), S(Prv(AP))
   client_image = 0x25,       // PS -> SM: network ID, image version, SM_ID, IV, image ciphertext, S(Prv(AP))
   // CAS (0x40-0x5f), carried in transport-stream sections.
-  emm = 0x40,  // CAS -> one SM: SM_ID, IV, product, expiry, product key under the SM's CA key, MAC
+  emm = 0x40,  // CAS -> one SM: issue time, SM_ID, IV, product, expiry, product key under the SM's CA key, MAC
   ecm = 0x41,  // CAS -> every SM: CW layout, odd||even CWs under the product key, IV, product, period, MAC
   // 0x60-0x6f: service status and errors. Reserved, decoded as wire_unknown_type until defined.
 };
@@ -140,8 +140,9 @@ struct ClientImage {
   Bytes signature;   // by Prv(AP): the headend's key signs for its PS
 };
 struct Emm {
-  Bytes sm_id;  // 8 bytes: the SM it entitles
-  Bytes iv;     // 16 bytes
+  std::uint64_t issued_at = 0;  // CAS time of issue, ms since the Unix epoch: an older EMM is a replay
+  Bytes sm_id;                  // 8 bytes: the SM it entitles
+  Bytes iv;                     // 16 bytes
   std::uint64_t product_id = 0;
   std::uint64_t expires_at = 0;  // seconds since the Unix epoch
   Bytes ciphertext;              // 16 bytes: AES-128-CBC of the product key under the CA key's cipher key
