@@ -44,26 +44,45 @@ Fixture& fixture() {
   return f;
 }
 
+// One SM and TP registered at a TA, its AP, and the host, announced to (the SM knows the AP).
+struct Deployment {
+  const SmId sm_id = SmId::from_hex("5300000000000001").value();
+  MemoryPairingStore store;
+  TrustedAuthority ta;
+  AuthProxy ap;
+  InProcessNetwork net;
+  std::unique_ptr<Host> host;
+
+  Deployment()
+      : ta(register_devices(store), store, crypto::system_random()),
+        ap(AuthProxy::create(fixture().ap, crypto::system_random(), bench_time).value()),
+        net(ta, ap) {
+    auto& f = fixture();
+    ta.register_ap(f.ap.certificate, bench_time).value();
+    host = net.add_host(f.sm, f.tp, crypto::system_random(), crypto::system_random(), bench_time).value();
+    Output announce;
+    announce.send(Peer::sm, ap.security_announce(Bytes(8, 'N'), 1).value(), host->session);
+    net.run(*host, Peer::ap, std::move(announce), bench_time);
+  }
+  // Registers the devices; returns the TA's identity (a helper so the store is filled first).
+  static Identity register_devices(MemoryPairingStore& store) {
+    store
+        .add_sm(SmId::from_hex("5300000000000001").value(),
+                {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
+        .value();
+    store.add_tp(TpId::from_hex("5400000000000001").value()).value();
+    return {fixture().ta_key, fixture().root, fixture().root};
+  }
+};
+
 // power_up -> established, the TA's pair reset to Paired Only between runs (no RSA involved).
 void protocol_run(benchmark::State& state) {
-  auto& f = fixture();
-  MemoryPairingStore store;
-  const SmId sm_id = SmId::from_hex("5300000000000001").value();
-  store.add_sm(sm_id, {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)}).value();
-  store.add_tp(TpId::from_hex("5400000000000001").value()).value();
-  TrustedAuthority ta({f.ta_key, f.root, f.root}, store, crypto::system_random());
-  ta.register_ap(f.ap.certificate, bench_time).value();
-  auto ap = AuthProxy::create(f.ap, crypto::system_random(), bench_time).value();
-  InProcessNetwork net(ta, ap);
-  auto host = net.add_host(f.sm, f.tp, crypto::system_random(), crypto::system_random(), bench_time).value();
-  Output announce;
-  announce.send(Peer::sm, ap.security_announce(Bytes(8, 'N'), 1).value());
-  net.run(*host, Peer::ap, std::move(announce), bench_time);  // stores the AP certificate in the SM
+  Deployment d;
   for (auto _ : state) {
-    store.record_left(sm_id, bench_time).value();
-    net.clear();
-    net.run(*host, Peer::sm, host->sm->power_up(bench_time), bench_time);
-    if (host->sm->state() != SecureMicro::State::established) state.SkipWithError("protocol run failed");
+    d.store.record_left(d.sm_id, bench_time).value();
+    d.net.clear();
+    d.net.run(*d.host, Peer::sm, d.host->sm->power_up(bench_time), bench_time);
+    if (d.host->sm->state() != SecureMicro::State::established) state.SkipWithError("protocol run failed");
   }
 }
 
@@ -190,31 +209,15 @@ Bytes clear_programme() {
 // the programme under two product keys: alternating them, each starts with an EMM carrying a new
 // product key, so the CA client accepts its ECMs from period 0 again.
 struct ReceiverFixture {
-  MemoryPairingStore store;
-  std::optional<TrustedAuthority> ta;
-  std::optional<AuthProxy> ap;
-  std::optional<InProcessNetwork> net;
-  std::unique_ptr<Host> host;
+  Deployment d;
+  std::unique_ptr<Host>& host = d.host;
   std::array<Bytes, 2> broadcasts;
 
   ReceiverFixture() {
     auto& f = fixture();
-    store
-        .add_sm(SmId::from_hex("5300000000000001").value(),
-                {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
-        .value();
-    store.add_tp(TpId::from_hex("5400000000000001").value()).value();
-    ta.emplace(Identity{f.ta_key, f.root, f.root}, store, crypto::system_random());
-    ta->register_ap(f.ap.certificate, bench_time).value();
-    ap.emplace(AuthProxy::create(f.ap, crypto::system_random(), bench_time).value());
-    net.emplace(*ta, *ap);
-    host = net->add_host(f.sm, f.tp, crypto::system_random(), crypto::system_random(), bench_time).value();
-    Output announce;
-    announce.send(Peer::sm, ap->security_announce(Bytes(8, 'N'), 1).value(), host->session);
-    net->run(*host, Peer::ap, std::move(announce), bench_time);
     const SecureBytes ca_key(16, 0xca);
     auto request = host->sm->request_image();
-    auto grant = ap->grant_image_key(host->session, request.messages.at(0).bytes, 1).value();
+    auto grant = d.ap.grant_image_key(host->session, request.messages.at(0).bytes, 1).value();
     (void)host->sm->receive(Peer::ap, grant.message, bench_time);
     const auto image = seal_client_image({Bytes(8, 'N'), 1, host->sm->id(), ca_key, Bytes(1000, 0xc0)},
                                          view(grant.image_key), f.ap_key, f.rng)
