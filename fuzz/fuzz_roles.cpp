@@ -50,14 +50,14 @@ struct World {
     InProcessNetwork net(ta, ap);
     auto host = net.add_host(sm_id, tp_id, rng, rng, now).value();
     Output announce;
-    announce.send(Peer::sm, ap.security_announce(Bytes(8, 'N'), 1).value());
-    net.run(*host, Peer::ap, std::move(announce), now);
+    announce.send(Role::sm, ap.security_announce(Bytes(8, 'N'), 1).value());
+    net.run(*host, Role::ap, std::move(announce), now);
     if (host->sm->state() != SecureMicro::State::established) std::abort();
     transcript = net.transcript;
   }
 
   // The first `n` messages of the run addressed to `to`.
-  std::vector<Hop> sent_to(Peer to, std::size_t n) const {
+  std::vector<Hop> sent_to(Role to, std::size_t n) const {
     std::vector<Hop> out;
     for (const auto& h : transcript)
       if (h.to == to && out.size() < n) out.push_back(h);
@@ -70,11 +70,11 @@ World& world() {
   return w;
 }
 
-void fuzz_sm(ByteView input, std::size_t replayed, Peer from) {
+void fuzz_sm(ByteView input, std::size_t replayed, Role from) {
   auto& w = world();
   MemoryNonVolatile<SmMemory> memory;
   auto sm = SecureMicro::create(w.sm_id, memory, w.rng, now).value();
-  for (const auto& hop : w.sent_to(Peer::sm, replayed)) (void)sm.receive(hop.from, hop.bytes, now);
+  for (const auto& hop : w.sent_to(Role::sm, replayed)) (void)sm.receive(hop.from, hop.bytes, now);
   (void)sm.receive(from, input, now);
 }
 
@@ -82,7 +82,7 @@ void fuzz_tp(ByteView input, std::size_t replayed) {
   auto& w = world();
   MemoryNonVolatile<TpMemory> memory;
   auto tp = TransportProcessor::create(w.tp_id, memory, w.rng, now).value();
-  for (const auto& hop : w.sent_to(Peer::tp, replayed)) (void)tp.receive(hop.bytes, now);
+  for (const auto& hop : w.sent_to(Role::tp, replayed)) (void)tp.receive(hop.bytes, now);
   (void)tp.receive(input, now);
 }
 
@@ -90,7 +90,7 @@ void fuzz_ap(ByteView input, bool from_ta) {
   auto& w = world();
   auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
   if (from_ta) {
-    for (const auto& hop : w.sent_to(Peer::ap, 1)) (void)ap.receive_from_sm(1, hop.bytes, now);
+    for (const auto& hop : w.sent_to(Role::ap, 1)) (void)ap.receive_from_sm(1, hop.bytes, now);
     (void)ap.receive_from_ta(1, input, now);
   } else {
     (void)ap.receive_from_sm(1, input, now);
@@ -109,7 +109,7 @@ struct EstablishedSm {
       (void)memory.store(m);
     }
     sm.emplace(SecureMicro::create(w.sm_id, memory, w.rng, now).value());
-    for (const auto& hop : w.sent_to(Peer::sm, 4)) (void)sm->receive(hop.from, hop.bytes, now);
+    for (const auto& hop : w.sent_to(Role::sm, 4)) (void)sm->receive(hop.from, hop.bytes, now);
   }
 };
 
@@ -117,8 +117,8 @@ struct EstablishedSm {
 AuthProxy validated_ap() {
   auto& w = world();
   auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
-  for (const auto& hop : w.sent_to(Peer::ap, 2))
-    hop.from == Peer::sm ? (void)ap.receive_from_sm(1, hop.bytes, now) : (void)ap.receive_from_ta(1, hop.bytes, now);
+  for (const auto& hop : w.sent_to(Role::ap, 2))
+    hop.from == Role::sm ? (void)ap.receive_from_sm(1, hop.bytes, now) : (void)ap.receive_from_ta(1, hop.bytes, now);
   return ap;
 }
 
@@ -129,9 +129,9 @@ void fuzz_download(ByteView input, bool granted) {
   if (granted && !request.messages.empty()) {
     auto ap = validated_ap();
     if (auto grant = ap.grant_image_key(1, request.messages[0].bytes, 1))
-      (void)host.sm->receive(Peer::ap, grant->message, now);
+      (void)host.sm->receive(Role::ap, grant->message, now);
   }
-  (void)host.sm->receive(Peer::ap, input, now);
+  (void)host.sm->receive(Role::ap, input, now);
 }
 
 // The CA client of an installed image: EMMs and ECMs from the broadcast.
@@ -163,10 +163,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const ByteView input(data + 1, size - 1);
   // The SM receives (from the AP, from the TP) in this order: announce, TPCertRsp, KeyResponse, Cnfm.
   switch (data[0] % 14) {
-    case 0: fuzz_sm(input, 0, Peer::ap); break;  // idle
-    case 1: fuzz_sm(input, 1, Peer::tp); break;  // awaiting TPCertRsp
-    case 2: fuzz_sm(input, 2, Peer::ap); break;  // awaiting KeyResponse
-    case 3: fuzz_sm(input, 3, Peer::tp); break;  // awaiting CWEKGenInfoCnfm
+    case 0: fuzz_sm(input, 0, Role::ap); break;  // idle
+    case 1: fuzz_sm(input, 1, Role::tp); break;  // awaiting TPCertRsp
+    case 2: fuzz_sm(input, 2, Role::ap); break;  // awaiting KeyResponse
+    case 3: fuzz_sm(input, 3, Role::tp); break;  // awaiting CWEKGenInfoCnfm
     case 4: fuzz_tp(input, 0); break;            // idle
     case 5: fuzz_tp(input, 1); break;            // awaiting CWEKGenInfo
     case 6: fuzz_tp(input, 2); break;            // established: ControlWord

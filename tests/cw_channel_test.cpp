@@ -153,7 +153,7 @@ TEST(CwChannelAtTheTp, TheLastGoodKeysStayAfterRefusals) {
   EXPECT_EQ(h->tp->control_word(protocol::Parity::odd), good.odd);
   // A failed new handshake (a forged TPCertReq) leaves the channel working.
   EXPECT_FALSE(h->tp->receive(wire::encode({wire::Profile::koo2010, wire::TpCertReq{Bytes(10, 1)}, {}}), t0).ok());
-  EXPECT_EQ(h->tp->state(), protocol::TransportProcessor::State::stopped);
+  EXPECT_EQ(h->tp->handshake(), protocol::TransportProcessor::Handshake::stopped);
   const auto next = sample(3);
   EXPECT_TRUE(h->tp->receive(h->sm->seal_control_words(next, t0 + 1s).value(), t0 + 1s).ok());
   EXPECT_EQ(h->tp->control_word(protocol::Parity::even), next.even);

@@ -6,10 +6,10 @@
 #include <fstream>
 
 #include "headend/broadcast.h"
+#include "host/receiver.h"
 #include "protocol/cas.h"
 #include "protocol/client_image.h"
 #include "protocol_support.h"
-#include "service/receiver.h"
 #include "ts/compare.h"
 
 namespace dcas {
@@ -20,7 +20,7 @@ using protocol::SecureMicro;
 
 struct DownloadTest : ::testing::Test {
   Deployment d;
-  std::unique_ptr<protocol::Host> h = d.host("5300000000000001", "5400000000000001");
+  std::unique_ptr<protocol::InProcessHost> h = d.host("5300000000000001", "5400000000000001");
   crypto::SeededRandom rng{view("download-test")};
   SecureBytes ca_key = SecureBytes(16, 0xca);
 
@@ -44,11 +44,11 @@ struct DownloadTest : ::testing::Test {
     return protocol::seal_client_image(c, key, key_for("ap1"), rng).value();
   }
   static const crypto::RsaPrivateKey& key_for(const std::string& name) { return test::key(name); }
-  protocol::Output deliver(ByteView bytes) { return h->sm->receive(Peer::ap, bytes, t0); }
+  protocol::Output deliver(ByteView bytes) { return h->sm->receive(Role::ap, bytes, t0); }
   // Runs the whole download of `version`; returns the SM's last output.
   protocol::Output download(std::uint64_t version = 1) {
     auto g = grant(version);
-    EXPECT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+    EXPECT_TRUE(h->sm->receive(Role::ap, g.message, t0).ok());
     return deliver(sealed(contents(version), view(g.image_key)));
   }
 };
@@ -58,7 +58,7 @@ TEST_F(DownloadTest, AVirginSmDownloadsAndInstallsItsPersonalizedImage) {
   EXPECT_FALSE(h->sm->installed_image());
   auto out = download();
   ASSERT_TRUE(out.ok()) << out.error->message();
-  EXPECT_EQ(out.events.back().what, "image_installed");
+  EXPECT_TRUE(protocol::is<protocol::events::ImageInstalled>(out.events.back()));
   auto image = h->sm->installed_image();
   ASSERT_TRUE(image);
   EXPECT_EQ(image->version, 1u);
@@ -126,7 +126,7 @@ TEST_F(DownloadTest, AGrantWhoseKeyIsNotForThisSmIsRefused) {
 
 TEST_F(DownloadTest, AnImageWhoseContentsDisagreeWithItsEnvelopeIsRefused) {
   auto g = grant();
-  ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+  ASSERT_TRUE(h->sm->receive(Role::ap, g.message, t0).ok());
   // Personalized for another SM inside, relabelled for this one outside and signed again.
   auto other = contents();
   other.sm = SmId::from_hex("5300000000000099").value();
@@ -193,7 +193,7 @@ TEST_F(DownloadTest, EveryBootloaderCheckRefusesATamperedOrForeignImage) {
   };
   for (const auto& c : cases) {
     auto g = grant();
-    ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+    ASSERT_TRUE(h->sm->receive(Role::ap, g.message, t0).ok());
     auto out = deliver(c.make(contents(), view(g.image_key)));
     ASSERT_FALSE(out.ok()) << c.name;
     EXPECT_EQ(out.error->code, c.expected) << c.name << ": " << out.error->message();
@@ -206,14 +206,14 @@ TEST_F(DownloadTest, AFailedUpdateLeavesThePreviousImageAndNoDowngradeIsAccepted
   ASSERT_TRUE(download(2).ok());
   // A tampered version 3 fails: version 2 stays.
   auto g = grant(3);
-  ASSERT_TRUE(h->sm->receive(Peer::ap, g.message, t0).ok());
+  ASSERT_TRUE(h->sm->receive(Role::ap, g.message, t0).ok());
   auto b = sealed(contents(3), view(g.image_key));
   b[300] ^= 0x80;
   EXPECT_FALSE(deliver(b).ok());
   EXPECT_EQ(h->sm->installed_image()->version, 2u);
   // An older version on the same network is refused at the grant, before any download.
   g = grant(1);
-  auto out = h->sm->receive(Peer::ap, g.message, t0);
+  auto out = h->sm->receive(Role::ap, g.message, t0);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error->code, Errc::image_downgrade);
   EXPECT_EQ(h->sm->installed_image()->version, 2u);
@@ -227,12 +227,12 @@ TEST_F(DownloadTest, AnnouncementsDecideWhetherAnImageIsWanted) {
   d.announce(*h);  // version 1 of the same network: nothing to fetch
   EXPECT_FALSE(h->sm->wants_image());
   protocol::Output out;
-  out.send(Peer::sm, d.ap.security_announce(d.network_id, 2).value(), h->session);
-  d.net.run(*h, Peer::ap, std::move(out), t0);
+  out.send(Role::sm, d.ap.security_announce(d.network_id, 2).value(), h->session);
+  d.net.run(*h, Role::ap, std::move(out), t0);
   EXPECT_TRUE(h->sm->wants_image());  // a newer version
   out = {};
-  out.send(Peer::sm, d.ap.security_announce(d.network_id, 0).value(), h->session);
-  d.net.run(*h, Peer::ap, std::move(out), t0);
+  out.send(Role::sm, d.ap.security_announce(d.network_id, 0).value(), h->session);
+  d.net.run(*h, Role::ap, std::move(out), t0);
   EXPECT_FALSE(h->sm->wants_image());  // version 0: no image on offer
 }
 
@@ -265,7 +265,7 @@ TEST_F(DownloadTest, TheCaClientTurnsEntitledEcmsIntoControlWordsAtTheTp) {
   out = h->sm->receive_cas(ecm, t0);
   ASSERT_TRUE(out.ok()) << out.error->message();
   ASSERT_EQ(out.messages.size(), 1u);
-  EXPECT_EQ(out.messages[0].to, Peer::tp);
+  EXPECT_EQ(out.messages[0].to, Role::tp);
   ASSERT_TRUE(h->tp->receive(out.messages[0].bytes, t0).ok());
   EXPECT_EQ(h->tp->control_word(protocol::Parity::even), cws.even);
   EXPECT_EQ(h->tp->control_word(protocol::Parity::odd), cws.odd);
@@ -408,8 +408,8 @@ struct BroadcastTest : DownloadTest {
   }
   // The host's side: a real SM and TP (the test's, with the CW channel up). The receiver uses the
   // wall clock, as a host does: the CW channel's staleness check runs on it.
-  service::ReceiverStats receive(const Bytes& scrambled, const fs::path& out_file) {
-    service::Receiver receiver(*h->sm, *h->tp, config.algorithm, config.ca_system_id, [](std::string_view) {});
+  host::ReceiverStats receive(const Bytes& scrambled, const fs::path& out_file) {
+    host::Receiver receiver(*h->driver, config.algorithm, config.ca_system_id, [](std::string_view) {});
     Bytes out;
     receiver.feed(scrambled, out);
     receiver.finish(out);

@@ -4,7 +4,7 @@
 #include <set>
 
 #include "common/files.h"
-#include "pki/provisioning.h"
+#include "provisioning/device_files.h"
 #include "test_support.h"
 
 namespace dcas {
@@ -185,33 +185,34 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   namespace fs = std::filesystem;
   const auto dir = fs::temp_directory_path() / ("dcas-prov-" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  auto ta = pki::init_ta_directory(dir / "ta", "Provisioning TA", 30, false);
+  auto ta = provisioning::init_ta_directory(dir / "ta", "Provisioning TA", 30, false);
   ASSERT_TRUE(ta) << ta.error().message();
-  EXPECT_EQ(pki::init_ta_directory(dir / "ta", "again", 30, false).error().code, Errc::io_error);
-  auto loaded = pki::load_ta_directory(dir / "ta").value();
+  EXPECT_EQ(provisioning::init_ta_directory(dir / "ta", "again", 30, false).error().code, Errc::io_error);
+  auto loaded = provisioning::load_ta_directory(dir / "ta").value();
   const Bytes id = from_hex("5300000000000042").value();
-  auto sm = pki::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random());
+  auto sm = provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random());
   ASSERT_TRUE(sm) << sm.error().message();
   EXPECT_TRUE(pki::verify_device(sm->certificate, loaded.certificate, Role::sm, now()));
-  const auto ki = pki::load_ki_file(sm->directory / "ki.txt").value();
+  const auto ki = provisioning::load_ki_file(sm->directory / "ki.txt").value();
   EXPECT_EQ(ki.ki1.size(), 16u);
   EXPECT_NE(ki.ki1, ki.ki2);
   EXPECT_EQ(fs::status(sm->directory / "ki.txt").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(fs::status(sm->directory / "key.pem").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(
-      pki::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random()).error().code,
-      Errc::io_error);  // never overwrite a device
+  EXPECT_EQ(provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random())
+                .error()
+                .code,
+            Errc::io_error);  // never overwrite a device
   // A damaged Ki file is refused with what is wrong.
   write_secret_file(dir / "ki-short.txt", view("ki1 = 00\nki2 = 00\nki3 = 00\n")).value();
-  EXPECT_EQ(pki::load_ki_file(dir / "ki-short.txt").error().code, Errc::bad_length);
+  EXPECT_EQ(provisioning::load_ki_file(dir / "ki-short.txt").error().code, Errc::bad_length);
   write_secret_file(dir / "ki-missing.txt", view("ki1 = 000102030405060708090a0b0c0d0e0f\n")).value();
-  EXPECT_EQ(pki::load_ki_file(dir / "ki-missing.txt").error().code, Errc::invalid_argument);
-  EXPECT_EQ(pki::load_ki_file(dir / "nonexistent").error().code, Errc::io_error);
+  EXPECT_EQ(provisioning::load_ki_file(dir / "ki-missing.txt").error().code, Errc::invalid_argument);
+  EXPECT_EQ(provisioning::load_ki_file(dir / "nonexistent").error().code, Errc::io_error);
   // A TA directory whose key does not match its certificate is refused.
   fs::copy_file(sm->directory / "key.pem", dir / "ta" / "ta.key", fs::copy_options::overwrite_existing);
-  EXPECT_EQ(pki::load_ta_directory(dir / "ta").error().code, Errc::key_invalid);
+  EXPECT_EQ(provisioning::load_ta_directory(dir / "ta").error().code, Errc::key_invalid);
   fs::remove_all(dir);
 }
 

@@ -10,7 +10,6 @@
 namespace dcas::test {
 
 using namespace std::chrono_literals;
-using protocol::Peer;
 
 // 2026-06-01T00:00:00Z, inside every fixed certificate's validity.
 inline const protocol::TimePoint t0 = std::chrono::sys_days{std::chrono::year{2026} / 6 / 1};
@@ -39,8 +38,9 @@ struct Deployment {
     return {key(key_name), certificate(role, id, key_name), root};
   }
   // Registers the SM (with fresh Ki) and the TP at the TA, and builds the host.
-  std::unique_ptr<protocol::Host> host(std::string_view sm_id, std::string_view tp_id, std::string sm_key = "sm1",
-                                       std::string tp_key = "tp1", bool register_at_ta = true) {
+  std::unique_ptr<protocol::InProcessHost> host(std::string_view sm_id, std::string_view tp_id,
+                                                std::string sm_key = "sm1", std::string tp_key = "tp1",
+                                                bool register_at_ta = true) {
     if (register_at_ta) {
       protocol::SmSecrets ki{ta_rng.bytes(16).value(), ta_rng.bytes(16).value(), ta_rng.bytes(16).value()};
       store.add_sm(SmId::from_hex(sm_id).value(), ki).value();
@@ -55,21 +55,23 @@ struct Deployment {
   }
 
   // The AP broadcasts SecurityAnnounce to this host's SM.
-  void announce(protocol::Host& h, protocol::TimePoint now = t0) {
+  void announce(protocol::InProcessHost& h, protocol::TimePoint now = t0) {
     protocol::Output out;
-    out.send(Peer::sm, ap.security_announce(network_id, 1).value(), h.session);
-    net.run(h, Peer::ap, std::move(out), now);
+    out.send(Role::sm, ap.security_announce(network_id, 1).value(), h.session);
+    net.run(h, Role::ap, std::move(out), now);
   }
-  void power_up(protocol::Host& h, protocol::TimePoint now = t0) { net.run(h, Peer::sm, h.sm->power_up(now), now); }
-  void report_presence(const protocol::Host& h, bool present, protocol::TimePoint now = t0) {
+  void power_up(protocol::InProcessHost& h, protocol::TimePoint now = t0) {
+    net.run(h, Role::sm, h.sm->power_up(now), now);
+  }
+  void report_presence(const protocol::InProcessHost& h, bool present, protocol::TimePoint now = t0) {
     const auto msg = ap.host_presence(h.sm->id(), present).value();
     const auto out = ta.receive(0, msg, now);
     ASSERT_TRUE(out.ok()) << out.error->message();
   }
 
-  bool established(const protocol::Host& h) const {
+  bool established(const protocol::InProcessHost& h) const {
     return h.sm->state() == protocol::SecureMicro::State::established &&
-           h.tp->state() == protocol::TransportProcessor::State::established;
+           h.tp->handshake() == protocol::TransportProcessor::Handshake::established;
   }
   // The first failure recorded, if any.
   std::optional<protocol::Failure> first_failure() const {

@@ -11,9 +11,9 @@ namespace {
 
 using namespace test;
 using protocol::Hop;
-using protocol::Psi;
+using protocol::PairingState;
 using SmState = protocol::SecureMicro::State;
-using TpState = protocol::TransportProcessor::State;
+using TpState = protocol::TransportProcessor::Handshake;
 using wire::MessageType;
 
 // Replaces a message in flight by `edit(body)` re-signed with `signer`: a peer that holds the right
@@ -44,9 +44,9 @@ Bytes garbage_rsa_block() { return Bytes(256, 0x42); }
 
 struct ProtocolTest : ::testing::Test {
   Deployment d;
-  std::unique_ptr<protocol::Host> h = d.host("5300000000000001", "5400000000000001");
+  std::unique_ptr<protocol::InProcessHost> h = d.host("5300000000000001", "5400000000000001");
 
-  void expect_stopped_with(Peer at, Errc code) {
+  void expect_stopped_with(Role at, Errc code) {
     auto f = d.first_failure();
     ASSERT_TRUE(f.has_value()) << "no failure recorded";
     EXPECT_EQ(f->at, at) << f->error.message();
@@ -68,7 +68,7 @@ TEST_F(ProtocolTest, VirginPairCompletesAllThreePhases) {
                        MessageType::key_request_sm, MessageType::key_request_ap, MessageType::key_response_ta,
                        MessageType::key_response_ap, MessageType::cwek_gen_info, MessageType::cwek_gen_info_cnfm}));
   const auto sm = d.store.find_sm(h->sm->id()).value().value();
-  EXPECT_EQ(sm.psi, Psi::auth_paired);
+  EXPECT_EQ(sm.psi, PairingState::auth_paired);
   EXPECT_EQ(sm.bound_tp, h->tp->id());
   EXPECT_EQ(d.store.find_tp(h->tp->id()).value()->bound_sm, h->sm->id());
   // The TP stored the SM it verified in its secure memory (initialization step 2).
@@ -93,7 +93,7 @@ TEST_F(ProtocolTest, ControlWordsReachTheTp) {
 
 TEST(Protocol, ManyPairsEachGetTheirOwnKeys) {
   Deployment d;
-  std::vector<std::unique_ptr<protocol::Host>> hosts;
+  std::vector<std::unique_ptr<protocol::InProcessHost>> hosts;
   for (int i = 0; i < 12; ++i) {
     // Keys are shared between devices here only to keep the test fast; IDs and certificates differ.
     hosts.push_back(d.host(fmt::format("53000000000001{:02x}", i), fmt::format("54000000000001{:02x}", i),
@@ -123,8 +123,8 @@ TEST_F(ProtocolTest, TpRefusesAnSmCertificateFromAForeignTa) {
       hop.bytes = wire::encode({wire::Profile::koo2010, wire::TpCertReq{foreign_sm.der()}, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::cert_foreign);
-  EXPECT_EQ(h->tp->state(), TpState::stopped);
+  expect_stopped_with(Role::tp, Errc::cert_foreign);
+  EXPECT_EQ(h->tp->handshake(), TpState::stopped);
   EXPECT_FALSE(h->tp_memory.load().has_value());  // nothing stored from a refused certificate
 }
 
@@ -135,7 +135,7 @@ TEST_F(ProtocolTest, TpRefusesAWrongRoleCertificate) {
       hop.bytes = wire::encode({wire::Profile::koo2010, wire::TpCertReq{tp_cert.der()}, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::cert_wrong_role);
+  expect_stopped_with(Role::tp, Errc::cert_wrong_role);
 }
 
 TEST_F(ProtocolTest, TpRefusesAnExpiredSmCertificate) {
@@ -145,7 +145,7 @@ TEST_F(ProtocolTest, TpRefusesAnExpiredSmCertificate) {
       hop.bytes = wire::encode({wire::Profile::koo2010, wire::TpCertReq{expired.der()}, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::cert_expired);
+  expect_stopped_with(Role::tp, Errc::cert_expired);
 }
 
 TEST_F(ProtocolTest, SmRefusesAnApCertificatePosingAsATp) {
@@ -154,7 +154,7 @@ TEST_F(ProtocolTest, SmRefusesAnApCertificatePosingAsATp) {
       hop.bytes = wire::encode({wire::Profile::koo2010, wire::TpCertRsp{d.ap_cert.der()}, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::cert_wrong_role);
+  expect_stopped_with(Role::sm, Errc::cert_wrong_role);
   EXPECT_EQ(h->sm->state(), SmState::stopped);
 }
 
@@ -165,7 +165,7 @@ TEST_F(ProtocolTest, SmRefusesAnExpiredTpCertificate) {
       hop.bytes = wire::encode({wire::Profile::koo2010, wire::TpCertRsp{expired.der()}, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::cert_expired);
+  expect_stopped_with(Role::sm, Errc::cert_expired);
 }
 
 // ---- Pairing ----
@@ -173,7 +173,7 @@ TEST_F(ProtocolTest, SmRefusesAnExpiredTpCertificate) {
 TEST_F(ProtocolTest, ApRefusesABadSmSignature) {
   d.net.tamper = flip_signature(MessageType::key_request_sm);
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::signature_invalid);
+  expect_stopped_with(Role::ap, Errc::signature_invalid);
   EXPECT_EQ(d.ap.pending_sessions(), 0u);
 }
 
@@ -188,7 +188,7 @@ TEST_F(ProtocolTest, ApRefusesAForgedSmCertificateInTheClear) {
     hop.bytes = wire::encode({wire::Profile::koo2010, m.second, {}});
   };
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::signature_invalid);
+  expect_stopped_with(Role::ap, Errc::signature_invalid);
 }
 
 TEST_F(ProtocolTest, ApRefusesAKeyPairingIdForAnotherSm) {
@@ -200,35 +200,35 @@ TEST_F(ProtocolTest, ApRefusesAKeyPairingIdForAnotherSm) {
             .value();
   });
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::id_mismatch);
+  expect_stopped_with(Role::ap, Errc::id_mismatch);
 }
 
 TEST_F(ProtocolTest, ApRefusesAnUndecryptableKeyPairingId) {
   d.net.tamper = rewrite<wire::KeyRequestFromSm>(
       MessageType::key_request_sm, "sm1", [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::decrypt_failed);
+  expect_stopped_with(Role::ap, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, TaRefusesABadApSignature) {
   d.net.tamper = flip_signature(MessageType::key_request_ap);
   d.announce(*h);
-  expect_stopped_with(Peer::ta, Errc::signature_invalid);
-  EXPECT_EQ(d.store.find_sm(h->sm->id()).value()->psi, Psi::virgin);  // no transition
+  expect_stopped_with(Role::ta, Errc::signature_invalid);
+  EXPECT_EQ(d.store.find_sm(h->sm->id()).value()->psi, PairingState::virgin);  // no transition
 }
 
 TEST_F(ProtocolTest, TaRefusesAnUnregisteredAp) {
   d.net.tamper = rewrite<wire::KeyRequestFromAp>(MessageType::key_request_ap, "ap1",
                                                  [](auto& body) { body.ap_id = from_hex("4100000000000099").value(); });
   d.announce(*h);
-  expect_stopped_with(Peer::ta, Errc::unknown_device);
+  expect_stopped_with(Role::ta, Errc::unknown_device);
 }
 
 TEST_F(ProtocolTest, TaRefusesAnUndecryptableKeyPairingId) {
   d.net.tamper = rewrite<wire::KeyRequestFromAp>(
       MessageType::key_request_ap, "ap1", [](auto& body) { body.encrypted_key_pairing_id = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::ta, Errc::decrypt_failed);
+  expect_stopped_with(Role::ta, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, TaTerminatesForUnknownDevices) {
@@ -237,7 +237,7 @@ TEST_F(ProtocolTest, TaTerminatesForUnknownDevices) {
   fresh.announce(*unknown);
   auto f = fresh.first_failure();
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->at, Peer::ta);
+  EXPECT_EQ(f->at, Role::ta);
   EXPECT_EQ(f->error.code, Errc::unknown_device);
   EXPECT_EQ(unknown->sm->state(), SmState::awaiting_key_response);  // no answer: the SM's caller times out
 }
@@ -245,27 +245,27 @@ TEST_F(ProtocolTest, TaTerminatesForUnknownDevices) {
 TEST_F(ProtocolTest, ApRefusesABadTaSignature) {
   d.net.tamper = flip_signature(MessageType::key_response_ta);
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::signature_invalid);
+  expect_stopped_with(Role::ap, Errc::signature_invalid);
 }
 
 TEST_F(ProtocolTest, ApRefusesAnUndecryptableKpk) {
   d.net.tamper = rewrite<wire::KeyResponseFromTa>(MessageType::key_response_ta, "ta",
                                                   [](auto& body) { body.encrypted_kpk = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::ap, Errc::decrypt_failed);
+  expect_stopped_with(Role::ap, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, SmRefusesABadApSignatureOnTheKeyResponse) {
   d.net.tamper = flip_signature(MessageType::key_response_ap);
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::signature_invalid);
+  expect_stopped_with(Role::sm, Errc::signature_invalid);
 }
 
 TEST_F(ProtocolTest, SmRefusesAnUndecryptableKpk) {
   d.net.tamper = rewrite<wire::KeyResponseFromAp>(MessageType::key_response_ap, "ap1",
                                                   [](auto& body) { body.encrypted_kpk = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::decrypt_failed);
+  expect_stopped_with(Role::sm, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, SmRefusesAKpkWithoutAValidTaSignature) {
@@ -277,7 +277,7 @@ TEST_F(ProtocolTest, SmRefusesAKpkWithoutAValidTaSignature) {
     body.ta_kpk_signature = crypto::pss_sign(key("ta_foreign"), kpk, rng).value();
   });
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::signature_invalid);
+  expect_stopped_with(Role::sm, Errc::signature_invalid);
   EXPECT_NE(d.first_failure()->error.detail.find("TA signature on the KPK"), std::string::npos);
 }
 
@@ -293,7 +293,7 @@ TEST_F(ProtocolTest, SmStopsOnTheFailureKpk) {
   dep.announce(*intruder);
   auto f = dep.first_failure();
   ASSERT_TRUE(f);
-  EXPECT_EQ(f->at, Peer::sm);
+  EXPECT_EQ(f->at, Role::sm);
   EXPECT_EQ(f->error.code, Errc::pairing_refused);
   EXPECT_EQ(intruder->sm->state(), SmState::stopped);
   for (const auto& hop : dep.net.transcript) EXPECT_NE(type_of(hop), MessageType::cwek_gen_info);  // TP never asked
@@ -304,14 +304,14 @@ TEST_F(ProtocolTest, SmStopsOnTheFailureKpk) {
 TEST_F(ProtocolTest, TpRefusesABadSmSignatureOnCwekGenInfo) {
   d.net.tamper = flip_signature(MessageType::cwek_gen_info);
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::signature_invalid);
+  expect_stopped_with(Role::tp, Errc::signature_invalid);
 }
 
 TEST_F(ProtocolTest, TpRefusesAnUndecryptableCwekGenInfo) {
   d.net.tamper = rewrite<wire::CwekGenInfo>(MessageType::cwek_gen_info, "sm1",
                                             [](auto& body) { body.encrypted_kpk_rand_hmac = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::decrypt_failed);
+  expect_stopped_with(Role::tp, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, TpNeverDerivesACwekFromAKpkTheTaDidNotSign) {
@@ -323,7 +323,7 @@ TEST_F(ProtocolTest, TpNeverDerivesACwekFromAKpkTheTaDidNotSign) {
     body.ta_kpk_signature = crypto::pss_sign(key("sm1"), Bytes(20, 0x22), rng).value();
   });
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::signature_invalid);
+  expect_stopped_with(Role::tp, Errc::signature_invalid);
   // Nothing was derived: no control word can be installed.
   protocol::ControlWords cws;
   cws.even = std::array<std::uint8_t, 16>{1};
@@ -341,20 +341,20 @@ TEST_F(ProtocolTest, TpRefusesTheFailureKpkEvenWhenSigned) {
     body.ta_kpk_signature = crypto::pss_sign(key("ta"), Bytes(20, 0xff), rng).value();
   });
   d.announce(*h);
-  expect_stopped_with(Peer::tp, Errc::pairing_refused);
+  expect_stopped_with(Role::tp, Errc::pairing_refused);
 }
 
 TEST_F(ProtocolTest, SmRefusesABadTpSignatureOnTheConfirmation) {
   d.net.tamper = flip_signature(MessageType::cwek_gen_info_cnfm);
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::signature_invalid);
+  expect_stopped_with(Role::sm, Errc::signature_invalid);
 }
 
 TEST_F(ProtocolTest, SmRefusesAnUndecryptableConfirmation) {
   d.net.tamper = rewrite<wire::CwekGenInfoCnfm>(MessageType::cwek_gen_info_cnfm, "tp1",
                                                 [](auto& body) { body.encrypted_key_hashes = garbage_rsa_block(); });
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::decrypt_failed);
+  expect_stopped_with(Role::sm, Errc::decrypt_failed);
 }
 
 TEST_F(ProtocolTest, SmStopsWhenTheKeyHashesDiffer) {
@@ -363,7 +363,7 @@ TEST_F(ProtocolTest, SmStopsWhenTheKeyHashesDiffer) {
     body.encrypted_key_hashes = crypto::oaep_encrypt(key("sm1").public_key(), Bytes(64, 0x5a), rng).value();
   });
   d.announce(*h);
-  expect_stopped_with(Peer::sm, Errc::key_confirmation_failed);
+  expect_stopped_with(Role::sm, Errc::key_confirmation_failed);
   EXPECT_EQ(h->sm->seal_control_words({}, t0).error().code, Errc::unexpected_message);  // no CW channel
 }
 
@@ -375,14 +375,14 @@ TEST_F(ProtocolTest, MessagesOutOfOrderAreErrorsNotCrashes) {
   const auto transcript = d.net.transcript;
   for (const auto& hop : transcript) {
     const auto type = type_of(hop);
-    if ((hop.to == Peer::sm && type != MessageType::security_announce) ||
-        (hop.to == Peer::tp && type != MessageType::tp_cert_req)) {
-      const auto out = hop.to == Peer::sm ? h->sm->receive(hop.from, hop.bytes, t0) : h->tp->receive(hop.bytes, t0);
+    if ((hop.to == Role::sm && type != MessageType::security_announce) ||
+        (hop.to == Role::tp && type != MessageType::tp_cert_req)) {
+      const auto out = hop.to == Role::sm ? h->sm->receive(hop.from, hop.bytes, t0) : h->tp->receive(hop.bytes, t0);
       ASSERT_FALSE(out.ok()) << wire::type_name(type);
       EXPECT_EQ(out.error->code, Errc::unexpected_message) << wire::type_name(type);
     }
   }
-  EXPECT_EQ(h->tp->state(), TpState::established);
+  EXPECT_EQ(h->tp->handshake(), TpState::established);
   EXPECT_EQ(h->sm->state(), SmState::established);  // refused, not stopped: the channel stays up
 }
 
@@ -395,12 +395,12 @@ TEST_F(ProtocolTest, AnEarlyMessageStopsARunInProgress) {
     if (type_of(hop) == MessageType::tp_cert_rsp) hop.bytes = cnfm;
   };
   d.power_up(*h);
-  expect_stopped_with(Peer::sm, Errc::unexpected_message);
+  expect_stopped_with(Role::sm, Errc::unexpected_message);
 }
 
 TEST_F(ProtocolTest, GarbageIsAnErrorForEveryRole) {
   const Bytes junk{1, 2, 3};
-  EXPECT_EQ(h->sm->receive(Peer::tp, junk, t0).error->code, Errc::wire_truncated);
+  EXPECT_EQ(h->sm->receive(Role::tp, junk, t0).error->code, Errc::wire_truncated);
   EXPECT_EQ(h->tp->receive(junk, t0).error->code, Errc::wire_truncated);
   EXPECT_EQ(d.ap.receive_from_sm(1, junk, t0).error->code, Errc::wire_truncated);
   EXPECT_EQ(d.ap.receive_from_ta(1, junk, t0).error->code, Errc::wire_truncated);
@@ -418,7 +418,7 @@ TEST_F(ProtocolTest, PowerUpWithoutAnnouncementWaits) {
   EXPECT_EQ(h->sm->state(), SmState::idle);
   EXPECT_TRUE(d.net.transcript.empty());
   ASSERT_FALSE(d.net.events.empty());
-  EXPECT_EQ(d.net.events.front().event.what, "waiting_for_announce");
+  EXPECT_TRUE(protocol::is<protocol::events::WaitingForAnnounce>(d.net.events.front().event));
 }
 
 TEST_F(ProtocolTest, NonVirginSmIgnoresAnAnnouncementOfItsOwnNetwork) {
@@ -430,7 +430,7 @@ TEST_F(ProtocolTest, NonVirginSmIgnoresAnAnnouncementOfItsOwnNetwork) {
   d.net.clear();
   d.announce(*h);
   EXPECT_EQ(d.net.transcript.size(), 1u);  // the announcement only
-  EXPECT_EQ(d.net.events.back().event.what, "announce_no_change");
+  EXPECT_TRUE(protocol::is<protocol::events::AnnounceNoChange>(d.net.events.back().event));
   EXPECT_TRUE(d.established(*h));
 }
 
@@ -444,7 +444,9 @@ TEST_F(ProtocolTest, NonVirginSmStartsAfterMovingNetworks) {
   d.net.clear();
   d.announce(*h);
   EXPECT_TRUE(d.established(*h));
-  EXPECT_EQ(d.net.events.front().event.detail, "security_announce_after_move");
+  const auto* started = std::get_if<protocol::events::ProtocolStarted>(&d.net.events.front().event);
+  ASSERT_NE(started, nullptr);
+  EXPECT_EQ(started->trigger, protocol::Trigger::security_announce_after_move);
 }
 
 TEST_F(ProtocolTest, DcasDownloadStartsANonVirginSmOnly) {
@@ -453,16 +455,20 @@ TEST_F(ProtocolTest, DcasDownloadStartsANonVirginSmOnly) {
   auto download = [&](const SmId& target) {
     d.net.clear();
     protocol::Output out;
-    out.send(Peer::sm, d.ap.dcas_download(d.network_id, 2, target).value());
-    d.net.run(*h, Peer::ap, std::move(out), t0);
+    out.send(Role::sm, d.ap.dcas_download(d.network_id, 2, target).value());
+    d.net.run(*h, Role::ap, std::move(out), t0);
+  };
+  auto ignored_because = [&]() -> std::optional<protocol::events::IgnoredBecause> {
+    const auto* ignored = std::get_if<protocol::events::DownloadIgnored>(&d.net.events.back().event);
+    return ignored ? std::optional(ignored->reason) : std::nullopt;
   };
   download(h->sm->id());  // still virgin: DCASDownload is not its trigger
-  EXPECT_EQ(d.net.events.back().event.what, "download_ignored");
+  EXPECT_EQ(ignored_because(), protocol::events::IgnoredBecause::virgin_sm);
   auto memory = h->sm_memory.load().value();
   memory.image = protocol::InstalledImage{d.network_id, 1, SecureBytes(16, 0x11), Bytes(32, 0)};
   h->sm_memory.store(memory).value();
   download(SmId::from_hex("5300000000000077").value());  // addressed to another SM
-  EXPECT_EQ(d.net.events.back().event.what, "download_ignored");
+  EXPECT_EQ(ignored_because(), protocol::events::IgnoredBecause::addressed_to_another_sm);
   download(h->sm->id());
   EXPECT_TRUE(d.established(*h));
 }
@@ -470,7 +476,7 @@ TEST_F(ProtocolTest, DcasDownloadStartsANonVirginSmOnly) {
 TEST_F(ProtocolTest, AForgedAnnouncementIsRefused) {
   auto announce = d.ap.security_announce(d.network_id, 1).value();
   announce[40] ^= 1;  // inside the signed part
-  const auto out = h->sm->receive(Peer::ap, announce, t0);
+  const auto out = h->sm->receive(Role::ap, announce, t0);
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.error->code, Errc::signature_invalid);
   EXPECT_EQ(h->sm->state(), SmState::idle);

@@ -9,6 +9,7 @@
 
 #include "net/channel.h"
 #include "net/frame.h"
+#include "observe/journal.h"
 #include "protocol/role.h"
 #include "service_support.h"
 #include "wire/message.h"
@@ -217,7 +218,12 @@ TEST_F(Services, AHostPairsThroughTaAndApProcessesAndLeavesWhenItDisconnects) {
   EXPECT_TRUE(out["paired"].get<bool>());
   EXPECT_EQ(out["sm_id"], p().sms[0].id);
   bool confirmed = false;
-  for (const auto& e : out["events"]) confirmed = confirmed || e["what"] == "sm.keys_confirmed";
+  for (const auto& j : out["journal"]) {
+    auto record = observe::record_from_json(j);
+    ASSERT_TRUE(record) << record.error().message();
+    if (const auto* e = std::get_if<observe::EventRecord>(&*record))
+      confirmed = confirmed || (e->at == Role::sm && protocol::is<protocol::events::KeysConfirmed>(e->event));
+  }
   EXPECT_TRUE(confirmed);
   // The host disconnected: the AP reported it gone, the pair is Paired Only and bound.
   EXPECT_TRUE(eventually([&] { return sm_state(p().sms[0])["state"] == "paired-only"; }));

@@ -17,7 +17,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace test;
-using protocol::Psi;
+using protocol::PairingState;
 using protocol::Verdict;
 
 const Bytes operator_key(32, 0x4b);
@@ -61,10 +61,10 @@ TEST_P(StoreContract, RegistersDevicesOnce) {
   EXPECT_EQ(store_->add_sm(sm, ki_of(1)).error().code, Errc::invalid_argument);
   EXPECT_EQ(store_->add_tp(tp).error().code, Errc::invalid_argument);
   const auto record = store_->find_sm(sm).value().value();
-  EXPECT_EQ(record.psi, Psi::virgin);
+  EXPECT_EQ(record.psi, PairingState::virgin);
   EXPECT_EQ(record.ki.ki3, ki_of(1).ki3);
   EXPECT_FALSE(store_->find_sm(SmId{}).value().has_value());
-  EXPECT_EQ(store_->find_tp(tp).value()->psi, Psi::virgin);
+  EXPECT_EQ(store_->find_tp(tp).value()->psi, PairingState::virgin);
 }
 
 TEST_P(StoreContract, FollowsThePairingRules) {
@@ -74,15 +74,15 @@ TEST_P(StoreContract, FollowsThePairingRules) {
   EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
   EXPECT_EQ(store_->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::refused_bound_elsewhere);
   EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 1s, 600s).value().verdict, Verdict::refused_active);
-  EXPECT_EQ(store_->record_left(sm, t0 + 2s).value(), Psi::paired_only);
-  EXPECT_EQ(store_->find_tp(other_tp).value()->psi, Psi::paired_only);
+  EXPECT_EQ(store_->record_left(sm, t0 + 2s).value(), PairingState::paired_only);
+  EXPECT_EQ(store_->find_tp(other_tp).value()->psi, PairingState::paired_only);
   EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 3s, 600s).value().verdict, Verdict::rejoined);
-  EXPECT_EQ(store_->record_present(sm, t0 + 500s, 600s).value(), Psi::auth_paired);
+  EXPECT_EQ(store_->record_present(sm, t0 + 500s, 600s).value(), PairingState::auth_paired);
   EXPECT_EQ(store_->find_sm(sm).value()->presence_until, t0 + 1100s);
   EXPECT_EQ(store_->validate_and_record(sm, other_tp, t0 + 1101s, 600s).value().verdict, Verdict::rejoined_after_lapse);
   EXPECT_EQ(store_->validate_and_record(SmId{}, tp, t0, 600s).value().verdict, Verdict::refused_unknown);
   EXPECT_EQ(store_->record_left(SmId{}, t0).error().code, Errc::unknown_device);
-  EXPECT_EQ(store_->find_tp(tp).value()->psi, Psi::virgin);  // never touched by the refusals
+  EXPECT_EQ(store_->find_tp(tp).value()->psi, PairingState::virgin);  // never touched by the refusals
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::Values("memory", "sqlite", "postgresql"),
@@ -102,7 +102,7 @@ TEST(SqliteStore, StateSurvivesReopening) {
   }
   auto s = store::SqlitePairingStore::open(path, operator_key).value();
   const auto record = s->find_sm(sm).value().value();
-  EXPECT_EQ(record.psi, Psi::auth_paired);
+  EXPECT_EQ(record.psi, PairingState::auth_paired);
   EXPECT_EQ(record.bound_tp, tp);
   EXPECT_EQ(record.ki.ki2, ki_of(7).ki2);
   EXPECT_EQ(s->validate_and_record(sm, tp, t0 + 1s, 600s).value().verdict,
@@ -138,7 +138,7 @@ TEST(SqliteStore, TheAuditLogAgreesWithTheStateAndCannotBeRewritten) {
   EXPECT_EQ(log[2].detail, "virgin -> auth-paired (bound_virgin_pair)");
   EXPECT_EQ(log[3].action, "left");
   EXPECT_EQ(log[3].tp, tp.hex());
-  EXPECT_EQ(s->find_sm(sm).value()->psi, Psi::paired_only);
+  EXPECT_EQ(s->find_sm(sm).value()->psi, PairingState::paired_only);
   // The schema refuses to edit history.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
@@ -157,11 +157,11 @@ TEST(SqliteStore, OnlyAnAuditedOperatorActionUnbinds) {
   s->add_tp(tp).value();
   s->add_tp(other).value();
   s->validate_and_record(sm, tp, t0, 600s).value();
-  EXPECT_EQ(s->list_sms(Psi::auth_paired).value().size(), 1u);
+  EXPECT_EQ(s->list_sms(PairingState::auth_paired).value().size(), 1u);
   EXPECT_EQ(s->unpair(sm, "", t0).error().code, Errc::invalid_argument);
   EXPECT_EQ(s->unpair(SmId{}, "x", t0).error().code, Errc::unknown_device);
   ASSERT_TRUE(s->unpair(sm, "box replaced under warranty", t0 + 1s));
-  EXPECT_EQ(s->find_tp(tp).value()->psi, Psi::virgin);
+  EXPECT_EQ(s->find_tp(tp).value()->psi, PairingState::virgin);
   EXPECT_FALSE(s->find_tp(tp).value()->bound_sm.has_value());
   EXPECT_EQ(s->validate_and_record(sm, other, t0 + 2s, 600s).value().verdict, Verdict::bound_virgin_pair);
   const auto log = s->audit_log().value();
@@ -169,7 +169,7 @@ TEST(SqliteStore, OnlyAnAuditedOperatorActionUnbinds) {
   ASSERT_NE(unpair, log.end());
   EXPECT_EQ(unpair->actor, "operator");
   EXPECT_EQ(unpair->detail, "auth-paired -> virgin: box replaced under warranty");
-  EXPECT_EQ(s->operator_leave(sm, t0 + 3s).value(), Psi::paired_only);
+  EXPECT_EQ(s->operator_leave(sm, t0 + 3s).value(), PairingState::paired_only);
   EXPECT_EQ(s->audit_log().value().back().actor, "operator");
 }
 
@@ -233,10 +233,10 @@ TEST(SqliteStore, TheProtocolRunsOnIt) {
                            d.identity(Role::tp, "5400000000000009", "tp1"), sm_rng, tp_rng, t0)
                   .value();
   protocol::Output announce;
-  announce.send(Peer::sm, d.ap.security_announce(d.network_id, 1).value());
-  net.run(*host, Peer::ap, std::move(announce), t0);
+  announce.send(Role::sm, d.ap.security_announce(d.network_id, 1).value());
+  net.run(*host, Role::ap, std::move(announce), t0);
   EXPECT_TRUE(d.established(*host));
-  EXPECT_EQ(sqlite->find_sm(host->sm->id()).value()->psi, Psi::auth_paired);
+  EXPECT_EQ(sqlite->find_sm(host->sm->id()).value()->psi, PairingState::auth_paired);
 }
 
 }  // namespace
@@ -246,7 +246,7 @@ namespace dcas {
 namespace {
 
 using namespace test;
-using protocol::Psi;
+using protocol::PairingState;
 using protocol::Verdict;
 
 TEST(PostgresStore, FiftyRacingRequestsOnSeparateConnectionsBindExactlyOnce) {
@@ -295,7 +295,7 @@ TEST(PostgresStore, StateSurvivesReconnectingAndTheAuditLogCannotBeRewritten) {
     ASSERT_EQ(s->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
   }
   auto s = store::PostgresPairingStore::open(*uri, operator_key).value();  // a second TA, or a restart
-  EXPECT_EQ(s->find_sm(sm).value()->psi, Psi::auth_paired);
+  EXPECT_EQ(s->find_sm(sm).value()->psi, PairingState::auth_paired);
   EXPECT_EQ(s->find_sm(sm).value()->ki.ki2, ki_of(7).ki2);
   EXPECT_EQ(s->validate_and_record(sm, tp, t0 + 1s, 600s).value().verdict, Verdict::refused_active);
   Bytes wrong = operator_key;

@@ -75,7 +75,5 @@ std::optional<std::string> fresh_postgres(const std::string& name);
 
 namespace dcas {
 inline void PrintTo(Errc code, std::ostream* os) { *os << errc_name(code); }
+inline void PrintTo(Role r, std::ostream* os) { *os << role_label(r); }
 }  // namespace dcas
-namespace dcas::protocol {
-inline void PrintTo(Peer p, std::ostream* os) { *os << peer_name(p); }
-}  // namespace dcas::protocol

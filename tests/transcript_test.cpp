@@ -23,7 +23,7 @@ std::vector<Line> run_reference() {
   EXPECT_TRUE(d.established(*h));
   std::vector<Line> lines;
   for (const auto& hop : d.net.transcript)
-    lines.push_back({std::string(protocol::peer_name(hop.from)), std::string(protocol::peer_name(hop.to)),
+    lines.push_back({std::string(role_label(hop.from)), std::string(role_label(hop.to)),
                      std::string(wire::type_name(type_of(hop))), to_hex(hop.bytes)});
   protocol::ControlWords cws;
   cws.cw_length = 16;

@@ -1,7 +1,7 @@
+#include "common/byte_reader.h"
 #include "crypto/rsa.h"
 #include "test_support.h"
 #include "wire/message.h"
-#include "wire/reader.h"
 
 namespace dcas {
 namespace {
@@ -46,7 +46,7 @@ std::vector<Message> samples() {
 // Builds raw bytes: header fields as given, body from (tag, value) pairs in the order given.
 Bytes raw(std::uint8_t type, const std::vector<std::pair<std::uint16_t, Bytes>>& fields, std::uint8_t version = 1,
           std::uint8_t profile = 1, std::uint8_t flags = 0) {
-  wire::Writer w;
+  ByteWriter w;
   w.u8(version);
   w.u8(profile);
   w.u8(type);

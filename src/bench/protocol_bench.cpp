@@ -8,11 +8,11 @@
 
 #include "bench/harness.h"
 #include "headend/broadcast.h"
+#include "host/receiver.h"
 #include "pki/authority.h"
 #include "protocol/cas.h"
 #include "protocol/client_image.h"
 #include "protocol/in_process.h"
-#include "service/receiver.h"
 
 namespace dcas::bench {
 namespace {
@@ -51,7 +51,7 @@ struct Deployment {
   TrustedAuthority ta;
   AuthProxy ap;
   InProcessNetwork net;
-  std::unique_ptr<Host> host;
+  std::unique_ptr<InProcessHost> host;
 
   Deployment()
       : ta(register_devices(store), store, crypto::system_random()),
@@ -61,8 +61,8 @@ struct Deployment {
     ta.register_ap(f.ap.certificate, bench_time).value();
     host = net.add_host(f.sm, f.tp, crypto::system_random(), crypto::system_random(), bench_time).value();
     Output announce;
-    announce.send(Peer::sm, ap.security_announce(Bytes(8, 'N'), 1).value(), host->session);
-    net.run(*host, Peer::ap, std::move(announce), bench_time);
+    announce.send(Role::sm, ap.security_announce(Bytes(8, 'N'), 1).value(), host->session);
+    net.run(*host, Role::ap, std::move(announce), bench_time);
   }
   // Registers the devices; returns the TA's identity (a helper so the store is filled first).
   static Identity register_devices(MemoryPairingStore& store) {
@@ -81,7 +81,7 @@ void protocol_run(benchmark::State& state) {
   for (auto _ : state) {
     d.store.record_left(d.sm_id, bench_time).value();
     d.net.clear();
-    d.net.run(*d.host, Peer::sm, d.host->sm->power_up(bench_time), bench_time);
+    d.net.run(*d.host, Role::sm, d.host->sm->power_up(bench_time), bench_time);
     if (d.host->sm->state() != SecureMicro::State::established) state.SkipWithError("protocol run failed");
   }
 }
@@ -210,7 +210,7 @@ Bytes clear_programme() {
 // product key, so the CA client accepts its ECMs from period 0 again.
 struct ReceiverFixture {
   Deployment d;
-  std::unique_ptr<Host>& host = d.host;
+  std::unique_ptr<InProcessHost>& host = d.host;
   std::array<Bytes, 2> broadcasts;
 
   ReceiverFixture() {
@@ -218,11 +218,11 @@ struct ReceiverFixture {
     const SecureBytes ca_key(16, 0xca);
     auto request = host->sm->request_image();
     auto grant = d.ap.grant_image_key(host->session, request.messages.at(0).bytes, 1).value();
-    (void)host->sm->receive(Peer::ap, grant.message, bench_time);
+    (void)host->sm->receive(Role::ap, grant.message, bench_time);
     const auto image = seal_client_image({Bytes(8, 'N'), 1, host->sm->id(), ca_key, Bytes(1000, 0xc0)},
                                          view(grant.image_key), f.ap_key, f.rng)
                            .value();
-    if (!host->sm->receive(Peer::ap, image, bench_time).ok()) std::abort();
+    if (!host->sm->receive(Role::ap, image, bench_time).ok()) std::abort();
     const Bytes clear = clear_programme();
     for (int i = 0; i < 2; ++i) {
       const Bytes product_key(16, static_cast<std::uint8_t>(0x90 + i));
@@ -249,8 +249,8 @@ void receiver(benchmark::State& state) {
   static std::size_t which = 0;
   std::size_t descrambled = 0;
   for (auto _ : state) {
-    service::Receiver r(*f.host->sm, *f.host->tp, ts::Algorithm::csa2, headend::BroadcastConfig{}.ca_system_id,
-                        [](std::string_view) {});
+    host::Receiver r(*f.host->driver, ts::Algorithm::csa2, headend::BroadcastConfig{}.ca_system_id,
+                     [](std::string_view) {});
     out.clear();
     r.feed(f.broadcasts[which ^= 1], out);
     descrambled = r.stats().descrambled;

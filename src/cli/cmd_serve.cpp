@@ -10,11 +10,12 @@
 #include "common/records.h"
 #include "crypto/random.h"
 #include "headend/personalizer.h"
-#include "pki/provisioning.h"
+#include "host/memory_files.h"
+#include "host/receiver.h"
+#include "observe/journal.h"
+#include "provisioning/device_files.h"
 #include "service/ap_service.h"
 #include "service/host_client.h"
-#include "service/host_memory.h"
-#include "service/receiver.h"
 #include "service/ta_service.h"
 #include "store/operator_store.h"
 
@@ -28,7 +29,7 @@ using service::Millis;
 
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
-              network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2";
+              network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal;
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -45,9 +46,9 @@ ServeArgs& args() {
 
 Millis seconds(double s) { return Millis(static_cast<std::int64_t>(s * 1000)); }
 
-service::LogSink log_sink(std::string_view prefix) {
+LogSink log_sink(std::string_view prefix) {
   if (args().quiet) return [](std::string_view) {};
-  return service::stderr_log(prefix);
+  return stderr_log(prefix);
 }
 
 service::ServerLimits server_limits() {
@@ -97,13 +98,20 @@ Result<void> write_port_file(const net::tcp::endpoint& endpoint) {
   return {};
 }
 
+// The --journal file, if one was asked for (observe/journal.h).
+Result<std::unique_ptr<observe::Journal>> open_journal() {
+  if (args().journal.empty()) return std::unique_ptr<observe::Journal>();
+  return observe::Journal::open(args().journal);
+}
+
 Result<void> ta_serve(CLI::App* command) {
   auto& a = args();
   DCAS_TRY(apply_config(command));
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   const std::filesystem::path dir(a.ta_dir);
-  DCAS_TRY_ASSIGN(root, pki::load_ta_identity(a.ta_key.empty() ? dir / "ta.key" : std::filesystem::path(a.ta_key),
-                                              a.ta_cert.empty() ? dir / "ta.crt" : std::filesystem::path(a.ta_cert)));
+  DCAS_TRY_ASSIGN(
+      root, provisioning::load_ta_identity(a.ta_key.empty() ? dir / "ta.key" : std::filesystem::path(a.ta_key),
+                                           a.ta_cert.empty() ? dir / "ta.crt" : std::filesystem::path(a.ta_cert)));
   DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
   protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(),
                                 {std::chrono::seconds(a.presence_lease)});
@@ -130,7 +138,7 @@ Result<void> ap_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
   DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
-  DCAS_TRY_ASSIGN(identity, pki::load_device_identity(a.ap_dir));
+  DCAS_TRY_ASSIGN(identity, provisioning::load_device_identity(a.ap_dir));
   // The headend behind the AP: its database names the network, its PS signs with the AP's key.
   std::unique_ptr<headend::HeadendStore> headend_store;
   std::optional<headend::Personalizer> personalizer;
@@ -141,8 +149,9 @@ Result<void> ap_serve(CLI::App* command) {
     headend_store = std::move(store);
     personalizer.emplace(*headend_store, identity.key, crypto::system_random());
   }
-  DCAS_TRY_ASSIGN(
-      ap, protocol::AuthProxy::create(std::move(identity), crypto::system_random(), std::chrono::system_clock::now()));
+  const protocol::ApPolicy policy{seconds(a.answer_timeout), seconds(a.presence_interval)};
+  DCAS_TRY_ASSIGN(ap, protocol::AuthProxy::create(std::move(identity), crypto::system_random(),
+                                                  std::chrono::system_clock::now(), policy));
   const auto log = log_sink(a.headend_dir.empty() ? "ap" : "headend");
   asio::io_context io(1);
   service::ApServiceConfig config;
@@ -150,8 +159,15 @@ Result<void> ap_serve(CLI::App* command) {
   config.ta = ta_address;
   config.network_id = network_id;
   if (personalizer) config.images = &*personalizer;
-  config.answer_timeout = seconds(a.answer_timeout);
-  config.presence_interval = seconds(a.presence_interval);
+  DCAS_TRY_ASSIGN(journal, open_journal());
+  if (journal) {
+    config.observer.on_hop = [&journal](const protocol::Hop& hop, const std::optional<SmId>& sm) {
+      journal->write(observe::hop_record(hop, sm));
+    };
+    config.observer.on_event = [&journal](const protocol::Event& e) {
+      journal->write(observe::EventRecord{Role::ap, e});
+    };
+  }
   service::ApService service(io, ap, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   log(fmt::format("AP {} listening on {}:{}, TA at {}, network {}{}", ap.id().hex(), bound.address().to_string(),
@@ -176,8 +192,8 @@ void host_pair(CLI::App* command) {
     config.attempts = a.attempts;
     config.retry_delay = seconds(a.retry_delay);
     config.hold = a.hold;
-    DCAS_TRY_ASSIGN(sm_identity, pki::load_device_identity(a.sm_dir));
-    DCAS_TRY_ASSIGN(tp_identity, pki::load_device_identity(a.tp_dir));
+    DCAS_TRY_ASSIGN(sm_identity, provisioning::load_device_identity(a.sm_dir));
+    DCAS_TRY_ASSIGN(tp_identity, provisioning::load_device_identity(a.tp_dir));
     const auto now = std::chrono::system_clock::now();
     // The SM's and TP's secure memories: files under --state (kept across runs), else in memory.
     std::unique_ptr<protocol::NonVolatile<protocol::SmMemory>> sm_memory =
@@ -189,8 +205,8 @@ void host_pair(CLI::App* command) {
       std::filesystem::create_directories(a.state_dir, ec);
       if (!ec) std::filesystem::permissions(a.state_dir, std::filesystem::perms::owner_all, ec);
       if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", a.state_dir, ec.message()));
-      DCAS_TRY_ASSIGN(sm_file, service::SmMemoryFile::open(std::filesystem::path(a.state_dir) / "sm.nvm"));
-      DCAS_TRY_ASSIGN(tp_file, service::TpMemoryFile::open(std::filesystem::path(a.state_dir) / "tp.nvm"));
+      DCAS_TRY_ASSIGN(sm_file, host::SmMemoryFile::open(std::filesystem::path(a.state_dir) / "sm.nvm"));
+      DCAS_TRY_ASSIGN(tp_file, host::TpMemoryFile::open(std::filesystem::path(a.state_dir) / "tp.nvm"));
       sm_memory = std::move(sm_file);
       tp_memory = std::move(tp_file);
     }
@@ -199,13 +215,28 @@ void host_pair(CLI::App* command) {
     DCAS_TRY_ASSIGN(
         tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory, crypto::system_random(), now));
     const auto log = log_sink("host");
+    DCAS_TRY_ASSIGN(journal, open_journal());
+    // What the host saw, in order: on stderr, in the journal, and in the --json outcome.
+    nlohmann::json seen = nlohmann::json::array();
+    protocol::HostDriver host(sm, tp);
+    host.hooks.on_event = [&](Role at, const protocol::Event& e) {
+      log(fmt::format("{}.{} {}", role_name(at), protocol::event_name(e), protocol::event_detail(e)));
+      const observe::Record record = observe::EventRecord{at, e};
+      if (journal) journal->write(record);
+      if (!protocol::is<protocol::events::ControlWordsInstalled>(e)) seen.push_back(observe::to_json(record));
+    };
+    host.hooks.on_hop = [&](const protocol::Hop& hop) {
+      const observe::Record record = observe::hop_record(hop, sm.id());
+      if (journal) journal->write(record);
+      seen.push_back(observe::to_json(record));
+    };
     nlohmann::json out{{"sm_id", sm.id().hex()}, {"tp_id", tp.id().hex()}, {"ap", a.ap_address}};
     auto algorithm = ts::algorithm_from_name(a.algo);
     if (!algorithm) return fail(Errc::invalid_argument, "--algo must be csa2, cissa or idsa");
     // `host run`: the broadcast is watched while the host is on the network.
     Result<void> watched;
     auto watch = [&] {
-      service::Receiver receiver(sm, tp, *algorithm, a.ca_system_id, log);
+      host::Receiver receiver(host, *algorithm, a.ca_system_id, log);
       watched = transform_file(a.watch, a.out, [&](ByteView chunk, Bytes& produced) -> Result<void> {
         receiver.feed(chunk, produced);
         return {};
@@ -225,12 +256,13 @@ void host_pair(CLI::App* command) {
                       {"refused", st.refused},
                       {"stream_errors", st.stream_errors}};
     };
-    auto report = service::pair_host(sm, tp, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
+    auto report = service::pair_host(host, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
     auto image = sm.installed_image();
     out["image"] = image ? nlohmann::json{{"version", image->version},
                                           {"network_id", to_hex(image->network_id)},
                                           {"code_sha256", to_hex(image->code_digest)}}
                          : nlohmann::json(nullptr);
+    out["journal"] = std::move(seen);
     if (!report) {
       out["paired"] = false;
       out["error"] = std::string(errc_name(report.error().code));
@@ -243,9 +275,6 @@ void host_pair(CLI::App* command) {
     if (report->download_error)
       out["download_error"] = {{"error", std::string(errc_name(report->download_error->code))},
                                {"detail", report->download_error->detail}};
-    out["events"] = nlohmann::json::array();
-    for (const auto& e : report->events) out["events"].push_back({{"what", e.what}, {"detail", e.detail}});
-    out["hops"] = report->hops;
     return out;
   };
   auto out = run();
@@ -284,6 +313,7 @@ void add_link_options(CLI::App* c) {
       ->capture_default_str();
   c->add_option("--config", a.config, "File of 'option = value' lines (long option names); the command line wins");
   c->add_flag("--quiet", a.quiet, "No log lines on stderr");
+  c->add_option("--journal", a.journal, "Append what this process saw (hops, events) to FILE, one JSON object a line");
 }
 
 void add_server_options(CLI::App* c) {

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "pki/provisioning.h"
+#include "provisioning/device_files.h"
 #include "store/operator_key.h"
 #include "store/operator_store.h"
 
@@ -31,7 +31,7 @@ TaArgs& args() {
   return a;
 }
 
-nlohmann::json device_json(const pki::IssuedDevice& d) {
+nlohmann::json device_json(const provisioning::IssuedDevice& d) {
   return {{"role", role_name(d.role)},
           {"id", to_hex(d.id)},
           {"directory", d.directory.string()},
@@ -41,7 +41,7 @@ nlohmann::json device_json(const pki::IssuedDevice& d) {
 
 void run_init() {
   auto& a = args();
-  auto ta = pki::init_ta_directory(a.dir, a.name, a.days, a.force);
+  auto ta = provisioning::init_ta_directory(a.dir, a.name, a.days, a.force);
   if (!ta) return report_error("ta init", ta.error());
   // The pairing store and the key that seals the Ki in it.
   if (auto k = store::create_operator_key(a.dir); !k) return report_error("ta init", k.error());
@@ -82,7 +82,7 @@ void run_issue() {
     if (!parsed) return report_error("ta issue", parsed.error());
     id = *parsed;
   }
-  auto ta = pki::load_ta_directory(a.ta_dir);
+  auto ta = provisioning::load_ta_directory(a.ta_dir);
   if (!ta) return report_error("ta issue", ta.error());
   auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error("ta issue", db.error());
@@ -90,13 +90,13 @@ void run_issue() {
       a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
   nlohmann::json issued = nlohmann::json::array();
   for (std::size_t i = 0; i < a.count; ++i) {
-    auto device = pki::issue_device_files(*ta, *role, id ? std::optional<ByteView>(*id) : std::nullopt, out, a.days,
-                                          crypto::system_random());
+    auto device = provisioning::issue_device_files(*ta, *role, id ? std::optional<ByteView>(*id) : std::nullopt, out,
+                                                   a.days, crypto::system_random());
     if (!device) return report_error("ta issue", device.error());
     // Registered as Virgin: what the device's manufacturer receives and what the TA knows agree.
     Result<void> registered;
     if (*role == Role::sm) {
-      auto ki = pki::load_ki_file(device->directory / "ki.txt");
+      auto ki = provisioning::load_ki_file(device->directory / "ki.txt");
       registered = ki ? (*db)->add_sm(SmId::from_bytes(device->id).value(), *ki) : std::unexpected(ki.error());
     } else if (*role == Role::tp) {
       registered = (*db)->add_tp(TpId::from_bytes(device->id).value());
@@ -116,7 +116,7 @@ void run_issue() {
 
 nlohmann::json sm_json(const store::SmSummary& r) {
   return {{"sm_id", r.id.hex()},
-          {"state", protocol::psi_name(r.psi)},
+          {"state", protocol::pairing_state_name(r.psi)},
           {"bound_tp", r.bound_tp ? r.bound_tp->hex() : ""},
           {"presence_until_ms",
            std::chrono::duration_cast<std::chrono::milliseconds>(r.presence_until.time_since_epoch()).count()}};
@@ -125,10 +125,11 @@ nlohmann::json sm_json(const store::SmSummary& r) {
 void run_list(bool one) {
   auto& a = args();
   const std::string_view command = one ? "ta show" : "ta list";
-  std::optional<protocol::Psi> state;
+  std::optional<protocol::PairingState> state;
   if (!a.state.empty())
-    for (auto p : {protocol::Psi::virgin, protocol::Psi::auth_paired, protocol::Psi::paired_only})
-      if (protocol::psi_name(p) == a.state) state = p;
+    for (auto p :
+         {protocol::PairingState::virgin, protocol::PairingState::auth_paired, protocol::PairingState::paired_only})
+      if (protocol::pairing_state_name(p) == a.state) state = p;
   auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error(command, db.error());
   auto rows = (*db)->list_sms(state);
@@ -157,7 +158,7 @@ void run_operator_action(bool unpair) {
   } else {
     auto psi = (*db)->operator_leave(*sm, now);
     if (!psi) return report_error(command, psi.error());
-    fmt::print("SM {}: {}\n", sm->hex(), protocol::psi_name(*psi));
+    fmt::print("SM {}: {}\n", sm->hex(), protocol::pairing_state_name(*psi));
   }
 }
 

@@ -38,7 +38,6 @@ std::string_view errc_name(Errc code) {
     case Errc::wire_unexpected_field: return "wire_unexpected_field";
     case Errc::selftest_failed: return "selftest_failed";
     case Errc::unexpected_message: return "unexpected_message";
-    case Errc::protocol_stopped: return "protocol_stopped";
     case Errc::id_mismatch: return "id_mismatch";
     case Errc::bad_plaintext: return "bad_plaintext";
     case Errc::pairing_refused: return "pairing_refused";
@@ -52,6 +51,8 @@ std::string_view errc_name(Errc code) {
     case Errc::ts_bad_adaptation_field: return "ts_bad_adaptation_field";
     case Errc::ts_bad_section: return "ts_bad_section";
     case Errc::ts_bad_crc: return "ts_bad_crc";
+    case Errc::ts_reserved_scrambling: return "ts_reserved_scrambling";
+    case Errc::ts_no_elementary_stream: return "ts_no_elementary_stream";
     case Errc::store_error: return "store_error";
     case Errc::store_schema: return "store_schema";
     case Errc::store_key_invalid: return "store_key_invalid";
@@ -76,6 +77,15 @@ std::string_view errc_name(Errc code) {
     case Errc::emm_replayed: return "emm_replayed";
   }
   return "unknown_error";
+}
+
+std::optional<Errc> errc_from_name(std::string_view name) {
+  // Every value is below 1000 (docs/spec.md §7).
+  for (int value = 0; value < 1000; ++value) {
+    const auto code = static_cast<Errc>(value);
+    if (errc_name(code) == name && name != "unknown_error") return code;
+  }
+  return std::nullopt;
 }
 
 std::string Error::message() const {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <expected>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,8 +51,8 @@ enum class Errc : int {
   // Self-test
   selftest_failed = 60,
   // Protocol (roles)
-  unexpected_message = 70,       // a message type not allowed in the role's current state
-  protocol_stopped = 71,         // the role stopped on an earlier failure and awaits a restart
+  unexpected_message = 70,  // a message type not allowed in the role's current state
+  // 71 is retired (protocol_stopped: never returned); never reuse it.
   id_mismatch = 72,              // an ID inside a message differs from the certificate or binding
   bad_plaintext = 73,            // a decrypted payload of the wrong size or form
   pairing_refused = 74,          // the TA answered with the failure KPK
@@ -66,6 +67,8 @@ enum class Errc : int {
   ts_bad_adaptation_field = 92,  // adaptation_field_length runs past the packet
   ts_bad_section = 93,           // a PSI section is malformed or too long
   ts_bad_crc = 94,               // a PSI section's CRC_32 does not match
+  ts_reserved_scrambling = 95,   // transport_scrambling_control 01, which ISO/IEC 13818-1 reserves
+  ts_no_elementary_stream = 96,  // a stream to compare names no elementary stream in its PMTs
   // TA store
   store_error = 100,        // the database refused an operation (detail names it)
   store_schema = 101,       // the database's schema is newer than this program, or damaged
@@ -96,6 +99,8 @@ enum class Errc : int {
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".
 std::string_view errc_name(Errc code);
+// The inverse of errc_name, for errors read back from JSON; nullopt for an unknown name.
+std::optional<Errc> errc_from_name(std::string_view name);
 
 struct Error {
   Errc code = Errc::ok;

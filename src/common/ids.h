@@ -16,6 +16,7 @@ enum class Role : std::uint8_t { ta = 0, sm = 1, tp = 2, ap = 3 };
 
 std::string_view role_name(Role role);                      // "ta", "sm", "tp", "ap"
 std::optional<Role> role_from_name(std::string_view name);  // inverse of role_name
+std::string_view role_label(Role role);                     // "TA", "SM", "TP", "AP": for logs and timelines
 
 inline constexpr std::size_t device_id_size = 8;
 

@@ -4,11 +4,11 @@
 #pragma once
 
 #include "headend/headend_store.h"
-#include "service/ap_service.h"
+#include "headend/image_source.h"
 
 namespace dcas::headend {
 
-class Personalizer final : public service::ImageSource {
+class Personalizer final : public ImageSource {
  public:
   Personalizer(HeadendStore& store, crypto::RsaPrivateKey signer, crypto::RandomSource& rng)
       : store_(store), signer_(std::move(signer)), rng_(rng) {}

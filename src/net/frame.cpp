@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "wire/reader.h"
+#include "common/byte_reader.h"
 
 namespace dcas::net {
 
@@ -25,7 +25,7 @@ bool known_kind(std::uint8_t k) { return (k >= 0x01 && k <= 0x05) || k == 0x7f; 
 }  // namespace
 
 Bytes encode_frame(const Frame& frame) {
-  wire::Writer w;
+  ByteWriter w;
   w.u32(static_cast<std::uint32_t>(length_covers + frame.payload.size()));
   w.u8(static_cast<std::uint8_t>(frame.kind));
   w.u64(frame.stream);
@@ -35,7 +35,7 @@ Bytes encode_frame(const Frame& frame) {
 
 Result<FrameHeader> parse_frame_header(std::span<const std::uint8_t, frame_header_size> header,
                                        std::size_t max_payload) {
-  wire::Reader r(header);
+  ByteReader r(header);
   DCAS_TRY_ASSIGN(length, r.u32());
   DCAS_TRY_ASSIGN(kind, r.u8());
   DCAS_TRY_ASSIGN(stream, r.u64());
@@ -48,7 +48,7 @@ Result<FrameHeader> parse_frame_header(std::span<const std::uint8_t, frame_heade
 }
 
 Frame error_frame(const Error& error, std::uint64_t stream) {
-  wire::Writer w;
+  ByteWriter w;
   w.u16(static_cast<std::uint16_t>(error.code));
   std::string detail = error.detail;
   if (detail.size() > max_error_detail) detail.resize(max_error_detail);
@@ -57,7 +57,7 @@ Frame error_frame(const Error& error, std::uint64_t stream) {
 }
 
 Result<Error> parse_error_payload(ByteView payload) {
-  wire::Reader r(payload);
+  ByteReader r(payload);
   auto code = r.u16();
   if (!code) return fail(Errc::net_bad_frame, "error frame shorter than its code");
   const auto rest = r.take(r.remaining()).value();

@@ -10,33 +10,58 @@ namespace dcas::protocol {
 
 using wire::MessageType;
 
-Result<AuthProxy> AuthProxy::create(Identity identity, crypto::RandomSource& rng, TimePoint now) {
+Result<AuthProxy> AuthProxy::create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy) {
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::ap, now));
   ApId id;
   id.bytes = self.id;
-  return AuthProxy(std::move(identity), id, rng);
+  return AuthProxy(std::move(identity), id, rng, policy, now);
+}
+
+std::size_t AuthProxy::pending_sessions() const {
+  std::size_t n = 0;
+  for (const auto& [session, s] : sessions_) n += s.answer_due.has_value();
+  return n;
+}
+
+std::optional<SmId> AuthProxy::session_sm(std::uint64_t session) const {
+  auto it = sessions_.find(session);
+  return it == sessions_.end() ? std::nullopt : it->second.sm;
 }
 
 Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoint now) {
   Output out;
+  auto refuse = [&](Error why) {
+    out.event(events::KeyRequestRefused{why});
+    out.refuse(Role::sm, why, session);
+    out.error = std::move(why);
+    return out;
+  };
   auto type = peek_type(bytes);
-  if (!type) return out.error = type.error(), out;
-  if (*type != static_cast<std::uint8_t>(MessageType::key_request_sm)) {
-    out.error =
-        Error{Errc::unexpected_message, fmt::format("{} from an SM", wire::type_name(static_cast<MessageType>(*type)))};
-    return out;
-  }
-  if (auto r = relay_request(out, session, bytes, now); !r) {
-    pending_.erase(session);
-    out.error = r.error();  // discarded; the protocol terminates for this SM (paper IV.2.B step 2)
-    out.event("key_request_refused", r.error().message());
-    return out;
-  }
-  validated_.erase(session);  // a new run: image keys wait for the TA's new answer
+  if (!type) return refuse(type.error());
+  if (*type != static_cast<std::uint8_t>(MessageType::key_request_sm))
+    return refuse(
+        {Errc::unexpected_message, fmt::format("{} from an SM", wire::type_name(static_cast<MessageType>(*type)))});
+  Session& s = sessions_[session];
+  if (s.answer_due) return refuse({Errc::unexpected_message, "a KeyRequest of this host is already at the TA"});
+  if (!ta_reachable_) return refuse({Errc::net_unavailable, "the TA is not reachable"});
+  // The protocol terminates for this SM on a failed check (paper IV.2.B step 2).
+  if (auto r = relay_request(out, s, session, bytes, now); !r) return refuse(r.error());
   return out;
 }
 
-Result<void> AuthProxy::relay_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now) {
+void AuthProxy::end_presence(Output& out, Session& s) {
+  if (!s.sm) return;
+  auto report = host_presence(*s.sm, false);
+  if (!report) {
+    out.error = report.error();
+    return;
+  }
+  out.event(events::PresenceEnded{*s.sm});
+  out.messages.push_back({Role::ta, std::move(*report), 0, std::nullopt, true});
+  s.may_be_bound = false;
+}
+
+Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSm>(bytes));
   // The certificate rides outside the signature: it must itself chain to the TA, as an SM's.
   DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
@@ -49,7 +74,7 @@ Result<void> AuthProxy::relay_request(Output& out, std::uint64_t session, ByteVi
     return fail(Errc::id_mismatch, fmt::format("KeyPairingID names another SM than Cert(SM) ({})", to_hex(sm.id)));
   SmId sm_id;
   sm_id.bytes = sm.id;
-  out.event("sm_authenticated", "SM_ID " + sm_id.hex());
+  out.event(events::SmAuthenticated{sm_id});
 
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ta_key, view(kpid), rng_));
@@ -58,8 +83,14 @@ Result<void> AuthProxy::relay_request(Output& out, std::uint64_t session, ByteVi
                                    wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, {}},
                                    {}},
                                   identity_.key, rng_));
-  pending_.insert_or_assign(session, Pending{sm_id, sm.public_key});
-  out.send(Peer::ta, std::move(request), session);
+  // The SM runs the protocol again where the TA validated it (DCASDownload, or a restart): the box
+  // proved itself here, so its presence ends before the new request (spec §9.3).
+  if (s.validated) end_presence(out, s);
+  s.validated = false;  // a new run: image keys wait for the TA's new answer
+  s.sm = sm_id;
+  s.sm_key = sm.public_key;
+  s.answer_due = now + policy_.answer_timeout;
+  out.send(Role::ta, std::move(request), session);
   return {};
 }
 
@@ -67,61 +98,135 @@ Output AuthProxy::receive_from_ta(std::uint64_t session, ByteView bytes, TimePoi
   Output out;
   auto type = peek_type(bytes);
   if (!type) return out.error = type.error(), out;
-  if (*type != static_cast<std::uint8_t>(MessageType::key_response_ta) || !pending_.contains(session)) {
+  auto it = sessions_.find(session);
+  if (*type != static_cast<std::uint8_t>(MessageType::key_response_ta) || it == sessions_.end() ||
+      !it->second.answer_due) {
     out.error = Error{Errc::unexpected_message, fmt::format("{} from the TA on session {} with no request pending",
                                                             wire::type_name(static_cast<MessageType>(*type)), session)};
     return out;
   }
-  if (auto r = relay_response(out, session, bytes); !r) {
-    validated_.erase(session);
+  Session& s = it->second;
+  s.answer_due.reset();
+  if (auto r = relay_response(out, s, session, bytes); !r) {
+    s.validated = false;
     out.error = r.error();
-    out.event("key_response_refused", r.error().message());
+    out.event(events::KeyResponseRefused{r.error()});
+    out.refuse(Role::sm, r.error(), session);
   }
-  pending_.erase(session);
   return out;
 }
 
-Result<void> AuthProxy::relay_response(Output& out, std::uint64_t session, ByteView bytes) {
-  const Pending& pending = pending_.at(session);
+Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyResponseFromTa>(bytes));
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY(verify_signature(m.first, ta_key, "TA"));
   DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, m.second.encrypted_kpk, kpk_size, "KPK"));
-  DCAS_TRY_ASSIGN(encrypted, encrypt_to(pending.sm_key, view(kpk), rng_));
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(*s.sm_key, view(kpk), rng_));
   DCAS_TRY_ASSIGN(
       response,
       sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
                       identity_.key, rng_));
   const bool refused = is_failure_kpk(view(kpk));
-  out.event(refused ? "refusal_relayed" : "key_response_relayed", "to SM " + pending.sm_id.hex());
-  out.send(Peer::sm, std::move(response), session);
-  if (refused)
-    validated_.erase(session);
-  else
-    validated_.insert_or_assign(session, pending);
+  if (refused) {
+    out.event(events::RefusalRelayed{*s.sm});
+    s.validated = false;
+  } else {
+    // Once the TA validated the SM here, its leaving is reported, whatever a later request gets.
+    out.event(events::KeyResponseRelayed{*s.sm});
+    s.validated = s.may_be_bound = true;
+  }
+  out.send(Role::sm, std::move(response), session);
   return {};
+}
+
+Output AuthProxy::ta_refused(std::uint64_t session, Error why) {
+  Output out;
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || !it->second.answer_due) {
+    out.error = Error{Errc::unexpected_message, fmt::format("an error from the TA on session {} with no request "
+                                                            "pending: {}",
+                                                            session, why.message())};
+    return out;
+  }
+  it->second.answer_due.reset();
+  out.refuse(Role::sm, std::move(why), session);
+  return out;
+}
+
+void AuthProxy::fail_awaiting(Output& out, Session& s, std::uint64_t session, Error why) {
+  s.answer_due.reset();
+  s.may_be_bound = true;  // the TA may have validated the SM and its answer been lost
+  if (s.sm) out.event(events::AnswerTimedOut{*s.sm, why});
+  out.refuse(Role::sm, std::move(why), session);
+}
+
+Output AuthProxy::close_session(std::uint64_t session, TimePoint) {
+  Output out;
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return out;
+  Session& s = it->second;
+  if (s.answer_due) s.may_be_bound = true;  // the TA's answer is still out: it may have validated the SM
+  if (s.may_be_bound) end_presence(out, s);
+  sessions_.erase(it);
+  return out;
+}
+
+Output AuthProxy::ta_link_down(TimePoint) {
+  Output out;
+  ta_reachable_ = false;
+  for (auto& [session, s] : sessions_)
+    if (s.answer_due) fail_awaiting(out, s, session, {Errc::net_unavailable, "lost the link to the TA"});
+  return out;
+}
+
+TimePoint AuthProxy::next_expiry() const {
+  TimePoint next = next_renewal_;
+  for (const auto& [session, s] : sessions_)
+    if (s.answer_due && *s.answer_due < next) next = *s.answer_due;
+  return next;
+}
+
+Output AuthProxy::on_timeout(TimePoint now) {
+  Output out;
+  for (auto& [session, s] : sessions_)
+    if (s.answer_due && *s.answer_due <= now)
+      fail_awaiting(out, s, session, {Errc::net_timeout, "no answer from the TA in time"});
+  if (now >= next_renewal_) {
+    // Renewals are periodic: one lost is replaced by the next, so they need no acknowledgement.
+    for (const auto& [session, s] : sessions_) {
+      if (!s.validated || !s.sm) continue;
+      auto report = host_presence(*s.sm, true);
+      if (!report) {
+        out.error = report.error();
+        continue;
+      }
+      out.send(Role::ta, std::move(*report), 0);
+    }
+    next_renewal_ = now + policy_.presence_interval;
+  }
+  return out;
 }
 
 Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, ByteView bytes,
                                                          std::uint64_t offered_version) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::ImageKeyRequest>(bytes));
-  auto it = validated_.find(session);
-  if (it == validated_.end())
+  auto it = sessions_.find(session);
+  if (it == sessions_.end() || !it->second.validated)
     return fail(Errc::image_not_authenticated, "no SM validated by the TA on this connection");
-  const Pending& sm = it->second;
-  if (!equal_ct(m.second.sm_id, sm.sm_id.view()))
+  const Session& sm = it->second;
+  if (!equal_ct(m.second.sm_id, sm.sm->view()))
     return fail(Errc::id_mismatch,
-                "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " + sm.sm_id.hex());
-  DCAS_TRY(verify_signature(m.first, sm.sm_key, "SM"));
+                "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " + sm.sm->hex());
+  DCAS_TRY(verify_signature(m.first, *sm.sm_key, "SM"));
   DCAS_TRY_ASSIGN(image_key, rng_.bytes(image_key_size));
-  DCAS_TRY_ASSIGN(encrypted, encrypt_to(sm.sm_key, view(image_key), rng_));
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(*sm.sm_key, view(image_key), rng_));
   DCAS_TRY_ASSIGN(
       grant,
       sign_and_encode({wire::Profile::koo2010,
                        wire::ImageKeyGrant{offered_version, m.second.sm_id, m.second.nonce, std::move(encrypted), {}},
                        {}},
                       identity_.key, rng_));
-  return ImageGrant{sm.sm_id, m.second.installed_version, std::move(image_key), std::move(grant)};
+  return ImageGrant{*sm.sm, m.second.installed_version, std::move(image_key), std::move(grant)};
 }
 
 Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t image_version) {

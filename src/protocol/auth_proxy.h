@@ -1,7 +1,20 @@
-// The Authentication Proxy's part of pairing (paper IV.2.B steps 2 and 4) and its announcements.
+// The Authentication Proxy's part of pairing (paper IV.2.B steps 2 and 4), its announcements, and
+// its session policy (docs/spec.md §9.3, §13.2).
 //
-// The AP serves many SMs at once. The caller gives each SM conversation a session number; the
-// AP keeps, per session, the SM it authenticated until the TA's answer comes back on that session.
+// The AP serves many hosts at once; the caller numbers each host's connection (a session). Per
+// session the AP keeps the SM it authenticated, whether a KeyRequest is at the TA (and until when
+// it waits for the answer), and whether the TA validated that SM. From these it decides, without
+// any I/O:
+//   - a second KeyRequest while one is at the TA is refused; none is relayed while the TA link is
+//     down (net_unavailable);
+//   - an SM the TA validated on this session that runs the protocol again first has its presence
+//     ended (HostPresence left), since the box proved itself here (spec §9.3);
+//   - a host whose SM the TA may have validated (a pairing KPK relayed, or an answer that never
+//     came) is reported gone when its session closes (HostPresence left, `must_arrive`);
+//   - an answer not in by the answer timeout, or lost with the TA link, fails the request
+//     (net_timeout / net_unavailable) and counts as "may have been validated";
+//   - every presence interval, each validated session's presence is renewed (HostPresence present).
+// Timers are the caller's: it asks next_expiry() and calls on_timeout(now) when that time comes.
 #pragma once
 
 #include <map>
@@ -11,19 +24,39 @@
 
 namespace dcas::protocol {
 
+struct ApPolicy {
+  std::chrono::milliseconds answer_timeout{15'000};      // for the TA's answer to a KeyRequest
+  std::chrono::milliseconds presence_interval{200'000};  // presence renewals for validated hosts
+};
+
 class AuthProxy {
  public:
   // Errors: cert_* (the identity's own certificate is not a valid AP certificate).
-  static Result<AuthProxy> create(Identity identity, crypto::RandomSource& rng, TimePoint now);
+  static Result<AuthProxy> create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy = {});
 
   // KeyRequest (SM->AP) on `session`: verify Cert(SM), the SM's signature and that the
   // KeyPairingID names this SM; re-encrypt for the TA and sign. Sends KeyRequest (AP->TA) on the
-  // same session.
+  // same session; a refusal goes back to the SM (Outgoing::refusal).
   Output receive_from_sm(std::uint64_t session, ByteView bytes, TimePoint now);
   // KeyResponse (TA->AP) on `session`: verify the TA's signature, re-encrypt the KPK for the SM of
   // that session, pass S(Prv(TA), KPK) through unchanged, sign. Sends KeyResponse (AP->SM), with
-  // event "key_response_relayed" for a pairing KPK or "refusal_relayed" for the failure KPK.
+  // event KeyResponseRelayed for a pairing KPK or RefusalRelayed for the failure KPK. An answer on
+  // a session with no request at the TA (late, or unsolicited) is refused and dropped.
   Output receive_from_ta(std::uint64_t session, ByteView bytes, TimePoint now);
+  // The TA answered `session`'s request with an error: it goes back to the SM. Nothing was
+  // recorded at the TA (it refuses before any transition), so nothing is reported later.
+  Output ta_refused(std::uint64_t session, Error why);
+  // The host of `session` went away: its presence ends if the TA may have validated its SM.
+  Output close_session(std::uint64_t session, TimePoint now);
+  // The link to the TA came up, or went down (every request at the TA fails: net_unavailable).
+  void ta_link_up() { ta_reachable_ = true; }
+  Output ta_link_down(TimePoint now);
+
+  // The earliest time at which on_timeout has something to do.
+  TimePoint next_expiry() const;
+  // Answer timeouts and presence renewals due at `now`.
+  Output on_timeout(TimePoint now);
+
   // Client image download step 1 (docs/spec.md, "Client image download"): ImageKeyRequest (SM->AP)
   // on `session`. Only an SM whose KeyRequest the TA validated on this session is served (the TA's
   // result relayed to the AP, paper Fig. 2 step 2); its signature is verified with the key from
@@ -38,17 +71,12 @@ class AuthProxy {
   };
   Result<ImageGrant> grant_image_key(std::uint64_t session, ByteView bytes, std::uint64_t offered_version);
 
-  // Forgets a session (the SM went away, or the TA did not answer in time).
-  void drop_session(std::uint64_t session) {
-    pending_.erase(session);
-    validated_.erase(session);
-  }
-  std::size_t pending_sessions() const { return pending_.size(); }
-  // The SM a session's request was made for, while the TA's answer is awaited.
-  std::optional<SmId> pending_sm(std::uint64_t session) const {
-    auto it = pending_.find(session);
-    return it == pending_.end() ? std::nullopt : std::optional<SmId>(it->second.sm_id);
-  }
+  // Forgets a session without reporting anything (tests; close_session is the host leaving).
+  void drop_session(std::uint64_t session) { sessions_.erase(session); }
+  // Sessions with a KeyRequest at the TA.
+  std::size_t pending_sessions() const;
+  // The SM last authenticated on `session`, if any.
+  std::optional<SmId> session_sm(std::uint64_t session) const;
 
   // Signed announcements (the protocol's triggers) and presence reports to the TA.
   Result<Bytes> security_announce(ByteView network_id, std::uint64_t image_version);
@@ -59,20 +87,31 @@ class AuthProxy {
   Bytes certificate_der() const { return identity_.certificate.der(); }
 
  private:
-  struct Pending {
-    SmId sm_id;
-    crypto::RsaPublicKey sm_key;
+  struct Session {
+    std::optional<SmId> sm;  // the SM last authenticated here
+    std::optional<crypto::RsaPublicKey> sm_key;
+    std::optional<TimePoint> answer_due;  // a KeyRequest is at the TA, awaited until then
+    bool validated = false;               // the TA validated this SM here (a pairing KPK relayed)
+    bool may_be_bound = false;            // the TA may have validated it: report it gone at the end
   };
-  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng)
-      : identity_(std::move(identity)), id_(id), rng_(rng) {}
-  Result<void> relay_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now);
-  Result<void> relay_response(Output& out, std::uint64_t session, ByteView bytes);
+  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng, ApPolicy policy, TimePoint now)
+      : identity_(std::move(identity)),
+        id_(id),
+        rng_(rng),
+        policy_(policy),
+        next_renewal_(now + policy.presence_interval) {}
+  Result<void> relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now);
+  Result<void> relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes);
+  void end_presence(Output& out, Session& s);
+  void fail_awaiting(Output& out, Session& s, std::uint64_t session, Error why);
 
   Identity identity_;
   ApId id_;
   crypto::RandomSource& rng_;
-  std::map<std::uint64_t, Pending> pending_;
-  std::map<std::uint64_t, Pending> validated_;  // sessions whose SM the TA validated (pairing KPK relayed)
+  ApPolicy policy_;
+  std::map<std::uint64_t, Session> sessions_;
+  bool ta_reachable_ = true;
+  TimePoint next_renewal_;
   pki::CertificateCache certificates_{256};
 };
 

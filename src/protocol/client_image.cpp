@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "common/byte_reader.h"
 #include "crypto/aes.h"
 #include "protocol/envelope.h"
-#include "wire/reader.h"
 
 namespace dcas::protocol {
 
@@ -58,7 +58,7 @@ Result<SecureBytes> encode_image(const ImageContents& image) {
 Result<ImageContents> parse_image(ByteView plaintext) {
   if (plaintext.size() < image_header_size) return std::unexpected(invalid("image shorter than its header"));
   if (!equal_ct(plaintext.first(8), view(image_magic))) return std::unexpected(invalid("not a CA client image"));
-  wire::Reader r(plaintext.subspan(8));
+  ByteReader r(plaintext.subspan(8));
   ImageContents image;
   auto network = r.take(8);
   auto version = r.u64();

@@ -4,10 +4,10 @@
 
 #include <algorithm>
 
+#include "common/byte_reader.h"
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
 #include "wire/message.h"
-#include "wire/reader.h"
 
 namespace dcas::protocol {
 

@@ -48,14 +48,12 @@ std::uint64_t to_unix_ms(TimePoint t) {
       std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
 }
 
-std::string_view peer_name(Peer p) {
-  switch (p) {
-    case Peer::sm: return "SM";
-    case Peer::tp: return "TP";
-    case Peer::ap: return "AP";
-    case Peer::ta: return "TA";
-  }
-  return "?";
+void Output::append(Output other) {
+  messages.insert(messages.end(), std::make_move_iterator(other.messages.begin()),
+                  std::make_move_iterator(other.messages.end()));
+  events.insert(events.end(), std::make_move_iterator(other.events.begin()),
+                std::make_move_iterator(other.events.end()));
+  if (other.error) error = std::move(other.error);
 }
 
 Result<std::uint8_t> peek_type(ByteView bytes) {

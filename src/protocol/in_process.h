@@ -1,6 +1,7 @@
 // An in-process deployment: the four roles wired together without I/O, delivering every message
-// in order and recording the transcript. Tests, benchmarks and the demo drive the protocol through
-// it; the network services replace it with sockets.
+// in order and recording the transcript. Tests and benchmarks drive the protocol through it (and
+// load generators and attack drivers can); each host is a HostDriver, as in the `dcas host`
+// process, and the network services replace the rest with sockets.
 #pragma once
 
 #include <deque>
@@ -8,35 +9,27 @@
 #include <memory>
 
 #include "protocol/auth_proxy.h"
-#include "protocol/secure_micro.h"
-#include "protocol/transport_processor.h"
+#include "protocol/host_driver.h"
 #include "protocol/trusted_authority.h"
 
 namespace dcas::protocol {
 
-// One message on its way, as the transcript records it.
-struct Hop {
-  Peer from;
-  Peer to;
-  std::uint64_t session;  // the host's session at the AP and TA
-  Bytes bytes;
-};
-
-// One set-top host: an SM and a TP with their secure memories.
-struct Host {
+// One set-top host of the deployment: an SM and a TP with their secure memories, and its driver.
+struct InProcessHost {
   std::uint64_t session;
   MemoryNonVolatile<SmMemory> sm_memory;
   MemoryNonVolatile<TpMemory> tp_memory;
   std::optional<SecureMicro> sm;
   std::optional<TransportProcessor> tp;
+  std::optional<HostDriver> driver;
 };
 
 struct Observation {
-  Peer at;
+  Role at;
   Event event;
 };
 struct Failure {
-  Peer at;
+  Role at;
   Error error;
 };
 
@@ -45,12 +38,12 @@ class InProcessNetwork {
   InProcessNetwork(TrustedAuthority& ta, AuthProxy& ap) : ta_(ta), ap_(ap) {}
 
   // Creates a host from an SM and a TP identity. Errors: as SecureMicro::create, TransportProcessor::create.
-  Result<std::unique_ptr<Host>> add_host(Identity sm, Identity tp, crypto::RandomSource& sm_rng,
-                                         crypto::RandomSource& tp_rng, TimePoint now, CwPolicy policy = {});
+  Result<std::unique_ptr<InProcessHost>> add_host(Identity sm, Identity tp, crypto::RandomSource& sm_rng,
+                                                  crypto::RandomSource& tp_rng, TimePoint now, CwPolicy policy = {});
 
-  // Delivers what `first` (produced by `origin` of `host`) sends, and everything sent in answer,
+  // Delivers what `first` (produced by `origin` for `host`) sends, and everything sent in answer,
   // until nothing is left in flight.
-  void run(Host& host, Peer origin, Output first, TimePoint now);
+  void run(InProcessHost& host, Role origin, Output first, TimePoint now);
 
   // Called on every hop before delivery: may change the bytes, or empty them to drop the message.
   std::function<void(Hop&)> tamper;
@@ -70,7 +63,11 @@ class InProcessNetwork {
   }
 
  private:
-  void collect(Peer at, Output out, std::uint64_t session, std::deque<Hop>& queue);
+  HopHooks hooks();
+  void record_hop(const Hop& hop);
+  void observe(Role at, const Output& out);
+  // Queues a host's messages for the AP (the driver already passed them through the hooks).
+  void take(const InProcessHost& host, HostDriver::Step step, std::deque<Hop>& queue);
 
   TrustedAuthority& ta_;
   AuthProxy& ap_;

@@ -4,13 +4,19 @@
 
 namespace dcas::protocol {
 
-std::string_view psi_name(Psi psi) {
+std::string_view pairing_state_name(PairingState psi) {
   switch (psi) {
-    case Psi::virgin: return "virgin";
-    case Psi::auth_paired: return "auth-paired";
-    case Psi::paired_only: return "paired-only";
+    case PairingState::virgin: return "virgin";
+    case PairingState::auth_paired: return "auth-paired";
+    case PairingState::paired_only: return "paired-only";
   }
   return "unknown";
+}
+
+std::optional<PairingState> pairing_state_from_name(std::string_view name) {
+  for (auto s : {PairingState::virgin, PairingState::auth_paired, PairingState::paired_only})
+    if (pairing_state_name(s) == name) return s;
+  return std::nullopt;
 }
 
 std::string_view verdict_name(Verdict v) {
@@ -31,11 +37,11 @@ PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::op
   if (!sm || !tp) return {Verdict::refused_unknown, {}, {}};
   SmRecord new_sm = *sm;
   TpRecord new_tp = *tp;
-  new_sm.psi = new_tp.psi = Psi::auth_paired;
+  new_sm.psi = new_tp.psi = PairingState::auth_paired;
   new_sm.presence_until = now + presence_lease;
 
   // Both Virgin (never validated, so never bound) -> bind, Auth/Paired.
-  if (sm->psi == Psi::virgin && tp->psi == Psi::virgin && !sm->bound_tp && !tp->bound_sm) {
+  if (sm->psi == PairingState::virgin && tp->psi == PairingState::virgin && !sm->bound_tp && !tp->bound_sm) {
     new_sm.bound_tp = tp->id;
     new_tp.bound_sm = sm->id;
     return {Verdict::bound_virgin_pair, new_sm, new_tp};
@@ -43,10 +49,11 @@ PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::op
   // A pair, once bound, is never changed by the protocol: only its own partner qualifies.
   const bool bound_to_each_other = sm->bound_tp == tp->id && tp->bound_sm == sm->id;
   if (!bound_to_each_other) return {Verdict::refused_bound_elsewhere, {}, {}};
-  if (sm->psi == Psi::paired_only && tp->psi == Psi::paired_only) return {Verdict::rejoined, new_sm, new_tp};
+  if (sm->psi == PairingState::paired_only && tp->psi == PairingState::paired_only)
+    return {Verdict::rejoined, new_sm, new_tp};
   // Auth/Paired: the host is on the network unless its presence lapsed, in which case it left
   // (a power cut, an unplugged box) and may come back; while present, a second request is a clone.
-  if (sm->psi == Psi::auth_paired && tp->psi == Psi::auth_paired) {
+  if (sm->psi == PairingState::auth_paired && tp->psi == PairingState::auth_paired) {
     if (now >= sm->presence_until) return {Verdict::rejoined_after_lapse, new_sm, new_tp};
     return {Verdict::refused_active, {}, {}};
   }
@@ -54,15 +61,15 @@ PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::op
 }
 
 bool apply_left(SmRecord& sm, TpRecord* bound_tp) {
-  if (sm.psi != Psi::auth_paired) return false;
-  sm.psi = Psi::paired_only;
+  if (sm.psi != PairingState::auth_paired) return false;
+  sm.psi = PairingState::paired_only;
   sm.presence_until = {};
-  if (bound_tp) bound_tp->psi = Psi::paired_only;
+  if (bound_tp) bound_tp->psi = PairingState::paired_only;
   return true;
 }
 
 bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_lease) {
-  if (sm.psi != Psi::auth_paired || now >= sm.presence_until) return false;
+  if (sm.psi != PairingState::auth_paired || now >= sm.presence_until) return false;
   sm.presence_until = now + presence_lease;
   return true;
 }
@@ -72,14 +79,14 @@ bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_l
 Result<void> MemoryPairingStore::add_sm(const SmId& id, const SmSecrets& ki) {
   std::lock_guard lock(mutex_);
   if (sms_.contains(id)) return fail(Errc::invalid_argument, "SM " + id.hex() + " already registered");
-  sms_.emplace(id, SmRecord{id, ki, Psi::virgin, std::nullopt, {}});
+  sms_.emplace(id, SmRecord{id, ki, PairingState::virgin, std::nullopt, {}});
   return {};
 }
 
 Result<void> MemoryPairingStore::add_tp(const TpId& id) {
   std::lock_guard lock(mutex_);
   if (tps_.contains(id)) return fail(Errc::invalid_argument, "TP " + id.hex() + " already registered");
-  tps_.emplace(id, TpRecord{id, Psi::virgin, std::nullopt});
+  tps_.emplace(id, TpRecord{id, PairingState::virgin, std::nullopt});
   return {};
 }
 
@@ -109,7 +116,7 @@ Result<PairingOutcome> MemoryPairingStore::validate_and_record(const SmId& sm, c
   return outcome;
 }
 
-Result<Psi> MemoryPairingStore::record_left(const SmId& sm, TimePoint) {
+Result<PairingState> MemoryPairingStore::record_left(const SmId& sm, TimePoint) {
   std::lock_guard lock(mutex_);
   auto s = sms_.find(sm);
   if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
@@ -117,7 +124,8 @@ Result<Psi> MemoryPairingStore::record_left(const SmId& sm, TimePoint) {
   return s->second.psi;
 }
 
-Result<Psi> MemoryPairingStore::record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) {
+Result<PairingState> MemoryPairingStore::record_present(const SmId& sm, TimePoint now,
+                                                        std::chrono::seconds presence_lease) {
   std::lock_guard lock(mutex_);
   auto s = sms_.find(sm);
   if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
@@ -126,8 +134,8 @@ Result<Psi> MemoryPairingStore::record_present(const SmId& sm, TimePoint now, st
 }
 
 void apply_unpair(SmRecord& sm, TpRecord* bound_tp) {
-  if (bound_tp) *bound_tp = {bound_tp->id, Psi::virgin, std::nullopt};
-  sm.psi = Psi::virgin;
+  if (bound_tp) *bound_tp = {bound_tp->id, PairingState::virgin, std::nullopt};
+  sm.psi = PairingState::virgin;
   sm.bound_tp.reset();
   sm.presence_until = {};
 }

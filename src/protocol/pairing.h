@@ -11,40 +11,24 @@
 
 #include "common/ids.h"
 #include "protocol/derivation.h"
+#include "protocol/pairing_state.h"
 #include "protocol/role.h"
 
 namespace dcas::protocol {
 
-// Paper Table 1. The SM and TP of a bound pair always share one value.
-enum class Psi : std::uint8_t { virgin = 0x00, auth_paired = 0x01, paired_only = 0x10 };
-std::string_view psi_name(Psi psi);  // "virgin", "auth-paired", "paired-only"
-
 struct SmRecord {
   SmId id;
   SmSecrets ki;
-  Psi psi = Psi::virgin;
+  PairingState psi = PairingState::virgin;
   std::optional<TpId> bound_tp;
   TimePoint presence_until{};  // Auth/Paired only: the host counts as on the network until then
 };
 
 struct TpRecord {
   TpId id;
-  Psi psi = Psi::virgin;
+  PairingState psi = PairingState::virgin;
   std::optional<SmId> bound_sm;
 };
-
-enum class Verdict {
-  bound_virgin_pair,        // both Virgin: bound to each other, now Auth/Paired
-  rejoined,                 // the pair was Paired Only: Auth/Paired again
-  rejoined_after_lapse,     // Auth/Paired but its presence lapsed: it had left; Auth/Paired again
-  refused_unknown,          // SM or TP not in the registry: the TA terminates (no KeyResponse)
-  refused_bound_elsewhere,  // either one is bound to another device
-  refused_active,           // the pair is Auth/Paired and present: a second host with the same pair
-};
-std::string_view verdict_name(Verdict v);
-inline bool verdict_succeeds(Verdict v) {
-  return v == Verdict::bound_virgin_pair || v == Verdict::rejoined || v == Verdict::rejoined_after_lapse;
-}
 
 // The validation of paper Fig. 6, with the presence rule of docs/spec.md ("Pairing state"):
 // an Auth/Paired pair whose presence has lapsed counts as having left the network (Paired Only).
@@ -81,9 +65,9 @@ class PairingStore {
   virtual Result<PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, TimePoint now,
                                                      std::chrono::seconds presence_lease) = 0;
   // The AP saw the host leave: Auth/Paired -> Paired Only. Errors: unknown_device.
-  virtual Result<Psi> record_left(const SmId& sm, TimePoint now) = 0;
+  virtual Result<PairingState> record_left(const SmId& sm, TimePoint now) = 0;
   // The AP saw the host on the network: extends an Auth/Paired pair's presence. Errors: unknown_device.
-  virtual Result<Psi> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) = 0;
+  virtual Result<PairingState> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) = 0;
 };
 
 // In-memory store for tests and the single-process demo (durable stores come with the services).
@@ -95,8 +79,8 @@ class MemoryPairingStore final : public PairingStore {
   Result<std::optional<TpRecord>> find_tp(const TpId& id) override;
   Result<PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, TimePoint now,
                                              std::chrono::seconds presence_lease) override;
-  Result<Psi> record_left(const SmId& sm, TimePoint now) override;
-  Result<Psi> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) override;
+  Result<PairingState> record_left(const SmId& sm, TimePoint now) override;
+  Result<PairingState> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) override;
 
  private:
   std::mutex mutex_;

@@ -17,6 +17,7 @@
 #include "crypto/random.h"
 #include "crypto/rsa.h"
 #include "pki/certificate.h"
+#include "protocol/events.h"
 
 namespace dcas::protocol {
 
@@ -29,29 +30,48 @@ struct Identity {
   pki::Certificate ta_root;
 };
 
-enum class Peer { sm, tp, ap, ta };
-std::string_view peer_name(Peer p);
-
 struct Outgoing {
-  Peer to;
-  Bytes bytes;                // one encoded wire message
+  Role to;
+  Bytes bytes;                // one encoded wire message; empty when `refusal` is set
   std::uint64_t session = 0;  // AP and TA: which conversation it belongs to (the caller's handle)
-};
-
-// Something a role observed, for logs, timelines and tests. Never carries secret values.
-struct Event {
-  std::string what;    // stable snake_case name, e.g. "tp_certificate_verified"
-  std::string detail;  // human-readable, e.g. "TP_ID 5400000000000002"
+  // Set instead of a message: the peer is told that its request was refused, and why (the
+  // adapter sends an error frame, docs/spec.md §13).
+  std::optional<Error> refusal;
+  // A report the receiver must record (the AP's HostPresence "left"): the adapter keeps it until
+  // the TA acknowledges it, and sends it again over a new link.
+  bool must_arrive = false;
 };
 
 struct Output {
   std::vector<Outgoing> messages;
-  std::vector<Event> events;
+  std::vector<Event> events;   // in the order they happened (protocol/events.h)
   std::optional<Error> error;  // set when a check failed; the role has stopped that exchange
 
   bool ok() const { return !error.has_value(); }
-  void send(Peer to, Bytes bytes, std::uint64_t session = 0) { messages.push_back({to, std::move(bytes), session}); }
-  void event(std::string what, std::string detail = {}) { events.push_back({std::move(what), std::move(detail)}); }
+  void send(Role to, Bytes bytes, std::uint64_t session = 0) {
+    messages.push_back({to, std::move(bytes), session, std::nullopt, false});
+  }
+  void refuse(Role to, Error why, std::uint64_t session = 0) {
+    messages.push_back({to, {}, session, std::move(why), false});
+  }
+  void event(Event e) { events.push_back(std::move(e)); }
+  // The first event of type T, if any.
+  template <typename T>
+  const T* find() const {
+    for (const auto& e : events)
+      if (auto* found = std::get_if<T>(&e)) return found;
+    return nullptr;
+  }
+  // Appends `other`'s messages, events and error (a later error replaces an earlier one).
+  void append(Output other);
+};
+
+// One message on its way between two roles, as a transcript or a journal records it.
+struct Hop {
+  Role from;
+  Role to;
+  std::uint64_t session;  // the host's session at the AP and TA
+  Bytes bytes;
 };
 
 // The message type of `bytes` from its header, before anything else is parsed, so that a role can

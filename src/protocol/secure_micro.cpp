@@ -51,7 +51,7 @@ void SecureMicro::stop(Output& out, Error error) {
   sealer_.reset();
   cwek_.clear();
   hmac_key_.clear();
-  out.event("protocol_stopped", error.message());
+  out.event(events::ProtocolStopped{error});
   out.error = std::move(error);
 }
 
@@ -59,14 +59,14 @@ Output SecureMicro::power_up(TimePoint now) {
   const auto memory = memory_.load().value_or(SmMemory{});
   if (memory.ap_certificate.empty()) {
     Output out;
-    out.event("waiting_for_announce", "no AP certificate known yet: the next SecurityAnnounce starts the protocol");
+    out.event(events::WaitingForAnnounce{});
     state_ = State::idle;
     return out;
   }
-  return start("power_up", now);
+  return start(Trigger::power_up, now);
 }
 
-Output SecureMicro::start(std::string_view trigger, TimePoint now) {
+Output SecureMicro::start(Trigger trigger, TimePoint now) {
   Output out;
   const auto memory = memory_.load().value_or(SmMemory{});
   // The AP certificate was verified when it arrived; it is checked again for the current time.
@@ -80,53 +80,92 @@ Output SecureMicro::start(std::string_view trigger, TimePoint now) {
   download_ = Download::none;  // a download in progress needs the new run's validation
   wipe(image_key_);
   state_ = State::awaiting_tp_certificate;
-  out.event("protocol_started", std::string(trigger));
-  out.send(Peer::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
+  out.event(events::ProtocolStarted{trigger});
+  out.send(Role::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
   return out;
 }
 
-Output SecureMicro::receive(Peer from, ByteView bytes, TimePoint now) {
+namespace {
+
+// Which message the SM accepts from whom, and when (docs/spec.md §9.1). Announcements may arrive
+// at any time; the download's messages run beside the CW channel and are only refused out of turn;
+// a handshake message out of turn stops a run in progress (paper IV.2: the protocol terminates).
+enum class When {
+  always,
+  awaiting_tp_certificate,
+  awaiting_key_response,
+  awaiting_key_confirmation,
+  awaiting_image_key,
+  awaiting_image
+};
+struct Accepts {
+  Role from;
+  MessageType type;
+  When when;
+};
+constexpr Accepts accepted_messages[] = {
+    {Role::ap, MessageType::security_announce, When::always},
+    {Role::ap, MessageType::dcas_download, When::always},
+    {Role::tp, MessageType::tp_cert_rsp, When::awaiting_tp_certificate},
+    {Role::ap, MessageType::key_response_ap, When::awaiting_key_response},
+    {Role::tp, MessageType::cwek_gen_info_cnfm, When::awaiting_key_confirmation},
+    {Role::ap, MessageType::image_key_grant, When::awaiting_image_key},
+    {Role::ap, MessageType::client_image, When::awaiting_image},
+};
+
+bool is_download_message(MessageType t) { return t == MessageType::image_key_grant || t == MessageType::client_image; }
+
+}  // namespace
+
+bool SecureMicro::accepts(Role from, MessageType type) const {
+  for (const auto& a : accepted_messages) {
+    if (a.from != from || a.type != type) continue;
+    switch (a.when) {
+      case When::always: return true;
+      case When::awaiting_tp_certificate: return state_ == State::awaiting_tp_certificate;
+      case When::awaiting_key_response: return state_ == State::awaiting_key_response;
+      case When::awaiting_key_confirmation: return state_ == State::awaiting_key_confirmation;
+      case When::awaiting_image_key: return download_ == Download::awaiting_image_key;
+      case When::awaiting_image: return download_ == Download::awaiting_image;
+    }
+  }
+  return false;
+}
+
+bool SecureMicro::mid_run() const {
+  return state_ != State::idle && state_ != State::established && state_ != State::stopped;
+}
+
+Output SecureMicro::receive(Role from, ByteView bytes, TimePoint now) {
   Output out;
   auto type = peek_type(bytes);
   if (!type) {
     out.error = type.error();
-    if (state_ != State::idle && state_ != State::established && state_ != State::stopped) stop(out, type.error());
+    if (mid_run()) stop(out, type.error());
     return out;
   }
   const auto t = static_cast<MessageType>(*type);
-  // Announcements may arrive at any time; every other message only in the state that awaits it.
-  if (from == Peer::ap && (t == MessageType::security_announce || t == MessageType::dcas_download)) {
-    on_announcement(out, bytes, now, t == MessageType::dcas_download);
-    return out;
-  }
-  // The download runs beside the CW channel: its messages are refused, not fatal, out of turn.
-  if (from == Peer::ap && (t == MessageType::image_key_grant || t == MessageType::client_image)) {
-    const bool grant = t == MessageType::image_key_grant;
-    if (download_ != (grant ? Download::awaiting_image_key : Download::awaiting_image)) {
+  if (!accepts(from, t)) {
+    if (from == Role::ap && is_download_message(t)) {
       out.error = Error{Errc::unexpected_message, fmt::format("{} with no download awaiting it", wire::type_name(t))};
       return out;
     }
-    grant ? on_image_key_grant(out, bytes) : on_client_image(out, bytes);
-    return out;
-  }
-  const bool expected =
-      (from == Peer::tp && t == MessageType::tp_cert_rsp && state_ == State::awaiting_tp_certificate) ||
-      (from == Peer::ap && t == MessageType::key_response_ap && state_ == State::awaiting_key_response) ||
-      (from == Peer::tp && t == MessageType::cwek_gen_info_cnfm && state_ == State::awaiting_key_confirmation);
-  if (!expected) {
     Error e{Errc::unexpected_message,
-            fmt::format("{} from {} in state {}", wire::type_name(t), peer_name(from), state_name(state_))};
-    // Mid-run the protocol terminates (paper IV.2); outside a run the message is only refused.
-    if (state_ == State::idle || state_ == State::established || state_ == State::stopped)
-      out.error = std::move(e);
-    else
+            fmt::format("{} from {} in state {}", wire::type_name(t), role_label(from), state_name(state_))};
+    if (mid_run())
       stop(out, std::move(e));
+    else
+      out.error = std::move(e);
     return out;
   }
   switch (t) {
+    case MessageType::security_announce: on_announcement(out, bytes, now, false); break;
+    case MessageType::dcas_download: on_announcement(out, bytes, now, true); break;
     case MessageType::tp_cert_rsp: on_tp_cert_rsp(out, bytes, now); break;
     case MessageType::key_response_ap: on_key_response(out, bytes, now); break;
-    default: on_cwek_gen_info_cnfm(out, bytes); break;
+    case MessageType::cwek_gen_info_cnfm: on_cwek_gen_info_cnfm(out, bytes); break;
+    case MessageType::image_key_grant: on_image_key_grant(out, bytes); break;
+    default: on_client_image(out, bytes); break;
   }
   return out;
 }
@@ -171,11 +210,11 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   }();
   if (!checked) {
     out.error = checked.error();  // a forged announcement does not disturb a run in progress
-    out.event("announcement_refused", checked.error().message());
+    out.event(events::AnnouncementRefused{checked.error()});
     return;
   }
   if (!checked->addressed_to_us) {
-    out.event("download_ignored", "DCASDownload addressed to another SM");
+    out.event(events::DownloadIgnored{events::IgnoredBecause::addressed_to_another_sm});
     return;
   }
   auto memory = memory_.load().value_or(SmMemory{});
@@ -186,22 +225,21 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   memory.ap_certificate = checked->ap_certificate;
   if (auto stored = memory_.store(memory); !stored) return stop(out, stored.error());
 
-  std::string_view trigger;
-  if (download)
-    trigger = virgin ? "" : "dcas_download";
-  else if (virgin)
-    trigger = "security_announce_virgin";
-  else if (moved)
-    trigger = "security_announce_after_move";
-  if (trigger.empty()) {
-    out.event(download ? "download_ignored" : "announce_no_change",
-              download ? "a virgin SM starts on SecurityAnnounce, not on DCASDownload" : "same network, non-virgin SM");
+  std::optional<Trigger> trigger;
+  if (download && !virgin)
+    trigger = Trigger::dcas_download;
+  else if (!download && virgin)
+    trigger = Trigger::security_announce_virgin;
+  else if (!download && moved)
+    trigger = Trigger::security_announce_after_move;
+  if (!trigger) {
+    if (download)
+      out.event(events::DownloadIgnored{events::IgnoredBecause::virgin_sm});
+    else
+      out.event(events::AnnounceNoChange{});
     return;
   }
-  Output started = start(trigger, now);
-  out.messages = std::move(started.messages);
-  out.events.insert(out.events.end(), started.events.begin(), started.events.end());
-  out.error = std::move(started.error);
+  out.append(start(*trigger, now));
 }
 
 void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
@@ -215,7 +253,7 @@ void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
     memory.tp_id.assign(tp.id.begin(), tp.id.end());
     memory.tp_public_key = tp.public_key.to_der();
     DCAS_TRY(memory_.store(memory));
-    out.event("tp_certificate_verified", "TP_ID " + tp_id_.hex());
+    out.event(events::TpCertificateVerified{tp_id_});
 
     // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
     DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
@@ -223,7 +261,7 @@ void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
         request, sign_and_encode(
                      {wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
                      identity_.key, rng_));
-    out.send(Peer::ap, std::move(request));
+    out.send(Role::ap, std::move(request));
     return {};
   }();
   if (!result) return stop(out, result.error());
@@ -239,7 +277,7 @@ Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimeP
     return fail(Errc::signature_invalid, "TA signature on the KPK does not verify");
   // CWEK generation step 1: a KPK of twenty 0xFF bytes is the TA's refusal.
   if (is_failure_kpk(view(kpk))) return fail(Errc::pairing_refused, "the TA refused SM_ID/TP_ID (failure KPK)");
-  out.event("kpk_received", "TA signature on the KPK verified");
+  out.event(events::KpkReceived{});
 
   DCAS_TRY_ASSIGN(rand_hmac, rng_.bytes(rand_hmac_size));
   DCAS_TRY_ASSIGN(cwek, derive_cwek(view(kpk), id_, tp_id_));
@@ -252,7 +290,7 @@ Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimeP
   DCAS_TRY_ASSIGN(
       info, sign_and_encode({wire::Profile::koo2010, wire::CwekGenInfo{encrypted, m.second.ta_kpk_signature, {}}, {}},
                             identity_.key, rng_));
-  out.send(Peer::tp, std::move(info));
+  out.send(Role::tp, std::move(info));
   return {};
 }
 
@@ -272,7 +310,7 @@ Result<void> SecureMicro::cnfm_checks(Output& out, ByteView bytes) {
   if (!same) return fail(Errc::key_confirmation_failed, "the TP's key hashes differ from the SM's");
   DCAS_TRY_ASSIGN(sealer, CwSealer::create(view(cwek_), view(hmac_key_)));
   sealer_.emplace(std::move(sealer));
-  out.event("keys_confirmed", "CWEK and HMAC_KEY established with TP " + tp_id_.hex());
+  out.event(events::KeysConfirmed{tp_id_});
   return {};
 }
 
@@ -302,8 +340,8 @@ Output SecureMicro::request_image() {
   if (!request) return end_download(out, request.error()), out;
   image_wanted_ = false;
   download_ = Download::awaiting_image_key;
-  out.event("image_requested", "ImageKeyRequest to the AP");
-  out.send(Peer::ap, std::move(*request));
+  out.event(events::ImageRequested{});
+  out.send(Role::ap, std::move(*request));
   return out;
 }
 
@@ -325,7 +363,7 @@ Result<void> SecureMicro::grant_checks(ByteView bytes) {
 void SecureMicro::on_image_key_grant(Output& out, ByteView bytes) {
   if (auto r = grant_checks(bytes); !r) return end_download(out, r.error());
   download_ = Download::awaiting_image;
-  out.event("image_key_established", fmt::format("image key for version {} from the AP", granted_version_));
+  out.event(events::ImageKeyEstablished{granted_version_});
 }
 
 // The bootloader: the image is installed only when every check passed, in one durable write.
@@ -347,8 +385,8 @@ void SecureMicro::on_client_image(Output& out, ByteView bytes) {
   if (!installed) return end_download(out, installed.error());
   download_ = Download::none;
   wipe(image_key_);
-  out.event("image_installed", fmt::format("version {}, code SHA-256 {}", installed->version,
-                                           to_hex(ByteView(installed->code_digest).first(8))));
+  const ByteView digest = ByteView(installed->code_digest).first(8);
+  out.event(events::ImageInstalled{installed->version, Bytes(digest.begin(), digest.end())});
 }
 
 Output SecureMicro::abandon_download(Error why) {
@@ -360,7 +398,7 @@ Output SecureMicro::abandon_download(Error why) {
 void SecureMicro::end_download(Output& out, Error error) {
   download_ = Download::none;
   wipe(image_key_);
-  out.event("download_failed", error.message());
+  out.event(events::DownloadFailed{error});
   out.error = std::move(error);
 }
 
@@ -375,7 +413,7 @@ Output SecureMicro::receive_cas(ByteView message, TimePoint now) {
   if (static_cast<MessageType>(*type) == MessageType::emm) {
     auto e = ca_client_->on_emm(message);
     if (!e) return out.error = e.error(), out;
-    out.event("entitlement", fmt::format("product {} until {}", e->product_id, e->expires_at));
+    out.event(events::Entitlement{e->product_id, e->expires_at});
     return out;
   }
   auto cws = ca_client_->on_ecm(message, now);
@@ -383,7 +421,7 @@ Output SecureMicro::receive_cas(ByteView message, TimePoint now) {
   if (!*cws) return out;  // a repeat of the period already delivered
   auto sealed = seal_control_words(**cws, now);
   if (!sealed) return out.error = sealed.error(), out;
-  out.send(Peer::tp, Bytes(sealed->begin(), sealed->end()));
+  out.send(Role::tp, Bytes(sealed->begin(), sealed->end()));
   return out;
 }
 

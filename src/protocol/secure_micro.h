@@ -22,6 +22,7 @@
 #include "protocol/cw_channel.h"
 #include "protocol/memory.h"
 #include "protocol/role.h"
+#include "wire/message.h"
 
 namespace dcas::protocol {
 
@@ -62,7 +63,7 @@ class SecureMicro {
   // for a SecurityAnnounce (event "waiting_for_announce").
   Output power_up(TimePoint now);
   // A message from the TP or the AP.
-  Output receive(Peer from, ByteView bytes, TimePoint now);
+  Output receive(Role from, ByteView bytes, TimePoint now);
   // After key confirmation: seals a control-word update for the TP. Errors: unexpected_message
   // (not established), as CwSealer::seal.
   Result<CwMessage> seal_control_words(const ControlWords& cws, TimePoint now);
@@ -87,7 +88,9 @@ class SecureMicro {
  private:
   SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng);
 
-  Output start(std::string_view trigger, TimePoint now);
+  Output start(Trigger trigger, TimePoint now);
+  bool accepts(Role from, wire::MessageType type) const;
+  bool mid_run() const;  // between a trigger and key confirmation
   void on_announcement(Output& out, ByteView bytes, TimePoint now, bool download);
   void on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now);
   void on_key_response(Output& out, ByteView bytes, TimePoint now);

@@ -10,15 +10,32 @@ namespace dcas::protocol {
 
 using wire::MessageType;
 
-std::string_view TransportProcessor::state_name(State s) {
+std::string_view TransportProcessor::state_name(Handshake s) {
   switch (s) {
-    case State::idle: return "idle";
-    case State::awaiting_cwek_gen_info: return "awaiting_cwek_gen_info";
-    case State::established: return "established";
-    case State::stopped: return "stopped";
+    case Handshake::idle: return "idle";
+    case Handshake::awaiting_cwek_gen_info: return "awaiting_cwek_gen_info";
+    case Handshake::established: return "established";
+    case Handshake::stopped: return "stopped";
   }
   return "unknown";
 }
+
+namespace {
+
+// Which message the TP accepts when (docs/spec.md §9.1). Anything else is refused; in the middle of
+// a handshake it also stops that run (paper IV.2: the protocol terminates).
+enum class When { always, awaiting_cwek_gen_info, with_cw_keys };
+struct Accepts {
+  MessageType type;
+  When when;
+};
+constexpr Accepts accepted_messages[] = {
+    {MessageType::tp_cert_req, When::always},  // a new run may start at any time (the SM rebooted)
+    {MessageType::cwek_gen_info, When::awaiting_cwek_gen_info},
+    {MessageType::control_word, When::with_cw_keys},  // the CW channel, beside the handshake
+};
+
+}  // namespace
 
 Result<TransportProcessor> TransportProcessor::create(Identity identity, NonVolatile<TpMemory>& memory,
                                                       crypto::RandomSource& rng, TimePoint now, CwPolicy policy) {
@@ -33,46 +50,56 @@ TransportProcessor::TransportProcessor(Identity identity, TpId id, NonVolatile<T
     : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng), policy_(policy) {}
 
 void TransportProcessor::stop(Output& out, Error error) {
-  state_ = State::stopped;
-  out.event("protocol_stopped", error.message());
+  state_ = Handshake::stopped;
+  out.event(events::ProtocolStopped{error});
   out.error = std::move(error);
+}
+
+bool TransportProcessor::accepts(MessageType type) const {
+  for (const auto& a : accepted_messages) {
+    if (a.type != type) continue;
+    switch (a.when) {
+      case When::always: return true;
+      case When::awaiting_cwek_gen_info: return state_ == Handshake::awaiting_cwek_gen_info;
+      case When::with_cw_keys: return opener_.has_value();
+    }
+  }
+  return false;
 }
 
 Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
   Output out;
   auto type = peek_type(bytes);
+  const bool mid_handshake = state_ == Handshake::awaiting_cwek_gen_info;
   if (!type) {
     out.error = type.error();
-    if (state_ == State::awaiting_cwek_gen_info) stop(out, type.error());
+    if (mid_handshake) stop(out, type.error());
     return out;
   }
-  switch (static_cast<MessageType>(*type)) {
-    case MessageType::tp_cert_req:  // a new run may start at any time (the SM rebooted)
+  const auto t = static_cast<MessageType>(*type);
+  if (!accepts(t)) {
+    Error e{Errc::unexpected_message, fmt::format("{} in state {}", wire::type_name(t), state_name(state_))};
+    if (mid_handshake)
+      stop(out, std::move(e));
+    else
+      out.error = std::move(e);
+    return out;
+  }
+  switch (t) {
+    case MessageType::tp_cert_req:
       if (auto r = on_tp_cert_req(out, bytes, now); !r)
         stop(out, r.error());
       else
-        state_ = State::awaiting_cwek_gen_info;
-      return out;
+        state_ = Handshake::awaiting_cwek_gen_info;
+      break;
     case MessageType::cwek_gen_info:
-      if (state_ == State::awaiting_cwek_gen_info) {
-        if (auto r = on_cwek_gen_info(out, bytes); !r)
-          stop(out, r.error());
-        else
-          state_ = State::established;
-        return out;
-      }
+      if (auto r = on_cwek_gen_info(out, bytes); !r)
+        stop(out, r.error());
+      else
+        state_ = Handshake::established;
       break;
-    case MessageType::control_word:
-      if (opener_) return on_control_word(out, bytes, now), out;
-      break;
-    default: break;
+    default: on_control_word(out, bytes, now); break;
   }
-  Error e{Errc::unexpected_message,
-          fmt::format("{} in state {}", wire::type_name(static_cast<MessageType>(*type)), state_name(state_))};
-  if (state_ == State::awaiting_cwek_gen_info)
-    stop(out, std::move(e));
-  else
-    out.error = std::move(e);
   return out;
 }
 
@@ -85,8 +112,8 @@ Result<void> TransportProcessor::on_tp_cert_req(Output& out, ByteView bytes, Tim
   DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key.to_der()}));
   sm_id_.bytes = sm.id;
   sm_key_ = sm.public_key;
-  out.event("sm_certificate_verified", "SM_ID " + sm_id_.hex());
-  out.send(Peer::sm, wire::encode({wire::Profile::koo2010, wire::TpCertRsp{identity_.certificate.der()}, {}}));
+  out.event(events::SmCertificateVerified{sm_id_});
+  out.send(Role::sm, wire::encode({wire::Profile::koo2010, wire::TpCertRsp{identity_.certificate.der()}, {}}));
   return {};
 }
 
@@ -113,8 +140,8 @@ Result<void> TransportProcessor::on_cwek_gen_info(Output& out, ByteView bytes) {
   DCAS_TRY_ASSIGN(opener, CwOpener::create(view(cwek), view(hmac_key), policy_));
   opener_.emplace(std::move(opener));
   installed_ = ControlWords{};
-  out.event("keys_derived", "CWEK and HMAC_KEY derived for SM " + sm_id_.hex());
-  out.send(Peer::sm, std::move(cnfm));
+  out.event(events::KeysDerived{sm_id_});
+  out.send(Role::sm, std::move(cnfm));
   return {};
 }
 
@@ -122,14 +149,13 @@ void TransportProcessor::on_control_word(Output& out, ByteView bytes, TimePoint 
   auto cws = opener_->open(bytes, now);
   if (!cws) {
     out.error = cws.error();  // the last good control words stay in use
-    out.event("control_word_refused", cws.error().message());
+    out.event(events::ControlWordRefused{cws.error()});
     return;
   }
   if (cws->odd) installed_.odd = cws->odd;
   if (cws->even) installed_.even = cws->even;
   installed_.cw_length = cws->cw_length;
-  out.event("control_words_installed", fmt::format("sequence {}{}{}", opener_->last_sequence(), cws->odd ? ", odd" : "",
-                                                   cws->even ? ", even" : ""));
+  out.event(events::ControlWordsInstalled{opener_->last_sequence(), cws->odd.has_value(), cws->even.has_value()});
 }
 
 std::optional<std::array<std::uint8_t, cw_slot_size>> TransportProcessor::control_word(Parity parity) const {

@@ -39,7 +39,7 @@ Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoin
   }
   if (!r) {
     out.error = r.error();  // discarded: no answer (paper IV.2.B step 3)
-    out.event("request_refused", r.error().message());
+    out.event(events::RequestRefused{r.error()});
   }
   return out;
 }
@@ -63,18 +63,17 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
     DCAS_TRY_ASSIGN(rand, rng_.bytes(rand_size));
     DCAS_TRY_ASSIGN(derived, derive_kpk(outcome.sm->ki, sm, tp, view(rand)));
     kpk = std::move(derived);
-    out.event("pairing_validated", fmt::format("SM {} TP {}: {}, now {}", sm.hex(), tp.hex(),
-                                               verdict_name(outcome.verdict), psi_name(Psi::auth_paired)));
+    out.event(events::PairingValidated{sm, tp, outcome.verdict});
   } else {
     kpk = failure_kpk();
-    out.event("pairing_refused", fmt::format("SM {} TP {}: {}", sm.hex(), tp.hex(), verdict_name(outcome.verdict)));
+    out.event(events::PairingRefused{sm, tp, outcome.verdict});
   }
   DCAS_TRY_ASSIGN(kpk_signature, crypto::pss_sign(identity_.key, view(kpk), rng_));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ap, view(kpk), rng_));
   DCAS_TRY_ASSIGN(response,
                   sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromTa{encrypted, kpk_signature, {}}, {}},
                                   identity_.key, rng_));
-  out.send(Peer::ap, std::move(response), session);
+  out.send(Role::ap, std::move(response), session);
   return {};
 }
 
@@ -87,10 +86,10 @@ Result<void> TrustedAuthority::on_host_presence(Output& out, ByteView bytes, Tim
   if (presence > 1) return fail(Errc::bad_plaintext, "presence must be 0 (left) or 1 (present)");
   if (presence == 0) {
     DCAS_TRY_ASSIGN(psi, store_.record_left(sm, now));
-    out.event("host_left", fmt::format("SM {}: {}", sm.hex(), psi_name(psi)));
+    out.event(events::HostLeft{sm, psi});
   } else {
     DCAS_TRY_ASSIGN(psi, store_.record_present(sm, now, policy_.presence_lease));
-    out.event("host_present", fmt::format("SM {}: {}", sm.hex(), psi_name(psi)));
+    out.event(events::HostPresent{sm, psi});
   }
   return {};
 }

@@ -13,11 +13,6 @@ using net::FrameKind;
 
 namespace {
 auto now() { return std::chrono::system_clock::now(); }
-bool has_event(const protocol::Output& out, std::string_view what) {
-  for (const auto& e : out.events)
-    if (e.what == what) return true;
-  return false;
-}
 }  // namespace
 
 ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceConfig config, LogSink log)
@@ -27,15 +22,16 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       log_(std::move(log)),
       server_(io, config_.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve_host(std::move(c)); }),
       retry_timer_(io),
-      presence_timer_(io),
+      expiry_timer_(io),
       ping_timer_(io),
       stop_timer_(io),
       headend_timer_(io) {}
 
 Result<void> ApService::start() {
   DCAS_TRY(refresh_announcement());
+  dispatch(ap_.ta_link_down(now()));  // until the link is up, nothing is relayed
   asio::co_spawn(io_, ta_link_loop(), asio::detached);
-  asio::co_spawn(io_, presence_loop(), asio::detached);
+  asio::co_spawn(io_, expiry_loop(), asio::detached);
   if (config_.images) asio::co_spawn(io_, headend_loop(), asio::detached);
   server_.start();
   return {};
@@ -46,7 +42,7 @@ void ApService::stop() {
     stopping_ = true;
     server_.stop();
     retry_timer_.cancel();
-    presence_timer_.cancel();
+    expiry_timer_.cancel();
     headend_timer_.cancel();
     maybe_finish();
     // A TA that never acknowledges the last reports does not keep the AP from exiting.
@@ -59,22 +55,63 @@ void ApService::stop() {
 
 // Once stopping and every host is gone, the TA link closes after the queued reports are written.
 void ApService::maybe_finish() {
-  if (!stopping_ || !sessions_.empty() || !unacked_.empty()) return;
+  if (!stopping_ || !hosts_.empty() || !unacked_.empty()) return;
   stop_timer_.cancel();
   if (ta_) ta_->finish();
 }
 
-// "hop AP -> TA  KeyRequest (AP->TA), 600 bytes, SM ..." lines: what the demo's timeline shows of
-// the AP-TA legs the host cannot see.
-void ApService::log_hop(std::string_view route, ByteView message, const std::optional<SmId>& sm) {
-  auto header = wire::decode_header(message);
-  log_(fmt::format("hop {}  {}, {} bytes, SM {}", route,
-                   header ? wire::type_name(static_cast<wire::MessageType>(header->type)) : "(undecodable)",
-                   message.size(), sm ? sm->hex() : "?"));
+// The AP-TA legs, which the host cannot see (the demo's timeline shows them from the journal).
+void ApService::log_hop(Role from, Role to, ByteView message, const std::optional<SmId>& sm) {
+  if (config_.observer.on_hop) config_.observer.on_hop({from, to, 0, Bytes(message.begin(), message.end())}, sm);
 }
 
-void ApService::log_events(const protocol::Output& out) {
-  for (const auto& e : out.events) log_(fmt::format("{} {}", e.what, e.detail));
+void ApService::send_to_host(std::uint64_t session, Frame frame) {
+  if (auto it = hosts_.find(session); it != hosts_.end()) it->second->send(std::move(frame));
+}
+
+void ApService::dispatch(protocol::Output out) {
+  for (const auto& e : out.events) {
+    log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
+    if (config_.observer.on_event) config_.observer.on_event(e);
+  }
+  for (auto& m : out.messages) {
+    if (m.to == Role::sm) {
+      if (m.refusal) {
+        send_to_host(m.session, net::error_frame(*m.refusal));
+      } else {
+        send_to_host(m.session, Frame{FrameKind::message, 0, std::move(m.bytes)});
+      }
+      continue;
+    }
+    if (m.must_arrive) {  // a "left" report: acknowledged by the TA, kept until then
+      if (ta_)
+        send_left(std::move(m.bytes));
+      else if (backlog_.size() < config_.max_backlog)
+        backlog_.push_back(std::move(m.bytes));
+      continue;
+    }
+    if (!ta_) continue;  // a renewal: the next one replaces it
+    if (m.session != 0) log_hop(Role::ap, Role::ta, m.bytes, ap_.session_sm(m.session));
+    ta_->send(Frame{FrameKind::message, m.session, std::move(m.bytes)});
+  }
+  rearm();
+}
+
+// The role's next deadline for the expiry loop (a changed expiry wakes the loop, which waits again).
+void ApService::rearm() {
+  if (stopping_) return;
+  const auto wait = ap_.next_expiry() - std::chrono::system_clock::now();
+  expiry_timer_.expires_after(std::max(std::chrono::duration_cast<Millis>(wait), Millis(0)));
+}
+
+Task<void> ApService::expiry_loop() {
+  rearm();
+  while (!stopping_) {
+    auto [ec] = co_await expiry_timer_.async_wait(as_tuple(use_awaitable));
+    if (stopping_) break;
+    if (ec) continue;  // re-armed: wait for the new deadline
+    dispatch(ap_.on_timeout(now()));
+  }
 }
 
 Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
@@ -82,7 +119,7 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   // The current image version for every new host (a publication is announced to connected hosts
   // by the headend loop).
   if (auto r = refresh_announcement(); !r) log_("cannot read the headend's image: " + r.error().message());
-  sessions_[session].host = host;
+  hosts_[session] = host;
   host->send(Frame{FrameKind::message, 0, announce_});
   Error ended{Errc::ok, ""};
   while (true) {
@@ -103,17 +140,14 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   else
     host->send_and_close(net::error_frame(ended));
 
-  Session& s = sessions_.at(session);
-  if (s.answer_timer) s.answer_timer->cancel();
-  if (s.awaiting) s.may_be_bound = true;  // the TA's answer is still out: it may have validated the SM
-  if (s.sm && s.may_be_bound) report_presence(*s.sm, false);
-  log_(fmt::format("host {} gone{}: {}", host->peer(), s.sm ? " (SM " + s.sm->hex() + ")" : "", ended.message()));
-  ap_.drop_session(session);
-  sessions_.erase(session);
+  const auto sm = ap_.session_sm(session);
+  log_(fmt::format("host {} gone{}: {}", host->peer(), sm ? " (SM " + sm->hex() + ")" : "", ended.message()));
+  hosts_.erase(session);
+  dispatch(ap_.close_session(session, now()));
   maybe_finish();
 }
 
-// Signs a new SecurityAnnounce when the headend's image version changed; true if it did.
+// Signs a new SecurityAnnounce when the headend's image version changed.
 Result<void> ApService::refresh_announcement() {
   std::uint64_t version = 0;
   if (config_.images) {
@@ -126,8 +160,8 @@ Result<void> ApService::refresh_announcement() {
   announce_ = std::move(announce);
   announced_version_ = version;
   if (changed) {
-    log_(fmt::format("image version {} published: announcing it to {} host(s)", version, sessions_.size()));
-    for (auto& [session, s] : sessions_) s.host->send(Frame{FrameKind::message, 0, announce_});
+    log_(fmt::format("image version {} published: announcing it to {} host(s)", version, hosts_.size()));
+    for (auto& [session, host] : hosts_) host->send(Frame{FrameKind::message, 0, announce_});
   }
   return {};
 }
@@ -137,11 +171,12 @@ void ApService::send_download_orders() {
   if (!orders) return log_("cannot read download orders: " + orders.error().message());
   for (const auto& target : *orders) {
     std::size_t sent = 0;
-    for (auto& [session, s] : sessions_) {
-      if (!s.sm || (target && *target != *s.sm)) continue;
-      auto download = ap_.dcas_download(config_.network_id, announced_version_, *s.sm);
+    for (auto& [session, host] : hosts_) {
+      const auto sm = ap_.session_sm(session);
+      if (!sm || (target && *target != *sm)) continue;
+      auto download = ap_.dcas_download(config_.network_id, announced_version_, *sm);
       if (!download) return log_("cannot sign DCASDownload: " + download.error().message());
-      s.host->send(Frame{FrameKind::message, 0, std::move(*download)});
+      host->send(Frame{FrameKind::message, 0, std::move(*download)});
       ++sent;
     }
     log_(fmt::format("DCASDownload (version {}) for {}: sent to {} connected host(s)", announced_version_,
@@ -160,86 +195,36 @@ Task<void> ApService::headend_loop() {
 }
 
 // Download: the grant (after the TA's validation on this connection), then the personalized image.
-void ApService::on_image_key_request(Session& s, std::uint64_t session, const Bytes& payload) {
+void ApService::on_image_key_request(std::uint64_t session, const Bytes& payload) {
   auto outcome = [&]() -> Result<std::pair<SmId, std::uint64_t>> {
     if (!config_.images || announced_version_ == 0)
       return fail(Errc::image_unavailable, "no CA client image is published on this network");
     const std::uint64_t version = announced_version_;
     DCAS_TRY_ASSIGN(grant, ap_.grant_image_key(session, payload, version));
     DCAS_TRY_ASSIGN(image, config_.images->personalize(grant.sm, version, view(grant.image_key)));
-    s.host->send(Frame{FrameKind::message, 0, std::move(grant.message)});
-    s.host->send(Frame{FrameKind::message, 0, std::move(image)});
+    send_to_host(session, Frame{FrameKind::message, 0, std::move(grant.message)});
+    send_to_host(session, Frame{FrameKind::message, 0, std::move(image)});
     return std::pair{grant.sm, version};
   }();
   if (!outcome) {
     log_(fmt::format("image download refused: {}", outcome.error().message()));
-    s.host->send(net::error_frame(outcome.error()));
+    send_to_host(session, net::error_frame(outcome.error()));
     return;
   }
-  log_(fmt::format("image_delivered version {} to SM {}", outcome->second, outcome->first.hex()));
+  const protocol::Event granted = protocol::events::ImageKeyGranted{outcome->first, outcome->second};
+  log_(fmt::format("{} {}", protocol::event_name(granted), protocol::event_detail(granted)));
+  if (config_.observer.on_event) config_.observer.on_event(granted);
 }
 
 void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
-  Session& s = sessions_.at(session);
   if (auto type = protocol::peek_type(payload);
-      type && *type == static_cast<std::uint8_t>(wire::MessageType::image_key_request)) {
-    return on_image_key_request(s, session, payload);
-  }
-  if (s.awaiting) {
-    s.host->send(net::error_frame({Errc::unexpected_message, "a KeyRequest of this host is already at the TA"}));
+      type && *type == static_cast<std::uint8_t>(wire::MessageType::image_key_request))
+    return on_image_key_request(session, payload);
+  if (stopping_) {
+    send_to_host(session, net::error_frame({Errc::net_shutting_down, "the AP is stopping"}));
     return;
   }
-  auto out = ap_.receive_from_sm(session, payload, now());
-  log_events(out);
-  if (out.messages.empty()) {
-    if (out.error) s.host->send(net::error_frame(*out.error));
-    return;
-  }
-  if (!ta_ || stopping_) {
-    ap_.drop_session(session);
-    s.host->send(net::error_frame(stopping_ ? Error{Errc::net_shutting_down, "the AP is stopping"}
-                                            : Error{Errc::net_unavailable, "the TA is not reachable"}));
-    return;
-  }
-  // The SM runs the protocol again on the connection where the TA validated it (DCASDownload, or a
-  // restart): the box proved itself here, so its presence ends before the new request (spec §9.3).
-  if (s.paired && s.sm) {
-    report_presence(*s.sm, false);
-    s.paired = false;
-  }
-  s.sm = ap_.pending_sm(session);
-  s.awaiting = true;
-  for (auto& m : out.messages) {
-    log_hop("AP -> TA", m.bytes, s.sm);
-    ta_->send(Frame{FrameKind::message, session, std::move(m.bytes)});
-  }
-  s.answer_timer = std::make_shared<asio::steady_timer>(io_, config_.answer_timeout);
-  asio::co_spawn(io_, answer_deadline(session, s.answer_timer), asio::detached);
-}
-
-Task<void> ApService::answer_deadline(std::uint64_t session, std::shared_ptr<asio::steady_timer> timer) {
-  auto [ec] = co_await timer->async_wait(as_tuple(use_awaitable));
-  if (ec) co_return;  // answered, or the host left
-  auto it = sessions_.find(session);
-  if (it == sessions_.end() || !it->second.awaiting) co_return;
-  end_wait(it->second, session);
-  it->second.may_be_bound = true;
-  it->second.host->send(net::error_frame({Errc::net_timeout, "no answer from the TA in time"}));
-}
-
-void ApService::end_wait(Session& s, std::uint64_t session) {
-  s.awaiting = false;
-  if (s.answer_timer) s.answer_timer->cancel();
-  ap_.drop_session(session);
-}
-
-void ApService::fail_awaiting(const Error& why) {
-  for (auto& [session, s] : sessions_) {
-    if (!s.awaiting) continue;
-    end_wait(s, session);
-    s.may_be_bound = true;
-    s.host->send(net::error_frame(why));
-  }
+  dispatch(ap_.receive_from_sm(session, payload, now()));
 }
 
 void ApService::on_ta_frame(const Frame& frame) {
@@ -252,64 +237,29 @@ void ApService::on_ta_frame(const Frame& frame) {
     maybe_finish();
     return;
   }
-  auto it = sessions_.find(frame.stream);
-  if (frame.stream == 0 || it == sessions_.end() || !it->second.awaiting) {
-    if (frame.kind == FrameKind::error)
-      log_(fmt::format("TA error on stream {}: {}", frame.stream,
-                       net::parse_error_payload(frame.payload).value_or(Error{}).message()));
-    else
-      log_(fmt::format("dropped a late or unsolicited {} from the TA (stream {})", net::frame_kind_name(frame.kind),
-                       frame.stream));
-    return;
-  }
-  Session& s = it->second;
-  s.awaiting = false;
-  if (s.answer_timer) s.answer_timer->cancel();
+  protocol::Output out;
   if (frame.kind == FrameKind::error) {  // refused before any transition: nothing to report later
     auto error = net::parse_error_payload(frame.payload).value_or(Error{Errc::net_bad_frame, "bad error frame"});
-    log_(fmt::format("TA refused the request of SM {}: {}", s.sm ? s.sm->hex() : "?", error.message()));
-    ap_.drop_session(frame.stream);
-    s.host->send(net::error_frame(error));
-    return;
+    const auto sm = ap_.session_sm(frame.stream);
+    log_(fmt::format("TA refused the request of SM {} (stream {}): {}", sm ? sm->hex() : "?", frame.stream,
+                     error.message()));
+    out = ap_.ta_refused(frame.stream, error);
+  } else if (frame.kind == FrameKind::message) {
+    log_hop(Role::ta, Role::ap, frame.payload, ap_.session_sm(frame.stream));
+    out = ap_.receive_from_ta(frame.stream, frame.payload, now());
+  } else {
+    out.error = Error{Errc::net_bad_frame, fmt::format("{} frame from the TA", net::frame_kind_name(frame.kind))};
   }
-  log_hop("TA -> AP", frame.payload, s.sm);
-  auto out = ap_.receive_from_ta(frame.stream, frame.payload, now());
-  log_events(out);
-  // Once the TA validated the SM on this connection, its leaving is reported, whatever a later
-  // request on the same connection gets.
-  if (has_event(out, "key_response_relayed")) s.paired = s.may_be_bound = true;
-  for (auto& m : out.messages) s.host->send(Frame{FrameKind::message, 0, std::move(m.bytes)});
-  if (out.messages.empty() && out.error) s.host->send(net::error_frame(*out.error));
-}
-
-void ApService::report_presence(const SmId& sm, bool present) {
-  auto report = ap_.host_presence(sm, present);
-  if (!report) return log_("cannot sign a presence report: " + report.error().message());
-  if (present) {  // renewals are periodic: one lost is replaced by the next
-    if (ta_) ta_->send(Frame{FrameKind::message, 0, std::move(*report)});
-    return;
-  }
-  if (!ta_) {
-    if (backlog_.size() < config_.max_backlog) backlog_.push_back(std::move(*report));
-    return;
-  }
-  send_left(std::move(*report));
+  if (out.error && out.messages.empty())
+    log_(fmt::format("dropped a late or unsolicited frame from the TA (stream {}): {}", frame.stream,
+                     out.error->message()));
+  dispatch(std::move(out));
 }
 
 void ApService::send_left(Bytes report) {
   const std::uint64_t stream = next_report_stream_++;
   ta_->send(Frame{FrameKind::message, stream, report});
   unacked_.emplace(stream, std::move(report));
-}
-
-Task<void> ApService::presence_loop() {
-  while (!stopping_) {
-    presence_timer_.expires_after(config_.presence_interval);
-    auto [ec] = co_await presence_timer_.async_wait(as_tuple(use_awaitable));
-    if (ec || stopping_) break;
-    for (const auto& [session, s] : sessions_)
-      if (s.paired && s.sm) report_presence(*s.sm, true);
-  }
 }
 
 Task<void> ApService::ping_loop(std::shared_ptr<net::Channel> link) {
@@ -330,6 +280,7 @@ Task<void> ApService::ta_link_loop() {
       auto welcome = co_await (*link)->read(config_.server.handshake_timeout);
       if (welcome && welcome->kind == FrameKind::welcome) {
         ta_ = *link;
+        ap_.ta_link_up();
         reported_down = false;
         log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
         if (!backlog_.empty()) log_(fmt::format("sending {} queued presence report(s)", backlog_.size()));
@@ -355,7 +306,7 @@ Task<void> ApService::ta_link_loop() {
         unacked_.clear();
         backlog_.insert(backlog_.begin(), std::make_move_iterator(resend.begin()),
                         std::make_move_iterator(resend.end()));
-        fail_awaiting({Errc::net_unavailable, "lost the link to the TA"});
+        dispatch(ap_.ta_link_down(now()));
       } else if (welcome && welcome->kind == FrameKind::error) {
         why = net::parse_error_payload(welcome->payload).value_or(Error{Errc::net_bad_frame, ""});
         (*link)->close();

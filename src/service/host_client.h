@@ -1,14 +1,12 @@
-// A set-top host as a process (`dcas host pair`, `dcas host run`): one SM and one TP, wired to
-// each other inside the host, and a connection to an AP. The bootloader hands the AP's first
-// announcement to the SM, then the power-up trigger if the SM did not start on it; messages are
-// routed between the roles until the SM has established the CW keys with the TP and fetched the
-// client image it wanted, or a check fails.
+// A set-top host as a process (`dcas host pair`, `dcas host run`): the host's HostDriver (its SM
+// and TP, and the bootloader's policy per connection) on a connection to an AP. Frames go to the
+// driver until the SM has established the CW keys with the TP and fetched the client image it
+// wanted, or a check fails; only the socket, the attempts and the timeouts live here.
 #pragma once
 
 #include <functional>
 
-#include "protocol/secure_micro.h"
-#include "protocol/transport_processor.h"
+#include "protocol/host_driver.h"
 #include "service/server.h"
 
 namespace dcas::service {
@@ -25,8 +23,6 @@ struct HostConfig {
 
 struct PairingReport {
   unsigned attempts = 0;
-  std::vector<protocol::Event> events;  // SM and TP events, in order, prefixed "sm." / "tp."
-  std::vector<std::string> hops;        // "SM -> AP KeyRequest (SM->AP), 1234 bytes", in order
   std::optional<Error> download_error;  // the last image download failed (the previous image stays)
 };
 
@@ -37,8 +33,10 @@ using WhileConnected = std::function<void()>;
 // Errors: net_* (the AP or the TA could not be reached or answered with a transport error, after
 // every attempt), or the protocol error that stopped the SM or TP, or that the AP or TA answered
 // with (pairing_refused, unknown_device, signature_invalid, ...).
-Result<PairingReport> pair_host(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, const HostConfig& config,
-                                const LogSink& log, const WhileConnected& while_connected = {});
+// What the host saw (each hop and event, for logs and the journal) is reported through the
+// driver's hooks, which the caller sets.
+Result<PairingReport> pair_host(protocol::HostDriver& host, const HostConfig& config, const LogSink& log,
+                                const WhileConnected& while_connected = {});
 
 // Whether an error is worth another attempt: the transport failed, no check refused the host.
 bool retryable(const Error& error);

@@ -1,6 +1,5 @@
 #include "service/server.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include <thread>
@@ -9,13 +8,6 @@ namespace dcas::service {
 
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
-
-LogSink stderr_log(std::string_view prefix) {
-  return [p = std::string(prefix)](std::string_view line) {
-    const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-    fmt::print(stderr, "{:%H:%M:%S} {}: {}\n", now, p, line);
-  };
-}
 
 Server::Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve)
     : io_(io), limits_(limits), log_(std::move(log)), serve_(std::move(serve)), acceptor_(io), drain_timer_(io) {}

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "common/log.h"
 #include "net/channel.h"
 
 namespace dcas::service {
@@ -15,10 +16,6 @@ namespace dcas::service {
 using net::Millis;
 using net::Task;
 using net::tcp;
-
-// Log lines of a service (one line each, no secrets). Thread-safe.
-using LogSink = std::function<void(std::string_view line)>;
-LogSink stderr_log(std::string_view prefix);
 
 struct ServerLimits {
   net::Limits link;

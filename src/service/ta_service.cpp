@@ -31,7 +31,7 @@ Task<Result<std::string>> TaService::admit(net::Channel& link) {
 }
 
 void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
-  for (const auto& e : out.events) log_(fmt::format("{} {}", e.what, e.detail));
+  for (const auto& e : out.events) log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
   for (const auto& m : out.messages) link.send(Frame{FrameKind::message, stream, m.bytes});
   if (out.messages.empty() && out.error) link.send(net::error_frame(*out.error, stream));
 }

@@ -53,16 +53,16 @@ Result<std::vector<std::string>> check_consistency(OperatorStore& store) {
   std::map<SmId, const SmSummary*> sm_by_id;
   for (const auto& sm : sms) {
     sm_by_id.emplace(sm.id, &sm);
-    const auto psi = protocol::psi_name(sm.psi);
-    if (sm.psi == protocol::Psi::virgin && sm.bound_tp)
+    const auto psi = protocol::pairing_state_name(sm.psi);
+    if (sm.psi == protocol::PairingState::virgin && sm.bound_tp)
       problems.push_back(fmt::format("SM {} is virgin but bound to TP {}", sm.id.hex(), sm.bound_tp->hex()));
-    if (sm.psi != protocol::Psi::virgin) {
+    if (sm.psi != protocol::PairingState::virgin) {
       auto tp = sm.bound_tp ? tp_by_id.find(*sm.bound_tp) : tp_by_id.end();
       if (tp == tp_by_id.end())
         problems.push_back(fmt::format("SM {} is {} without a bound TP on record", sm.id.hex(), psi));
       else if (tp->second.bound_sm != sm.id || tp->second.psi != sm.psi)
         problems.push_back(fmt::format("SM {} ({}) and its TP {} ({}) disagree", sm.id.hex(), psi, tp->first.hex(),
-                                       protocol::psi_name(tp->second.psi)));
+                                       protocol::pairing_state_name(tp->second.psi)));
     }
     auto audited = audited_state.find(sm.id.hex());
     if (audited == audited_state.end())
@@ -72,8 +72,9 @@ Result<std::vector<std::string>> check_consistency(OperatorStore& store) {
   }
   for (const auto& tp : tps) {
     if (!tp.bound_sm) {
-      if (tp.psi != protocol::Psi::virgin)
-        problems.push_back(fmt::format("TP {} is {} without a bound SM", tp.id.hex(), protocol::psi_name(tp.psi)));
+      if (tp.psi != protocol::PairingState::virgin)
+        problems.push_back(
+            fmt::format("TP {} is {} without a bound SM", tp.id.hex(), protocol::pairing_state_name(tp.psi)));
       continue;
     }
     auto sm = sm_by_id.find(*tp.bound_sm);

@@ -23,7 +23,7 @@ struct AuditEntry {
 // One SM's pairing state, without its Ki.
 struct SmSummary {
   SmId id;
-  protocol::Psi psi;
+  protocol::PairingState psi;
   std::optional<TpId> bound_tp;
   protocol::TimePoint presence_until;
 };
@@ -33,12 +33,12 @@ class OperatorStore : public protocol::PairingStore {
   virtual Result<std::vector<AuditEntry>> audit_log() = 0;
   // Operator actions, each audited with actor "operator".
   // The host left the network (Auth/Paired -> Paired Only). Errors: unknown_device.
-  virtual Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) = 0;
+  virtual Result<protocol::PairingState> operator_leave(const SmId& sm, protocol::TimePoint now) = 0;
   // Unbinds an SM from its TP and makes both Virgin again: the only way a binding ever changes.
   // Errors: unknown_device, invalid_argument (empty reason).
   virtual Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) = 0;
   // Every SM record, optionally only those in one state, ordered by ID.
-  virtual Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) = 0;
+  virtual Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) = 0;
   // Every TP record, ordered by ID.
   virtual Result<std::vector<protocol::TpRecord>> list_tps() = 0;
 };

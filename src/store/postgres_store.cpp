@@ -13,7 +13,7 @@ namespace dcas::store {
 
 namespace {
 
-using protocol::Psi;
+using protocol::PairingState;
 
 struct ResultFree {
   void operator()(PGresult* r) const { PQclear(r); }
@@ -165,7 +165,7 @@ Result<std::optional<protocol::SmRecord>> PostgresPairingStore::read_sm(const Sm
   protocol::SmRecord rec;
   rec.id = id;
   rec.ki = std::move(ki);
-  rec.psi = static_cast<Psi>(integer(r.get(), 0, 1));
+  rec.psi = static_cast<PairingState>(integer(r.get(), 0, 1));
   if (const Bytes tp = bytea(r.get(), 0, 2); !tp.empty()) rec.bound_tp = TpId::from_bytes(tp).value();
   rec.presence_until = from_ms(integer(r.get(), 0, 3));
   return std::optional<protocol::SmRecord>{std::move(rec)};
@@ -181,7 +181,7 @@ Result<std::optional<protocol::TpRecord>> PostgresPairingStore::read_tp(const Tp
   if (PQntuples(r.get()) == 0) return std::optional<protocol::TpRecord>{};
   protocol::TpRecord rec;
   rec.id = id;
-  rec.psi = static_cast<Psi>(integer(r.get(), 0, 0));
+  rec.psi = static_cast<PairingState>(integer(r.get(), 0, 0));
   if (const Bytes sm = bytea(r.get(), 0, 1); !sm.empty()) rec.bound_sm = SmId::from_bytes(sm).value();
   return std::optional<protocol::TpRecord>{std::move(rec)};
 }
@@ -262,13 +262,15 @@ Result<protocol::PairingOutcome> PostgresPairingStore::validate_and_record(const
   });
 }
 
-Result<Psi> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoint now) { return leave(sm, now, "ta"); }
+Result<PairingState> PostgresPairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+  return leave(sm, now, "ta");
+}
 
-Result<Psi> PostgresPairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
+Result<PairingState> PostgresPairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
   return leave(sm, now, "operator");
 }
 
-Result<Psi> PostgresPairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
+Result<PairingState> PostgresPairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
   return transaction([&] {
     Rows rows{*this};
     return transitions::leave(rows, sm, now, actor);
@@ -283,21 +285,21 @@ Result<void> PostgresPairingStore::unpair(const SmId& sm, std::string_view reaso
   });
 }
 
-Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<Psi> state) {
+Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<PairingState> state) {
   std::lock_guard lock(mutex_);
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
   std::vector<SmSummary> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
-    SmSummary row{SmId::from_bytes(bytea(r.get(), i, 0)).value_or(SmId{}), static_cast<Psi>(integer(r.get(), i, 1)),
-                  std::nullopt, from_ms(integer(r.get(), i, 3))};
+    SmSummary row{SmId::from_bytes(bytea(r.get(), i, 0)).value_or(SmId{}),
+                  static_cast<PairingState>(integer(r.get(), i, 1)), std::nullopt, from_ms(integer(r.get(), i, 3))};
     if (const Bytes tp = bytea(r.get(), i, 2); !tp.empty()) row.bound_tp = TpId::from_bytes(tp).value_or(TpId{});
     if (!state || row.psi == *state) out.push_back(row);
   }
   return out;
 }
 
-Result<Psi> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
-                                                 std::chrono::seconds presence_lease) {
+Result<PairingState> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
+                                                          std::chrono::seconds presence_lease) {
   return transaction([&] {
     Rows rows{*this};
     return transitions::presence(rows, sm, now, presence_lease);
@@ -310,7 +312,7 @@ Result<std::vector<protocol::TpRecord>> PostgresPairingStore::list_tps() {
   std::vector<protocol::TpRecord> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
     protocol::TpRecord row{TpId::from_bytes(bytea(r.get(), i, 0)).value_or(TpId{}),
-                           static_cast<Psi>(integer(r.get(), i, 1)), std::nullopt};
+                           static_cast<PairingState>(integer(r.get(), i, 1)), std::nullopt};
     if (const Bytes sm = bytea(r.get(), i, 2); !sm.empty()) row.bound_sm = SmId::from_bytes(sm).value_or(SmId{});
     out.push_back(row);
   }

@@ -30,13 +30,13 @@ class PostgresPairingStore final : public OperatorStore {
   Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
   Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
                                                        std::chrono::seconds presence_lease) override;
-  Result<protocol::Psi> record_left(const SmId& sm, protocol::TimePoint now) override;
-  Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
-                                       std::chrono::seconds presence_lease) override;
+  Result<protocol::PairingState> record_left(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::PairingState> record_present(const SmId& sm, protocol::TimePoint now,
+                                                std::chrono::seconds presence_lease) override;
   Result<std::vector<AuditEntry>> audit_log() override;
-  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::PairingState> operator_leave(const SmId& sm, protocol::TimePoint now) override;
   Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
-  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) override;
+  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
 
  private:
@@ -48,7 +48,7 @@ class PostgresPairingStore final : public OperatorStore {
   Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id, bool lock);
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
-  Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
+  Result<protocol::PairingState> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
   struct Rows;  // row access for store/transitions.h
   Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
                      std::string_view tp, std::string_view detail);

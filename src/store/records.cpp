@@ -27,8 +27,8 @@ Result<protocol::SmSecrets> open_ki(ByteView operator_key, const SmId& sm, ByteV
 
 std::string validation_detail(const std::optional<protocol::SmRecord>& before,
                               const protocol::PairingOutcome& outcome) {
-  const std::string from = before ? std::string(protocol::psi_name(before->psi)) : "unknown";
-  const std::string to = outcome.sm ? std::string(protocol::psi_name(outcome.sm->psi)) : from;
+  const std::string from = before ? std::string(protocol::pairing_state_name(before->psi)) : "unknown";
+  const std::string to = outcome.sm ? std::string(protocol::pairing_state_name(outcome.sm->psi)) : from;
   return fmt::format("{} -> {} ({})", from, to, protocol::verdict_name(outcome.verdict));
 }
 

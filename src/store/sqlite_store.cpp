@@ -14,7 +14,7 @@ namespace dcas::store {
 
 namespace {
 
-using protocol::Psi;
+using protocol::PairingState;
 using namespace sqlite;
 
 // A cached statement lent for one use: reset and unbound when the borrower is done with it.
@@ -131,7 +131,7 @@ Result<std::optional<protocol::SmRecord>> SqlitePairingStore::read_sm(const SmId
   protocol::SmRecord r;
   r.id = id;
   r.ki = std::move(ki);
-  r.psi = static_cast<Psi>(sqlite3_column_int(s.get(), 1));
+  r.psi = static_cast<PairingState>(sqlite3_column_int(s.get(), 1));
   if (const Bytes tp = column_blob(s.get(), 2); !tp.empty()) r.bound_tp = TpId::from_bytes(tp).value();
   r.presence_until = from_ms(sqlite3_column_int64(s.get(), 3));
   return std::optional<protocol::SmRecord>{std::move(r)};
@@ -146,7 +146,7 @@ Result<std::optional<protocol::TpRecord>> SqlitePairingStore::read_tp(const TpId
   if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read TP"));
   protocol::TpRecord r;
   r.id = id;
-  r.psi = static_cast<Psi>(sqlite3_column_int(s.get(), 0));
+  r.psi = static_cast<PairingState>(sqlite3_column_int(s.get(), 0));
   if (const Bytes sm = column_blob(s.get(), 1); !sm.empty()) r.bound_sm = SmId::from_bytes(sm).value();
   return std::optional<protocol::TpRecord>{std::move(r)};
 }
@@ -226,21 +226,23 @@ Result<protocol::PairingOutcome> SqlitePairingStore::validate_and_record(const S
   });
 }
 
-Result<Psi> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint now) { return leave(sm, now, "ta"); }
+Result<PairingState> SqlitePairingStore::record_left(const SmId& sm, protocol::TimePoint now) {
+  return leave(sm, now, "ta");
+}
 
-Result<Psi> SqlitePairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
+Result<PairingState> SqlitePairingStore::operator_leave(const SmId& sm, protocol::TimePoint now) {
   return leave(sm, now, "operator");
 }
 
-Result<Psi> SqlitePairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
+Result<PairingState> SqlitePairingStore::leave(const SmId& sm, protocol::TimePoint now, std::string_view actor) {
   return transaction([&] {
     Rows rows{*this};
     return transitions::leave(rows, sm, now, actor);
   });
 }
 
-Result<Psi> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoint now,
-                                               std::chrono::seconds presence_lease) {
+Result<PairingState> SqlitePairingStore::record_present(const SmId& sm, protocol::TimePoint now,
+                                                        std::chrono::seconds presence_lease) {
   return transaction([&] {
     Rows rows{*this};
     return transitions::presence(rows, sm, now, presence_lease);
@@ -255,14 +257,14 @@ Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason,
   });
 }
 
-Result<std::vector<SmSummary>> SqlitePairingStore::list_sms(std::optional<Psi> state) {
+Result<std::vector<SmSummary>> SqlitePairingStore::list_sms(std::optional<PairingState> state) {
   std::lock_guard lock(mutex_);
   DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
   std::vector<SmSummary> out;
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
     SmSummary row{SmId::from_bytes(column_blob(s.get(), 0)).value_or(SmId{}),
-                  static_cast<Psi>(sqlite3_column_int(s.get(), 1)), std::nullopt,
+                  static_cast<PairingState>(sqlite3_column_int(s.get(), 1)), std::nullopt,
                   from_ms(sqlite3_column_int64(s.get(), 3))};
     if (const Bytes tp = column_blob(s.get(), 2); !tp.empty()) row.bound_tp = TpId::from_bytes(tp).value_or(TpId{});
     if (!state || row.psi == *state) out.push_back(row);
@@ -278,7 +280,7 @@ Result<std::vector<protocol::TpRecord>> SqlitePairingStore::list_tps() {
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
     protocol::TpRecord row{TpId::from_bytes(column_blob(s.get(), 0)).value_or(TpId{}),
-                           static_cast<Psi>(sqlite3_column_int(s.get(), 1)), std::nullopt};
+                           static_cast<PairingState>(sqlite3_column_int(s.get(), 1)), std::nullopt};
     if (const Bytes sm = column_blob(s.get(), 2); !sm.empty()) row.bound_sm = SmId::from_bytes(sm).value_or(SmId{});
     out.push_back(row);
   }

@@ -32,14 +32,14 @@ class SqlitePairingStore final : public OperatorStore {
   Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
   Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
                                                        std::chrono::seconds presence_lease) override;
-  Result<protocol::Psi> record_left(const SmId& sm, protocol::TimePoint now) override;
-  Result<protocol::Psi> record_present(const SmId& sm, protocol::TimePoint now,
-                                       std::chrono::seconds presence_lease) override;
+  Result<protocol::PairingState> record_left(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::PairingState> record_present(const SmId& sm, protocol::TimePoint now,
+                                                std::chrono::seconds presence_lease) override;
 
   Result<std::vector<AuditEntry>> audit_log() override;
-  Result<protocol::Psi> operator_leave(const SmId& sm, protocol::TimePoint now) override;
+  Result<protocol::PairingState> operator_leave(const SmId& sm, protocol::TimePoint now) override;
   Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
-  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::Psi> state) override;
+  Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
 
  private:
@@ -52,7 +52,7 @@ class SqlitePairingStore final : public OperatorStore {
   Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id);
   Result<void> write_sm(const protocol::SmRecord& r);
   Result<void> write_tp(const protocol::TpRecord& r);
-  Result<protocol::Psi> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
+  Result<protocol::PairingState> leave(const SmId& sm, protocol::TimePoint now, std::string_view actor);
   struct Rows;  // row access for store/transitions.h
   // Runs `body` inside BEGIN IMMEDIATE ... COMMIT (ROLLBACK on any error).
   template <typename F>

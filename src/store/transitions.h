@@ -39,7 +39,7 @@ Result<std::pair<protocol::SmRecord, std::optional<protocol::TpRecord>>> read_pa
 }
 
 template <typename Rows>
-Result<protocol::Psi> leave(Rows& rows, const SmId& sm, protocol::TimePoint now, std::string_view actor) {
+Result<protocol::PairingState> leave(Rows& rows, const SmId& sm, protocol::TimePoint now, std::string_view actor) {
   DCAS_TRY_ASSIGN(pair, read_pair(rows, sm));
   auto& [record, tp] = pair;
   if (!protocol::apply_left(record, tp ? &*tp : nullptr)) return record.psi;
@@ -47,12 +47,12 @@ Result<protocol::Psi> leave(Rows& rows, const SmId& sm, protocol::TimePoint now,
   if (tp) DCAS_TRY(rows.write_tp(*tp));
   DCAS_TRY(rows.audit(to_ms(now), actor, "left", sm.hex(), record.bound_tp ? record.bound_tp->hex() : "",
                       "auth-paired -> paired-only"));
-  return protocol::Psi::paired_only;
+  return protocol::PairingState::paired_only;
 }
 
 template <typename Rows>
-Result<protocol::Psi> presence(Rows& rows, const SmId& sm, protocol::TimePoint now,
-                               std::chrono::seconds presence_lease) {
+Result<protocol::PairingState> presence(Rows& rows, const SmId& sm, protocol::TimePoint now,
+                                        std::chrono::seconds presence_lease) {
   DCAS_TRY_ASSIGN(record, rows.read_sm(sm));
   if (!record) return fail(Errc::unknown_device, "SM " + sm.hex());
   if (protocol::apply_presence(*record, now, presence_lease)) DCAS_TRY(rows.write_sm(*record));
@@ -63,7 +63,7 @@ template <typename Rows>
 Result<void> unpair(Rows& rows, const SmId& sm, std::string_view reason, protocol::TimePoint now) {
   DCAS_TRY_ASSIGN(pair, read_pair(rows, sm));
   auto& [record, tp] = pair;
-  const std::string from(protocol::psi_name(record.psi));
+  const std::string from(protocol::pairing_state_name(record.psi));
   const std::string tp_hex = record.bound_tp ? record.bound_tp->hex() : "";
   protocol::apply_unpair(record, tp ? &*tp : nullptr);
   DCAS_TRY(rows.write_sm(record));

@@ -64,7 +64,7 @@ Result<ProgrammeComparison> compare_programme(const std::filesystem::path& sourc
   const auto src = by_pid(source_bytes), out = by_pid(output_bytes);
   ProgrammeComparison c;
   c.elementary_pids = elementary_pids(src);
-  if (c.elementary_pids.empty()) return fail(Errc::ts_bad_section, "the source names no elementary stream");
+  if (c.elementary_pids.empty()) return fail(Errc::ts_no_elementary_stream, "the source names no elementary stream");
   c.identical = true;
   for (auto pid : c.elementary_pids) {
     static const std::vector<ByteView> none;

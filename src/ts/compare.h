@@ -19,7 +19,7 @@ struct ProgrammeComparison {
   std::string first_difference;        // empty when identical
 };
 
-// Errors: io_error; ts_bad_section (the source names no elementary stream).
+// Errors: io_error; ts_no_elementary_stream.
 Result<ProgrammeComparison> compare_programme(const std::filesystem::path& source, const std::filesystem::path& output);
 
 }  // namespace dcas::ts

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <array>
 
-#include "wire/reader.h"
+#include "common/byte_reader.h"
 
 namespace dcas::ts {
 
@@ -96,7 +96,7 @@ Result<std::pair<std::uint16_t, ByteView>> long_section(ByteView s, std::uint8_t
 
 Result<std::vector<CaDescriptor>> ca_descriptors(ByteView loop) {
   std::vector<CaDescriptor> out;
-  wire::Reader r(loop);
+  ByteReader r(loop);
   while (!r.at_end()) {
     DCAS_TRY_ASSIGN(tag, r.u8());
     DCAS_TRY_ASSIGN(len, r.u8());
@@ -112,7 +112,7 @@ Result<std::vector<CaDescriptor>> ca_descriptors(ByteView loop) {
   return out;
 }
 
-Result<ByteView> loop(wire::Reader& r, std::string_view what) {
+Result<ByteView> loop(ByteReader& r, std::string_view what) {
   DCAS_TRY_ASSIGN(length, r.u16());
   auto body = r.take(length & 0x0fff);
   if (!body) return fail(Errc::ts_bad_section, fmt::format("{} runs past the section", what));
@@ -136,7 +136,7 @@ Result<Pmt> parse_pmt(ByteView s) {
   DCAS_TRY_ASSIGN(body, long_section(s, 0x02, "PMT"));
   Pmt pmt;
   pmt.program_number = body.first;
-  wire::Reader r(body.second);
+  ByteReader r(body.second);
   auto pcr = r.u16();
   if (!pcr) return fail(Errc::ts_bad_section, "PMT too short");
   pmt.pcr_pid = *pcr & 0x1fff;
@@ -165,7 +165,7 @@ Result<Cat> parse_cat(ByteView s) {
 namespace {
 
 Bytes finish_section(std::uint8_t table_id, std::uint16_t extension, const Bytes& body) {
-  wire::Writer w;
+  ByteWriter w;
   w.u8(table_id);
   w.u16(static_cast<std::uint16_t>(0xb000 | (body.size() + 9)));  // syntax=1, '0', reserved, length
   w.u16(extension);
@@ -177,7 +177,7 @@ Bytes finish_section(std::uint8_t table_id, std::uint16_t extension, const Bytes
   return w.take();
 }
 
-void put_ca(wire::Writer& w, const std::vector<CaDescriptor>& ca) {
+void put_ca(ByteWriter& w, const std::vector<CaDescriptor>& ca) {
   for (const auto& d : ca) {
     w.u8(0x09);
     w.u8(4);
@@ -189,7 +189,7 @@ void put_ca(wire::Writer& w, const std::vector<CaDescriptor>& ca) {
 }  // namespace
 
 Bytes build_pat(const Pat& pat) {
-  wire::Writer w;
+  ByteWriter w;
   for (auto [number, pid] : pat.programs) {
     w.u16(number);
     w.u16(static_cast<std::uint16_t>(0xe000 | pid));
@@ -198,16 +198,16 @@ Bytes build_pat(const Pat& pat) {
 }
 
 Bytes build_pmt(const Pmt& pmt) {
-  wire::Writer w;
+  ByteWriter w;
   w.u16(static_cast<std::uint16_t>(0xe000 | pmt.pcr_pid));
-  wire::Writer info;
+  ByteWriter info;
   put_ca(info, pmt.ca);
   w.u16(static_cast<std::uint16_t>(0xf000 | info.size()));
   w.bytes(info.data());
   for (const auto& s : pmt.streams) {
     w.u8(s.stream_type);
     w.u16(static_cast<std::uint16_t>(0xe000 | s.pid));
-    wire::Writer es;
+    ByteWriter es;
     put_ca(es, s.ca);
     w.u16(static_cast<std::uint16_t>(0xf000 | es.size()));
     w.bytes(es.data());
@@ -216,13 +216,13 @@ Bytes build_pmt(const Pmt& pmt) {
 }
 
 Bytes build_cat(const Cat& cat) {
-  wire::Writer w;
+  ByteWriter w;
   put_ca(w, cat.ca);
   return finish_section(0x01, 0xffff, w.take());
 }
 
 Bytes build_private_section(std::uint8_t table_id, ByteView payload) {
-  wire::Writer w;
+  ByteWriter w;
   w.u8(table_id);
   w.u16(static_cast<std::uint16_t>(0x7000 | (payload.size() & 0x0fff)));  // syntax 0, private 1, reserved
   w.bytes(payload);

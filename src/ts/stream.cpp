@@ -108,7 +108,7 @@ void Descrambler::process(std::span<std::uint8_t> packets, std::span<const std::
     if (info->scrambling == Scrambling::reserved) {
       ++stats.errors;
       errors.push_back({offset_of(offsets, at / packet_size),
-                        {Errc::ts_bad_section, "transport_scrambling_control 01 is reserved"}});
+                        {Errc::ts_reserved_scrambling, "transport_scrambling_control 01 is reserved"}});
       continue;
     }
     if (!has_key[static_cast<int>(info->scrambling)]) {

@@ -4,8 +4,8 @@
 #include <optional>
 #include <vector>
 
+#include "common/byte_reader.h"
 #include "wire/message.h"
-#include "wire/reader.h"
 
 namespace dcas::wire {
 
@@ -183,7 +183,7 @@ bool known_type(std::uint8_t t) {
   return with_body_type(static_cast<MessageType>(t), []<typename T>() { return true; }).has_value();
 }
 
-void write_header4(Writer& w, Profile profile, MessageType type) {
+void write_header4(ByteWriter& w, Profile profile, MessageType type) {
   w.u8(wire_version);
   w.u8(static_cast<std::uint8_t>(profile));
   w.u8(static_cast<std::uint8_t>(type));
@@ -191,7 +191,7 @@ void write_header4(Writer& w, Profile profile, MessageType type) {
 }
 
 template <typename T>
-void write_field(Writer& w, const T& body, const FieldBinding<T>& f) {
+void write_field(ByteWriter& w, const T& body, const FieldBinding<T>& f) {
   if (auto bytes = std::get_if<Bytes T::*>(&f.member)) {
     const Bytes& value = body.*(*bytes);
     if (value.empty()) return;
@@ -207,7 +207,7 @@ void write_field(Writer& w, const T& body, const FieldBinding<T>& f) {
 
 // Writes the fields of `body` whose tag is below `stop` (all of them if none).
 template <typename T>
-void write_fields(Writer& w, const T& body, std::optional<Tag> stop) {
+void write_fields(ByteWriter& w, const T& body, std::optional<Tag> stop) {
   for (const auto& f : Schema<T>::fields)
     if (!stop || f.tag < *stop) write_field(w, body, f);
 }
@@ -229,7 +229,7 @@ Result<T> build_body(const std::vector<RawField>& raw) {
     if (auto bytes = std::get_if<Bytes T::*>(&f.member)) {
       body.*(*bytes) = Bytes(it->value.begin(), it->value.end());
     } else {
-      Reader r(it->value);
+      ByteReader r(it->value);
       body.*std::get<std::uint64_t T::*>(f.member) = *r.u64();  // length was checked to be 8
     }
   }
@@ -244,7 +244,7 @@ bool in_schema(std::uint16_t tag) {
 
 template <typename T>
 Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_bytes) {
-  Reader r(body_bytes);
+  ByteReader r(body_bytes);
   std::vector<RawField> raw;
   std::optional<std::size_t> auth_offset;
   int previous_number = -1;  // fields are ordered by number: the tag without its ignorable bit
@@ -296,7 +296,7 @@ MessageType type_of(const Body& body) {
 }
 
 Result<Header> decode_header(ByteView data) {
-  Reader r(data);
+  ByteReader r(data);
   if (data.size() < header_size) return fail(Errc::wire_truncated, "message shorter than its 8-byte header");
   Header h{*r.u8(), *r.u8(), *r.u8(), *r.u8(), *r.u32()};
   if (h.version != wire_version) return fail(Errc::wire_bad_version, fmt::format("version {} is not 1", h.version));
@@ -325,7 +325,7 @@ Result<Message> decode(ByteView data) {
 }
 
 Bytes encode(const Message& message) {
-  Writer w;
+  ByteWriter w;
   write_header4(w, message.profile, type_of(message));
   w.u32(0);  // body length, patched below
   std::visit([&]<typename T>(const T& body) { write_fields(w, body, std::nullopt); }, message.body);
@@ -336,7 +336,7 @@ Bytes encode(const Message& message) {
 Bytes authenticated_bytes(const Message& message) {
   return std::visit(
       [&]<typename T>(const T& body) {
-        Writer w;
+        ByteWriter w;
         if (!Schema<T>::authenticator) return w.take();
         write_header4(w, message.profile, Schema<T>::type);
         write_fields(w, body, Schema<T>::authenticator);

@@ -1,4 +1,4 @@
-#include "pki/provisioning.h"
+#include "provisioning/device_files.h"
 
 #include <fmt/format.h>
 #include <openssl/x509.h>
@@ -8,7 +8,9 @@
 #include "common/records.h"
 #include "pki/authority.h"
 
-namespace dcas::pki {
+namespace dcas::provisioning {
+
+using namespace pki;  // certificates, issuing and verification
 
 namespace fs = std::filesystem;
 
@@ -105,4 +107,4 @@ Result<protocol::Identity> load_device_identity(const std::filesystem::path& dir
   return protocol::Identity{std::move(key), std::move(cert), std::move(root)};
 }
 
-}  // namespace dcas::pki
+}  // namespace dcas::provisioning

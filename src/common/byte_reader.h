@@ -1,5 +1,5 @@
 // The one bounds-checked reader and writer every wire decoder and encoder goes through.
-// A Reader never reads past its span: each getter fails with wire_truncated on short input and
+// A ByteReader never reads past its span: each getter fails with wire_truncated on short input and
 // advances only on success (the BoringSSL CBS idiom); callers finish with expect_end().
 #pragma once
 
@@ -9,11 +9,11 @@
 #include "common/bytes.h"
 #include "common/error.h"
 
-namespace dcas::wire {
+namespace dcas {
 
-class Reader {
+class ByteReader {
  public:
-  explicit Reader(ByteView data) : data_(data) {}
+  explicit ByteReader(ByteView data) : data_(data) {}
 
   Result<std::uint8_t> u8() {
     DCAS_TRY_ASSIGN(b, take(1));
@@ -54,7 +54,7 @@ class Reader {
   std::size_t pos_ = 0;
 };
 
-class Writer {
+class ByteWriter {
  public:
   void u8(std::uint8_t v) { out_.push_back(v); }
   void u16(std::uint16_t v) {
@@ -84,4 +84,4 @@ class Writer {
   Bytes out_;
 };
 
-}  // namespace dcas::wire
+}  // namespace dcas

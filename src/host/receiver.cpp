@@ -1,21 +1,15 @@
-#include "service/receiver.h"
+#include "host/receiver.h"
 
 #include <fmt/format.h>
 
-namespace dcas::service {
+namespace dcas::host {
 
 namespace {
 auto now() { return std::chrono::system_clock::now(); }
 }  // namespace
 
-Receiver::Receiver(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, ts::Algorithm algorithm,
-                   std::uint16_t ca_system_id, LogSink log)
-    : sm_(sm),
-      tp_(tp),
-      algorithm_(algorithm),
-      ca_system_id_(ca_system_id),
-      log_(std::move(log)),
-      descrambler_(algorithm) {}
+Receiver::Receiver(protocol::HostDriver& host, ts::Algorithm algorithm, std::uint16_t ca_system_id, LogSink log)
+    : host_(host), algorithm_(algorithm), ca_system_id_(ca_system_id), log_(std::move(log)), descrambler_(algorithm) {}
 
 void Receiver::feed(ByteView data, Bytes& out) {
   Bytes packets;
@@ -105,39 +99,33 @@ void Receiver::on_cas_section(ByteView section) {
   }
   const bool ecm = parsed->table_id == 0x80 || parsed->table_id == 0x81;
   ++(ecm ? stats_.ecms : stats_.emms);
-  auto out = sm_.receive_cas(parsed->payload, now());
-  if (out.error) {
-    if (out.error->code == Errc::not_addressed) {
+  const auto step = host_.broadcast(parsed->payload, now());
+  if (step.sm_refused) {
+    if (step.sm_refused->code == Errc::not_addressed) {
       ++stats_.emms_for_others;
       return;
     }
-    const std::string name(errc_name(out.error->code));
-    if (stats_.refused[name]++ == 0) log_(fmt::format("sm.cas_refused {}", out.error->message()));
+    const std::string name(errc_name(step.sm_refused->code));
+    if (stats_.refused[name]++ == 0) log_(fmt::format("SM refused a CAS message: {}", step.sm_refused->message()));
     return;
   }
-  for (const auto& e : out.events) log_(fmt::format("sm.{} {}", e.what, e.detail));
-  for (const auto& m : out.messages) {
-    if (m.to != protocol::Peer::tp) continue;
-    auto accepted = tp_.receive(m.bytes, now());
-    if (!accepted.ok()) {
-      const std::string name(errc_name(accepted.error->code));
-      if (stats_.refused[name]++ == 0) log_(fmt::format("tp.control_word_refused {}", accepted.error->message()));
-      continue;
-    }
-    ++stats_.control_word_updates;
+  if (step.tp_refused) {
+    const std::string name(errc_name(step.tp_refused->code));
+    if (stats_.refused[name]++ == 0) log_(fmt::format("TP refused a ControlWord: {}", step.tp_refused->message()));
   }
+  if (step.control_words_installed) ++stats_.control_word_updates;
 }
 
 bool Receiver::control_words_changed() const {
-  return tp_.control_word(protocol::Parity::even) != installed_[0] ||
-         tp_.control_word(protocol::Parity::odd) != installed_[1];
+  return host_.tp().control_word(protocol::Parity::even) != installed_[0] ||
+         host_.tp().control_word(protocol::Parity::odd) != installed_[1];
 }
 
 // The TP's current control words into the descrambler, where they changed.
 void Receiver::install_control_words() {
   const std::size_t length = ts::cw_size(algorithm_);
   for (auto parity : {protocol::Parity::even, protocol::Parity::odd}) {
-    auto cw = tp_.control_word(parity);
+    auto cw = host_.tp().control_word(parity);
     auto& installed = installed_[parity == protocol::Parity::odd ? 1 : 0];
     if (!cw || cw == installed) continue;
     if (auto set = descrambler_.set_key(parity == protocol::Parity::odd ? ts::Scrambling::odd : ts::Scrambling::even,
@@ -150,4 +138,4 @@ void Receiver::install_control_words() {
   }
 }
 
-}  // namespace dcas::service
+}  // namespace dcas::host

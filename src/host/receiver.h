@@ -1,18 +1,18 @@
 // The host's receiver (docs/spec.md, "CAS in the transport stream"): it reads a scrambled broadcast,
 // finds the CA system's ECM PID (PMT CA_descriptor) and EMM PID (CAT), hands every ECM and EMM to
 // the SM's CA client, passes the ControlWord messages the SM seals to the TP, and descrambles with
-// the control words the TP installed. The SM and TP stay separate roles: the receiver only carries
-// bytes between them, as the host's interface manager would.
+// the control words the TP installed. The SM and TP stay separate roles: the host's driver carries
+// the bytes between them, as the host's interface manager would.
 #pragma once
 
 #include <map>
+#include <set>
 
-#include "protocol/secure_micro.h"
-#include "protocol/transport_processor.h"
-#include "service/server.h"
+#include "common/log.h"
+#include "protocol/host_driver.h"
 #include "ts/stream.h"
 
-namespace dcas::service {
+namespace dcas::host {
 
 struct ReceiverStats {
   std::uint64_t packets = 0;
@@ -25,8 +25,7 @@ struct ReceiverStats {
 
 class Receiver {
  public:
-  Receiver(protocol::SecureMicro& sm, protocol::TransportProcessor& tp, ts::Algorithm algorithm,
-           std::uint16_t ca_system_id, LogSink log);
+  Receiver(protocol::HostDriver& host, ts::Algorithm algorithm, std::uint16_t ca_system_id, LogSink log);
   // Any bytes of the stream; whole packets are appended to `out`.
   void feed(ByteView data, Bytes& out);
   void finish(Bytes& out);
@@ -41,8 +40,7 @@ class Receiver {
   void install_control_words();
   void descramble(std::span<std::uint8_t> packets);
 
-  protocol::SecureMicro& sm_;
-  protocol::TransportProcessor& tp_;
+  protocol::HostDriver& host_;
   ts::Algorithm algorithm_;
   std::uint16_t ca_system_id_;
   LogSink log_;
@@ -55,4 +53,4 @@ class Receiver {
   std::array<std::optional<std::array<std::uint8_t, protocol::cw_slot_size>>, 2> installed_;  // even, odd
 };
 
-}  // namespace dcas::service
+}  // namespace dcas::host

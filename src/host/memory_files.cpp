@@ -1,4 +1,4 @@
-#include "service/host_memory.h"
+#include "host/memory_files.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include "common/records.h"
 #include "protocol/client_image.h"
 
-namespace dcas::service {
+namespace dcas::host {
 
 namespace {
 
@@ -103,4 +103,4 @@ Result<void> MemoryFile<T>::store(const T& value) {
 template class MemoryFile<protocol::SmMemory>;
 template class MemoryFile<protocol::TpMemory>;
 
-}  // namespace dcas::service
+}  // namespace dcas::host

@@ -1,4 +1,4 @@
-// The TA's working directory and per-device provisioning output, as files.
+// Provisioning, above the roles: the TA's working directory and each device's directory as files.
 //
 //   DIR/ta.key   TA root private key (PKCS#8 PEM, mode 0600)
 //   DIR/ta.crt   TA root certificate (PEM)
@@ -19,7 +19,9 @@
 #include "protocol/derivation.h"
 #include "protocol/role.h"
 
-namespace dcas::pki {
+namespace dcas::provisioning {
+
+using pki::Certificate;
 
 struct TaIdentity {
   crypto::RsaPrivateKey key;
@@ -55,4 +57,4 @@ Result<protocol::Identity> load_device_identity(const std::filesystem::path& dir
 // Reads OUT/sm-<id>/ki.txt. Errors: io_error, invalid_argument, bad_hex, bad_length.
 Result<protocol::SmSecrets> load_ki_file(const std::filesystem::path& path);
 
-}  // namespace dcas::pki
+}  // namespace dcas::provisioning

@@ -9,7 +9,7 @@
 #include "protocol/secure_micro.h"
 #include "protocol/transport_processor.h"
 
-namespace dcas::service {
+namespace dcas::host {
 
 template <typename T>
 class MemoryFile final : public protocol::NonVolatile<T> {
@@ -29,4 +29,4 @@ class MemoryFile final : public protocol::NonVolatile<T> {
 using SmMemoryFile = MemoryFile<protocol::SmMemory>;
 using TpMemoryFile = MemoryFile<protocol::TpMemory>;
 
-}  // namespace dcas::service
+}  // namespace dcas::host
