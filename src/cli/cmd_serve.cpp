@@ -218,14 +218,14 @@ void host_pair(CLI::App* command) {
     DCAS_TRY_ASSIGN(journal, open_journal());
     // What the host saw, in order: on stderr, in the journal, and in the --json outcome.
     nlohmann::json seen = nlohmann::json::array();
-    protocol::HostDriver host(sm, tp);
-    host.hooks.on_event = [&](Role at, const protocol::Event& e) {
+    protocol::HostDriver box(sm, tp);
+    box.hooks.on_event = [&](Role at, const protocol::Event& e) {
       log(fmt::format("{}.{} {}", role_name(at), protocol::event_name(e), protocol::event_detail(e)));
       const observe::Record record = observe::EventRecord{at, e};
       if (journal) journal->write(record);
       if (!protocol::is<protocol::events::ControlWordsInstalled>(e)) seen.push_back(observe::to_json(record));
     };
-    host.hooks.on_hop = [&](const protocol::Hop& hop) {
+    box.hooks.on_hop = [&](const protocol::Hop& hop) {
       const observe::Record record = observe::hop_record(hop, sm.id());
       if (journal) journal->write(record);
       seen.push_back(observe::to_json(record));
@@ -236,7 +236,7 @@ void host_pair(CLI::App* command) {
     // `host run`: the broadcast is watched while the host is on the network.
     Result<void> watched;
     auto watch = [&] {
-      host::Receiver receiver(host, *algorithm, a.ca_system_id, log);
+      host::Receiver receiver(box, *algorithm, a.ca_system_id, log);
       watched = transform_file(a.watch, a.out, [&](ByteView chunk, Bytes& produced) -> Result<void> {
         receiver.feed(chunk, produced);
         return {};
@@ -256,7 +256,7 @@ void host_pair(CLI::App* command) {
                       {"refused", st.refused},
                       {"stream_errors", st.stream_errors}};
     };
-    auto report = service::pair_host(host, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
+    auto report = service::pair_host(box, config, log, a.watch.empty() ? service::WhileConnected{} : watch);
     auto image = sm.installed_image();
     out["image"] = image ? nlohmann::json{{"version", image->version},
                                           {"network_id", to_hex(image->network_id)},

@@ -1,7 +1,7 @@
 // Pairing state (paper Table 1, Figs. 5 and 6) and the TA's registry interface.
 //
 // The PSI rules live in one pure function, validate_pairing(); every store (in memory here, SQLite
-// and PostgreSQL later) applies it inside one atomic transaction.
+// and PostgreSQL in src/store/) applies it inside one atomic transaction.
 #pragma once
 
 #include <chrono>
@@ -70,7 +70,7 @@ class PairingStore {
   virtual Result<PairingState> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) = 0;
 };
 
-// In-memory store for tests and the single-process demo (durable stores come with the services).
+// In-memory store for tests and benchmarks (the durable stores are in src/store/).
 class MemoryPairingStore final : public PairingStore {
  public:
   Result<void> add_sm(const SmId& id, const SmSecrets& ki) override;

@@ -26,9 +26,9 @@ class TrustedAuthority {
   // Admits an AP whose TA-issued certificate verifies; returns its ID. Errors: cert_*.
   Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
 
-  // A message from an AP on `session`. Safe to call from several threads at once when the store
-  // and the RandomSource are (the network service does; a transition is atomic in the store).: KeyRequest (AP->TA),
-  // answered on the same session, or HostPresence.
+  // A message from an AP on `session`: KeyRequest (AP->TA), answered on the same session, or
+  // HostPresence. Safe to call from several threads at once when the store and the RandomSource
+  // are (the network service does so; each transition is atomic in the store).
   Output receive(std::uint64_t session, ByteView bytes, TimePoint now);
 
  private:
