@@ -16,6 +16,7 @@ packages=(
   # C++20 conditionally trivial special members), which the whole core uses.
   clang-19 libclang-rt-19-dev
   clang-format-14
+  python3                                    # the layering check (ctest Layers.Includes), fuzz corpora
 )
 
 missing=()
