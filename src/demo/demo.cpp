@@ -241,8 +241,8 @@ void Demo::show_host_run(const Box& h, const nlohmann::json& out, const Network&
     if (protocol::is<KeysConfirmed>(event) || protocol::is<ImageInstalled>(event) ||
         protocol::is<DownloadFailed>(event) || protocol::is<ProtocolStarted>(event) ||
         protocol::is<ProtocolStopped>(event))
-      t_.note(h.label(), fmt::format("{}.{} {}", role_name(at), protocol::event_name(event),
-                                     protocol::event_detail(event)));
+      t_.note(h.label(),
+              fmt::format("{}.{} {}", role_name(at), protocol::event_name(event), protocol::event_detail(event)));
   }
 }
 
@@ -395,10 +395,10 @@ Result<void> Demo::image_update() {
   std::vector<std::unique_ptr<ChildProcess>> held;
   auto journal_of = [&](const Box& h) { return dir_ / "logs" / fmt::format("hold-{}.journal", h.number); };
   for (auto& h : boxes_) {
-    held.push_back(h_.start({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address,
-                             "--state", h.state.string(), "--attempts", "3", "--hold", "--journal",
-                             journal_of(h).string()},
-                            fmt::format("hold-{}", h.number)));
+    held.push_back(
+        h_.start({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
+                  h.state.string(), "--attempts", "3", "--hold", "--journal", journal_of(h).string()},
+                 fmt::format("hold-{}", h.number)));
     t_.note(h.label(), "on the network (dcas host pair --hold)");
   }
   // The SM's events in the host's journal, in order.
@@ -416,9 +416,9 @@ Result<void> Demo::image_update() {
   };
   using namespace protocol::events;
   for (auto& h : boxes_)
-    t_.check(fmt::format("{}: paired", h.label()),
-             wait_for([&] { return has(h, [](const protocol::Event& e) { return protocol::is<KeysConfirmed>(e); }); },
-                      20s));
+    t_.check(
+        fmt::format("{}: paired", h.label()),
+        wait_for([&] { return has(h, [](const protocol::Event& e) { return protocol::is<KeysConfirmed>(e); }); }, 20s));
   DCAS_TRY_ASSIGN(pub, dcas({"headend", "publish", "--headend", n.headend.string()}, "publish"));
   t_.hop("PS", pub.stdout_text.substr(0, pub.stdout_text.find('\n')));
   t_.hop("AP -> all", "SecurityAnnounce (AP->SM) with image version 2");
@@ -543,6 +543,5 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
   }
   return DemoOutcome{t.checks(), t.failed()};
 }
-
 
 }  // namespace dcas::demo

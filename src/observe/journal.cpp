@@ -47,10 +47,8 @@ NLOHMANN_JSON_SERIALIZE_ENUM(IgnoredBecause, {{IgnoredBecause::addressed_to_anot
                                               {IgnoredBecause::virgin_sm, "virgin_sm"}})
 
 // The events without data.
-#define DCAS_EMPTY_EVENT_JSON(T)                       \
-  inline void to_json(nlohmann::json& j, const T&) { \
-    j = nlohmann::json::object();                      \
-  }                                                    \
+#define DCAS_EMPTY_EVENT_JSON(T)                                                     \
+  inline void to_json(nlohmann::json& j, const T&) { j = nlohmann::json::object(); } \
   inline void from_json(const nlohmann::json&, T&) {}
 DCAS_EMPTY_EVENT_JSON(WaitingForAnnounce)
 DCAS_EMPTY_EVENT_JSON(AnnounceNoChange)
@@ -139,8 +137,9 @@ nlohmann::json to_json(const protocol::Event& event) {
 
 nlohmann::json to_json(const Record& record) {
   if (const auto* hop = std::get_if<HopRecord>(&record)) {
-    nlohmann::json j{{"kind", "hop"},       {"from", role_name(hop->from)}, {"to", role_name(hop->to)},
-                     {"type", hop->type},   {"size", hop->size},           {"summary", describe(*hop)}};
+    nlohmann::json j{
+        {"kind", "hop"},     {"from", role_name(hop->from)}, {"to", role_name(hop->to)}, {"type", hop->type},
+        {"size", hop->size}, {"summary", describe(*hop)}};
     if (hop->sm) j["sm"] = hop->sm->hex();
     return j;
   }
