@@ -10,6 +10,7 @@
 #include "crypto/aes.h"
 #include "crypto/fips186_prf.h"
 #include "crypto/hash.h"
+#include "crypto/kex.h"
 #include "crypto/rsa.h"
 #include "kat/embedded.h"
 #include "protocol/derivation.h"
@@ -33,6 +34,36 @@ Result<void> run_sha(const Record& r) {
   if (algorithm == "sha1") return expect_equal(crypto::sha1(msg), digest, "SHA-1");
   if (algorithm == "sha256") return expect_equal(crypto::sha256(msg), digest, "SHA-256");
   return fail(Errc::invalid_argument, "unknown Algorithm " + algorithm);
+}
+
+Result<void> run_hmac_sha256(const Record& r) {
+  DCAS_TRY_ASSIGN(key, r.hex("Key"));
+  DCAS_TRY_ASSIGN(data, r.hex("Data"));
+  DCAS_TRY_ASSIGN(mac, r.hex("Mac"));
+  return expect_equal(crypto::hmac_sha256(key, {data}), mac, "HMAC-SHA256");
+}
+
+Result<void> run_x25519(const Record& r) {
+  DCAS_TRY_ASSIGN(scalar, r.hex("Private"));
+  DCAS_TRY_ASSIGN(pub, r.hex("Public"));
+  DCAS_TRY_ASSIGN(peer, r.hex("PeerPublic"));
+  DCAS_TRY_ASSIGN(shared, r.hex("Shared"));
+  DCAS_TRY_ASSIGN(key, crypto::X25519Key::from_private(scalar));
+  if (auto e = expect_equal(key.public_key(), pub, "X25519 public key"); !e) return e;
+  DCAS_TRY_ASSIGN(secret, key.shared_secret(peer));
+  return expect_equal(view(secret), shared, "X25519 shared secret");
+}
+
+Result<void> run_hkdf(const Record& r) {
+  DCAS_TRY_ASSIGN(ikm, r.hex("IKM"));
+  DCAS_TRY_ASSIGN(salt, r.hex("Salt"));
+  DCAS_TRY_ASSIGN(info, r.hex("Info"));
+  DCAS_TRY_ASSIGN(prk_want, r.hex("PRK"));
+  DCAS_TRY_ASSIGN(okm_want, r.hex("OKM"));
+  DCAS_TRY_ASSIGN(prk, crypto::hkdf_extract(salt, ikm));
+  if (auto e = expect_equal(view(prk), prk_want, "HKDF-Extract"); !e) return e;
+  DCAS_TRY_ASSIGN(okm, crypto::hkdf_expand(view(prk), info, okm_want.size()));
+  return expect_equal(view(okm), okm_want, "HKDF-Expand");
 }
 
 Result<void> run_hmac_sha1(const Record& r) {
@@ -173,6 +204,9 @@ const std::map<std::string, Runner, std::less<>>& runners() {
   static const std::map<std::string, Runner, std::less<>> table{
       {"sha.txt", run_sha},
       {"hmac_sha1.txt", run_hmac_sha1},
+      {"hmac_sha256.txt", run_hmac_sha256},
+      {"x25519.txt", run_x25519},
+      {"hkdf_sha256.txt", run_hkdf},
       {"aes128.txt", run_aes128},
       {"fips186_2_prf.txt", run_prf},
       {"rsa_oaep_sha256.txt", run_rsa_oaep},
