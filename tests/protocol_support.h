@@ -17,17 +17,19 @@ inline const pki::Validity fixed_validity{std::chrono::sys_days{std::chrono::yea
                                           std::chrono::sys_days{std::chrono::year{2035} / 1 / 1}};
 
 struct Deployment {
+  wire::Profile profile = wire::Profile::koo2010;  // declared first: the roles below are built with it
   crypto::SeededRandom pki_rng{view("pki")}, ta_rng{view("ta")}, ap_rng{view("ap")}, host_rng{view("hosts")};
   pki::Certificate root = pki::make_root(key("ta"), "DCAS Test TA", fixed_validity, pki_rng).value();
   protocol::MemoryPairingStore store;
-  protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng, protocol::TaPolicy{600s}};
+  protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng,
+                                protocol::TaPolicy{600s}, profile};
   pki::Certificate ap_cert = certificate(Role::ap, "4100000000000001", "ap1");
-  protocol::AuthProxy ap = protocol::AuthProxy::create({key("ap1"), ap_cert, root}, ap_rng, t0).value();
+  protocol::AuthProxy ap = protocol::AuthProxy::create({key("ap1"), ap_cert, root}, ap_rng, t0, {}, profile).value();
   protocol::InProcessNetwork net{ta, ap};
   Bytes network_id = Bytes{'N', 'E', 'T', '0', '0', '0', '0', '1'};
   std::vector<std::unique_ptr<crypto::SeededRandom>> rngs;
 
-  Deployment() { ta.register_ap(ap_cert, t0).value(); }
+  explicit Deployment(wire::Profile p = wire::Profile::koo2010) : profile(p) { ta.register_ap(ap_cert, t0).value(); }
 
   pki::Certificate certificate(Role role, std::string_view id, const std::string& key_name,
                                pki::Validity validity = fixed_validity) {

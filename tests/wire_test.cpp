@@ -105,7 +105,12 @@ TEST(Wire, TrailingBytesAreRejected) {
 TEST(Wire, HeaderChecksEachHaveTheirOwnError) {
   const Bytes body = filled(100, 0x30);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 2)), Errc::wire_bad_version);
-  EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 2)), Errc::wire_unknown_profile);
+  EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 3)), Errc::wire_unknown_profile);
+  EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 0)), Errc::wire_unknown_profile);
+  // Each profile's handshake types exist only in that profile.
+  EXPECT_EQ(decode_error(raw(0x01, {{0x0080, body}}, 1, 2)), Errc::wire_unknown_type);
+  EXPECT_EQ(decode_error(raw(0x11, {{0x0030, filled(32, 1)}, {0x0080, body}}, 1, 1)), Errc::wire_unknown_type);
+  EXPECT_TRUE(wire::decode(raw(0x11, {{0x0030, filled(32, 1)}, {0x0080, body}}, 1, 2)).has_value());
   EXPECT_EQ(decode_error(raw(0x30, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x60, {{0x0080, body}})), Errc::wire_unknown_type);
   EXPECT_EQ(decode_error(raw(0x00, {{0x0080, body}})), Errc::wire_unknown_type);

@@ -5,17 +5,28 @@
 #include "protocol/client_image.h"
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
+#include "protocol/pairing_statement.h"
 
 namespace dcas::protocol {
 
 using wire::MessageType;
 
-Result<AuthProxy> AuthProxy::create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy) {
+Result<AuthProxy> AuthProxy::create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy,
+                                    wire::Profile profile) {
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::ap, now));
   ApId id;
   id.bytes = self.id;
-  return AuthProxy(std::move(identity), id, rng, policy, now);
+  return AuthProxy(std::move(identity), id, rng, policy, profile, now);
 }
+
+namespace {
+MessageType request_type(wire::Profile p) {
+  return p == wire::Profile::hardened1 ? MessageType::key_request_sm_h1 : MessageType::key_request_sm;
+}
+MessageType response_type(wire::Profile p) {
+  return p == wire::Profile::hardened1 ? MessageType::key_response_ta_h1 : MessageType::key_response_ta;
+}
+}  // namespace
 
 std::size_t AuthProxy::pending_sessions() const {
   std::size_t n = 0;
@@ -36,9 +47,9 @@ Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoi
     out.error = std::move(why);
     return out;
   };
-  auto type = peek_type(bytes);
+  auto type = peek_type(bytes, profile_);
   if (!type) return refuse(type.error());
-  if (*type != static_cast<std::uint8_t>(MessageType::key_request_sm))
+  if (*type != static_cast<std::uint8_t>(request_type(profile_)))
     return refuse(
         {Errc::unexpected_message, fmt::format("{} from an SM", wire::type_name(static_cast<MessageType>(*type)))});
   Session& s = sessions_[session];
@@ -61,9 +72,10 @@ void AuthProxy::end_presence(Output& out, Session& s) {
   s.may_be_bound = false;
 }
 
-Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now) {
+// koo2010: the certificate rides outside the signature, so it must itself chain to the TA, as an
+// SM's; the KeyPairingID is re-encrypted for the TA.
+Result<AuthProxy::Authenticated> AuthProxy::authenticate_koo2010(ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSm>(bytes));
-  // The certificate rides outside the signature: it must itself chain to the TA, as an SM's.
   DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
   DCAS_TRY(verify_signature(m.first, sm.public_key, "SM"));
@@ -72,10 +84,6 @@ Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t ses
   // The SM may only ask for itself: the KeyPairingID's SM_ID is the one its certificate names.
   if (!equal_ct(ByteView(kpid).first(device_id_size), sm.id))
     return fail(Errc::id_mismatch, fmt::format("KeyPairingID names another SM than Cert(SM) ({})", to_hex(sm.id)));
-  SmId sm_id;
-  sm_id.bytes = sm.id;
-  out.event(events::SmAuthenticated{sm_id});
-
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ta_key, view(kpid), rng_));
   DCAS_TRY_ASSIGN(request,
@@ -83,23 +91,50 @@ Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t ses
                                    wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, {}},
                                    {}},
                                   identity_.key, rng_));
+  return Authenticated{std::move(sm), std::move(request)};
+}
+
+// hardened1: the SM's request goes to the TA whole, under the AP's signature; the TA checks the
+// TP's part. The AP checks the SM and that the TP answered this SM.
+Result<AuthProxy::Authenticated> AuthProxy::authenticate_h1(ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSmH1>(bytes));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
+  DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
+  DCAS_TRY(verify_signature(m.first, sm.public_key, "SM"));
+  DCAS_TRY_ASSIGN(hello, decode_as<wire::TpCertRspH1>(m.second.tp_hello));
+  if (!equal_ct(hello.second.sm_id, sm.id))
+    return fail(Errc::id_mismatch, fmt::format("the TP's answer names another SM than Cert(SM) ({})", to_hex(sm.id)));
+  DCAS_TRY_ASSIGN(request, sign_and_encode({wire::Profile::hardened1,
+                                            wire::KeyRequestFromApH1{Bytes(id_.bytes.begin(), id_.bytes.end()),
+                                                                     Bytes(bytes.begin(), bytes.end()), {}},
+                                            {}},
+                                           identity_.key, rng_));
+  return Authenticated{std::move(sm), std::move(request)};
+}
+
+Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(checked, profile_ == wire::Profile::hardened1 ? authenticate_h1(bytes, now)
+                                                                : authenticate_koo2010(bytes, now));
+  SmId sm_id;
+  sm_id.bytes = checked.sm.id;
+  out.event(events::SmAuthenticated{sm_id});
   // The SM runs the protocol again where the TA validated it (DCASDownload, or a restart): the box
   // proved itself here, so its presence ends before the new request (spec §9.3).
   if (s.validated) end_presence(out, s);
   s.validated = false;  // a new run: image keys wait for the TA's new answer
   s.sm = sm_id;
-  s.sm_key = sm.public_key;
+  s.sm_key = checked.sm.public_key;
   s.answer_due = now + policy_.answer_timeout;
-  out.send(Role::ta, std::move(request), session);
+  out.send(Role::ta, std::move(checked.request), session);
   return {};
 }
 
 Output AuthProxy::receive_from_ta(std::uint64_t session, ByteView bytes, TimePoint) {
   Output out;
-  auto type = peek_type(bytes);
+  auto type = peek_type(bytes, profile_);
   if (!type) return out.error = type.error(), out;
   auto it = sessions_.find(session);
-  if (*type != static_cast<std::uint8_t>(MessageType::key_response_ta) || it == sessions_.end() ||
+  if (*type != static_cast<std::uint8_t>(response_type(profile_)) || it == sessions_.end() ||
       !it->second.answer_due) {
     out.error = Error{Errc::unexpected_message, fmt::format("{} from the TA on session {} with no request pending",
                                                             wire::type_name(static_cast<MessageType>(*type)), session)};
@@ -116,7 +151,7 @@ Output AuthProxy::receive_from_ta(std::uint64_t session, ByteView bytes, TimePoi
   return out;
 }
 
-Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes) {
+Result<AuthProxy::Relayed> AuthProxy::relay_koo2010(const Session& s, ByteView bytes) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyResponseFromTa>(bytes));
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY(verify_signature(m.first, ta_key, "TA"));
@@ -126,8 +161,26 @@ Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t se
       response,
       sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromAp{encrypted, m.second.ta_kpk_signature, {}}, {}},
                       identity_.key, rng_));
-  const bool refused = is_failure_kpk(view(kpk));
-  if (refused) {
+  return Relayed{std::move(response), !is_failure_kpk(view(kpk))};
+}
+
+// hardened1: the AP reads the statement's verdict but never sees the KPK (encrypted to the SM and
+// the TP by the TA); it passes the statement on unchanged under its own signature.
+Result<AuthProxy::Relayed> AuthProxy::relay_h1(const Session& s, ByteView bytes) {
+  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
+  DCAS_TRY_ASSIGN(statement, open_statement(bytes, ta_key));
+  if (statement.sm != *s.sm)
+    return fail(Errc::id_mismatch, fmt::format("the TA's statement is about SM {}, this session's is {}",
+                                               statement.sm.hex(), s.sm->hex()));
+  DCAS_TRY_ASSIGN(response, sign_and_encode({wire::Profile::hardened1,
+                                             wire::KeyResponseFromApH1{Bytes(bytes.begin(), bytes.end()), {}}, {}},
+                                            identity_.key, rng_));
+  return Relayed{std::move(response), statement.paired};
+}
+
+Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes) {
+  DCAS_TRY_ASSIGN(relayed, profile_ == wire::Profile::hardened1 ? relay_h1(s, bytes) : relay_koo2010(s, bytes));
+  if (!relayed.paired) {
     out.event(events::RefusalRelayed{*s.sm});
     s.validated = false;
   } else {
@@ -135,7 +188,7 @@ Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t se
     out.event(events::KeyResponseRelayed{*s.sm});
     s.validated = s.may_be_bound = true;
   }
-  out.send(Role::sm, std::move(response), session);
+  out.send(Role::sm, std::move(relayed.response), session);
   return {};
 }
 
@@ -222,7 +275,7 @@ Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, 
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*sm.sm_key, view(image_key), rng_));
   DCAS_TRY_ASSIGN(
       grant,
-      sign_and_encode({wire::Profile::koo2010,
+      sign_and_encode({profile_,
                        wire::ImageKeyGrant{offered_version, m.second.sm_id, m.second.nonce, std::move(encrypted), {}},
                        {}},
                       identity_.key, rng_));
@@ -232,7 +285,7 @@ Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, 
 Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t image_version) {
   if (network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
   return sign_and_encode(
-      {wire::Profile::koo2010,
+      {profile_,
        wire::SecurityAnnounce{
            Bytes(network_id.begin(), network_id.end()), image_version, {}, identity_.certificate.der()},
        {}},
@@ -241,7 +294,7 @@ Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t im
 
 Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_version, const SmId& target) {
   if (network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
-  return sign_and_encode({wire::Profile::koo2010,
+  return sign_and_encode({profile_,
                           wire::DcasDownload{Bytes(network_id.begin(), network_id.end()),
                                              image_version,
                                              Bytes(target.bytes.begin(), target.bytes.end()),
@@ -252,7 +305,7 @@ Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_
 }
 
 Result<Bytes> AuthProxy::host_presence(const SmId& sm, bool present) {
-  return sign_and_encode({wire::Profile::koo2010,
+  return sign_and_encode({profile_,
                           wire::HostPresence{Bytes(id_.bytes.begin(), id_.bytes.end()),
                                              Bytes(sm.bytes.begin(), sm.bytes.end()),
                                              {static_cast<std::uint8_t>(present ? 1 : 0)},

@@ -32,7 +32,9 @@ struct ApPolicy {
 class AuthProxy {
  public:
   // Errors: cert_* (the identity's own certificate is not a valid AP certificate).
-  static Result<AuthProxy> create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy = {});
+  // `profile`: the handshake relayed (the other one's messages are refused: profile_mismatch).
+  static Result<AuthProxy> create(Identity identity, crypto::RandomSource& rng, TimePoint now, ApPolicy policy = {},
+                                  wire::Profile profile = wire::Profile::koo2010);
 
   // KeyRequest (SM->AP) on `session`: verify Cert(SM), the SM's signature and that the
   // KeyPairingID names this SM; re-encrypt for the TA and sign. Sends KeyRequest (AP->TA) on the
@@ -84,6 +86,7 @@ class AuthProxy {
   Result<Bytes> host_presence(const SmId& sm, bool present);
 
   const ApId& id() const { return id_; }
+  wire::Profile profile() const { return profile_; }
   Bytes certificate_der() const { return identity_.certificate.der(); }
 
  private:
@@ -94,14 +97,30 @@ class AuthProxy {
     bool validated = false;               // the TA validated this SM here (a pairing KPK relayed)
     bool may_be_bound = false;            // the TA may have validated it: report it gone at the end
   };
-  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng, ApPolicy policy, TimePoint now)
+  AuthProxy(Identity identity, ApId id, crypto::RandomSource& rng, ApPolicy policy, wire::Profile profile,
+            TimePoint now)
       : identity_(std::move(identity)),
         id_(id),
         rng_(rng),
         policy_(policy),
+        profile_(profile),
         next_renewal_(now + policy.presence_interval) {}
   Result<void> relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now);
   Result<void> relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes);
+  // Each profile's check of the SM's request: the authenticated SM and the request for the TA.
+  struct Authenticated {
+    pki::VerifiedDevice sm;
+    Bytes request;
+  };
+  Result<Authenticated> authenticate_koo2010(ByteView bytes, TimePoint now);
+  Result<Authenticated> authenticate_h1(ByteView bytes, TimePoint now);
+  // Each profile's relay of the TA's answer: the message for the SM, and whether it pairs.
+  struct Relayed {
+    Bytes response;
+    bool paired = false;
+  };
+  Result<Relayed> relay_koo2010(const Session& s, ByteView bytes);
+  Result<Relayed> relay_h1(const Session& s, ByteView bytes);
   void end_presence(Output& out, Session& s);
   void fail_awaiting(Output& out, Session& s, std::uint64_t session, Error why);
 
@@ -109,6 +128,7 @@ class AuthProxy {
   ApId id_;
   crypto::RandomSource& rng_;
   ApPolicy policy_;
+  wire::Profile profile_;
   std::map<std::uint64_t, Session> sessions_;
   bool ta_reachable_ = true;
   TimePoint next_renewal_;

@@ -6,6 +6,7 @@
 
 #include "crypto/fips186_prf.h"
 #include "crypto/hash.h"
+#include "crypto/kex.h"
 
 namespace dcas::protocol {
 
@@ -53,6 +54,46 @@ SecureBytes failure_kpk() { return SecureBytes(kpk_size, 0xff); }
 bool is_failure_kpk(ByteView kpk) {
   const auto f = failure_kpk();
   return equal_ct(kpk, view(f));
+}
+
+}  // namespace dcas::protocol
+
+namespace dcas::protocol {
+
+namespace {
+std::array<std::uint8_t, 4> length_prefix(ByteView m) {
+  const auto n = static_cast<std::uint32_t>(m.size());
+  return {static_cast<std::uint8_t>(n >> 24), static_cast<std::uint8_t>(n >> 16), static_cast<std::uint8_t>(n >> 8),
+          static_cast<std::uint8_t>(n)};
+}
+}  // namespace
+
+std::array<std::uint8_t, 32> transcript_hash(ByteView tp_cert_req, ByteView tp_cert_rsp, ByteView statement,
+                                             ByteView sm_ephemeral) {
+  const auto l1 = length_prefix(tp_cert_req), l2 = length_prefix(tp_cert_rsp), l3 = length_prefix(statement);
+  return crypto::sha256(
+      {view("DCAS hardened1 transcript"), l1, tp_cert_req, l2, tp_cert_rsp, l3, statement, sm_ephemeral});
+}
+
+Result<HandshakeKeys> derive_handshake_keys(ByteView kpk, ByteView shared_secret, ByteView transcript) {
+  if (auto r = require_size(kpk, kpk_size, "KPK"); !r) return std::unexpected(r.error());
+  if (auto r = require_size(shared_secret, crypto::x25519_size, "X25519 shared secret"); !r)
+    return std::unexpected(r.error());
+  SecureBytes ikm(kpk.begin(), kpk.end());
+  ikm.insert(ikm.end(), shared_secret.begin(), shared_secret.end());
+  DCAS_TRY_ASSIGN(prk, crypto::hkdf_extract(transcript, view(ikm)));
+  HandshakeKeys keys;
+  DCAS_TRY_ASSIGN(cwek, crypto::hkdf_expand(view(prk), view("DCAS hardened1 CWEK"), cwek_size));
+  DCAS_TRY_ASSIGN(hmac_key, crypto::hkdf_expand(view(prk), view("DCAS hardened1 HMAC_KEY"), hmac_key_size));
+  DCAS_TRY_ASSIGN(confirm, crypto::hkdf_expand(view(prk), view("DCAS hardened1 confirm"), confirmation_size));
+  keys.cwek = std::move(cwek);
+  keys.hmac_key = std::move(hmac_key);
+  keys.confirm_key = std::move(confirm);
+  return keys;
+}
+
+std::array<std::uint8_t, 32> key_confirmation(ByteView confirm_key, std::string_view who, ByteView transcript) {
+  return crypto::hmac_sha256(confirm_key, {view(who), transcript});
 }
 
 }  // namespace dcas::protocol

@@ -8,6 +8,9 @@
 // H is SHA-256, PRF the FIPS 186-2 CN1 generator seeded with the 32-byte digest (b = 256).
 #pragma once
 
+#include <array>
+#include <string_view>
+
 #include "common/bytes.h"
 #include "common/ids.h"
 
@@ -37,5 +40,35 @@ Result<SecureBytes> derive_hmac_key(ByteView rand_hmac, const SmId& sm, const Tp
 // The KPK the TA sends when validation fails: twenty 0xFF bytes.
 SecureBytes failure_kpk();
 bool is_failure_kpk(ByteView kpk);
+
+}  // namespace dcas::protocol
+
+// The hardened1 profile's keys (docs/spec.md §17.3), beside the paper's:
+//
+//   TH        = SHA-256("DCAS hardened1 transcript" || L(TPCertReq) || L(TPCertRsp) || L(statement) || E_SM)
+//               where L(m) = len(m) as 4 bytes || m, over each message's bytes exactly as sent
+//   ss        = X25519(e_SM, E_TP) = X25519(e_TP, E_SM)
+//   PRK       = HKDF-Extract(salt = TH, IKM = KPK || ss)
+//   CWEK      = HKDF-Expand(PRK, "DCAS hardened1 CWEK", 16)
+//   HMAC_KEY  = HKDF-Expand(PRK, "DCAS hardened1 HMAC_KEY", 20)
+//   K_confirm = HKDF-Expand(PRK, "DCAS hardened1 confirm", 32)
+//   confirmation(X) = HMAC-SHA256(K_confirm, X || TH), X = "SM" or "TP"
+namespace dcas::protocol {
+
+inline constexpr std::size_t nonce_size = 32;         // N_SM and N_TP
+inline constexpr std::size_t confirmation_size = 32;  // HMAC-SHA256
+
+struct HandshakeKeys {
+  SecureBytes cwek;         // 16 bytes
+  SecureBytes hmac_key;     // 20 bytes
+  SecureBytes confirm_key;  // 32 bytes
+};
+
+std::array<std::uint8_t, 32> transcript_hash(ByteView tp_cert_req, ByteView tp_cert_rsp, ByteView statement,
+                                             ByteView sm_ephemeral);
+// Errors: bad_length (KPK not 20 bytes, shared secret not 32), crypto_failure.
+Result<HandshakeKeys> derive_handshake_keys(ByteView kpk, ByteView shared_secret, ByteView transcript);
+// `who` is "SM" or "TP": each side proves the keys with its own label, so neither can reflect the other's.
+std::array<std::uint8_t, 32> key_confirmation(ByteView confirm_key, std::string_view who, ByteView transcript);
 
 }  // namespace dcas::protocol

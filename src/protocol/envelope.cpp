@@ -61,4 +61,13 @@ Result<std::uint8_t> peek_type(ByteView bytes) {
   return header.type;
 }
 
+Result<std::uint8_t> peek_type(ByteView bytes, wire::Profile profile) {
+  DCAS_TRY_ASSIGN(header, wire::decode_header(bytes));
+  if (!wire::defined_in(profile, header.type))
+    return fail(Errc::profile_mismatch,
+                fmt::format("{} is a {} message; this role runs {}", wire::type_name(wire::MessageType{header.type}),
+                            wire::profile_name(wire::Profile{header.profile}), wire::profile_name(profile)));
+  return header.type;
+}
+
 }  // namespace dcas::protocol

@@ -8,8 +8,9 @@ Result<std::unique_ptr<InProcessHost>> InProcessNetwork::add_host(Identity sm, I
                                                                   CwPolicy policy) {
   auto host = std::make_unique<InProcessHost>();
   host->session = next_session_++;
-  DCAS_TRY_ASSIGN(sm_role, SecureMicro::create(std::move(sm), host->sm_memory, sm_rng, now));
-  DCAS_TRY_ASSIGN(tp_role, TransportProcessor::create(std::move(tp), host->tp_memory, tp_rng, now, policy));
+  DCAS_TRY_ASSIGN(sm_role, SecureMicro::create(std::move(sm), host->sm_memory, sm_rng, now, ap_.profile()));
+  DCAS_TRY_ASSIGN(tp_role,
+                  TransportProcessor::create(std::move(tp), host->tp_memory, tp_rng, now, policy, ap_.profile()));
   host->sm.emplace(std::move(sm_role));
   host->tp.emplace(std::move(tp_role));
   host->driver.emplace(*host->sm, *host->tp, host->session);

@@ -38,6 +38,7 @@ class InProcessNetwork {
   InProcessNetwork(TrustedAuthority& ta, AuthProxy& ap) : ta_(ta), ap_(ap) {}
 
   // Creates a host from an SM and a TP identity. Errors: as SecureMicro::create, TransportProcessor::create.
+  // Its SM and TP run the profile of this deployment's AP.
   Result<std::unique_ptr<InProcessHost>> add_host(Identity sm, Identity tp, crypto::RandomSource& sm_rng,
                                                   crypto::RandomSource& tp_rng, TimePoint now, CwPolicy policy = {});
 

@@ -18,6 +18,7 @@
 #include "crypto/rsa.h"
 #include "pki/certificate.h"
 #include "protocol/events.h"
+#include "wire/message.h"
 
 namespace dcas::protocol {
 
@@ -77,5 +78,8 @@ struct Hop {
 // The message type of `bytes` from its header, before anything else is parsed, so that a role can
 // refuse a message its state does not allow without decoding it. Errors: the header's wire errors.
 Result<std::uint8_t> peek_type(ByteView bytes);
+// The same, for a role running `profile`: a handshake message of the other profile is refused
+// (profile_mismatch), so that no one can walk a hardened1 device into the paper's handshake.
+Result<std::uint8_t> peek_type(ByteView bytes, wire::Profile profile);
 
 }  // namespace dcas::protocol

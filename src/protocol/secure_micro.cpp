@@ -5,7 +5,9 @@
 #include "crypto/hash.h"
 #include "protocol/client_image.h"
 #include "protocol/derivation.h"
+#include "crypto/kex.h"
 #include "protocol/envelope.h"
+#include "protocol/pairing_statement.h"
 
 namespace dcas::protocol {
 
@@ -24,11 +26,11 @@ std::string_view SecureMicro::state_name(State s) {
 }
 
 Result<SecureMicro> SecureMicro::create(Identity identity, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng,
-                                        TimePoint now) {
+                                        TimePoint now, wire::Profile profile) {
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::sm, now));
   SmId id;
   id.bytes = self.id;
-  SecureMicro sm(std::move(identity), id, memory, rng);
+  SecureMicro sm(std::move(identity), id, memory, rng, profile);
   if (auto image = sm.installed_image()) {
     DCAS_TRY_ASSIGN(client, CaClient::create(id, view(image->ca_key)));
     sm.ca_client_.emplace(std::move(client));
@@ -41,8 +43,9 @@ std::optional<InstalledImage> SecureMicro::installed_image() const {
   return memory ? memory->image : std::nullopt;
 }
 
-SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng)
-    : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng) {}
+SecureMicro::SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng,
+                         wire::Profile profile)
+    : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng), profile_(profile) {}
 
 void SecureMicro::stop(Output& out, Error error) {
   state_ = State::stopped;
@@ -51,6 +54,7 @@ void SecureMicro::stop(Output& out, Error error) {
   sealer_.reset();
   cwek_.clear();
   hmac_key_.clear();
+  run_.reset();
   out.event(events::ProtocolStopped{error});
   out.error = std::move(error);
 }
@@ -79,9 +83,21 @@ Output SecureMicro::start(Trigger trigger, TimePoint now) {
   sealer_.reset();
   download_ = Download::none;  // a download in progress needs the new run's validation
   wipe(image_key_);
+  run_.reset();
   state_ = State::awaiting_tp_certificate;
   out.event(events::ProtocolStarted{trigger});
-  out.send(Role::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
+  if (profile_ == wire::Profile::koo2010) {
+    out.send(Role::tp, wire::encode({wire::Profile::koo2010, wire::TpCertReq{identity_.certificate.der()}, {}}));
+    return out;
+  }
+  // hardened1 step 1: a fresh N_SM with Cert(SM).
+  auto nonce = rng_.bytes(nonce_size);
+  if (!nonce) return stop(out, nonce.error()), out;
+  RunH1 run;
+  run.sm_nonce.assign(nonce->begin(), nonce->end());
+  run.request = wire::encode({wire::Profile::hardened1, wire::TpCertReqH1{run.sm_nonce, identity_.certificate.der()}, {}});
+  out.send(Role::tp, run.request);
+  run_ = std::move(run);
   return out;
 }
 
@@ -103,7 +119,8 @@ struct Accepts {
   MessageType type;
   When when;
 };
-constexpr Accepts accepted_messages[] = {
+// Both profiles: the same steps; the handshake's message types are each profile's own.
+constexpr Accepts koo2010_messages[] = {
     {Role::ap, MessageType::security_announce, When::always},
     {Role::ap, MessageType::dcas_download, When::always},
     {Role::tp, MessageType::tp_cert_rsp, When::awaiting_tp_certificate},
@@ -112,13 +129,27 @@ constexpr Accepts accepted_messages[] = {
     {Role::ap, MessageType::image_key_grant, When::awaiting_image_key},
     {Role::ap, MessageType::client_image, When::awaiting_image},
 };
+constexpr Accepts hardened1_messages[] = {
+    {Role::ap, MessageType::security_announce, When::always},
+    {Role::ap, MessageType::dcas_download, When::always},
+    {Role::tp, MessageType::tp_cert_rsp_h1, When::awaiting_tp_certificate},
+    {Role::ap, MessageType::key_response_ap_h1, When::awaiting_key_response},
+    {Role::tp, MessageType::cwek_gen_info_cnfm_h1, When::awaiting_key_confirmation},
+    {Role::ap, MessageType::image_key_grant, When::awaiting_image_key},
+    {Role::ap, MessageType::client_image, When::awaiting_image},
+};
+
+std::span<const Accepts> accepted_messages(wire::Profile p) {
+  if (p == wire::Profile::hardened1) return hardened1_messages;
+  return koo2010_messages;
+}
 
 bool is_download_message(MessageType t) { return t == MessageType::image_key_grant || t == MessageType::client_image; }
 
 }  // namespace
 
 bool SecureMicro::accepts(Role from, MessageType type) const {
-  for (const auto& a : accepted_messages) {
+  for (const auto& a : accepted_messages(profile_)) {
     if (a.from != from || a.type != type) continue;
     switch (a.when) {
       case When::always: return true;
@@ -138,7 +169,7 @@ bool SecureMicro::mid_run() const {
 
 Output SecureMicro::receive(Role from, ByteView bytes, TimePoint now) {
   Output out;
-  auto type = peek_type(bytes);
+  auto type = peek_type(bytes, profile_);
   if (!type) {
     out.error = type.error();
     if (mid_run()) stop(out, type.error());
@@ -161,9 +192,12 @@ Output SecureMicro::receive(Role from, ByteView bytes, TimePoint now) {
   switch (t) {
     case MessageType::security_announce: on_announcement(out, bytes, now, false); break;
     case MessageType::dcas_download: on_announcement(out, bytes, now, true); break;
-    case MessageType::tp_cert_rsp: on_tp_cert_rsp(out, bytes, now); break;
-    case MessageType::key_response_ap: on_key_response(out, bytes, now); break;
-    case MessageType::cwek_gen_info_cnfm: on_cwek_gen_info_cnfm(out, bytes); break;
+    case MessageType::tp_cert_rsp:
+    case MessageType::tp_cert_rsp_h1: on_tp_cert_rsp(out, bytes, now); break;
+    case MessageType::key_response_ap:
+    case MessageType::key_response_ap_h1: on_key_response(out, bytes, now); break;
+    case MessageType::cwek_gen_info_cnfm:
+    case MessageType::cwek_gen_info_cnfm_h1: on_cwek_gen_info_cnfm(out, bytes); break;
     case MessageType::image_key_grant: on_image_key_grant(out, bytes); break;
     default: on_client_image(out, bytes); break;
   }
@@ -242,28 +276,57 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   out.append(start(*trigger, now));
 }
 
-void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
-  auto result = [&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRsp>(bytes));
-    DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.tp_certificate));
-    DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
-    tp_id_.bytes = tp.id;
-    tp_key_ = tp.public_key;
-    auto memory = memory_.load().value_or(SmMemory{});
-    memory.tp_id.assign(tp.id.begin(), tp.id.end());
-    memory.tp_public_key = tp.public_key.to_der();
-    DCAS_TRY(memory_.store(memory));
-    out.event(events::TpCertificateVerified{tp_id_});
+Result<void> SecureMicro::remember_tp(Output& out, const pki::VerifiedDevice& tp) {
+  tp_id_.bytes = tp.id;
+  tp_key_ = tp.public_key;
+  auto memory = memory_.load().value_or(SmMemory{});
+  memory.tp_id.assign(tp.id.begin(), tp.id.end());
+  memory.tp_public_key = tp.public_key.to_der();
+  DCAS_TRY(memory_.store(memory));
+  out.event(events::TpCertificateVerified{tp_id_});
+  return {};
+}
 
-    // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
-    DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
-    DCAS_TRY_ASSIGN(
-        request, sign_and_encode(
-                     {wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
-                     identity_.key, rng_));
-    out.send(Role::ap, std::move(request));
-    return {};
-  }();
+Result<void> SecureMicro::tp_cert_rsp_checks(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRsp>(bytes));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.tp_certificate));
+  DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
+  DCAS_TRY(remember_tp(out, tp));
+  // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
+  DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
+  DCAS_TRY_ASSIGN(
+      request, sign_and_encode(
+                   {wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
+                   identity_.key, rng_));
+  out.send(Role::ap, std::move(request));
+  return {};
+}
+
+// hardened1 step 2 at the SM: the TP answered this run (its signature over our nonce and ID); the
+// whole answer goes to the TA, which checks the same before it binds anything.
+Result<void> SecureMicro::tp_cert_rsp_h1_checks(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRspH1>(bytes));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.tp_certificate));
+  DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
+  if (!equal_ct(m.second.sm_id, id_.view())) return fail(Errc::id_mismatch, "the TP answered another SM");
+  if (!equal_ct(m.second.sm_nonce, run_->sm_nonce)) return fail(Errc::not_fresh, "the TP answered another run");
+  DCAS_TRY(verify_signature(m.first, tp.public_key, "TP"));
+  DCAS_TRY(remember_tp(out, tp));
+  run_->answer.assign(bytes.begin(), bytes.end());
+  run_->tp_nonce = m.second.tp_nonce;
+  run_->tp_ephemeral = m.second.ephemeral_key;
+  DCAS_TRY_ASSIGN(request, sign_and_encode({wire::Profile::hardened1,
+                                            wire::KeyRequestFromSmH1{to_unix_ms(now), run_->answer, {},
+                                                                     identity_.certificate.der()},
+                                            {}},
+                                           identity_.key, rng_));
+  out.send(Role::ap, std::move(request));
+  return {};
+}
+
+void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
+  auto result = profile_ == wire::Profile::koo2010 ? tp_cert_rsp_checks(out, bytes, now)
+                                                   : tp_cert_rsp_h1_checks(out, bytes, now);
   if (!result) return stop(out, result.error());
   state_ = State::awaiting_key_response;
 }
@@ -294,8 +357,38 @@ Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimeP
   return {};
 }
 
+// hardened1 step 6 at the SM: the statement is about this run; the KPK only ever travelled
+// encrypted to the SM and the TP. The CW keys come from it, a fresh X25519 exchange and the
+// transcript, and the SM proves it holds them.
+Result<void> SecureMicro::key_response_h1_checks(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::KeyResponseFromApH1>(bytes));
+  DCAS_TRY(verify_signature(m.first, *ap_key_, "AP"));
+  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
+  DCAS_TRY_ASSIGN(statement, open_statement(m.second.pairing_statement, ta_key));
+  DCAS_TRY(check_statement(statement, id_, tp_id_, run_->sm_nonce, run_->tp_nonce, now));
+  DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, statement.kpk_for_sm, kpk_size, "KPK"));
+  out.event(events::KpkReceived{});
+  DCAS_TRY_ASSIGN(ephemeral, crypto::X25519Key::generate(rng_));
+  DCAS_TRY_ASSIGN(shared, ephemeral.shared_secret(run_->tp_ephemeral));
+  run_->transcript = transcript_hash(run_->request, run_->answer, statement.encoded, ephemeral.public_key());
+  DCAS_TRY_ASSIGN(keys, derive_handshake_keys(view(kpk), view(shared), run_->transcript));
+  const auto confirmation = key_confirmation(view(keys.confirm_key), "SM", run_->transcript);
+  cwek_ = std::move(keys.cwek);
+  hmac_key_ = std::move(keys.hmac_key);
+  run_->confirm_key = std::move(keys.confirm_key);
+  DCAS_TRY_ASSIGN(info, sign_and_encode({wire::Profile::hardened1,
+                                         wire::CwekGenInfoH1{ephemeral.public_key(), statement.encoded,
+                                                             Bytes(confirmation.begin(), confirmation.end()), {}},
+                                         {}},
+                                        identity_.key, rng_));
+  out.send(Role::tp, std::move(info));
+  return {};
+}
+
 void SecureMicro::on_key_response(Output& out, ByteView bytes, TimePoint now) {
-  if (auto r = key_response_checks(out, bytes, now); !r) return stop(out, r.error());
+  auto r = profile_ == wire::Profile::koo2010 ? key_response_checks(out, bytes, now)
+                                              : key_response_h1_checks(out, bytes, now);
+  if (!r) return stop(out, r.error());
   state_ = State::awaiting_key_confirmation;
 }
 
@@ -314,8 +407,21 @@ Result<void> SecureMicro::cnfm_checks(Output& out, ByteView bytes) {
   return {};
 }
 
+Result<void> SecureMicro::cnfm_h1_checks(Output& out, ByteView bytes) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::CwekGenInfoCnfmH1>(bytes));
+  const auto expected = key_confirmation(view(run_->confirm_key), "TP", run_->transcript);
+  if (!equal_ct(expected, m.second.confirmation))
+    return fail(Errc::key_confirmation_failed, "the TP's key confirmation differs from the SM's");
+  DCAS_TRY_ASSIGN(sealer, CwSealer::create(view(cwek_), view(hmac_key_)));
+  sealer_.emplace(std::move(sealer));
+  run_.reset();
+  out.event(events::KeysConfirmed{tp_id_});
+  return {};
+}
+
 void SecureMicro::on_cwek_gen_info_cnfm(Output& out, ByteView bytes) {
-  if (auto r = cnfm_checks(out, bytes); !r) return stop(out, r.error());
+  auto r = profile_ == wire::Profile::koo2010 ? cnfm_checks(out, bytes) : cnfm_h1_checks(out, bytes);
+  if (!r) return stop(out, r.error());
   state_ = State::established;
 }
 
@@ -332,7 +438,7 @@ Output SecureMicro::request_image() {
     nonce_.assign(nonce.begin(), nonce.end());
     const auto image = installed_image();
     return sign_and_encode(
-        {wire::Profile::koo2010,
+        {profile_,
          wire::ImageKeyRequest{image ? image->version : 0, Bytes(id_.bytes.begin(), id_.bytes.end()), nonce_, {}},
          {}},
         identity_.key, rng_);

@@ -56,8 +56,9 @@ class SecureMicro {
   static std::string_view state_name(State s);
 
   // Errors: cert_* (the identity's own certificate is not a valid SM certificate).
+  // `profile` is the handshake this SM runs (it refuses the other one's messages: profile_mismatch).
   static Result<SecureMicro> create(Identity identity, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng,
-                                    TimePoint now);
+                                    TimePoint now, wire::Profile profile = wire::Profile::koo2010);
 
   // Trigger: power-up or reset. Starts the protocol if an AP certificate is known; otherwise waits
   // for a SecurityAnnounce (event "waiting_for_announce").
@@ -84,9 +85,11 @@ class SecureMicro {
   Download download() const { return download_; }
   std::optional<InstalledImage> installed_image() const;
   const SmId& id() const { return id_; }
+  wire::Profile profile() const { return profile_; }
 
  private:
-  SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng);
+  SecureMicro(Identity identity, SmId id, NonVolatile<SmMemory>& memory, crypto::RandomSource& rng,
+              wire::Profile profile);
 
   Output start(Trigger trigger, TimePoint now);
   bool accepts(Role from, wire::MessageType type) const;
@@ -97,6 +100,11 @@ class SecureMicro {
   void on_cwek_gen_info_cnfm(Output& out, ByteView bytes);
   Result<void> key_response_checks(Output& out, ByteView bytes, TimePoint now);
   Result<void> cnfm_checks(Output& out, ByteView bytes);
+  Result<void> tp_cert_rsp_checks(Output& out, ByteView bytes, TimePoint now);
+  Result<void> tp_cert_rsp_h1_checks(Output& out, ByteView bytes, TimePoint now);
+  Result<void> key_response_h1_checks(Output& out, ByteView bytes, TimePoint now);
+  Result<void> cnfm_h1_checks(Output& out, ByteView bytes);
+  Result<void> remember_tp(Output& out, const pki::VerifiedDevice& tp);
   void stop(Output& out, Error error);
   void on_image_key_grant(Output& out, ByteView bytes);
   void on_client_image(Output& out, ByteView bytes);
@@ -108,7 +116,18 @@ class SecureMicro {
   SmId id_;
   NonVolatile<SmMemory>& memory_;
   crypto::RandomSource& rng_;
+  wire::Profile profile_;
   State state_ = State::idle;
+
+  // The hardened1 run in progress (docs/spec.md §17): what was said in it, for the transcript hash.
+  struct RunH1 {
+    Bytes sm_nonce, tp_nonce;
+    Bytes request, answer;  // TPCertReq and TPCertRsp as sent and received
+    Bytes tp_ephemeral;     // E_TP
+    SecureBytes confirm_key;
+    std::array<std::uint8_t, 32> transcript{};
+  };
+  std::optional<RunH1> run_;
 
   // The current run.
   std::optional<crypto::RsaPublicKey> tp_key_, ap_key_;

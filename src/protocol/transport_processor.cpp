@@ -5,6 +5,7 @@
 #include "crypto/hash.h"
 #include "protocol/derivation.h"
 #include "protocol/envelope.h"
+#include "protocol/pairing_statement.h"
 
 namespace dcas::protocol {
 
@@ -29,34 +30,46 @@ struct Accepts {
   MessageType type;
   When when;
 };
-constexpr Accepts accepted_messages[] = {
+constexpr Accepts koo2010_messages[] = {
     {MessageType::tp_cert_req, When::always},  // a new run may start at any time (the SM rebooted)
     {MessageType::cwek_gen_info, When::awaiting_cwek_gen_info},
     {MessageType::control_word, When::with_cw_keys},  // the CW channel, beside the handshake
 };
+constexpr Accepts hardened1_messages[] = {
+    {MessageType::tp_cert_req_h1, When::always},  // a new run; the working keys stay until it completes
+    {MessageType::cwek_gen_info_h1, When::awaiting_cwek_gen_info},
+    {MessageType::control_word, When::with_cw_keys},
+};
+
+std::span<const Accepts> accepted_messages(wire::Profile p) {
+  if (p == wire::Profile::hardened1) return hardened1_messages;
+  return koo2010_messages;
+}
 
 }  // namespace
 
 Result<TransportProcessor> TransportProcessor::create(Identity identity, NonVolatile<TpMemory>& memory,
-                                                      crypto::RandomSource& rng, TimePoint now, CwPolicy policy) {
+                                                      crypto::RandomSource& rng, TimePoint now, CwPolicy policy,
+                                                      wire::Profile profile) {
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::tp, now));
   TpId id;
   id.bytes = self.id;
-  return TransportProcessor(std::move(identity), id, memory, rng, policy);
+  return TransportProcessor(std::move(identity), id, memory, rng, policy, profile);
 }
 
 TransportProcessor::TransportProcessor(Identity identity, TpId id, NonVolatile<TpMemory>& memory,
-                                       crypto::RandomSource& rng, CwPolicy policy)
-    : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng), policy_(policy) {}
+                                       crypto::RandomSource& rng, CwPolicy policy, wire::Profile profile)
+    : identity_(std::move(identity)), id_(id), memory_(memory), rng_(rng), policy_(policy), profile_(profile) {}
 
 void TransportProcessor::stop(Output& out, Error error) {
   state_ = Handshake::stopped;
+  run_.reset();  // the ephemeral key goes with the run
   out.event(events::ProtocolStopped{error});
   out.error = std::move(error);
 }
 
 bool TransportProcessor::accepts(MessageType type) const {
-  for (const auto& a : accepted_messages) {
+  for (const auto& a : accepted_messages(profile_)) {
     if (a.type != type) continue;
     switch (a.when) {
       case When::always: return true;
@@ -69,7 +82,7 @@ bool TransportProcessor::accepts(MessageType type) const {
 
 Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
   Output out;
-  auto type = peek_type(bytes);
+  auto type = peek_type(bytes, profile_);
   const bool mid_handshake = state_ == Handshake::awaiting_cwek_gen_info;
   if (!type) {
     out.error = type.error();
@@ -87,33 +100,98 @@ Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
   }
   switch (t) {
     case MessageType::tp_cert_req:
-      if (auto r = on_tp_cert_req(out, bytes, now); !r)
+    case MessageType::tp_cert_req_h1: {
+      auto r = t == MessageType::tp_cert_req ? on_tp_cert_req(out, bytes, now) : on_tp_cert_req_h1(out, bytes, now);
+      if (!r)
         stop(out, r.error());
       else
         state_ = Handshake::awaiting_cwek_gen_info;
       break;
+    }
     case MessageType::cwek_gen_info:
-      if (auto r = on_cwek_gen_info(out, bytes); !r)
+    case MessageType::cwek_gen_info_h1: {
+      auto r = t == MessageType::cwek_gen_info ? on_cwek_gen_info(out, bytes) : on_cwek_gen_info_h1(out, bytes, now);
+      if (!r)
         stop(out, r.error());
       else
         state_ = Handshake::established;
       break;
+    }
     default: on_control_word(out, bytes, now); break;
   }
   return out;
 }
 
-Result<void> TransportProcessor::on_tp_cert_req(Output& out, ByteView bytes, TimePoint now) {
+// Initialization step 2: Cert(SM) verifies; SM_ID and Pub(SM) go to secure non-volatile memory.
+Result<void> TransportProcessor::verify_sm(Output& out, ByteView certificate, TimePoint now) {
   sm_key_.reset();
-  DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertReq>(bytes));
-  DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
+  DCAS_TRY_ASSIGN(cert, certificates_.parse(certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
-  // Initialization step 2: SM_ID and Pub(SM) go to secure non-volatile memory.
   DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key.to_der()}));
   sm_id_.bytes = sm.id;
   sm_key_ = sm.public_key;
   out.event(events::SmCertificateVerified{sm_id_});
+  return {};
+}
+
+Result<void> TransportProcessor::on_tp_cert_req(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertReq>(bytes));
+  DCAS_TRY(verify_sm(out, m.second.sm_certificate, now));
   out.send(Role::sm, wire::encode({wire::Profile::koo2010, wire::TpCertRsp{identity_.certificate.der()}, {}}));
+  return {};
+}
+
+// The new keys replace the working ones: called only once every check of the run has passed.
+Result<void> TransportProcessor::install_keys(ByteView cwek, ByteView hmac_key) {
+  DCAS_TRY_ASSIGN(opener, CwOpener::create(cwek, hmac_key, policy_));
+  opener_.emplace(std::move(opener));
+  installed_ = ControlWords{};
+  return {};
+}
+
+// hardened1 step 2 (docs/spec.md §17.4): a fresh nonce and ephemeral key, signed with the SM's
+// nonce and ID, so that the TA and the SM both know this TP answered this run.
+Result<void> TransportProcessor::on_tp_cert_req_h1(Output& out, ByteView bytes, TimePoint now) {
+  run_.reset();
+  DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertReqH1>(bytes));
+  DCAS_TRY(verify_sm(out, m.second.sm_certificate, now));
+  DCAS_TRY_ASSIGN(nonce, rng_.bytes(nonce_size));
+  DCAS_TRY_ASSIGN(ephemeral, crypto::X25519Key::generate(rng_));
+  wire::TpCertRspH1 answer{Bytes(sm_id_.bytes.begin(), sm_id_.bytes.end()),
+                           m.second.sm_nonce,
+                           Bytes(nonce.begin(), nonce.end()),
+                           ephemeral.public_key(),
+                           {},
+                           identity_.certificate.der()};
+  DCAS_TRY_ASSIGN(encoded, sign_and_encode({wire::Profile::hardened1, std::move(answer), {}}, identity_.key, rng_));
+  run_ = RunH1{m.second.sm_nonce, Bytes(nonce.begin(), nonce.end()), Bytes(bytes.begin(), bytes.end()), encoded,
+               std::move(ephemeral)};
+  out.send(Role::sm, std::move(encoded));
+  return {};
+}
+
+// hardened1 step 7: the TA's statement speaks of this SM, this TP and this run; the SM proves it
+// derived the same keys. Only then do the new keys replace the working ones.
+Result<void> TransportProcessor::on_cwek_gen_info_h1(Output& out, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::CwekGenInfoH1>(bytes));
+  DCAS_TRY(verify_signature(m.first, *sm_key_, "SM"));
+  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
+  DCAS_TRY_ASSIGN(statement, open_statement(m.second.pairing_statement, ta_key));
+  DCAS_TRY(check_statement(statement, sm_id_, id_, run_->sm_nonce, run_->tp_nonce, now));
+  DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, statement.kpk_for_tp, kpk_size, "KPK"));
+  DCAS_TRY_ASSIGN(shared, run_->ephemeral->shared_secret(m.second.ephemeral_key));
+  const auto th = transcript_hash(run_->request, run_->answer, statement.encoded, m.second.ephemeral_key);
+  DCAS_TRY_ASSIGN(keys, derive_handshake_keys(view(kpk), view(shared), th));
+  const auto expected = key_confirmation(view(keys.confirm_key), "SM", th);
+  if (!equal_ct(expected, m.second.confirmation))
+    return fail(Errc::key_confirmation_failed, "the SM's key confirmation differs from the TP's");
+  const auto mine = key_confirmation(view(keys.confirm_key), "TP", th);
+  DCAS_TRY(install_keys(view(keys.cwek), view(keys.hmac_key)));
+  run_.reset();
+  out.event(events::KeysDerived{sm_id_});
+  out.send(Role::sm, wire::encode({wire::Profile::hardened1,
+                                   wire::CwekGenInfoCnfmH1{Bytes(mine.begin(), mine.end())},
+                                   {}}));
   return {};
 }
 
@@ -136,10 +214,7 @@ Result<void> TransportProcessor::on_cwek_gen_info(Output& out, ByteView bytes) {
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*sm_key_, concat({h_cwek, h_hmac}), rng_));
   DCAS_TRY_ASSIGN(
       cnfm, sign_and_encode({wire::Profile::koo2010, wire::CwekGenInfoCnfm{encrypted, {}}, {}}, identity_.key, rng_));
-  // The new keys replace the old ones only now that every check passed.
-  DCAS_TRY_ASSIGN(opener, CwOpener::create(view(cwek), view(hmac_key), policy_));
-  opener_.emplace(std::move(opener));
-  installed_ = ControlWords{};
+  DCAS_TRY(install_keys(view(cwek), view(hmac_key)));
   out.event(events::KeysDerived{sm_id_});
   out.send(Role::sm, std::move(cnfm));
   return {};

@@ -11,6 +11,7 @@
 
 #include <optional>
 
+#include "crypto/kex.h"
 #include "protocol/cw_channel.h"
 #include "protocol/memory.h"
 #include "protocol/role.h"
@@ -31,8 +32,10 @@ class TransportProcessor {
   static std::string_view state_name(Handshake s);
 
   // Errors: cert_* (the identity's own certificate is not a valid TP certificate).
+  // `profile` is the handshake this TP runs; it refuses the other one's messages (profile_mismatch).
   static Result<TransportProcessor> create(Identity identity, NonVolatile<TpMemory>& memory, crypto::RandomSource& rng,
-                                           TimePoint now, CwPolicy policy = {});
+                                           TimePoint now, CwPolicy policy = {},
+                                           wire::Profile profile = wire::Profile::koo2010);
 
   // A message from the SM (the TP talks to nothing else).
   Output receive(ByteView bytes, TimePoint now);
@@ -45,12 +48,17 @@ class TransportProcessor {
   // Keys from a completed handshake are in use: ControlWord messages are opened under them.
   bool has_cw_keys() const { return opener_.has_value(); }
   const TpId& id() const { return id_; }
+  wire::Profile profile() const { return profile_; }
 
  private:
   TransportProcessor(Identity identity, TpId id, NonVolatile<TpMemory>& memory, crypto::RandomSource& rng,
-                     CwPolicy policy);
+                     CwPolicy policy, wire::Profile profile);
   Result<void> on_tp_cert_req(Output& out, ByteView bytes, TimePoint now);
   Result<void> on_cwek_gen_info(Output& out, ByteView bytes);
+  Result<void> on_tp_cert_req_h1(Output& out, ByteView bytes, TimePoint now);
+  Result<void> on_cwek_gen_info_h1(Output& out, ByteView bytes, TimePoint now);
+  Result<void> verify_sm(Output& out, ByteView certificate, TimePoint now);
+  Result<void> install_keys(ByteView cwek, ByteView hmac_key);
   void on_control_word(Output& out, ByteView bytes, TimePoint now);
   void stop(Output& out, Error error);
   bool accepts(wire::MessageType type) const;
@@ -60,7 +68,15 @@ class TransportProcessor {
   NonVolatile<TpMemory>& memory_;
   crypto::RandomSource& rng_;
   CwPolicy policy_;
+  wire::Profile profile_;
   Handshake state_ = Handshake::idle;
+  // The hardened1 run in progress: what was said in it, and this run's ephemeral key.
+  struct RunH1 {
+    Bytes sm_nonce, tp_nonce;
+    Bytes request, answer;  // TPCertReq and TPCertRsp as received and sent, for the transcript hash
+    std::optional<crypto::X25519Key> ephemeral;
+  };
+  std::optional<RunH1> run_;
   std::optional<crypto::RsaPublicKey> sm_key_;
   SmId sm_id_{};
   std::optional<CwOpener> opener_;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "protocol/envelope.h"
+#include "protocol/pairing_statement.h"
 
 namespace dcas::protocol {
 
@@ -27,11 +28,12 @@ Result<crypto::RsaPublicKey> TrustedAuthority::ap_key(ByteView ap_id) const {
 
 Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoint now) {
   Output out;
-  auto type = peek_type(bytes);
-  if (!type) return out.error = type.error(), out;
+  auto type = peek_type(bytes, profile_);
   Result<void> r;
-  switch (static_cast<MessageType>(*type)) {
+  if (!type) r = std::unexpected(type.error());
+  else switch (static_cast<MessageType>(*type)) {
     case MessageType::key_request_ap: r = on_key_request(out, session, bytes, now); break;
+    case MessageType::key_request_ap_h1: r = on_key_request_h1(out, session, bytes, now); break;
     case MessageType::host_presence: r = on_host_presence(out, bytes, now); break;
     default:
       r = fail(Errc::unexpected_message,
@@ -53,27 +55,62 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
   DCAS_TRY_ASSIGN(sm, SmId::from_bytes(ByteView(kpid).first(device_id_size)));
   DCAS_TRY_ASSIGN(tp, TpId::from_bytes(ByteView(kpid).subspan(device_id_size)));
 
-  // One atomic, durable transition; the KPK is computed and sent only after it is recorded.
-  DCAS_TRY_ASSIGN(outcome, store_.validate_and_record(sm, tp, now, policy_.presence_lease));
-  if (outcome.verdict == Verdict::refused_unknown)
-    return fail(Errc::unknown_device, fmt::format("no record for SM {} and TP {}", sm.hex(), tp.hex()));
-
-  SecureBytes kpk;
-  if (verdict_succeeds(outcome.verdict)) {
-    DCAS_TRY_ASSIGN(rand, rng_.bytes(rand_size));
-    DCAS_TRY_ASSIGN(derived, derive_kpk(outcome.sm->ki, sm, tp, view(rand)));
-    kpk = std::move(derived);
-    out.event(events::PairingValidated{sm, tp, outcome.verdict});
-  } else {
-    kpk = failure_kpk();
-    out.event(events::PairingRefused{sm, tp, outcome.verdict});
-  }
+  DCAS_TRY_ASSIGN(decision, decide(out, sm, tp, now));
+  const SecureBytes& kpk = decision.kpk;
   DCAS_TRY_ASSIGN(kpk_signature, crypto::pss_sign(identity_.key, view(kpk), rng_));
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ap, view(kpk), rng_));
   DCAS_TRY_ASSIGN(response,
                   sign_and_encode({wire::Profile::koo2010, wire::KeyResponseFromTa{encrypted, kpk_signature, {}}, {}},
                                   identity_.key, rng_));
   out.send(Role::ap, std::move(response), session);
+  return {};
+}
+
+Result<TrustedAuthority::Decision> TrustedAuthority::decide(Output& out, const SmId& sm, const TpId& tp,
+                                                            TimePoint now) {
+  // One atomic, durable transition; the KPK is computed and sent only after it is recorded.
+  DCAS_TRY_ASSIGN(outcome, store_.validate_and_record(sm, tp, now, policy_.presence_lease));
+  if (outcome.verdict == Verdict::refused_unknown)
+    return fail(Errc::unknown_device, fmt::format("no record for SM {} and TP {}", sm.hex(), tp.hex()));
+  if (!verdict_succeeds(outcome.verdict)) {
+    out.event(events::PairingRefused{sm, tp, outcome.verdict});
+    return Decision{false, failure_kpk()};
+  }
+  DCAS_TRY_ASSIGN(rand, rng_.bytes(rand_size));
+  DCAS_TRY_ASSIGN(kpk, derive_kpk(outcome.sm->ki, sm, tp, view(rand)));
+  out.event(events::PairingValidated{sm, tp, outcome.verdict});
+  return Decision{true, std::move(kpk)};
+}
+
+// hardened1 (docs/spec.md §17.5): the TA checks the whole run before it binds anything: the AP,
+// the SM and its time, and the TP's signature over this SM's nonce. Its answer is a statement about
+// that run, the KPK encrypted to the SM and the TP only.
+Result<void> TrustedAuthority::on_key_request_h1(Output& out, std::uint64_t session, ByteView bytes, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromApH1>(bytes));
+  DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
+  DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY_ASSIGN(request, decode_as<wire::KeyRequestFromSmH1>(m.second.sm_request));
+  DCAS_TRY_ASSIGN(sm_cert, pki::Certificate::from_der(request.second.sm_certificate));
+  DCAS_TRY_ASSIGN(sm, pki::verify_device(sm_cert, identity_.ta_root, Role::sm, now));
+  DCAS_TRY(verify_signature(request.first, sm.public_key, "SM"));
+  const auto issued = TimePoint(std::chrono::milliseconds(request.second.issued_at));
+  if (issued < now - policy_.request_window || issued > now + policy_.request_window)
+    return fail(Errc::not_fresh, "the KeyRequest's time is outside the TA's window");
+  DCAS_TRY_ASSIGN(hello, decode_as<wire::TpCertRspH1>(request.second.tp_hello));
+  DCAS_TRY_ASSIGN(tp_cert, pki::Certificate::from_der(hello.second.tp_certificate));
+  DCAS_TRY_ASSIGN(tp, pki::verify_device(tp_cert, identity_.ta_root, Role::tp, now));
+  DCAS_TRY(verify_signature(hello.first, tp.public_key, "TP"));
+  if (!equal_ct(hello.second.sm_id, sm.id)) return fail(Errc::id_mismatch, "the TP answered another SM");
+  SmId sm_id;
+  sm_id.bytes = sm.id;
+  TpId tp_id;
+  tp_id.bytes = tp.id;
+
+  DCAS_TRY_ASSIGN(decision, decide(out, sm_id, tp_id, now));
+  DCAS_TRY_ASSIGN(statement, make_statement({sm_id, tp_id, hello.second.sm_nonce, hello.second.tp_nonce,
+                                             decision.paired, now + policy_.statement_lifetime},
+                                            view(decision.kpk), sm.public_key, tp.public_key, identity_.key, rng_));
+  out.send(Role::ap, std::move(statement), session);
   return {};
 }
 

@@ -15,13 +15,20 @@ struct TaPolicy {
   // How long an Auth/Paired host counts as on the network after its last validation or presence
   // report from its AP (docs/spec.md, "Pairing state").
   std::chrono::seconds presence_lease{600};
+  // hardened1 (docs/spec.md §17.5): a KeyRequest whose SM time is further than this from the TA's
+  // clock is stale; a pairing statement is void this long after the TA signed it.
+  std::chrono::seconds request_window{120};
+  std::chrono::seconds statement_lifetime{60};
 };
 
 class TrustedAuthority {
  public:
   // `identity` holds the TA root key and certificate (the paper's Prv(TA)/Pub(TA)).
-  TrustedAuthority(Identity identity, PairingStore& store, crypto::RandomSource& rng, TaPolicy policy = {})
-      : identity_(std::move(identity)), store_(store), rng_(rng), policy_(policy) {}
+  // `profile`: the handshake validated (the other one's messages are refused: profile_mismatch).
+  TrustedAuthority(Identity identity, PairingStore& store, crypto::RandomSource& rng, TaPolicy policy = {},
+                   wire::Profile profile = wire::Profile::koo2010)
+      : identity_(std::move(identity)), store_(store), rng_(rng), policy_(policy), profile_(profile) {}
+  wire::Profile profile() const { return profile_; }
 
   // Admits an AP whose TA-issued certificate verifies; returns its ID. Errors: cert_*.
   Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
@@ -33,13 +40,21 @@ class TrustedAuthority {
 
  private:
   Result<void> on_key_request(Output& out, std::uint64_t session, ByteView bytes, TimePoint now);
+  Result<void> on_key_request_h1(Output& out, std::uint64_t session, ByteView bytes, TimePoint now);
   Result<void> on_host_presence(Output& out, ByteView bytes, TimePoint now);
+  // The pairing transition and the KPK it yields (the failure KPK on a refusal).
+  struct Decision {
+    bool paired = false;
+    SecureBytes kpk;
+  };
+  Result<Decision> decide(Output& out, const SmId& sm, const TpId& tp, TimePoint now);
   Result<crypto::RsaPublicKey> ap_key(ByteView ap_id) const;
 
   Identity identity_;
   PairingStore& store_;
   crypto::RandomSource& rng_;
   TaPolicy policy_;
+  wire::Profile profile_;
   mutable std::shared_mutex aps_mutex_;
   std::map<ApId, crypto::RsaPublicKey> aps_;
 };

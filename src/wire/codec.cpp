@@ -37,6 +37,18 @@ enum class Tag : std::uint16_t {
   expires_at = 0x0041,
   entitlement_ciphertext = 0x0042,
   crypto_period = 0x0043,
+  sm_nonce = 0x0030,
+  tp_nonce = 0x0031,
+  tp_id = 0x0032,
+  ephemeral_key = 0x0033,
+  tp_hello = 0x0034,
+  sm_request = 0x0035,
+  pairing_statement = 0x0036,
+  kpk_for_sm = 0x0037,
+  kpk_for_tp = 0x0038,
+  not_after = 0x0039,
+  result = 0x003a,
+  confirmation = 0x003b,
   signature = 0x007e,
   mac = 0x007f,
   certificate = 0x0080,  // after the signature: KeyRequest (SM->AP) carries Cert(SM) unsigned
@@ -76,6 +88,18 @@ constexpr FieldRule field_rules[] = {
     {Tag::expires_at, "expires_at", 8, 8},
     {Tag::entitlement_ciphertext, "entitlement_ciphertext", 16, 16},
     {Tag::crypto_period, "crypto_period", 8, 8},
+    {Tag::sm_nonce, "sm_nonce", 32, 32},
+    {Tag::tp_nonce, "tp_nonce", 32, 32},
+    {Tag::tp_id, "tp_id", 8, 8},
+    {Tag::ephemeral_key, "ephemeral_key", 32, 32},
+    {Tag::tp_hello, "tp_hello", header_size, 16384},
+    {Tag::sm_request, "sm_request", header_size, 16384},
+    {Tag::pairing_statement, "pairing_statement", header_size, 16384},
+    {Tag::kpk_for_sm, "kpk_for_sm", 256, 512},
+    {Tag::kpk_for_tp, "kpk_for_tp", 256, 512},
+    {Tag::not_after, "not_after", 8, 8},
+    {Tag::result, "result", 1, 1},
+    {Tag::confirmation, "confirmation", 32, 32},
     {Tag::signature, "signature", 256, 512},
     {Tag::mac, "mac", 20, 20},
     {Tag::certificate, "certificate", 1, 8192},
@@ -162,6 +186,33 @@ DCAS_SCHEMA(Emm, emm, "EMM (CAS->SM)", maced, {Tag::issued_at, &Emm::issued_at},
 DCAS_SCHEMA(Ecm, ecm, "ECM (CAS->SM)", maced, {Tag::cw_layout, &Ecm::layout}, {Tag::cw_ciphertext, &Ecm::ciphertext},
             {Tag::iv, &Ecm::iv}, {Tag::product_id, &Ecm::product_id}, {Tag::crypto_period, &Ecm::crypto_period},
             {Tag::mac, &Ecm::mac})
+DCAS_SCHEMA(TpCertReqH1, tp_cert_req_h1, "TPCertReq (SM->TP, h1)", no_auth, {Tag::sm_nonce, &TpCertReqH1::sm_nonce},
+            {Tag::certificate, &TpCertReqH1::sm_certificate})
+DCAS_SCHEMA(TpCertRspH1, tp_cert_rsp_h1, "TPCertRsp (TP->SM, h1)", signed_by, {Tag::sm_id, &TpCertRspH1::sm_id},
+            {Tag::sm_nonce, &TpCertRspH1::sm_nonce}, {Tag::tp_nonce, &TpCertRspH1::tp_nonce},
+            {Tag::ephemeral_key, &TpCertRspH1::ephemeral_key}, {Tag::signature, &TpCertRspH1::signature},
+            {Tag::certificate, &TpCertRspH1::tp_certificate})
+DCAS_SCHEMA(KeyRequestFromSmH1, key_request_sm_h1, "KeyRequest (SM->AP, h1)", signed_by,
+            {Tag::issued_at, &KeyRequestFromSmH1::issued_at}, {Tag::tp_hello, &KeyRequestFromSmH1::tp_hello},
+            {Tag::signature, &KeyRequestFromSmH1::signature}, {Tag::certificate, &KeyRequestFromSmH1::sm_certificate})
+DCAS_SCHEMA(KeyRequestFromApH1, key_request_ap_h1, "KeyRequest (AP->TA, h1)", signed_by,
+            {Tag::ap_id, &KeyRequestFromApH1::ap_id}, {Tag::sm_request, &KeyRequestFromApH1::sm_request},
+            {Tag::signature, &KeyRequestFromApH1::signature})
+DCAS_SCHEMA(KeyResponseFromTaH1, key_response_ta_h1, "KeyResponse (TA->AP, h1)", signed_by,
+            {Tag::sm_id, &KeyResponseFromTaH1::sm_id}, {Tag::sm_nonce, &KeyResponseFromTaH1::sm_nonce},
+            {Tag::tp_nonce, &KeyResponseFromTaH1::tp_nonce}, {Tag::tp_id, &KeyResponseFromTaH1::tp_id},
+            {Tag::kpk_for_sm, &KeyResponseFromTaH1::kpk_for_sm}, {Tag::kpk_for_tp, &KeyResponseFromTaH1::kpk_for_tp},
+            {Tag::not_after, &KeyResponseFromTaH1::not_after}, {Tag::result, &KeyResponseFromTaH1::result},
+            {Tag::signature, &KeyResponseFromTaH1::signature})
+DCAS_SCHEMA(KeyResponseFromApH1, key_response_ap_h1, "KeyResponse (AP->SM, h1)", signed_by,
+            {Tag::pairing_statement, &KeyResponseFromApH1::pairing_statement},
+            {Tag::signature, &KeyResponseFromApH1::signature})
+DCAS_SCHEMA(CwekGenInfoH1, cwek_gen_info_h1, "CWEKGenInfo (SM->TP, h1)", signed_by,
+            {Tag::ephemeral_key, &CwekGenInfoH1::ephemeral_key},
+            {Tag::pairing_statement, &CwekGenInfoH1::pairing_statement},
+            {Tag::confirmation, &CwekGenInfoH1::confirmation}, {Tag::signature, &CwekGenInfoH1::signature})
+DCAS_SCHEMA(CwekGenInfoCnfmH1, cwek_gen_info_cnfm_h1, "CWEKGenInfoCnfm (TP->SM, h1)", no_auth,
+            {Tag::confirmation, &CwekGenInfoCnfmH1::confirmation})
 #undef DCAS_SCHEMA
 
 // Calls f.template operator()<T>() for the body type T whose wire type is `type`.
@@ -182,6 +233,8 @@ auto with_body_type(MessageType type, F&& f) {
 bool known_type(std::uint8_t t) {
   return with_body_type(static_cast<MessageType>(t), []<typename T>() { return true; }).has_value();
 }
+
+
 
 void write_header4(ByteWriter& w, Profile profile, MessageType type) {
   w.u8(wire_version);
@@ -286,6 +339,30 @@ Result<Message> decode_body(const Header& header, ByteView whole, ByteView body_
 
 }  // namespace
 
+// The paper's handshake exists only in koo2010 and the hardened one only in hardened1; every other
+// type (the CW channel, the DCAS network protocol, CAS) is shared.
+bool defined_in(Profile profile, std::uint8_t t) {
+  const bool paper = t >= 0x01 && t <= 0x08;
+  const bool hardened = t >= 0x11 && t <= 0x18;
+  if (paper) return profile == Profile::koo2010;
+  if (hardened) return profile == Profile::hardened1;
+  return true;
+}
+
+std::string_view profile_name(Profile p) {
+  switch (p) {
+    case Profile::koo2010: return "koo2010";
+    case Profile::hardened1: return "hardened1";
+  }
+  return "unknown";
+}
+
+Result<Profile> profile_from_name(std::string_view name) {
+  for (Profile p : {Profile::koo2010, Profile::hardened1})
+    if (name == profile_name(p)) return p;
+  return fail(Errc::invalid_argument, fmt::format("unknown profile '{}' (koo2010 or hardened1)", name));
+}
+
 std::string_view type_name(MessageType type) {
   auto name = with_body_type(type, []<typename T>() { return Schema<T>::name; });
   return name ? *name : std::string_view("unknown");
@@ -300,10 +377,14 @@ Result<Header> decode_header(ByteView data) {
   if (data.size() < header_size) return fail(Errc::wire_truncated, "message shorter than its 8-byte header");
   Header h{*r.u8(), *r.u8(), *r.u8(), *r.u8(), *r.u32()};
   if (h.version != wire_version) return fail(Errc::wire_bad_version, fmt::format("version {} is not 1", h.version));
-  if (h.profile != static_cast<std::uint8_t>(Profile::koo2010))
+  if (h.profile != static_cast<std::uint8_t>(Profile::koo2010) &&
+      h.profile != static_cast<std::uint8_t>(Profile::hardened1))
     return fail(Errc::wire_unknown_profile, fmt::format("profile 0x{:02x} is not supported", h.profile));
   if (!known_type(h.type))
     return fail(Errc::wire_unknown_type, fmt::format("message type 0x{:02x} is unknown", h.type));
+  if (!defined_in(static_cast<Profile>(h.profile), h.type))
+    return fail(Errc::wire_unknown_type, fmt::format("message type 0x{:02x} is not defined in profile {}", h.type,
+                                                     profile_name(static_cast<Profile>(h.profile))));
   if (h.flags != 0) return fail(Errc::wire_reserved_flags, fmt::format("reserved flags 0x{:02x} are set", h.flags));
   if (h.body_length > max_body_size)
     return fail(Errc::wire_too_large, fmt::format("body of {} bytes exceeds {}", h.body_length, max_body_size));

@@ -22,9 +22,13 @@ inline constexpr std::size_t header_size = 8;
 inline constexpr std::size_t max_body_size = 65536 - header_size;  // a whole message fits in 64 KiB
 
 enum class Profile : std::uint8_t {
-  koo2010 = 0x01,  // the paper's protocol exactly as published
-  // 0x02 is reserved for the hardened profile.
+  koo2010 = 0x01,    // the paper's protocol exactly as published
+  hardened1 = 0x02,  // the hardened SM-TP handshake (docs/spec.md §17); the rest as koo2010
 };
+
+std::string_view profile_name(Profile p);  // "koo2010", "hardened1"
+// Errors: invalid_argument (not a profile name).
+Result<Profile> profile_from_name(std::string_view name);
 
 enum class MessageType : std::uint8_t {
   // SM-TP security protocol (paper section IV). The paper's KeyRequest and KeyResponse each cross
@@ -38,8 +42,17 @@ enum class MessageType : std::uint8_t {
   key_response_ap = 0x06,     // AP -> SM: E(Pub(SM), KPK), S(Prv(TA), KPK), S(Prv(AP))
   cwek_gen_info = 0x07,       // SM -> TP: E(Pub(TP), KPK || RANDHMAC), S(Prv(TA), KPK), S(Prv(SM))
   cwek_gen_info_cnfm = 0x08,  // TP -> SM: E(Pub(SM), H(CWEK) || H(HMAC_KEY)), S(Prv(TP))
-  // Control-word channel.
-  control_word = 0x10,  // SM -> TP: sequence, time, layout, AES-128-CBC(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
+  // Control-word channel (both profiles).
+  control_word = 0x10,
+  // The hardened1 handshake (docs/spec.md §17): the same eight steps, each bound to both nonces.
+  tp_cert_req_h1 = 0x11,         // SM -> TP: N_SM, Cert(SM)
+  tp_cert_rsp_h1 = 0x12,         // TP -> SM: SM_ID, N_SM, N_TP, X25519 E_TP, S(Prv(TP)), Cert(TP)
+  key_request_sm_h1 = 0x13,      // SM -> AP: time, the TP's answer, S(Prv(SM)), Cert(SM)
+  key_request_ap_h1 = 0x14,      // AP -> TA: AP_ID, the SM's request, S(Prv(AP))
+  key_response_ta_h1 = 0x15,     // TA -> AP: the pairing statement, S(Prv(TA))
+  key_response_ap_h1 = 0x16,     // AP -> SM: the statement unchanged, S(Prv(AP))
+  cwek_gen_info_h1 = 0x17,       // SM -> TP: X25519 E_SM, the statement, SM confirmation, S(Prv(SM))
+  cwek_gen_info_cnfm_h1 = 0x18,  // TP -> SM: TP confirmation  // SM -> TP: sequence, time, layout, AES-128-CBC(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
   // DCAS network protocol (0x20-0x3f). Minimal forms carrying the protocol's triggers and the AP's
   // view of host presence; the headend completes them.
   security_announce = 0x20,  // AP -> all SMs: network ID, client image version, S(Prv(AP)), Cert(AP)
@@ -157,9 +170,62 @@ struct Ecm {
   Bytes mac;                        // 20 bytes: HMAC-SHA1 under the product key's MAC key
 };
 
+// The hardened1 handshake (docs/spec.md §17).
+struct TpCertReqH1 {
+  Bytes sm_nonce;        // 32 fresh bytes: N_SM
+  Bytes sm_certificate;  // DER
+};
+struct TpCertRspH1 {
+  Bytes sm_id;           // 8 bytes: the SM this answers (from its certificate)
+  Bytes sm_nonce;        // N_SM, echoed
+  Bytes tp_nonce;        // 32 fresh bytes: N_TP
+  Bytes ephemeral_key;   // 32 bytes: the TP's X25519 public value for this run
+  Bytes signature;       // by Prv(TP)
+  Bytes tp_certificate;  // DER
+};
+struct KeyRequestFromSmH1 {
+  std::uint64_t issued_at = 0;  // SM clock, ms since the Unix epoch: the TA's freshness check
+  Bytes tp_hello;               // the TPCertRsp (h1) message exactly as the SM received it
+  Bytes signature;              // by Prv(SM)
+  Bytes sm_certificate;         // DER
+};
+struct KeyRequestFromApH1 {
+  Bytes ap_id;       // 8 bytes
+  Bytes sm_request;  // the KeyRequest (SM->AP, h1) message exactly as received
+  Bytes signature;   // by Prv(AP)
+};
+// The TA's pairing statement: what it decided about which pair in which run, and the KPK for each
+// end of the pair only.
+struct KeyResponseFromTaH1 {
+  Bytes sm_id;                  // 8 bytes
+  Bytes sm_nonce;               // N_SM
+  Bytes tp_nonce;               // N_TP
+  Bytes tp_id;                  // 8 bytes
+  Bytes kpk_for_sm;             // RSAES-OAEP under Pub(SM): KPK (the failure KPK when refused)
+  Bytes kpk_for_tp;             // RSAES-OAEP under Pub(TP): the same KPK
+  std::uint64_t not_after = 0;  // TA clock, ms since the Unix epoch: the statement is void after
+  Bytes result;                 // 1 byte: 0x01 paired, 0x00 refused
+  Bytes signature;              // by Prv(TA)
+};
+struct KeyResponseFromApH1 {
+  Bytes pairing_statement;  // the KeyResponse (TA->AP, h1) message unchanged
+  Bytes signature;          // by Prv(AP)
+};
+struct CwekGenInfoH1 {
+  Bytes ephemeral_key;      // 32 bytes: the SM's X25519 public value
+  Bytes pairing_statement;  // the KeyResponse (TA->AP, h1) message unchanged
+  Bytes confirmation;       // 32 bytes: HMAC-SHA256(K_confirm, "SM" || TH)
+  Bytes signature;          // by Prv(SM)
+};
+struct CwekGenInfoCnfmH1 {
+  Bytes confirmation;  // 32 bytes: HMAC-SHA256(K_confirm, "TP" || TH)
+};
+
 using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
                           KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload,
-                          HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm>;
+                          HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm, TpCertReqH1, TpCertRspH1,
+                          KeyRequestFromSmH1, KeyRequestFromApH1, KeyResponseFromTaH1, KeyResponseFromApH1,
+                          CwekGenInfoH1, CwekGenInfoCnfmH1>;
 
 struct Message {
   Profile profile = Profile::koo2010;
@@ -168,6 +234,10 @@ struct Message {
   // authenticator covers (see authenticated_bytes). Ignored by encode().
   Bytes authenticated;
 };
+
+// Whether `profile` defines message type `type`: the paper's handshake (0x01-0x08) only koo2010,
+// the hardened one (0x11-0x18) only hardened1, every other type both.
+bool defined_in(Profile profile, std::uint8_t type);
 
 MessageType type_of(const Body& body);
 inline MessageType type_of(const Message& m) { return type_of(m.body); }
@@ -194,7 +264,7 @@ struct Header {
   std::uint32_t body_length;
 };
 // Errors: wire_truncated (fewer than 8 bytes), wire_bad_version, wire_unknown_profile,
-// wire_unknown_type, wire_reserved_flags, wire_too_large.
+// wire_unknown_type (also: a type the header's profile does not define), wire_reserved_flags, wire_too_large.
 Result<Header> decode_header(ByteView data);
 
 }  // namespace dcas::wire
