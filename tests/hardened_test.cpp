@@ -13,7 +13,6 @@ using protocol::Hop;
 using protocol::PairingState;
 using wire::MessageType;
 
-
 // Replaces a message of `type` in flight by `edit(body)`, re-signed with `signer` (none: not
 // signed): a peer that holds the right key but sends the wrong content.
 template <typename T>
@@ -77,11 +76,10 @@ TEST_F(HardenedTest, VirginPairCompletesTheHandshake) {
   std::vector<MessageType> order;
   for (const auto& hop : d.net.transcript) order.push_back(type_of(hop));
   EXPECT_EQ(order,
-            (std::vector<MessageType>{MessageType::security_announce, MessageType::tp_cert_req_h1,
-                                      MessageType::tp_cert_rsp_h1, MessageType::key_request_sm_h1,
-                                      MessageType::key_request_ap_h1, MessageType::key_response_ta_h1,
-                                      MessageType::key_response_ap_h1, MessageType::cwek_gen_info_h1,
-                                      MessageType::cwek_gen_info_cnfm_h1}));
+            (std::vector<MessageType>{
+                MessageType::security_announce, MessageType::tp_cert_req_h1, MessageType::tp_cert_rsp_h1,
+                MessageType::key_request_sm_h1, MessageType::key_request_ap_h1, MessageType::key_response_ta_h1,
+                MessageType::key_response_ap_h1, MessageType::cwek_gen_info_h1, MessageType::cwek_gen_info_cnfm_h1}));
   for (const auto& hop : d.net.transcript)
     EXPECT_EQ(wire::decode_header(hop.bytes)->profile, static_cast<std::uint8_t>(wire::Profile::hardened1));
   EXPECT_EQ(d.store.find_sm(h->sm->id()).value()->psi, PairingState::auth_paired);
@@ -91,19 +89,18 @@ TEST_F(HardenedTest, VirginPairCompletesTheHandshake) {
   EXPECT_EQ(h->tp->control_word(protocol::Parity::odd), sample_cws().odd);
 }
 
-
 // ---- TPCertRsp (h1) at the SM ----
 
 TEST_F(HardenedTest, SmRefusesATpAnswerToAnotherRun) {
-  d.net.tamper = rewrite<wire::TpCertRspH1>(MessageType::tp_cert_rsp_h1, "tp1",
-                                            [](wire::TpCertRspH1& b) { b.sm_nonce[0] ^= 1; });
+  d.net.tamper =
+      rewrite<wire::TpCertRspH1>(MessageType::tp_cert_rsp_h1, "tp1", [](wire::TpCertRspH1& b) { b.sm_nonce[0] ^= 1; });
   d.announce(*h);
   expect_stopped_with(Role::sm, Errc::not_fresh);
 }
 
 TEST_F(HardenedTest, SmRefusesATpAnswerToAnotherSm) {
-  d.net.tamper = rewrite<wire::TpCertRspH1>(MessageType::tp_cert_rsp_h1, "tp1",
-                                            [](wire::TpCertRspH1& b) { b.sm_id[7] ^= 1; });
+  d.net.tamper =
+      rewrite<wire::TpCertRspH1>(MessageType::tp_cert_rsp_h1, "tp1", [](wire::TpCertRspH1& b) { b.sm_id[7] ^= 1; });
   d.announce(*h);
   expect_stopped_with(Role::sm, Errc::id_mismatch);
 }
@@ -142,8 +139,8 @@ TEST_F(HardenedTest, TaRefusesATpAnswerTheTpDidNotSign) {
 }
 
 TEST_F(HardenedTest, TaRefusesAStaleKeyRequest) {
-  d.net.tamper = rewrite<wire::KeyRequestFromSmH1>(MessageType::key_request_sm_h1, "sm1",
-                                                   [](auto& b) { b.issued_at -= 121'000; });
+  d.net.tamper =
+      rewrite<wire::KeyRequestFromSmH1>(MessageType::key_request_sm_h1, "sm1", [](auto& b) { b.issued_at -= 121'000; });
   d.announce(*h);
   expect_stopped_with(Role::ta, Errc::not_fresh);
   EXPECT_EQ(d.store.find_sm(h->sm->id()).value()->psi, PairingState::virgin);
@@ -228,16 +225,15 @@ TEST_F(HardenedTest, TpRefusesARefusal) {
 }
 
 TEST_F(HardenedTest, TpRefusesAStatementTheTaDidNotSign) {
-  d.net.tamper = rewrite<wire::CwekGenInfoH1>(MessageType::cwek_gen_info_h1, "sm1", [](auto& b) {
-    b.pairing_statement[b.pairing_statement.size() - 5] ^= 1;
-  });
+  d.net.tamper = rewrite<wire::CwekGenInfoH1>(
+      MessageType::cwek_gen_info_h1, "sm1", [](auto& b) { b.pairing_statement[b.pairing_statement.size() - 5] ^= 1; });
   d.announce(*h);
   expect_stopped_with(Role::tp, Errc::signature_invalid);
 }
 
 TEST_F(HardenedTest, TpRefusesAWrongSmConfirmation) {
-  d.net.tamper = rewrite<wire::CwekGenInfoH1>(MessageType::cwek_gen_info_h1, "sm1",
-                                              [](auto& b) { b.confirmation[0] ^= 1; });
+  d.net.tamper =
+      rewrite<wire::CwekGenInfoH1>(MessageType::cwek_gen_info_h1, "sm1", [](auto& b) { b.confirmation[0] ^= 1; });
   d.announce(*h);
   expect_stopped_with(Role::tp, Errc::key_confirmation_failed);
 }

@@ -21,8 +21,8 @@ struct Deployment {
   crypto::SeededRandom pki_rng{view("pki")}, ta_rng{view("ta")}, ap_rng{view("ap")}, host_rng{view("hosts")};
   pki::Certificate root = pki::make_root(key("ta"), "DCAS Test TA", fixed_validity, pki_rng).value();
   protocol::MemoryPairingStore store;
-  protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng,
-                                protocol::TaPolicy{600s}, profile};
+  protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng, protocol::TaPolicy{600s},
+                                profile};
   pki::Certificate ap_cert = certificate(Role::ap, "4100000000000001", "ap1");
   protocol::AuthProxy ap = protocol::AuthProxy::create({key("ap1"), ap_cert, root}, ap_rng, t0, {}, profile).value();
   protocol::InProcessNetwork net{ta, ap};

@@ -22,15 +22,17 @@ ALLOWED = {
     "headend": ["common", "crypto", "pki", "wire", "ts", "protocol", "store"],
     "host": ["common", "crypto", "ts", "protocol"],
     "service": ["common", "crypto", "pki", "wire", "net", "protocol", "store", "observe", "headend", "host"],
+    "attack": ["common", "crypto", "pki", "wire", "protocol"],
     "demo": ["common", "wire", "ts", "protocol", "observe", "kat"],
     "bench": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",
               "headend", "host", "service"],
     "cli": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",
-            "kat", "headend", "host", "service", "demo", "bench"],
+            "kat", "headend", "host", "service", "demo", "bench", "attack"],
 }
 # Third-party headers a layer must not see (the roles and what lies below them never do I/O).
 FORBIDDEN_SYSTEM = {folder: ["asio.hpp", "sqlite3.h", "libpq-fe.h", "CLI/CLI.hpp"]
-                    for folder in ["common", "crypto", "pki", "wire", "ts", "protocol", "observe", "host", "kat"]}
+                    for folder in ["common", "crypto", "pki", "wire", "ts", "protocol", "observe", "host", "kat",
+                                  "attack"]}
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^">]+)[">]', re.M)
 

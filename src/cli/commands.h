@@ -35,6 +35,7 @@ void add_services(CLI::App& app, CLI::App& ta);
 void add_cert(CLI::App& app);
 void add_bench(CLI::App& app);
 void add_demo(CLI::App& app);
+void add_attack(CLI::App& app);
 void add_ts(CLI::App& app);
 void add_headend(CLI::App& app);
 

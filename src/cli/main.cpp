@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", "dcas 0.1.0");
   add_demo(app);
+  add_attack(app);
   add_selftest(app);
   add_crypto(app);
   add_headend(app);  // before add_ta: `headend serve` joins it there

@@ -104,17 +104,18 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_h1(ByteView bytes, Time
   DCAS_TRY_ASSIGN(hello, decode_as<wire::TpCertRspH1>(m.second.tp_hello));
   if (!equal_ct(hello.second.sm_id, sm.id))
     return fail(Errc::id_mismatch, fmt::format("the TP's answer names another SM than Cert(SM) ({})", to_hex(sm.id)));
-  DCAS_TRY_ASSIGN(request, sign_and_encode({wire::Profile::hardened1,
-                                            wire::KeyRequestFromApH1{Bytes(id_.bytes.begin(), id_.bytes.end()),
-                                                                     Bytes(bytes.begin(), bytes.end()), {}},
-                                            {}},
-                                           identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      request, sign_and_encode({wire::Profile::hardened1,
+                                wire::KeyRequestFromApH1{
+                                    Bytes(id_.bytes.begin(), id_.bytes.end()), Bytes(bytes.begin(), bytes.end()), {}},
+                                {}},
+                               identity_.key, rng_));
   return Authenticated{std::move(sm), std::move(request)};
 }
 
 Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now) {
-  DCAS_TRY_ASSIGN(checked, profile_ == wire::Profile::hardened1 ? authenticate_h1(bytes, now)
-                                                                : authenticate_koo2010(bytes, now));
+  DCAS_TRY_ASSIGN(
+      checked, profile_ == wire::Profile::hardened1 ? authenticate_h1(bytes, now) : authenticate_koo2010(bytes, now));
   SmId sm_id;
   sm_id.bytes = checked.sm.id;
   out.event(events::SmAuthenticated{sm_id});
@@ -134,8 +135,7 @@ Output AuthProxy::receive_from_ta(std::uint64_t session, ByteView bytes, TimePoi
   auto type = peek_type(bytes, profile_);
   if (!type) return out.error = type.error(), out;
   auto it = sessions_.find(session);
-  if (*type != static_cast<std::uint8_t>(response_type(profile_)) || it == sessions_.end() ||
-      !it->second.answer_due) {
+  if (*type != static_cast<std::uint8_t>(response_type(profile_)) || it == sessions_.end() || !it->second.answer_due) {
     out.error = Error{Errc::unexpected_message, fmt::format("{} from the TA on session {} with no request pending",
                                                             wire::type_name(static_cast<MessageType>(*type)), session)};
     return out;
@@ -172,9 +172,10 @@ Result<AuthProxy::Relayed> AuthProxy::relay_h1(const Session& s, ByteView bytes)
   if (statement.sm != *s.sm)
     return fail(Errc::id_mismatch, fmt::format("the TA's statement is about SM {}, this session's is {}",
                                                statement.sm.hex(), s.sm->hex()));
-  DCAS_TRY_ASSIGN(response, sign_and_encode({wire::Profile::hardened1,
-                                             wire::KeyResponseFromApH1{Bytes(bytes.begin(), bytes.end()), {}}, {}},
-                                            identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      response,
+      sign_and_encode({wire::Profile::hardened1, wire::KeyResponseFromApH1{Bytes(bytes.begin(), bytes.end()), {}}, {}},
+                      identity_.key, rng_));
   return Relayed{std::move(response), statement.paired};
 }
 

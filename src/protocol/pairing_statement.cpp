@@ -34,16 +34,22 @@ Result<PairingStatement> open_statement(ByteView bytes, const crypto::RsaPublicK
   if (b.result[0] > 1) return fail(Errc::bad_plaintext, "a pairing statement's result is 0 or 1");
   DCAS_TRY_ASSIGN(sm, SmId::from_bytes(b.sm_id));
   DCAS_TRY_ASSIGN(tp, TpId::from_bytes(b.tp_id));
-  return PairingStatement{sm,           tp,           b.sm_nonce, b.tp_nonce, b.result[0] == 1, from_unix_ms(b.not_after),
-                          b.kpk_for_sm, b.kpk_for_tp, Bytes(bytes.begin(), bytes.end())};
+  return PairingStatement{sm,
+                          tp,
+                          b.sm_nonce,
+                          b.tp_nonce,
+                          b.result[0] == 1,
+                          from_unix_ms(b.not_after),
+                          b.kpk_for_sm,
+                          b.kpk_for_tp,
+                          Bytes(bytes.begin(), bytes.end())};
 }
 
 Result<void> check_statement(const PairingStatement& s, const SmId& sm, const TpId& tp, ByteView sm_nonce,
                              ByteView tp_nonce, TimePoint now) {
   if (s.sm != sm || s.tp != tp)
-    return fail(Errc::id_mismatch,
-                fmt::format("the pairing statement is about SM {} and TP {}, not SM {} and TP {}", s.sm.hex(),
-                            s.tp.hex(), sm.hex(), tp.hex()));
+    return fail(Errc::id_mismatch, fmt::format("the pairing statement is about SM {} and TP {}, not SM {} and TP {}",
+                                               s.sm.hex(), s.tp.hex(), sm.hex(), tp.hex()));
   // Both comparisons always run: the result reveals nothing about which nonce differed.
   if (!(equal_ct(s.sm_nonce, sm_nonce) & equal_ct(s.tp_nonce, tp_nonce)))
     return fail(Errc::not_fresh, "the pairing statement is about another run (nonces differ)");

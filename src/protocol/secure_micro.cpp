@@ -3,9 +3,9 @@
 #include <fmt/format.h>
 
 #include "crypto/hash.h"
+#include "crypto/kex.h"
 #include "protocol/client_image.h"
 #include "protocol/derivation.h"
-#include "crypto/kex.h"
 #include "protocol/envelope.h"
 #include "protocol/pairing_statement.h"
 
@@ -95,7 +95,8 @@ Output SecureMicro::start(Trigger trigger, TimePoint now) {
   if (!nonce) return stop(out, nonce.error()), out;
   RunH1 run;
   run.sm_nonce.assign(nonce->begin(), nonce->end());
-  run.request = wire::encode({wire::Profile::hardened1, wire::TpCertReqH1{run.sm_nonce, identity_.certificate.der()}, {}});
+  run.request =
+      wire::encode({wire::Profile::hardened1, wire::TpCertReqH1{run.sm_nonce, identity_.certificate.der()}, {}});
   out.send(Role::tp, run.request);
   run_ = std::move(run);
   return out;
@@ -295,9 +296,9 @@ Result<void> SecureMicro::tp_cert_rsp_checks(Output& out, ByteView bytes, TimePo
   // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
   DCAS_TRY_ASSIGN(
-      request, sign_and_encode(
-                   {wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
-                   identity_.key, rng_));
+      request,
+      sign_and_encode({wire::Profile::koo2010, wire::KeyRequestFromSm{encrypted, {}, identity_.certificate.der()}, {}},
+                      identity_.key, rng_));
   out.send(Role::ap, std::move(request));
   return {};
 }
@@ -315,18 +316,19 @@ Result<void> SecureMicro::tp_cert_rsp_h1_checks(Output& out, ByteView bytes, Tim
   run_->answer.assign(bytes.begin(), bytes.end());
   run_->tp_nonce = m.second.tp_nonce;
   run_->tp_ephemeral = m.second.ephemeral_key;
-  DCAS_TRY_ASSIGN(request, sign_and_encode({wire::Profile::hardened1,
-                                            wire::KeyRequestFromSmH1{to_unix_ms(now), run_->answer, {},
-                                                                     identity_.certificate.der()},
-                                            {}},
-                                           identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      request,
+      sign_and_encode({wire::Profile::hardened1,
+                       wire::KeyRequestFromSmH1{to_unix_ms(now), run_->answer, {}, identity_.certificate.der()},
+                       {}},
+                      identity_.key, rng_));
   out.send(Role::ap, std::move(request));
   return {};
 }
 
 void SecureMicro::on_tp_cert_rsp(Output& out, ByteView bytes, TimePoint now) {
-  auto result = profile_ == wire::Profile::koo2010 ? tp_cert_rsp_checks(out, bytes, now)
-                                                   : tp_cert_rsp_h1_checks(out, bytes, now);
+  auto result =
+      profile_ == wire::Profile::koo2010 ? tp_cert_rsp_checks(out, bytes, now) : tp_cert_rsp_h1_checks(out, bytes, now);
   if (!result) return stop(out, result.error());
   state_ = State::awaiting_key_response;
 }
@@ -376,11 +378,13 @@ Result<void> SecureMicro::key_response_h1_checks(Output& out, ByteView bytes, Ti
   cwek_ = std::move(keys.cwek);
   hmac_key_ = std::move(keys.hmac_key);
   run_->confirm_key = std::move(keys.confirm_key);
-  DCAS_TRY_ASSIGN(info, sign_and_encode({wire::Profile::hardened1,
-                                         wire::CwekGenInfoH1{ephemeral.public_key(), statement.encoded,
-                                                             Bytes(confirmation.begin(), confirmation.end()), {}},
-                                         {}},
-                                        identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      info, sign_and_encode(
+                {wire::Profile::hardened1,
+                 wire::CwekGenInfoH1{
+                     ephemeral.public_key(), statement.encoded, Bytes(confirmation.begin(), confirmation.end()), {}},
+                 {}},
+                identity_.key, rng_));
   out.send(Role::tp, std::move(info));
   return {};
 }

@@ -189,9 +189,8 @@ Result<void> TransportProcessor::on_cwek_gen_info_h1(Output& out, ByteView bytes
   DCAS_TRY(install_keys(view(keys.cwek), view(keys.hmac_key)));
   run_.reset();
   out.event(events::KeysDerived{sm_id_});
-  out.send(Role::sm, wire::encode({wire::Profile::hardened1,
-                                   wire::CwekGenInfoCnfmH1{Bytes(mine.begin(), mine.end())},
-                                   {}}));
+  out.send(Role::sm,
+           wire::encode({wire::Profile::hardened1, wire::CwekGenInfoCnfmH1{Bytes(mine.begin(), mine.end())}, {}}));
   return {};
 }
 

@@ -30,15 +30,17 @@ Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoin
   Output out;
   auto type = peek_type(bytes, profile_);
   Result<void> r;
-  if (!type) r = std::unexpected(type.error());
-  else switch (static_cast<MessageType>(*type)) {
-    case MessageType::key_request_ap: r = on_key_request(out, session, bytes, now); break;
-    case MessageType::key_request_ap_h1: r = on_key_request_h1(out, session, bytes, now); break;
-    case MessageType::host_presence: r = on_host_presence(out, bytes, now); break;
-    default:
-      r = fail(Errc::unexpected_message,
-               fmt::format("{} sent to the TA", wire::type_name(static_cast<MessageType>(*type))));
-  }
+  if (!type)
+    r = std::unexpected(type.error());
+  else
+    switch (static_cast<MessageType>(*type)) {
+      case MessageType::key_request_ap: r = on_key_request(out, session, bytes, now); break;
+      case MessageType::key_request_ap_h1: r = on_key_request_h1(out, session, bytes, now); break;
+      case MessageType::host_presence: r = on_host_presence(out, bytes, now); break;
+      default:
+        r = fail(Errc::unexpected_message,
+                 fmt::format("{} sent to the TA", wire::type_name(static_cast<MessageType>(*type))));
+    }
   if (!r) {
     out.error = r.error();  // discarded: no answer (paper IV.2.B step 3)
     out.event(events::RequestRefused{r.error()});

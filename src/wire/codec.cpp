@@ -234,8 +234,6 @@ bool known_type(std::uint8_t t) {
   return with_body_type(static_cast<MessageType>(t), []<typename T>() { return true; }).has_value();
 }
 
-
-
 void write_header4(ByteWriter& w, Profile profile, MessageType type) {
   w.u8(wire_version);
   w.u8(static_cast<std::uint8_t>(profile));

@@ -52,7 +52,8 @@ enum class MessageType : std::uint8_t {
   key_response_ta_h1 = 0x15,     // TA -> AP: the pairing statement, S(Prv(TA))
   key_response_ap_h1 = 0x16,     // AP -> SM: the statement unchanged, S(Prv(AP))
   cwek_gen_info_h1 = 0x17,       // SM -> TP: X25519 E_SM, the statement, SM confirmation, S(Prv(SM))
-  cwek_gen_info_cnfm_h1 = 0x18,  // TP -> SM: TP confirmation  // SM -> TP: sequence, time, layout, AES-128-CBC(CWEK) ciphertext, HMAC-SHA1(HMAC_KEY)
+  cwek_gen_info_cnfm_h1 = 0x18,  // TP -> SM: TP confirmation  // SM -> TP: sequence, time, layout, AES-128-CBC(CWEK)
+                                 // ciphertext, HMAC-SHA1(HMAC_KEY)
   // DCAS network protocol (0x20-0x3f). Minimal forms carrying the protocol's triggers and the AP's
   // view of host presence; the headend completes them.
   security_announce = 0x20,  // AP -> all SMs: network ID, client image version, S(Prv(AP)), Cert(AP)
@@ -221,11 +222,11 @@ struct CwekGenInfoCnfmH1 {
   Bytes confirmation;  // 32 bytes: HMAC-SHA256(K_confirm, "TP" || TH)
 };
 
-using Body = std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa,
-                          KeyResponseFromAp, CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload,
-                          HostPresence, ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm, TpCertReqH1, TpCertRspH1,
-                          KeyRequestFromSmH1, KeyRequestFromApH1, KeyResponseFromTaH1, KeyResponseFromApH1,
-                          CwekGenInfoH1, CwekGenInfoCnfmH1>;
+using Body =
+    std::variant<TpCertReq, TpCertRsp, KeyRequestFromSm, KeyRequestFromAp, KeyResponseFromTa, KeyResponseFromAp,
+                 CwekGenInfo, CwekGenInfoCnfm, ControlWord, SecurityAnnounce, DcasDownload, HostPresence,
+                 ImageKeyRequest, ImageKeyGrant, ClientImage, Emm, Ecm, TpCertReqH1, TpCertRspH1, KeyRequestFromSmH1,
+                 KeyRequestFromApH1, KeyResponseFromTaH1, KeyResponseFromApH1, CwekGenInfoH1, CwekGenInfoCnfmH1>;
 
 struct Message {
   Profile profile = Profile::koo2010;
