@@ -29,7 +29,8 @@ using service::Millis;
 
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
-              network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal;
+              network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal,
+              profile = "hardened1";
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -104,17 +105,28 @@ Result<std::unique_ptr<observe::Journal>> open_journal() {
   return observe::Journal::open(args().journal);
 }
 
+// --profile: the handshake every role of this process runs (docs/spec.md §1).
+Result<wire::Profile> chosen_profile() { return wire::profile_from_name(args().profile); }
+
+void add_profile_option(CLI::App* command) {
+  command->add_option("--profile", args().profile, "The SM-TP handshake: hardened1 or koo2010 (the paper's)")
+      ->capture_default_str();
+}
+
 Result<void> ta_serve(CLI::App* command) {
   auto& a = args();
   DCAS_TRY(apply_config(command));
+  DCAS_TRY_ASSIGN(profile, chosen_profile());
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   const std::filesystem::path dir(a.ta_dir);
   DCAS_TRY_ASSIGN(
       root, provisioning::load_ta_identity(a.ta_key.empty() ? dir / "ta.key" : std::filesystem::path(a.ta_key),
                                            a.ta_cert.empty() ? dir / "ta.crt" : std::filesystem::path(a.ta_cert)));
   DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
+  protocol::TaPolicy policy;
+  policy.presence_lease = std::chrono::seconds(a.presence_lease);
   protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(),
-                                {std::chrono::seconds(a.presence_lease)});
+                                policy, profile);
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
   service::TaService service(io, ta, {server_limits(), a.max_in_flight}, log);
@@ -123,8 +135,8 @@ Result<void> ta_serve(CLI::App* command) {
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
                                  : a.db.starts_with("sqlite:") ? a.db
                                                                : "postgresql";
-  log(fmt::format("listening on {}:{} ({} thread(s), store {})", bound.address().to_string(), bound.port(), a.threads,
-                  store_name));
+  log(fmt::format("listening on {}:{} ({} thread(s), store {}, profile {})", bound.address().to_string(),
+                  bound.port(), a.threads, store_name, wire::profile_name(profile)));
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service.server().start();
   service::run_until_signalled(io, a.threads, log, [&] { service.server().stop(); });
@@ -135,6 +147,7 @@ Result<void> ta_serve(CLI::App* command) {
 Result<void> ap_serve(CLI::App* command) {
   auto& a = args();
   DCAS_TRY(apply_config(command));
+  DCAS_TRY_ASSIGN(profile, chosen_profile());
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
   DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
@@ -151,7 +164,7 @@ Result<void> ap_serve(CLI::App* command) {
   }
   const protocol::ApPolicy policy{seconds(a.answer_timeout), seconds(a.presence_interval)};
   DCAS_TRY_ASSIGN(ap, protocol::AuthProxy::create(std::move(identity), crypto::system_random(),
-                                                  std::chrono::system_clock::now(), policy));
+                                                  std::chrono::system_clock::now(), policy, profile));
   const auto log = log_sink(a.headend_dir.empty() ? "ap" : "headend");
   asio::io_context io(1);
   service::ApServiceConfig config;
@@ -170,8 +183,9 @@ Result<void> ap_serve(CLI::App* command) {
   }
   service::ApService service(io, ap, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
-  log(fmt::format("AP {} listening on {}:{}, TA at {}, network {}{}", ap.id().hex(), bound.address().to_string(),
-                  bound.port(), a.ta_address, to_hex(network_id),
+  log(fmt::format("AP {} listening on {}:{}, TA at {}, network {}, profile {}{}", ap.id().hex(),
+                  bound.address().to_string(), bound.port(), a.ta_address, to_hex(network_id),
+                  wire::profile_name(profile),
                   personalizer ? ", with the PS and download server of " + a.headend_dir : std::string()));
   DCAS_TRY(service.start());
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
@@ -184,6 +198,7 @@ void host_pair(CLI::App* command) {
   auto& a = args();
   auto run = [&]() -> Result<nlohmann::json> {
     DCAS_TRY(apply_config(command));
+    DCAS_TRY_ASSIGN(profile, chosen_profile());
     service::HostConfig config;
     DCAS_TRY_ASSIGN(ap, net::parse_host_port(a.ap_address));
     config.ap = ap;
@@ -210,10 +225,10 @@ void host_pair(CLI::App* command) {
       sm_memory = std::move(sm_file);
       tp_memory = std::move(tp_file);
     }
-    DCAS_TRY_ASSIGN(sm,
-                    protocol::SecureMicro::create(std::move(sm_identity), *sm_memory, crypto::system_random(), now));
-    DCAS_TRY_ASSIGN(
-        tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory, crypto::system_random(), now));
+    DCAS_TRY_ASSIGN(sm, protocol::SecureMicro::create(std::move(sm_identity), *sm_memory, crypto::system_random(),
+                                                      now, profile));
+    DCAS_TRY_ASSIGN(tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory,
+                                                             crypto::system_random(), now, {}, profile));
     const auto log = log_sink("host");
     DCAS_TRY_ASSIGN(journal, open_journal());
     // What the host saw, in order: on stderr, in the journal, and in the --json outcome.
@@ -230,7 +245,10 @@ void host_pair(CLI::App* command) {
       if (journal) journal->write(record);
       seen.push_back(observe::to_json(record));
     };
-    nlohmann::json out{{"sm_id", sm.id().hex()}, {"tp_id", tp.id().hex()}, {"ap", a.ap_address}};
+    nlohmann::json out{{"sm_id", sm.id().hex()},
+                       {"tp_id", tp.id().hex()},
+                       {"ap", a.ap_address},
+                       {"profile", wire::profile_name(profile)}};
     auto algorithm = ts::algorithm_from_name(a.algo);
     if (!algorithm) return fail(Errc::invalid_argument, "--algo must be csa2, cissa or idsa");
     // `host run`: the broadcast is watched while the host is on the network.
@@ -341,6 +359,7 @@ void add_services(CLI::App& app, CLI::App& ta) {
   serve->add_option("--presence-lease", a.presence_lease, "Seconds a paired host counts as present")
       ->capture_default_str();
   add_server_options(serve);
+  add_profile_option(serve);
   serve->callback([serve] {
     if (args().listen.empty()) args().listen = "127.0.0.1:7400";
     if (auto r = ta_serve(serve); !r) report_error("ta serve", r.error());
@@ -363,6 +382,7 @@ void add_services(CLI::App& app, CLI::App& ta) {
                       "Headend directory: serve its client images (PS, download server); the network ID is its");
     }
     add_server_options(cmd);
+    add_profile_option(cmd);
     cmd->callback([cmd, name] {
       if (args().listen.empty()) args().listen = "127.0.0.1:7500";
       if (auto r = ap_serve(cmd); !r) report_error(name, r.error());
@@ -403,6 +423,7 @@ void add_host_options(CLI::App* pair) {
                    "Directory for the SM's and TP's secure memories (sm.nvm, tp.nvm, owner-only); default: none kept");
   pair->add_flag("--hold", a.hold, "Once paired, stay on the network until SIGINT/SIGTERM");
   pair->add_flag("--json", a.json, "Print the outcome as JSON");
+  add_profile_option(pair);
   add_link_options(pair);
 }
 

@@ -55,7 +55,14 @@ class Demo {
 
  private:
   Result<Run> dcas(const std::vector<std::string>& argv, const std::string& name, std::chrono::seconds timeout = 120s) {
-    return h_.run(argv, name, timeout);
+    return h_.run(profiled(argv), name, timeout);
+  }
+  // Every process that runs protocol roles runs the demo's profile.
+  std::vector<std::string> profiled(std::vector<std::string> argv) const {
+    const bool roles = argv.size() >= 2 && ((argv[0] == "ta" && argv[1] == "serve") ||
+                                            (argv[0] == "headend" && argv[1] == "serve") || argv[0] == "host");
+    if (roles) argv.insert(argv.end(), {"--profile", o_.profile});
+    return argv;
   }
   Result<std::vector<Device>> issue(const std::string& role, unsigned count);
   Result<void> provision();
@@ -145,14 +152,14 @@ Result<void> Demo::provision() {
 
 Result<void> Demo::start_servers() {
   t_.act("2. The TA and the headend come up (real processes, loopback, SQLite)");
-  DCAS_TRY_ASSIGN(ta, h_.serve({"ta", "serve", "--ta", (dir_ / "ta").string()}, "ta"));
+  DCAS_TRY_ASSIGN(ta, h_.serve(profiled({"ta", "serve", "--ta", (dir_ / "ta").string()}), "ta"));
   ta_server_ = std::move(ta);
   ta_address_ = ta_server_.address();
   t_.note("TA", "dcas ta serve on " + ta_address_);
   for (auto& n : networks_) {
     n.journal = dir_ / "logs" / ("headend-" + n.name + ".journal");
-    DCAS_TRY_ASSIGN(server, h_.serve({"headend", "serve", "--headend", n.headend.string(), "--ap", n.ap.dir.string(),
-                                      "--ta", ta_address_, "--journal", n.journal.string()},
+    DCAS_TRY_ASSIGN(server, h_.serve(profiled({"headend", "serve", "--headend", n.headend.string(), "--ap",
+                                               n.ap.dir.string(), "--ta", ta_address_, "--journal", n.journal.string()}),
                                      "headend-" + n.name));
     n.server = std::move(server);
     n.address = n.server.address();
@@ -396,8 +403,8 @@ Result<void> Demo::image_update() {
   auto journal_of = [&](const Box& h) { return dir_ / "logs" / fmt::format("hold-{}.journal", h.number); };
   for (auto& h : boxes_) {
     held.push_back(
-        h_.start({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
-                  h.state.string(), "--attempts", "3", "--hold", "--journal", journal_of(h).string()},
+        h_.start(profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
+                  h.state.string(), "--attempts", "3", "--hold", "--journal", journal_of(h).string()}),
                  fmt::format("hold-{}", h.number)));
     t_.note(h.label(), "on the network (dcas host pair --hold)");
   }
@@ -506,6 +513,8 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
   if (std::find(scenarios.begin(), scenarios.end(), a.scenario) == scenarios.end())
     return fail(Errc::invalid_argument, "unknown scenario " + a.scenario);
   if (a.hosts < 1 || a.hosts > 16) return fail(Errc::invalid_argument, "--hosts must be 1-16");
+  if (a.profile != "hardened1" && a.profile != "koo2010")
+    return fail(Errc::invalid_argument, "--profile must be hardened1 or koo2010");
   if (a.scenario == "unsubscribed" && a.hosts < 2)
     return fail(Errc::invalid_argument, "scenario unsubscribed needs 2 hosts or more");
   fs::path dir;
@@ -518,8 +527,8 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
     if (!::mkdtemp(tmpl.data())) return fail(Errc::io_error, "cannot create a temporary directory");
     dir = tmpl;
   }
-  fmt::print("DCAS demo, scenario {}: {} host(s), {} with crypto periods of {} s; work directory {}\n", a.scenario,
-             a.hosts, a.algo, a.crypto_period, dir.string());
+  fmt::print("DCAS demo, scenario {}, profile {}: {} host(s), {} with crypto periods of {} s; work directory {}\n",
+             a.scenario, a.profile, a.hosts, a.algo, a.crypto_period, dir.string());
   Timeline t;
   Result<void> ran;
   {

@@ -26,6 +26,7 @@ struct DemoOptions {
   std::string keep;   // keep the work directory here
   std::string json;   // write the timeline here
   std::string algo = "csa2";
+  std::string profile = "hardened1";  // the SM-TP handshake of every process: hardened1 or koo2010
   double crypto_period = 2, duration = 10;
   std::filesystem::path binary;  // the dcas program; default: this process's own executable
 };
