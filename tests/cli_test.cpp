@@ -174,16 +174,16 @@ TEST(Cli, DemoKeepsItsStreamsAndWritesItsTimeline) {
   std::vector<std::string> hops;
   for (const auto& e : trace["timeline"])
     if (e["kind"] == "hop") hops.push_back(e["what"].get<std::string>());
-  // The paper's order, AP-TA legs included.
+  // The paper's order, AP-TA legs included, in the default profile's messages (hardened1).
   const std::vector<std::string> expected = {"SecurityAnnounce",
-                                             "TPCertReq",
-                                             "TPCertRsp",
-                                             "KeyRequest (SM->AP)",
-                                             "KeyRequest (AP->TA)",
-                                             "KeyResponse (TA->AP)",
-                                             "KeyResponse (AP->SM)",
-                                             "CWEKGenInfo (SM->TP)",
-                                             "CWEKGenInfoCnfm",
+                                             "TPCertReq (SM->TP, h1)",
+                                             "TPCertRsp (TP->SM, h1)",
+                                             "KeyRequest (SM->AP, h1)",
+                                             "KeyRequest (AP->TA, h1)",
+                                             "KeyResponse (TA->AP, h1)",
+                                             "KeyResponse (AP->SM, h1)",
+                                             "CWEKGenInfo (SM->TP, h1)",
+                                             "CWEKGenInfoCnfm (TP->SM, h1)",
                                              "ImageKeyRequest",
                                              "ImageKeyGrant",
                                              "ClientImage"};

@@ -476,7 +476,7 @@ TEST_F(Services, ATaThatNeverAnswersTimesOutAndTheHostIsReportedGoneWhenItLeaves
   const auto frames = silent.received();
   EXPECT_EQ(frames[0].kind, FrameKind::message);
   EXPECT_EQ(protocol::peek_type(frames[0].payload).value(),
-            static_cast<std::uint8_t>(wire::MessageType::key_request_ap));
+            static_cast<std::uint8_t>(wire::MessageType::key_request_ap_h1));  // the default profile
   const Frame& left = frames[1];
   EXPECT_EQ(protocol::peek_type(left.payload).value(), static_cast<std::uint8_t>(wire::MessageType::host_presence));
   EXPECT_GE(left.stream, std::uint64_t{1} << 63);

@@ -125,8 +125,8 @@ Result<void> ta_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
   protocol::TaPolicy policy;
   policy.presence_lease = std::chrono::seconds(a.presence_lease);
-  protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(),
-                                policy, profile);
+  protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(), policy,
+                                profile);
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
   service::TaService service(io, ta, {server_limits(), a.max_in_flight}, log);
@@ -135,8 +135,8 @@ Result<void> ta_serve(CLI::App* command) {
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
                                  : a.db.starts_with("sqlite:") ? a.db
                                                                : "postgresql";
-  log(fmt::format("listening on {}:{} ({} thread(s), store {}, profile {})", bound.address().to_string(),
-                  bound.port(), a.threads, store_name, wire::profile_name(profile)));
+  log(fmt::format("listening on {}:{} ({} thread(s), store {}, profile {})", bound.address().to_string(), bound.port(),
+                  a.threads, store_name, wire::profile_name(profile)));
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service.server().start();
   service::run_until_signalled(io, a.threads, log, [&] { service.server().stop(); });
@@ -225,8 +225,8 @@ void host_pair(CLI::App* command) {
       sm_memory = std::move(sm_file);
       tp_memory = std::move(tp_file);
     }
-    DCAS_TRY_ASSIGN(sm, protocol::SecureMicro::create(std::move(sm_identity), *sm_memory, crypto::system_random(),
-                                                      now, profile));
+    DCAS_TRY_ASSIGN(
+        sm, protocol::SecureMicro::create(std::move(sm_identity), *sm_memory, crypto::system_random(), now, profile));
     DCAS_TRY_ASSIGN(tp, protocol::TransportProcessor::create(std::move(tp_identity), *tp_memory,
                                                              crypto::system_random(), now, {}, profile));
     const auto log = log_sink("host");

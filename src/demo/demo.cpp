@@ -158,9 +158,10 @@ Result<void> Demo::start_servers() {
   t_.note("TA", "dcas ta serve on " + ta_address_);
   for (auto& n : networks_) {
     n.journal = dir_ / "logs" / ("headend-" + n.name + ".journal");
-    DCAS_TRY_ASSIGN(server, h_.serve(profiled({"headend", "serve", "--headend", n.headend.string(), "--ap",
-                                               n.ap.dir.string(), "--ta", ta_address_, "--journal", n.journal.string()}),
-                                     "headend-" + n.name));
+    DCAS_TRY_ASSIGN(server,
+                    h_.serve(profiled({"headend", "serve", "--headend", n.headend.string(), "--ap", n.ap.dir.string(),
+                                       "--ta", ta_address_, "--journal", n.journal.string()}),
+                             "headend-" + n.name));
     n.server = std::move(server);
     n.address = n.server.address();
     t_.note("headend", fmt::format("network {}: dcas headend serve (AP {}, PS, download server) on {}", n.name, n.ap.id,
@@ -238,7 +239,8 @@ void Demo::show_host_run(const Box& h, const nlohmann::json& out, const Network&
     if (const auto* hop = std::get_if<observe::HopRecord>(&*record)) {
       t_.hop(observe::route_of(*hop), observe::describe(*hop));
       // The AP-TA legs happen between the SM's KeyRequest and the AP's KeyResponse.
-      if (hop->to == Role::ap && hop->type == static_cast<std::uint8_t>(wire::MessageType::key_request_sm))
+      if (hop->to == Role::ap && (hop->type == static_cast<std::uint8_t>(wire::MessageType::key_request_sm) ||
+                                  hop->type == static_cast<std::uint8_t>(wire::MessageType::key_request_sm_h1)))
         for (const auto& r : relayed) t_.hop(observe::route_of(r), observe::describe(r));
       continue;
     }
@@ -402,10 +404,10 @@ Result<void> Demo::image_update() {
   std::vector<std::unique_ptr<ChildProcess>> held;
   auto journal_of = [&](const Box& h) { return dir_ / "logs" / fmt::format("hold-{}.journal", h.number); };
   for (auto& h : boxes_) {
-    held.push_back(
-        h_.start(profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
+    held.push_back(h_.start(
+        profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
                   h.state.string(), "--attempts", "3", "--hold", "--journal", journal_of(h).string()}),
-                 fmt::format("hold-{}", h.number)));
+        fmt::format("hold-{}", h.number)));
     t_.note(h.label(), "on the network (dcas host pair --hold)");
   }
   // The SM's events in the host's journal, in order.
