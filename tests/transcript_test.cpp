@@ -1,6 +1,8 @@
 // Deterministic runs: with fixed keys, certificates, clock and seeded random sources a complete
-// run reproduces, byte for byte, the transcript stored in tests/data/transcript_koo2010.txt and
-// shown in docs/spec.md (appendix A). DCAS_WRITE_TRANSCRIPT=FILE writes a new one.
+// run reproduces, byte for byte, the transcript stored in tests/data/transcript_<profile>.txt and
+// shown in docs/spec.md (appendices A and B). DCAS_WRITE_TRANSCRIPT=DIR writes new ones there.
+#include <fmt/format.h>
+
 #include <fstream>
 
 #include "common/files.h"
@@ -16,8 +18,8 @@ struct Line {
   std::string from, to, type, hex;
 };
 
-std::vector<Line> run_reference() {
-  Deployment d;
+std::vector<Line> run_reference(wire::Profile profile) {
+  Deployment d{profile};
   auto h = d.host("5300000000000001", "5400000000000001");
   d.announce(*h);
   EXPECT_TRUE(d.established(*h));
@@ -35,15 +37,21 @@ std::vector<Line> run_reference() {
   return lines;
 }
 
-TEST(Transcript, ACompleteRunReproducesTheStoredTranscript) {
-  const auto lines = run_reference();
-  if (const char* out = std::getenv("DCAS_WRITE_TRANSCRIPT")) {
-    std::ofstream f(out);
-    f << "# koo2010 reference transcript: tests/transcript_test.cpp, docs/spec.md appendix A.\n";
+class Transcript : public ::testing::TestWithParam<wire::Profile> {};
+
+TEST_P(Transcript, ACompleteRunReproducesTheStoredTranscript) {
+  const auto profile = GetParam();
+  const std::string name = fmt::format("transcript_{}.txt", wire::profile_name(profile));
+  const auto lines = run_reference(profile);
+  if (const char* dir = std::getenv("DCAS_WRITE_TRANSCRIPT")) {
+    std::ofstream f(std::filesystem::path(dir) / name);
+    f << "# " << wire::profile_name(profile)
+      << " reference transcript: tests/transcript_test.cpp, docs/spec.md appendix "
+      << (profile == wire::Profile::koo2010 ? "A" : "B") << ".\n";
     for (const auto& l : lines)
       f << "\nFrom = " << l.from << "\nTo = " << l.to << "\nType = " << l.type << "\nBytes = " << l.hex << "\n";
   }
-  const auto stored = parse_records(read_text_file(source_dir() / "tests/data/transcript_koo2010.txt").value()).value();
+  const auto stored = parse_records(read_text_file(source_dir() / "tests/data" / name).value()).value();
   ASSERT_EQ(stored.size(), lines.size());
   for (std::size_t i = 0; i < lines.size(); ++i) {
     EXPECT_EQ(stored[i].word("From").value(), lines[i].from) << i;
@@ -53,20 +61,23 @@ TEST(Transcript, ACompleteRunReproducesTheStoredTranscript) {
   }
 }
 
-TEST(Transcript, TheSpecShowsIt) {
+TEST_P(Transcript, TheSpecShowsIt) {
   const std::string spec = read_spec();
   std::string compact;
   for (char c : spec)
     if (std::isxdigit(static_cast<unsigned char>(c))) compact += c;
-  for (const auto& l : run_reference())
-    EXPECT_NE(compact.find(l.hex), std::string::npos) << "docs/spec.md appendix A lacks " << l.type;
+  for (const auto& l : run_reference(GetParam()))
+    EXPECT_NE(compact.find(l.hex), std::string::npos) << "docs/spec.md's appendix lacks " << l.type;
 }
 
-TEST(Transcript, TwoRunsAreIdentical) {
-  const auto a = run_reference(), b = run_reference();
+TEST_P(Transcript, TwoRunsAreIdentical) {
+  const auto a = run_reference(GetParam()), b = run_reference(GetParam());
   ASSERT_EQ(a.size(), b.size());
   for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].hex, b[i].hex);
 }
+
+INSTANTIATE_TEST_SUITE_P(Profiles, Transcript, ::testing::Values(wire::Profile::koo2010, wire::Profile::hardened1),
+                         [](const auto& info) { return std::string(wire::profile_name(info.param)); });
 
 }  // namespace
 }  // namespace dcas

@@ -66,6 +66,44 @@ Result<void> run_hkdf(const Record& r) {
   return expect_equal(view(okm), okm_want, "HKDF-Expand");
 }
 
+// The hardened1 key schedule from both ends: the SM's scalar with E_TP, the TP's with E_SM.
+Result<void> run_hardened1(const Record& r) {
+  DCAS_TRY_ASSIGN(kpk, r.hex("KPK"));
+  DCAS_TRY_ASSIGN(req, r.hex("TPCertReq"));
+  DCAS_TRY_ASSIGN(rsp, r.hex("TPCertRsp"));
+  DCAS_TRY_ASSIGN(statement, r.hex("Statement"));
+  DCAS_TRY_ASSIGN(scalar_sm, r.hex("ScalarSM"));
+  DCAS_TRY_ASSIGN(scalar_tp, r.hex("ScalarTP"));
+  DCAS_TRY_ASSIGN(sm, crypto::X25519Key::from_private(scalar_sm));
+  DCAS_TRY_ASSIGN(tp, crypto::X25519Key::from_private(scalar_tp));
+  for (auto [name, got] : {std::pair{"ESM", sm.public_key()}, std::pair{"ETP", tp.public_key()}}) {
+    DCAS_TRY_ASSIGN(want, r.hex(name));
+    if (auto e = expect_equal(got, want, name); !e) return e;
+  }
+  DCAS_TRY_ASSIGN(ss_sm, sm.shared_secret(tp.public_key()));
+  DCAS_TRY_ASSIGN(ss_tp, tp.shared_secret(sm.public_key()));
+  DCAS_TRY_ASSIGN(shared, r.hex("Shared"));
+  if (auto e = expect_equal(view(ss_sm), shared, "X25519 (SM)"); !e) return e;
+  if (auto e = expect_equal(view(ss_tp), shared, "X25519 (TP)"); !e) return e;
+  const auto th = protocol::transcript_hash(req, rsp, statement, sm.public_key());
+  DCAS_TRY_ASSIGN(prk, crypto::hkdf_extract(th, concat({kpk, view(ss_tp)})));
+  DCAS_TRY_ASSIGN(keys, protocol::derive_handshake_keys(kpk, view(ss_tp), th));
+  const auto confirm_sm = protocol::key_confirmation(view(keys.confirm_key), "SM", th);
+  const auto confirm_tp = protocol::key_confirmation(view(keys.confirm_key), "TP", th);
+  const std::pair<const char*, ByteView> outputs[] = {{"TH", th},
+                                                      {"PRK", view(prk)},
+                                                      {"CWEK", view(keys.cwek)},
+                                                      {"HMACKey", view(keys.hmac_key)},
+                                                      {"KConfirm", view(keys.confirm_key)},
+                                                      {"ConfirmSM", confirm_sm},
+                                                      {"ConfirmTP", confirm_tp}};
+  for (const auto& [name, got] : outputs) {
+    DCAS_TRY_ASSIGN(want, r.hex(name));
+    if (auto e = expect_equal(got, want, name); !e) return e;
+  }
+  return {};
+}
+
 Result<void> run_hmac_sha1(const Record& r) {
   DCAS_TRY_ASSIGN(key, r.hex("Key"));
   DCAS_TRY_ASSIGN(data, r.hex("Data"));
@@ -212,6 +250,7 @@ const std::map<std::string, Runner, std::less<>>& runners() {
       {"rsa_oaep_sha256.txt", run_rsa_oaep},
       {"rsa_pss_sha256.txt", run_rsa_pss},
       {"dcas_derivations.txt", run_derivations},
+      {"dcas_hardened1.txt", run_hardened1},
       {"dvb_csa2.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::csa2, r); }},
       {"dvb_cissa.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::cissa, r); }},
       {"atis_idsa.txt", [](const Record& r) { return run_ts_cipher(ts::Algorithm::idsa, r); }},
