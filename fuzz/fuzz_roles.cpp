@@ -1,6 +1,8 @@
-// libFuzzer target: every role's message handler, in each state it can wait in, on arbitrary
-// bytes. A handler must return an error or messages, never crash, hang or leak. States are reached
-// by replaying a real run's messages (recorded once at start-up) into fresh role instances.
+// libFuzzer target: every role's message handler, in each state it can wait in, under each profile,
+// on arbitrary bytes. A handler must return an error or messages, never crash, hang or leak. States
+// are reached by replaying a real run's messages (recorded once per profile at start-up) into fresh
+// role instances. The first input byte chooses the handler (low 7 bits) and the profile (bit 7:
+// hardened1).
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -23,6 +25,7 @@ crypto::RsaPrivateKey load_key(const char* name) {
 }
 
 struct World {
+  Profile profile;
   crypto::SeededRandom rng{view("fuzz")};
   crypto::RsaPrivateKey ta_key = load_key("ta"), ap_key = load_key("ap1"), sm_key = load_key("sm1"),
                         tp_key = load_key("tp1");
@@ -37,16 +40,16 @@ struct World {
     return pki::issue_device(ta_key, root, role, from_hex(id).value(), key.public_key(), validity, rng).value();
   }
 
-  World() {
+  explicit World(Profile p) : profile(p) {
     MemoryPairingStore store;
     store
         .add_sm(SmId::from_hex("5300000000000001").value(),
                 {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)})
         .value();
     store.add_tp(TpId::from_hex("5400000000000001").value()).value();
-    TrustedAuthority ta({ta_key, root, root}, store, rng);
+    TrustedAuthority ta({ta_key, root, root}, store, rng, {}, profile);
     ta.register_ap(ap_id.certificate, now).value();
-    AuthProxy ap = AuthProxy::create(ap_id, rng, now).value();
+    AuthProxy ap = AuthProxy::create(ap_id, rng, now, {}, profile).value();
     InProcessNetwork net(ta, ap);
     auto host = net.add_host(sm_id, tp_id, rng, rng, now).value();
     Output announce;
@@ -65,15 +68,17 @@ struct World {
   }
 };
 
+Profile current = Profile::koo2010;  // the input's profile (the first byte's bit 7)
+
 World& world() {
-  static World w;
-  return w;
+  static World koo(Profile::koo2010), hardened(Profile::hardened1);
+  return current == Profile::hardened1 ? hardened : koo;
 }
 
 void fuzz_sm(ByteView input, std::size_t replayed, Role from) {
   auto& w = world();
   MemoryNonVolatile<SmMemory> memory;
-  auto sm = SecureMicro::create(w.sm_id, memory, w.rng, now).value();
+  auto sm = SecureMicro::create(w.sm_id, memory, w.rng, now, w.profile).value();
   for (const auto& hop : w.sent_to(Role::sm, replayed)) (void)sm.receive(hop.from, hop.bytes, now);
   (void)sm.receive(from, input, now);
 }
@@ -81,14 +86,14 @@ void fuzz_sm(ByteView input, std::size_t replayed, Role from) {
 void fuzz_tp(ByteView input, std::size_t replayed) {
   auto& w = world();
   MemoryNonVolatile<TpMemory> memory;
-  auto tp = TransportProcessor::create(w.tp_id, memory, w.rng, now).value();
+  auto tp = TransportProcessor::create(w.tp_id, memory, w.rng, now, {}, w.profile).value();
   for (const auto& hop : w.sent_to(Role::tp, replayed)) (void)tp.receive(hop.bytes, now);
   (void)tp.receive(input, now);
 }
 
 void fuzz_ap(ByteView input, bool from_ta) {
   auto& w = world();
-  auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
+  auto ap = AuthProxy::create(w.ap_id, w.rng, now, {}, w.profile).value();
   if (from_ta) {
     for (const auto& hop : w.sent_to(Role::ap, 1)) (void)ap.receive_from_sm(1, hop.bytes, now);
     (void)ap.receive_from_ta(1, input, now);
@@ -108,7 +113,7 @@ struct EstablishedSm {
       m.image = InstalledImage{Bytes(8, 'N'), 1, SecureBytes(16, 0xca), Bytes(32, 0)};
       (void)memory.store(m);
     }
-    sm.emplace(SecureMicro::create(w.sm_id, memory, w.rng, now).value());
+    sm.emplace(SecureMicro::create(w.sm_id, memory, w.rng, now, w.profile).value());
     for (const auto& hop : w.sent_to(Role::sm, 4)) (void)sm->receive(hop.from, hop.bytes, now);
   }
 };
@@ -116,7 +121,7 @@ struct EstablishedSm {
 // An AP that relayed the run's pairing on session 1: the TA validated the SM there.
 AuthProxy validated_ap() {
   auto& w = world();
-  auto ap = AuthProxy::create(w.ap_id, w.rng, now).value();
+  auto ap = AuthProxy::create(w.ap_id, w.rng, now, {}, w.profile).value();
   for (const auto& hop : w.sent_to(Role::ap, 2))
     hop.from == Role::sm ? (void)ap.receive_from_sm(1, hop.bytes, now) : (void)ap.receive_from_ta(1, hop.bytes, now);
   return ap;
@@ -151,7 +156,7 @@ void fuzz_ta(ByteView input) {
   (void)store.add_sm(SmId::from_hex("5300000000000001").value(),
                      {SecureBytes(16, 1), SecureBytes(16, 2), SecureBytes(16, 3)});
   (void)store.add_tp(TpId::from_hex("5400000000000001").value());
-  TrustedAuthority ta({w.ta_key, w.root, w.root}, store, w.rng);
+  TrustedAuthority ta({w.ta_key, w.root, w.root}, store, w.rng, {}, w.profile);
   (void)ta.register_ap(w.ap_id.certificate, now);
   (void)ta.receive(1, input, now);
 }
@@ -161,8 +166,9 @@ void fuzz_ta(ByteView input) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const ByteView input(data + 1, size - 1);
+  current = (data[0] & 0x80) ? Profile::hardened1 : Profile::koo2010;
   // The SM receives (from the AP, from the TP) in this order: announce, TPCertRsp, KeyResponse, Cnfm.
-  switch (data[0] % 14) {
+  switch ((data[0] & 0x7f) % 14) {
     case 0: fuzz_sm(input, 0, Role::ap); break;  // idle
     case 1: fuzz_sm(input, 1, Role::tp); break;  // awaiting TPCertRsp
     case 2: fuzz_sm(input, 2, Role::ap); break;  // awaiting KeyResponse

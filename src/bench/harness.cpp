@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <regex>
 
@@ -15,9 +16,9 @@ std::vector<Suite>& suites() {
 
 namespace {
 
-// Collects each run's rate instead of printing Google Benchmark's own report. Every benchmark
-// runs several times, interleaved with the others; the best repetition counts, because noise
-// (the other core, frequency changes) only ever slows a run down.
+// Collects each repetition's rate instead of printing Google Benchmark's own report. Every
+// benchmark runs in many short repetitions, interleaved at random with the others, so that the
+// i-th repetitions of a measured path and of its bound ran close in time, under the same noise.
 class CollectingReporter final : public benchmark::BenchmarkReporter {
  public:
   bool ReportContext(const Context&) override { return true; }
@@ -27,15 +28,34 @@ class CollectingReporter final : public benchmark::BenchmarkReporter {
           run.real_accumulated_time <= 0)
         continue;
       const std::string name = run.run_name.function_name;
-      const double rate = static_cast<double>(run.iterations) / run.real_accumulated_time;
-      ops_per_second[name] = std::max(ops_per_second[name], rate);
+      ops_per_second[name].push_back(static_cast<double>(run.iterations) / run.real_accumulated_time);
       if (auto it = run.counters.find("bytes_per_second"); it != run.counters.end())
-        bytes_per_second[name] = std::max(bytes_per_second[name], it->second.value);
+        bytes_per_second[name].push_back(it->second.value);
     }
   }
-  std::map<std::string, double> ops_per_second;
-  std::map<std::string, double> bytes_per_second;
+  std::map<std::string, std::vector<double>> ops_per_second;
+  std::map<std::string, std::vector<double>> bytes_per_second;
 };
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// The ratio of each round (the i-th repetition of each), its median and the spread of the middle
+// half (the quartiles): one noisy round moves neither.
+struct Ratios {
+  double median = 0, low = 0, high = 0;
+};
+Ratios round_ratios(const std::vector<double>& measured, const std::vector<double>& bound, double scale) {
+  std::vector<double> r;
+  for (std::size_t i = 0; i < std::min(measured.size(), bound.size()); ++i)
+    if (bound[i] > 0) r.push_back(measured[i] / (bound[i] * scale));
+  if (r.empty()) return {};
+  std::sort(r.begin(), r.end());
+  return {median(r), r[r.size() / 4], r[(3 * r.size()) / 4]};
+}
 
 std::string regex_escape(const std::string& s) {
   static const std::regex special(R"([.^$|()\[\]{}*+?\\])");
@@ -45,7 +65,7 @@ std::string regex_escape(const std::string& s) {
 }  // namespace
 
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds) {
-  constexpr int repetitions = 5;
+  constexpr int repetitions = 21;
   std::string filter;
   for (const auto& s : specs)
     for (const auto& n : {s.measured, s.bound}) filter += (filter.empty() ? "^(" : "|") + regex_escape(n);
@@ -76,8 +96,11 @@ Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, do
       return fail(Errc::invalid_argument, fmt::format("benchmark for '{}' did not run", s.name));
     }
     const double scale = bytes ? 1e-6 : 1.0;
-    Figure f{s.name, measured->second * scale, bytes ? "MB/s" : "op/s", bound->second * scale * s.bound_scale, 0};
-    f.efficiency = f.bound > 0 ? f.value / f.bound : 0;
+    const auto ratios = round_ratios(measured->second, bound->second, s.bound_scale);
+    Figure f{s.name, median(measured->second) * scale, bytes ? "MB/s" : "op/s",
+             median(bound->second) * scale * s.bound_scale, ratios.median};
+    f.spread_low = ratios.low;
+    f.spread_high = ratios.high;
     f.comparison = s.comparison;
     figures.push_back(f);
   }
@@ -87,16 +110,18 @@ Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, do
 void print_table(std::ostream& out, const std::vector<Figure>& figures) {
   std::size_t width = 6;
   for (const auto& f : figures) width = std::max(width, f.name.size());
-  out << fmt::format("{:<{}}  {:>14}  {:>14}  {:>5}  {:>10}\n", "figure", width, "measured", "bound", "unit",
-                     "efficiency");
+  out << fmt::format("{:<{}}  {:>14}  {:>14}  {:>5}  {:>10}  {}\n", "figure", width, "measured", "bound", "unit",
+                     "efficiency", "(middle half of the rounds)");
   for (const auto& f : figures)
     if (!f.comparison)
-      out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>10.3f}\n", f.name, width, f.value, f.bound, f.unit,
-                         f.efficiency);
+      out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>10.3f}  ({:.3f}-{:.3f})\n", f.name, width, f.value,
+                         f.bound, f.unit, f.efficiency, f.spread_low, f.spread_high);
   for (const auto& f : figures)
     if (f.comparison)
-      out << fmt::format("{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>9.2f}x  (against another tool, not a limit)\n",
-                         f.name, width, f.value, f.bound, f.unit, f.efficiency);
+      out << fmt::format(
+          "{:<{}}  {:>14.1f}  {:>14.1f}  {:>5}  {:>9.2f}x  ({:.2f}-{:.2f}; against another tool, "
+          "not a limit)\n",
+          f.name, width, f.value, f.bound, f.unit, f.efficiency, f.spread_low, f.spread_high);
 }
 
 nlohmann::json to_json(const std::vector<Figure>& figures) {
@@ -107,6 +132,7 @@ nlohmann::json to_json(const std::vector<Figure>& figures) {
                    {"unit", f.unit},
                    {"bound", f.bound},
                    {"efficiency", f.efficiency},
+                   {"efficiency_quartiles", {f.spread_low, f.spread_high}},
                    {"comparison", f.comparison}});
   return out;
 }

@@ -34,15 +34,17 @@ struct FigureSpec {
 
 struct Figure {
   std::string name;
-  double value = 0;  // measured rate
-  std::string unit;  // "op/s" or "MB/s"
-  double bound = 0;  // bound rate, same unit
-  double efficiency = 0;
+  double value = 0;                        // measured rate
+  std::string unit;                        // "op/s" or "MB/s"
+  double bound = 0;                        // bound rate, same unit
+  double efficiency = 0;                   // the median over the rounds of measured / bound
+  double spread_low = 0, spread_high = 0;  // the rounds' ratios: first and third quartile
   bool comparison = false;
 };
 
-// Runs every benchmark the specs name for about `min_seconds` each, in five interleaved
-// repetitions, and builds the figures from each benchmark's best repetition.
+// Runs every benchmark the specs name for about `min_seconds` each, in 21 short repetitions
+// interleaved at random, and builds each figure from the rounds: the median rates, and the median
+// (with quartiles) of the ratio of the i-th repetition of the measured path to the i-th of its bound.
 // Errors: invalid_argument (a spec names a benchmark that is not registered or did not run).
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds);
 

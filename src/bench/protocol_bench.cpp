@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include "bench/harness.h"
+#include "crypto/kex.h"
 #include "headend/broadcast.h"
 #include "host/receiver.h"
 #include "pki/authority.h"
@@ -53,9 +54,9 @@ struct Deployment {
   InProcessNetwork net;
   std::unique_ptr<InProcessHost> host;
 
-  Deployment()
-      : ta(register_devices(store), store, crypto::system_random()),
-        ap(AuthProxy::create(fixture().ap, crypto::system_random(), bench_time).value()),
+  explicit Deployment(wire::Profile profile = wire::Profile::koo2010)
+      : ta(register_devices(store), store, crypto::system_random(), {}, profile),
+        ap(AuthProxy::create(fixture().ap, crypto::system_random(), bench_time, {}, profile).value()),
         net(ta, ap) {
     auto& f = fixture();
     ta.register_ap(f.ap.certificate, bench_time).value();
@@ -76,8 +77,8 @@ struct Deployment {
 };
 
 // power_up -> established, the TA's pair reset to Paired Only between runs (no RSA involved).
-void protocol_run(benchmark::State& state) {
-  Deployment d;
+void protocol_run(benchmark::State& state, wire::Profile profile) {
+  Deployment d(profile);
   for (auto _ : state) {
     d.store.record_left(d.sm_id, bench_time).value();
     d.net.clear();
@@ -86,8 +87,9 @@ void protocol_run(benchmark::State& state) {
   }
 }
 
-// Exactly the RSA operations of one run (docs/performance.md lists them): 7 PSS signatures,
-// 6 OAEP decryptions, 8 PSS verifications, 6 OAEP encryptions, 4 certificate signature checks.
+// Exactly the RSA operations of one run (docs/performance.md lists them): 8 PSS signatures,
+// 6 OAEP decryptions, 9 PSS verifications, 6 OAEP encryptions, 4 certificate signature checks
+// (the AP's HostPresence ending the previous run's presence included).
 void protocol_rsa_operations(benchmark::State& state) {
   auto& f = fixture();
   const Bytes msg(300, 0x5a), small(40, 0x11);
@@ -96,11 +98,36 @@ void protocol_rsa_operations(benchmark::State& state) {
   const auto ct = crypto::oaep_encrypt(pub, small, crypto::system_random()).value();
   EVP_PKEY* ta_pub = X509_get0_pubkey(f.root.x509());
   for (auto _ : state) {
-    for (int i = 0; i < 7; ++i) benchmark::DoNotOptimize(crypto::pss_sign(f.sm_key, msg, crypto::system_random()));
+    for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(crypto::pss_sign(f.sm_key, msg, crypto::system_random()));
     for (int i = 0; i < 6; ++i) benchmark::DoNotOptimize(crypto::oaep_decrypt(f.sm_key, ct));
-    for (int i = 0; i < 8; ++i) benchmark::DoNotOptimize(crypto::pss_verify(pub, msg, sig));
+    for (int i = 0; i < 9; ++i) benchmark::DoNotOptimize(crypto::pss_verify(pub, msg, sig));
     for (int i = 0; i < 6; ++i) benchmark::DoNotOptimize(crypto::oaep_encrypt(pub, small, crypto::system_random()));
     for (int i = 0; i < 4; ++i) benchmark::DoNotOptimize(X509_verify(f.sm.certificate.x509(), ta_pub));
+  }
+}
+
+// The public-key work of one hardened1 run (docs/performance.md lists it): 7 PSS signatures,
+// 2 OAEP decryptions, 11 PSS verifications, 2 OAEP encryptions, 6 certificate signature checks
+// (HostPresence included, as for koo2010), and 4 X25519 scalar multiplications (two key
+// generations, two agreements).
+void protocol_public_key_work_h1(benchmark::State& state) {
+  auto& f = fixture();
+  const Bytes msg(300, 0x5a), small(20, 0x11);
+  const auto pub = f.sm_key.public_key();
+  const auto sig = crypto::pss_sign(f.sm_key, msg, crypto::system_random()).value();
+  const auto ct = crypto::oaep_encrypt(pub, small, crypto::system_random()).value();
+  EVP_PKEY* ta_pub = X509_get0_pubkey(f.root.x509());
+  const auto peer = crypto::X25519Key::generate(crypto::system_random()).value();
+  for (auto _ : state) {
+    for (int i = 0; i < 7; ++i) benchmark::DoNotOptimize(crypto::pss_sign(f.sm_key, msg, crypto::system_random()));
+    for (int i = 0; i < 2; ++i) benchmark::DoNotOptimize(crypto::oaep_decrypt(f.sm_key, ct));
+    for (int i = 0; i < 11; ++i) benchmark::DoNotOptimize(crypto::pss_verify(pub, msg, sig));
+    for (int i = 0; i < 2; ++i) benchmark::DoNotOptimize(crypto::oaep_encrypt(pub, small, crypto::system_random()));
+    for (int i = 0; i < 6; ++i) benchmark::DoNotOptimize(X509_verify(f.sm.certificate.x509(), ta_pub));
+    for (int i = 0; i < 2; ++i) {
+      auto key = crypto::X25519Key::generate(crypto::system_random());
+      benchmark::DoNotOptimize(key->shared_secret(peer.public_key()));
+    }
   }
 }
 
@@ -281,17 +308,24 @@ void receiver_descramble_limit(benchmark::State& state) {
   state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * stream.size()));
 }
 
-BENCHMARK(protocol_run)->Name("protocol/run");
+BENCHMARK_CAPTURE(protocol_run, koo2010, wire::Profile::koo2010)->Name("protocol/run");
 BENCHMARK(protocol_rsa_operations)->Name("protocol/rsa_operations");
+BENCHMARK_CAPTURE(protocol_run, hardened1, wire::Profile::hardened1)->Name("protocol/run_hardened1");
+BENCHMARK(protocol_public_key_work_h1)->Name("protocol/public_key_work_hardened1");
 BENCHMARK(cw_seal_open)->Name("cw/seal_open");
 BENCHMARK(cw_primitives)->Name("cw/primitives");
 BENCHMARK(receiver)->Name("receiver/broadcast")->UseRealTime();
 BENCHMARK(receiver_descramble_limit)->Name("receiver/descrambler_limit")->UseRealTime();
 
-const SuiteRegistration protocol_suite{
-    Suite{"protocol",
-          "One complete SM-TP protocol run (koo2010, in process) against the summed cost of its 31 RSA operations",
-          {{"koo2010 run, power-up to key confirmation", "protocol/run", "protocol/rsa_operations"}}}};
+const SuiteRegistration protocol_suite{Suite{
+    "protocol",
+    "One complete SM-TP protocol run (in process) against the summed cost of its public-key operations: koo2010's "
+    "33 RSA operations, hardened1's 28 RSA operations and 4 X25519 multiplications; and hardened1 against "
+    "koo2010",
+    {{"koo2010 run, power-up to key confirmation", "protocol/run", "protocol/rsa_operations"},
+     {"hardened1 run, power-up to key confirmation", "protocol/run_hardened1", "protocol/public_key_work_hardened1"},
+     {"hardened1 run against the koo2010 run (speed-up)", "protocol/run_hardened1", "protocol/run",
+      Unit::ops_per_second, true}}}};
 
 const SuiteRegistration cw_suite{
     Suite{"cw",

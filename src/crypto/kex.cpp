@@ -50,6 +50,15 @@ Result<SecureBytes> hkdf(int mode, ByteView key, ByteView salt_or_info, std::siz
 
 }  // namespace
 
+struct X25519Key::State {
+  ossl::PKey key;
+};
+
+X25519Key::X25519Key(std::unique_ptr<State> state, Bytes pub) : state_(std::move(state)), public_(std::move(pub)) {}
+X25519Key::X25519Key(X25519Key&&) noexcept = default;
+X25519Key& X25519Key::operator=(X25519Key&&) noexcept = default;
+X25519Key::~X25519Key() = default;
+
 Result<X25519Key> X25519Key::generate(RandomSource& rng) {
   DCAS_TRY_ASSIGN(scalar, rng.bytes(x25519_size));
   return from_private(view(scalar));
@@ -62,15 +71,14 @@ Result<X25519Key> X25519Key::from_private(ByteView scalar) {
   std::size_t len = pub.size();
   if (EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len) != 1 || len != x25519_size)
     return ossl::fail_ossl(Errc::crypto_failure, "X25519 public key");
-  return X25519Key(SecureBytes(scalar.begin(), scalar.end()), std::move(pub));
+  return X25519Key(std::make_unique<State>(State{std::move(key)}), std::move(pub));
 }
 
 Result<SecureBytes> X25519Key::shared_secret(ByteView peer_public) const {
   if (peer_public.size() != x25519_size) return fail(Errc::key_invalid, "an X25519 public key is 32 bytes");
-  DCAS_TRY_ASSIGN(ours, x25519_private(view(scalar_)));
   ossl::PKey peer(EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, peer_public.data(), peer_public.size()));
   if (!peer) return ossl::fail_ossl(Errc::key_invalid, "X25519 public key");
-  ossl::PKeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, ours.get(), nullptr));
+  ossl::PKeyCtx ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, state_->key.get(), nullptr));
   SecureBytes secret(x25519_size);
   std::size_t len = secret.size();
   // OpenSSL refuses a low-order peer point itself (the all-zero result of RFC 7748 §6.1).

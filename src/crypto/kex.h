@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 #include "common/bytes.h"
@@ -17,7 +18,8 @@ namespace dcas::crypto {
 inline constexpr std::size_t x25519_size = 32;
 
 // An ephemeral X25519 private key. Its scalar is drawn from the injected random source (so a
-// seeded source reproduces a run) and wiped when the key goes.
+// seeded source reproduces a run); OpenSSL holds it (in its secure heap, cleansed on free) and
+// frees it when the key goes.
 class X25519Key {
  public:
   // Errors: random_failure, crypto_failure.
@@ -30,9 +32,14 @@ class X25519Key {
   // point: the shared secret is all zeros, RFC 7748 §6.1), crypto_failure.
   Result<SecureBytes> shared_secret(ByteView peer_public) const;
 
+  X25519Key(X25519Key&&) noexcept;
+  X25519Key& operator=(X25519Key&&) noexcept;
+  ~X25519Key();
+
  private:
-  X25519Key(SecureBytes scalar, Bytes pub) : scalar_(std::move(scalar)), public_(std::move(pub)) {}
-  SecureBytes scalar_;
+  struct State;
+  X25519Key(std::unique_ptr<State> state, Bytes pub);
+  std::unique_ptr<State> state_;  // the EVP_PKEY: made once, so the public value is computed once
   Bytes public_;
 };
 

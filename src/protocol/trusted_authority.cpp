@@ -68,6 +68,15 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
   return {};
 }
 
+Result<pki::VerifiedDevice> TrustedAuthority::verify_certificate(ByteView der, Role role, TimePoint now) {
+  Result<pki::Certificate> cert = [&] {
+    std::lock_guard lock(certificates_mutex_);
+    return certificates_.parse(der);
+  }();
+  if (!cert) return std::unexpected(cert.error());
+  return pki::verify_device(*cert, identity_.ta_root, role, now);
+}
+
 Result<TrustedAuthority::Decision> TrustedAuthority::decide(Output& out, const SmId& sm, const TpId& tp,
                                                             TimePoint now) {
   // One atomic, durable transition; the KPK is computed and sent only after it is recorded.
@@ -92,15 +101,13 @@ Result<void> TrustedAuthority::on_key_request_h1(Output& out, std::uint64_t sess
   DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
   DCAS_TRY(verify_signature(m.first, ap, "AP"));
   DCAS_TRY_ASSIGN(request, decode_as<wire::KeyRequestFromSmH1>(m.second.sm_request));
-  DCAS_TRY_ASSIGN(sm_cert, pki::Certificate::from_der(request.second.sm_certificate));
-  DCAS_TRY_ASSIGN(sm, pki::verify_device(sm_cert, identity_.ta_root, Role::sm, now));
+  DCAS_TRY_ASSIGN(sm, verify_certificate(request.second.sm_certificate, Role::sm, now));
   DCAS_TRY(verify_signature(request.first, sm.public_key, "SM"));
   const auto issued = TimePoint(std::chrono::milliseconds(request.second.issued_at));
   if (issued < now - policy_.request_window || issued > now + policy_.request_window)
     return fail(Errc::not_fresh, "the KeyRequest's time is outside the TA's window");
   DCAS_TRY_ASSIGN(hello, decode_as<wire::TpCertRspH1>(request.second.tp_hello));
-  DCAS_TRY_ASSIGN(tp_cert, pki::Certificate::from_der(hello.second.tp_certificate));
-  DCAS_TRY_ASSIGN(tp, pki::verify_device(tp_cert, identity_.ta_root, Role::tp, now));
+  DCAS_TRY_ASSIGN(tp, verify_certificate(hello.second.tp_certificate, Role::tp, now));
   DCAS_TRY(verify_signature(hello.first, tp.public_key, "TP"));
   if (!equal_ct(hello.second.sm_id, sm.id)) return fail(Errc::id_mismatch, "the TP answered another SM");
   SmId sm_id;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <map>
+#include <mutex>
 #include <shared_mutex>
 
 #include "protocol/pairing.h"
@@ -55,6 +56,11 @@ class TrustedAuthority {
   crypto::RandomSource& rng_;
   TaPolicy policy_;
   wire::Profile profile_;
+  // hardened1: the certificates in requests, parsed once (decoding a public key costs more than
+  // verifying a signature with it, docs/performance.md).
+  std::mutex certificates_mutex_;
+  pki::CertificateCache certificates_{1024};
+  Result<pki::VerifiedDevice> verify_certificate(ByteView der, Role role, TimePoint now);
   mutable std::shared_mutex aps_mutex_;
   std::map<ApId, crypto::RsaPublicKey> aps_;
 };
