@@ -202,13 +202,49 @@ TEST_F(PairingFlow, AForgedSmWithDisclosedIdsButItsOwnKeyIsRefused) {
   EXPECT_EQ(psi(), PairingState::virgin);  // the TA never saw a request
 }
 
+// The link's freshness (docs/spec.md §13.5): each AP time is taken once, within the TA's window.
+TEST_F(PairingFlow, TheTaTakesEachApMessageOnceAndOnlyWhenFresh) {
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  const auto left = d.ap.host_presence(h->sm->id(), false, t0 + 1s).value();
+  EXPECT_TRUE(d.ta.receive(0, left, t0 + 1s).ok());
+  EXPECT_EQ(psi(), PairingState::paired_only);
+  d.power_up(*h, t0 + 2s);  // validated again: present
+  ASSERT_EQ(psi(), PairingState::auth_paired);
+  auto replayed = d.ta.receive(0, left, t0 + 3s);
+  ASSERT_TRUE(replayed.error.has_value());
+  EXPECT_EQ(replayed.error->code, Errc::not_fresh) << replayed.error->message();
+  EXPECT_EQ(psi(), PairingState::auth_paired);  // the replay ended nothing
+  // Made in time but delivered after the window, or dated beyond it: refused.
+  const auto old = d.ap.host_presence(h->sm->id(), false, t0 + 4s).value();
+  EXPECT_EQ(d.ta.receive(0, old, t0 + 4s + 121s).error->code, Errc::not_fresh);
+  // The AP's times strictly increase, even for messages made at the same instant.
+  const auto a = d.ap.host_presence(h->sm->id(), true, t0 + 6s).value();
+  const auto b = d.ap.host_presence(h->sm->id(), true, t0 + 6s).value();
+  EXPECT_TRUE(d.ta.receive(0, a, t0 + 6s).ok());
+  EXPECT_TRUE(d.ta.receive(0, b, t0 + 6s).ok());
+  const auto future = d.ap.host_presence(h->sm->id(), false, t0 + 10min).value();
+  EXPECT_EQ(d.ta.receive(0, future, t0 + 7s).error->code, Errc::not_fresh);
+  EXPECT_EQ(psi(), PairingState::auth_paired);
+}
+
+TEST_F(PairingFlow, AQueuedReportIsSignedAgainForANewLink) {
+  d.announce(*h);
+  const auto report = d.ap.host_presence(h->sm->id(), false, t0).value();
+  const auto renewed = d.ap.renew_report(report, t0 + 10min).value();
+  EXPECT_EQ(d.ta.receive(0, report, t0 + 10min).error->code, Errc::not_fresh);
+  EXPECT_TRUE(d.ta.receive(0, renewed, t0 + 10min).ok());
+  EXPECT_EQ(psi(), PairingState::paired_only);
+}
+
 TEST_F(PairingFlow, PresenceReportsMustComeFromARegisteredAp) {
-  auto msg = d.ap.host_presence(h->sm->id(), false).value();
-  msg[26] ^= 1;  // inside the SM_ID value
+  auto msg = d.ap.host_presence(h->sm->id(), false, t0).value();
+  msg[38] ^= 1;  // inside the SM_ID value (header 8, ap_id 12, issued_at 12, sm_id's tag and length 4)
   EXPECT_EQ(d.ta.receive(0, msg, t0).error->code, Errc::signature_invalid);
   // An AP with a valid certificate that the TA never admitted.
   auto stranger = protocol::AuthProxy::create(d.identity(Role::ap, "4100000000000002", "ap2"), d.ap_rng, t0).value();
-  EXPECT_EQ(d.ta.receive(0, stranger.host_presence(h->sm->id(), false).value(), t0).error->code, Errc::unknown_device);
+  EXPECT_EQ(d.ta.receive(0, stranger.host_presence(h->sm->id(), false, t0).value(), t0).error->code,
+            Errc::unknown_device);
   d.announce(*h);
   ASSERT_TRUE(d.established(*h));
   EXPECT_EQ(psi(), PairingState::auth_paired);  // neither report moved the pair

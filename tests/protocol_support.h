@@ -66,7 +66,7 @@ struct Deployment {
     net.run(h, Role::sm, h.sm->power_up(now), now);
   }
   void report_presence(const protocol::InProcessHost& h, bool present, protocol::TimePoint now = t0) {
-    const auto msg = ap.host_presence(h.sm->id(), present).value();
+    const auto msg = ap.host_presence(h.sm->id(), present, now).value();
     const auto out = ta.receive(0, msg, now);
     ASSERT_TRUE(out.ok()) << out.error->message();
   }

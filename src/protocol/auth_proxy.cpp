@@ -60,9 +60,16 @@ Output AuthProxy::receive_from_sm(std::uint64_t session, ByteView bytes, TimePoi
   return out;
 }
 
-void AuthProxy::end_presence(Output& out, Session& s) {
+std::uint64_t AuthProxy::link_time(TimePoint now) {
+  // Strictly increasing even when two messages leave within the same millisecond or the clock
+  // steps back: the TA takes each time only once.
+  last_link_time_ = std::max(to_unix_ms(now), last_link_time_ + 1);
+  return last_link_time_;
+}
+
+void AuthProxy::end_presence(Output& out, Session& s, TimePoint now) {
   if (!s.sm) return;
-  auto report = host_presence(*s.sm, false);
+  auto report = host_presence(*s.sm, false, now);
   if (!report) {
     out.error = report.error();
     return;
@@ -86,11 +93,12 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_koo2010(ByteView bytes,
     return fail(Errc::id_mismatch, fmt::format("KeyPairingID names another SM than Cert(SM) ({})", to_hex(sm.id)));
   DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(ta_key, view(kpid), rng_));
-  DCAS_TRY_ASSIGN(request,
-                  sign_and_encode({wire::Profile::koo2010,
-                                   wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, {}},
-                                   {}},
-                                  identity_.key, rng_));
+  DCAS_TRY_ASSIGN(
+      request,
+      sign_and_encode({wire::Profile::koo2010,
+                       wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, link_time(now), {}},
+                       {}},
+                      identity_.key, rng_));
   return Authenticated{std::move(sm), std::move(request)};
 }
 
@@ -105,11 +113,13 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_h1(ByteView bytes, Time
   if (!equal_ct(hello.second.sm_id, sm.id))
     return fail(Errc::id_mismatch, fmt::format("the TP's answer names another SM than Cert(SM) ({})", to_hex(sm.id)));
   DCAS_TRY_ASSIGN(
-      request, sign_and_encode({wire::Profile::hardened1,
-                                wire::KeyRequestFromApH1{
-                                    Bytes(id_.bytes.begin(), id_.bytes.end()), Bytes(bytes.begin(), bytes.end()), {}},
-                                {}},
-                               identity_.key, rng_));
+      request,
+      sign_and_encode(
+          {wire::Profile::hardened1,
+           wire::KeyRequestFromApH1{
+               Bytes(id_.bytes.begin(), id_.bytes.end()), link_time(now), Bytes(bytes.begin(), bytes.end()), {}},
+           {}},
+          identity_.key, rng_));
   return Authenticated{std::move(sm), std::move(request)};
 }
 
@@ -121,7 +131,7 @@ Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t ses
   out.event(events::SmAuthenticated{sm_id});
   // The SM runs the protocol again where the TA validated it (DCASDownload, or a restart): the box
   // proved itself here, so its presence ends before the new request (spec §9.3).
-  if (s.validated) end_presence(out, s);
+  if (s.validated) end_presence(out, s, now);
   s.validated = false;  // a new run: image keys wait for the TA's new answer
   s.sm = sm_id;
   s.sm_key = checked.sm.public_key;
@@ -214,13 +224,13 @@ void AuthProxy::fail_awaiting(Output& out, Session& s, std::uint64_t session, Er
   out.refuse(Role::sm, std::move(why), session);
 }
 
-Output AuthProxy::close_session(std::uint64_t session, TimePoint) {
+Output AuthProxy::close_session(std::uint64_t session, TimePoint now) {
   Output out;
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return out;
   Session& s = it->second;
   if (s.answer_due) s.may_be_bound = true;  // the TA's answer is still out: it may have validated the SM
-  if (s.may_be_bound) end_presence(out, s);
+  if (s.may_be_bound) end_presence(out, s, now);
   sessions_.erase(it);
   return out;
 }
@@ -249,7 +259,7 @@ Output AuthProxy::on_timeout(TimePoint now) {
     // Renewals are periodic: one lost is replaced by the next, so they need no acknowledgement.
     for (const auto& [session, s] : sessions_) {
       if (!s.validated || !s.sm) continue;
-      auto report = host_presence(*s.sm, true);
+      auto report = host_presence(*s.sm, true, now);
       if (!report) {
         out.error = report.error();
         continue;
@@ -305,9 +315,17 @@ Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_
                          identity_.key, rng_);
 }
 
-Result<Bytes> AuthProxy::host_presence(const SmId& sm, bool present) {
+Result<Bytes> AuthProxy::renew_report(ByteView report, TimePoint now) {
+  DCAS_TRY_ASSIGN(m, decode_as<wire::HostPresence>(report));
+  if (!equal_ct(m.second.ap_id, id_.view())) return fail(Errc::id_mismatch, "a report of another AP");
+  DCAS_TRY_ASSIGN(sm, SmId::from_bytes(m.second.sm_id));
+  return host_presence(sm, m.second.presence[0] == 1, now);
+}
+
+Result<Bytes> AuthProxy::host_presence(const SmId& sm, bool present, TimePoint now) {
   return sign_and_encode({profile_,
                           wire::HostPresence{Bytes(id_.bytes.begin(), id_.bytes.end()),
+                                             link_time(now),
                                              Bytes(sm.bytes.begin(), sm.bytes.end()),
                                              {static_cast<std::uint8_t>(present ? 1 : 0)},
                                              {}},

@@ -83,7 +83,12 @@ class AuthProxy {
   // Signed announcements (the protocol's triggers) and presence reports to the TA.
   Result<Bytes> security_announce(ByteView network_id, std::uint64_t image_version);
   Result<Bytes> dcas_download(ByteView network_id, std::uint64_t image_version, const SmId& target);
-  Result<Bytes> host_presence(const SmId& sm, bool present);
+  // A HostPresence and a KeyRequest (AP->TA) carry the AP's time, strictly increasing from one
+  // message to the next (docs/spec.md §13.5), so the TA refuses any of them replayed.
+  Result<Bytes> host_presence(const SmId& sm, bool present, TimePoint now);
+  // A report kept for a new link (its first one was not acknowledged), signed again with a fresh
+  // time. Errors: wire errors (not a HostPresence of this AP), crypto failures.
+  Result<Bytes> renew_report(ByteView report, TimePoint now);
 
   const ApId& id() const { return id_; }
   wire::Profile profile() const { return profile_; }
@@ -121,7 +126,8 @@ class AuthProxy {
   };
   Result<Relayed> relay_koo2010(const Session& s, ByteView bytes);
   Result<Relayed> relay_h1(const Session& s, ByteView bytes);
-  void end_presence(Output& out, Session& s);
+  void end_presence(Output& out, Session& s, TimePoint now);
+  std::uint64_t link_time(TimePoint now);
   void fail_awaiting(Output& out, Session& s, std::uint64_t session, Error why);
 
   Identity identity_;
@@ -130,6 +136,7 @@ class AuthProxy {
   ApPolicy policy_;
   wire::Profile profile_;
   std::map<std::uint64_t, Session> sessions_;
+  std::uint64_t last_link_time_ = 0;  // the time of the last message to the TA, ms
   bool ta_reachable_ = true;
   TimePoint next_renewal_;
   pki::CertificateCache certificates_{256};

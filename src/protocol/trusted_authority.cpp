@@ -26,6 +26,20 @@ Result<crypto::RsaPublicKey> TrustedAuthority::ap_key(ByteView ap_id) const {
   return it->second;
 }
 
+Result<void> TrustedAuthority::take_ap_time(const ApId& ap, std::uint64_t issued_at, TimePoint now) {
+  const auto at = TimePoint(std::chrono::milliseconds(issued_at));
+  if (at < now - policy_.link_window || at > now + policy_.link_window)
+    return fail(Errc::not_fresh, fmt::format("AP {}'s message is outside the TA's time window", ap.hex()));
+  std::lock_guard lock(seen_mutex_);
+  auto& seen = seen_[ap];
+  // Times older than the window are refused above, so they need not be remembered.
+  const std::uint64_t oldest = to_unix_ms(now - policy_.link_window);
+  seen.erase(seen.begin(), seen.lower_bound(oldest));
+  if (!seen.insert(issued_at).second)
+    return fail(Errc::not_fresh, fmt::format("AP {}'s message was seen before: a replay", ap.hex()));
+  return {};
+}
+
 Output TrustedAuthority::receive(std::uint64_t session, ByteView bytes, TimePoint now) {
   Output out;
   auto type = peek_type(bytes, profile_);
@@ -52,6 +66,7 @@ Result<void> TrustedAuthority::on_key_request(Output& out, std::uint64_t session
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromAp>(bytes));
   DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
   DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY(take_ap_time(ApId::from_bytes(m.second.ap_id).value(), m.second.issued_at, now));
   DCAS_TRY_ASSIGN(kpid,
                   decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size, "KeyPairingID"));
   DCAS_TRY_ASSIGN(sm, SmId::from_bytes(ByteView(kpid).first(device_id_size)));
@@ -100,6 +115,7 @@ Result<void> TrustedAuthority::on_key_request_h1(Output& out, std::uint64_t sess
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromApH1>(bytes));
   DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
   DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY(take_ap_time(ApId::from_bytes(m.second.ap_id).value(), m.second.issued_at, now));
   DCAS_TRY_ASSIGN(request, decode_as<wire::KeyRequestFromSmH1>(m.second.sm_request));
   DCAS_TRY_ASSIGN(sm, verify_certificate(request.second.sm_certificate, Role::sm, now));
   DCAS_TRY(verify_signature(request.first, sm.public_key, "SM"));
@@ -127,6 +143,7 @@ Result<void> TrustedAuthority::on_host_presence(Output& out, ByteView bytes, Tim
   DCAS_TRY_ASSIGN(m, decode_as<wire::HostPresence>(bytes));
   DCAS_TRY_ASSIGN(ap, ap_key(m.second.ap_id));
   DCAS_TRY(verify_signature(m.first, ap, "AP"));
+  DCAS_TRY(take_ap_time(ApId::from_bytes(m.second.ap_id).value(), m.second.issued_at, now));
   DCAS_TRY_ASSIGN(sm, SmId::from_bytes(m.second.sm_id));
   const std::uint8_t presence = m.second.presence[0];
   if (presence > 1) return fail(Errc::bad_plaintext, "presence must be 0 (left) or 1 (present)");

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <shared_mutex>
 
 #include "protocol/pairing.h"
@@ -20,6 +21,9 @@ struct TaPolicy {
   // clock is stale; a pairing statement is void this long after the TA signed it.
   std::chrono::seconds request_window{120};
   std::chrono::seconds statement_lifetime{60};
+  // Both profiles (docs/spec.md §13.5): an AP's message whose time is further than this from the
+  // TA's clock, or whose time the TA has already taken from that AP, is refused (not_fresh).
+  std::chrono::seconds link_window{120};
 };
 
 class TrustedAuthority {
@@ -50,6 +54,8 @@ class TrustedAuthority {
   };
   Result<Decision> decide(Output& out, const SmId& sm, const TpId& tp, TimePoint now);
   Result<crypto::RsaPublicKey> ap_key(ByteView ap_id) const;
+  // The link's freshness: each AP time once, within the window. Thread-safe.
+  Result<void> take_ap_time(const ApId& ap, std::uint64_t issued_at, TimePoint now);
 
   Identity identity_;
   PairingStore& store_;
@@ -63,6 +69,8 @@ class TrustedAuthority {
   Result<pki::VerifiedDevice> verify_certificate(ByteView der, Role role, TimePoint now);
   mutable std::shared_mutex aps_mutex_;
   std::map<ApId, crypto::RsaPublicKey> aps_;
+  std::mutex seen_mutex_;
+  std::map<ApId, std::set<std::uint64_t>> seen_;  // per AP, the times taken within the window
 };
 
 }  // namespace dcas::protocol

@@ -284,7 +284,14 @@ Task<void> ApService::ta_link_loop() {
         reported_down = false;
         log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
         if (!backlog_.empty()) log_(fmt::format("sending {} queued presence report(s)", backlog_.size()));
-        for (auto& report : backlog_) send_left(std::move(report));
+        // Kept reports are signed again: the TA takes each AP time once, within its window (§13.5).
+        for (auto& report : backlog_) {
+          auto renewed = ap_.renew_report(report, now());
+          if (renewed)
+            send_left(std::move(*renewed));
+          else
+            log_(fmt::format("dropping a queued presence report: {}", renewed.error().message()));
+        }
         backlog_.clear();
         asio::co_spawn(io_, ping_loop(ta_), asio::detached);
         while (true) {

@@ -141,7 +141,7 @@ DCAS_SCHEMA(KeyRequestFromSm, key_request_sm, "KeyRequest (SM->AP)", signed_by,
             {Tag::signature, &KeyRequestFromSm::signature}, {Tag::certificate, &KeyRequestFromSm::sm_certificate})
 DCAS_SCHEMA(KeyRequestFromAp, key_request_ap, "KeyRequest (AP->TA)", signed_by, {Tag::ap_id, &KeyRequestFromAp::ap_id},
             {Tag::encrypted_key_pairing_id, &KeyRequestFromAp::encrypted_key_pairing_id},
-            {Tag::signature, &KeyRequestFromAp::signature})
+            {Tag::issued_at, &KeyRequestFromAp::issued_at}, {Tag::signature, &KeyRequestFromAp::signature})
 DCAS_SCHEMA(KeyResponseFromTa, key_response_ta, "KeyResponse (TA->AP)", signed_by,
             {Tag::encrypted_kpk, &KeyResponseFromTa::encrypted_kpk},
             {Tag::ta_kpk_signature, &KeyResponseFromTa::ta_kpk_signature},
@@ -167,8 +167,8 @@ DCAS_SCHEMA(DcasDownload, dcas_download, "DCASDownload (AP->SM)", signed_by,
             {Tag::sm_id, &DcasDownload::target_sm_id}, {Tag::signature, &DcasDownload::signature},
             {Tag::certificate, &DcasDownload::ap_certificate})
 DCAS_SCHEMA(HostPresence, host_presence, "HostPresence (AP->TA)", signed_by, {Tag::ap_id, &HostPresence::ap_id},
-            {Tag::sm_id, &HostPresence::sm_id}, {Tag::presence, &HostPresence::presence},
-            {Tag::signature, &HostPresence::signature})
+            {Tag::issued_at, &HostPresence::issued_at}, {Tag::sm_id, &HostPresence::sm_id},
+            {Tag::presence, &HostPresence::presence}, {Tag::signature, &HostPresence::signature})
 DCAS_SCHEMA(ImageKeyRequest, image_key_request, "ImageKeyRequest (SM->AP)", signed_by,
             {Tag::image_version, &ImageKeyRequest::installed_version}, {Tag::sm_id, &ImageKeyRequest::sm_id},
             {Tag::nonce, &ImageKeyRequest::nonce}, {Tag::signature, &ImageKeyRequest::signature})
@@ -196,8 +196,8 @@ DCAS_SCHEMA(KeyRequestFromSmH1, key_request_sm_h1, "KeyRequest (SM->AP, h1)", si
             {Tag::issued_at, &KeyRequestFromSmH1::issued_at}, {Tag::tp_hello, &KeyRequestFromSmH1::tp_hello},
             {Tag::signature, &KeyRequestFromSmH1::signature}, {Tag::certificate, &KeyRequestFromSmH1::sm_certificate})
 DCAS_SCHEMA(KeyRequestFromApH1, key_request_ap_h1, "KeyRequest (AP->TA, h1)", signed_by,
-            {Tag::ap_id, &KeyRequestFromApH1::ap_id}, {Tag::sm_request, &KeyRequestFromApH1::sm_request},
-            {Tag::signature, &KeyRequestFromApH1::signature})
+            {Tag::ap_id, &KeyRequestFromApH1::ap_id}, {Tag::issued_at, &KeyRequestFromApH1::issued_at},
+            {Tag::sm_request, &KeyRequestFromApH1::sm_request}, {Tag::signature, &KeyRequestFromApH1::signature})
 DCAS_SCHEMA(KeyResponseFromTaH1, key_response_ta_h1, "KeyResponse (TA->AP, h1)", signed_by,
             {Tag::sm_id, &KeyResponseFromTaH1::sm_id}, {Tag::sm_nonce, &KeyResponseFromTaH1::sm_nonce},
             {Tag::tp_nonce, &KeyResponseFromTaH1::tp_nonce}, {Tag::tp_id, &KeyResponseFromTaH1::tp_id},

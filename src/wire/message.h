@@ -37,7 +37,7 @@ enum class MessageType : std::uint8_t {
   tp_cert_req = 0x01,         // SM -> TP: Cert(SM)
   tp_cert_rsp = 0x02,         // TP -> SM: Cert(TP)
   key_request_sm = 0x03,      // SM -> AP: E(Pub(AP), KeyPairingID), S(Prv(SM)), Cert(SM)
-  key_request_ap = 0x04,      // AP -> TA: AP_ID, E(Pub(TA), KeyPairingID), S(Prv(AP))
+  key_request_ap = 0x04,      // AP -> TA: AP_ID, E(Pub(TA), KeyPairingID), AP time, S(Prv(AP))
   key_response_ta = 0x05,     // TA -> AP: E(Pub(AP), KPK), S(Prv(TA), KPK), S(Prv(TA))
   key_response_ap = 0x06,     // AP -> SM: E(Pub(SM), KPK), S(Prv(TA), KPK), S(Prv(AP))
   cwek_gen_info = 0x07,       // SM -> TP: E(Pub(TP), KPK || RANDHMAC), S(Prv(TA), KPK), S(Prv(SM))
@@ -58,7 +58,7 @@ enum class MessageType : std::uint8_t {
   // view of host presence; the headend completes them.
   security_announce = 0x20,  // AP -> all SMs: network ID, client image version, S(Prv(AP)), Cert(AP)
   dcas_download = 0x21,      // AP -> one SM: network ID, image version, target SM_ID, S(Prv(AP)), Cert(AP)
-  host_presence = 0x22,      // AP -> TA: AP_ID, SM_ID, present/left, S(Prv(AP))
+  host_presence = 0x22,      // AP -> TA: AP_ID, AP time, SM_ID, present/left, S(Prv(AP))
   image_key_request = 0x23,  // SM -> AP: installed image version, SM_ID, nonce, S(Prv(SM))
   image_key_grant = 0x24,    // AP -> SM: image version, SM_ID, nonce, E(Pub(SM), image key), S(Prv(AP))
   client_image = 0x25,       // PS -> SM: network ID, image version, SM_ID, IV, image ciphertext, S(Prv(AP))
@@ -84,6 +84,7 @@ struct KeyRequestFromSm {
 struct KeyRequestFromAp {
   Bytes ap_id;                     // 8 bytes: tells the TA which AP key verifies the signature
   Bytes encrypted_key_pairing_id;  // under Pub(TA)
+  std::uint64_t issued_at = 0;     // AP clock, ms, strictly increasing per AP: the link's freshness (§13.5)
   Bytes signature;                 // by Prv(AP)
 };
 struct KeyResponseFromTa {
@@ -126,10 +127,11 @@ struct DcasDownload {
   Bytes ap_certificate;  // DER
 };
 struct HostPresence {
-  Bytes ap_id;      // 8 bytes
-  Bytes sm_id;      // 8 bytes
-  Bytes presence;   // 1 byte: 0x01 present, 0x00 left the network
-  Bytes signature;  // by Prv(AP)
+  Bytes ap_id;                  // 8 bytes
+  std::uint64_t issued_at = 0;  // AP clock, ms, strictly increasing per AP: the link's freshness (§13.5)
+  Bytes sm_id;                  // 8 bytes
+  Bytes presence;               // 1 byte: 0x01 present, 0x00 left the network
+  Bytes signature;              // by Prv(AP)
 };
 
 struct ImageKeyRequest {
@@ -191,9 +193,10 @@ struct KeyRequestFromSmH1 {
   Bytes sm_certificate;         // DER
 };
 struct KeyRequestFromApH1 {
-  Bytes ap_id;       // 8 bytes
-  Bytes sm_request;  // the KeyRequest (SM->AP, h1) message exactly as received
-  Bytes signature;   // by Prv(AP)
+  Bytes ap_id;                  // 8 bytes
+  std::uint64_t issued_at = 0;  // as in KeyRequest (AP->TA)
+  Bytes sm_request;             // the KeyRequest (SM->AP, h1) message exactly as received
+  Bytes signature;              // by Prv(AP)
 };
 // The TA's pairing statement: what it decided about which pair in which run, and the KPK for each
 // end of the pair only.
