@@ -23,7 +23,7 @@ ALLOWED = {
     "host": ["common", "crypto", "ts", "protocol"],
     "service": ["common", "crypto", "pki", "wire", "net", "protocol", "store", "observe", "headend", "host"],
     "attack": ["common", "crypto", "pki", "wire", "protocol"],
-    "demo": ["common", "wire", "ts", "protocol", "observe", "kat"],
+    "demo": ["common", "wire", "ts", "protocol", "observe", "kat", "attack"],
     "bench": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",
               "headend", "host", "service"],
     "cli": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",

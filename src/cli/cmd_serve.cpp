@@ -88,15 +88,8 @@ Result<void> apply_config(CLI::App* command) {
   return {};
 }
 
-// Writes the bound port for scripts and tests that listen on port 0.
 Result<void> write_port_file(const net::tcp::endpoint& endpoint) {
-  if (args().port_file.empty()) return {};
-  const std::string tmp = args().port_file + ".tmp";
-  std::ofstream(tmp) << endpoint.port() << '\n';
-  std::error_code ec;
-  std::filesystem::rename(tmp, args().port_file, ec);
-  if (ec) return fail(Errc::io_error, fmt::format("cannot write {}: {}", args().port_file, ec.message()));
-  return {};
+  return cli::write_port_file(args().port_file, endpoint.port());
 }
 
 // The --journal file, if one was asked for (observe/journal.h).
@@ -343,6 +336,16 @@ void add_server_options(CLI::App* c) {
 }
 
 }  // namespace
+
+Result<void> write_port_file(const std::string& path, std::uint16_t port) {
+  if (path.empty()) return {};
+  const std::string tmp = path + ".tmp";
+  std::ofstream(tmp) << port << '\n';
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("cannot write {}: {}", path, ec.message()));
+  return {};
+}
 
 void add_services(CLI::App& app, CLI::App& ta) {
   auto& a = args();

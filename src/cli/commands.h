@@ -27,6 +27,10 @@ void report_error(std::string_view command, const Error& error);
 
 void print_json(const nlohmann::json& j);
 
+// Writes the bound port to `path` (if not empty) for scripts and tests that listen on port 0,
+// atomically: the file appearing means the server is up. Errors: io_error.
+Result<void> write_port_file(const std::string& path, std::uint16_t port);
+
 void add_selftest(CLI::App& app);
 void add_crypto(CLI::App& app);
 void add_ta(CLI::App& app);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "attack/attack.h"
 #include "common/files.h"
 #include "demo/harness.h"
 #include "demo/timeline.h"
@@ -68,7 +69,8 @@ class Demo {
   Result<void> provision();
   Result<void> start_servers();
   Result<void> make_source();
-  Result<bool> join(Box& h, Network& n, bool expect_refusal = false);
+  // `via`: another address than the network's AP to reach it by (the attacker's relay).
+  Result<bool> join(Box& h, Network& n, bool expect_refusal = false, const std::string& via = "");
   Result<void> broadcast(Network& n);
   // Watches `broadcast` (default: the network's own) while on network `n`.
   Result<nlohmann::json> watch(Box& h, Network& n, const fs::path& out, bool expect_picture,
@@ -76,6 +78,8 @@ class Demo {
   void show_host_run(const Box& h, const nlohmann::json& out, const Network& n);
   std::vector<observe::HopRecord> relayed_hops(const Network& n, const std::string& sm_id);
   Result<void> sm_sharing();
+  Result<void> start_relay(Network& n);
+  Result<void> sm_sharing_replay();
   Result<void> network_move();
   Result<void> image_update();
   void stop_servers();
@@ -90,6 +94,7 @@ class Demo {
   std::vector<Network> networks_;
   std::vector<Box> boxes_;
   Device spare_tp_;
+  Server relay_;  // sm-sharing-replay: the attacker between hosts and network A's AP
 };
 
 Result<std::vector<Device>> Demo::issue(const std::string& role, unsigned count) {
@@ -112,14 +117,15 @@ Result<void> Demo::provision() {
   const unsigned network_count = a.scenario == "network-move" ? 2 : 1;
   DCAS_TRY_ASSIGN(aps, issue("ap", network_count));
   DCAS_TRY_ASSIGN(sms, issue("sm", a.hosts));
-  DCAS_TRY_ASSIGN(tps, issue("tp", a.hosts + (a.scenario == "sm-sharing" ? 1 : 0)));
+  const bool another_box = a.scenario == "sm-sharing" || a.scenario == "sm-sharing-replay";
+  DCAS_TRY_ASSIGN(tps, issue("tp", a.hosts + (another_box ? 1 : 0)));
   for (unsigned i = 0; i < a.hosts; ++i) {
     Box h{i + 1, sms[i], tps[i], dir_ / fmt::format("host{}", i + 1), true};
     h.subscribed = !(a.scenario == "unsubscribed" && i + 1 == a.hosts);
     t_.note("TA", fmt::format("issues SM {} (with Ki1..Ki3) and TP {} for {}", h.sm.id, h.tp.id, h.label()));
     boxes_.push_back(h);
   }
-  if (a.scenario == "sm-sharing") {
+  if (another_box) {
     spare_tp_ = tps.back();
     t_.note("TA", fmt::format("issues TP {} for another box", spare_tp_.id));
   }
@@ -257,9 +263,9 @@ void Demo::show_host_run(const Box& h, const nlohmann::json& out, const Network&
 
 // Fig. 2 steps 2-4: the host joins; the TA authenticates the SM through the AP, the SM-TP protocol
 // establishes the CW keys, the AP and SM establish the image key, the PS's image is installed.
-Result<bool> Demo::join(Box& h, Network& n, bool expect_refusal) {
-  DCAS_TRY_ASSIGN(r, dcas({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address,
-                           "--state", h.state.string(), "--attempts", "3", "--json"},
+Result<bool> Demo::join(Box& h, Network& n, bool expect_refusal, const std::string& via) {
+  DCAS_TRY_ASSIGN(r, dcas({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap",
+                           via.empty() ? n.address : via, "--state", h.state.string(), "--attempts", "3", "--json"},
                           fmt::format("join-{}-{}", h.number, n.name)));
   if (!r.out.is_object()) return fail(Errc::io_error, "host pair printed no outcome: " + r.stdout_text);
   show_host_run(h, r.out, n);
@@ -374,6 +380,59 @@ Result<void> Demo::sm_sharing() {
   return {};
 }
 
+// The attacker's relay between hosts and network A's AP: it records the first KeyResponse it
+// carries (host 1's) and replays it into later connections.
+Result<void> Demo::start_relay(Network& n) {
+  DCAS_TRY_ASSIGN(relay, h_.serve({"attack", "relay", "--ap", n.address, "--replay-key-response"}, "relay"));
+  relay_ = std::move(relay);
+  t_.note("attacker",
+          fmt::format("dcas attack relay on {}, between hosts and AP {} (no key)", relay_.address(), n.ap.id));
+  return {};
+}
+
+// Host 1's SM moves into a box with another TP; the TA refuses the new pair, and the relay puts
+// host 1's own recorded KeyResponse in place of the refusal (docs/security.md, sm-sharing-replay).
+// The scenario passes when what happens is the documented verdict of the profile: under koo2010
+// the attacker's box descrambles; under hardened1 its SM refuses the old answer and it gets no CWs.
+Result<void> Demo::sm_sharing_replay() {
+  t_.act("Scenario sm-sharing-replay: host 1's SM in another box, its recorded KeyResponse replayed");
+  const auto* documented = attack::find_scenario("sm-sharing-replay");
+  const auto profile = wire::profile_from_name(o_.profile);
+  if (!documented || !profile) return fail(Errc::invalid_argument, "no documented verdict for sm-sharing-replay");
+  const bool attack_succeeds = documented->expected(*profile).succeeds;
+  Box moved = boxes_.front();
+  moved.tp = spare_tp_;
+  moved.state = dir_ / "attacker-box";
+  fs::create_directories(moved.state);
+  std::error_code ec;
+  fs::copy_file(boxes_.front().state / "sm.nvm", moved.state / "sm.nvm", ec);
+  if (ec) return fail(Errc::io_error, "cannot move the SM's memory: " + ec.message());
+  t_.note("attacker", fmt::format("SM {} with TP {}, on the network through the relay", moved.sm.id, moved.tp.id));
+  const fs::path out = dir_ / "attacker-box.ts";
+  DCAS_TRY_ASSIGN(r, dcas({"host", "run", "--sm", moved.sm.dir.string(), "--tp", moved.tp.dir.string(), "--ap",
+                           relay_.address(), "--state", moved.state.string(), "--watch",
+                           networks_.front().scrambled.string(), "--out", out.string(), "--json"},
+                          "watch-attacker-box"));
+  const bool descrambled = r.status == 0 && r.out.is_object() && r.out.contains("watch") &&
+                           r.out["watch"].value("descrambled", 0) > 0 && r.out["watch"].value("left_scrambled", 1) == 0;
+  const std::string what =
+      r.out.is_object() ? (descrambled ? fmt::format("{} packets descrambled", r.out["watch"].value("descrambled", 0))
+                                       : r.out.value("error", "") + " " + r.out.value("detail", ""))
+                        : r.stdout_text;
+  t_.note("attacker", descrambled ? "the attacker's box descrambles the channel: " + what
+                                  : "the attacker's box gets no control words: " + what);
+  t_.check(fmt::format("the attack's outcome is the one docs/security.md documents for {}: {}", o_.profile,
+                       attack_succeeds ? "SUCCEEDED (the paper's protocol is open to it)"
+                                       : "refused (" + documented->expected(*profile).line() + ")"),
+           descrambled == attack_succeeds, what);
+  if (!attack_succeeds)
+    t_.check("the refusal is the SM's own check of the old answer (not a network failure)",
+             r.status == 1 && r.out.is_object() &&
+                 errc_from_name(r.out.value("error", "")) == documented->expected(*profile).refused_with,
+             what);
+  return {};
+}
+
 // The host leaves network A and joins network B: a SecurityAnnounce of another network triggers the
 // protocol; B's PS personalizes B's image (B's CA key) and B's CAS entitles it.
 Result<void> Demo::network_move() {
@@ -466,6 +525,7 @@ Result<void> Demo::image_update() {
 }
 
 void Demo::stop_servers() {
+  if (relay_.process) relay_.process->signal(SIGTERM);
   for (auto& n : networks_)
     if (n.server.process) n.server.process->signal(SIGTERM);
   if (ta_server_.process) ta_server_.process->signal(SIGTERM);
@@ -484,10 +544,15 @@ Result<void> Demo::run() {
   DCAS_TRY(make_source());
 
   Network& home = networks_.front();
+  const bool replay = a.scenario == "sm-sharing-replay";
+  if (replay) DCAS_TRY(start_relay(home));
   t_.act("3. The hosts join network A (Fig. 2 steps 2-4: SM authentication, SM-TP protocol, image download)");
   for (auto& h : boxes_) {
-    t_.note(h.label(), fmt::format("dcas host pair: SM {}, TP {}", h.sm.id, h.tp.id));
-    DCAS_TRY(join(h, home));
+    // sm-sharing-replay: host 1's run passes the attacker's relay, which records it.
+    const bool via_relay = replay && &h == &boxes_.front();
+    t_.note(h.label(), fmt::format("dcas host pair: SM {}, TP {}{}", h.sm.id, h.tp.id,
+                                   via_relay ? " (through the attacker's relay)" : ""));
+    DCAS_TRY(join(h, home, false, via_relay ? relay_.address() : ""));
   }
   t_.act("4. The CAS scrambles the channel (Fig. 2 step 5)");
   DCAS_TRY(broadcast(home));
@@ -495,6 +560,7 @@ Result<void> Demo::run() {
   for (auto& h : boxes_) DCAS_TRY(watch(h, home, dir_ / fmt::format("host{}.ts", h.number), h.subscribed));
 
   if (a.scenario == "sm-sharing") DCAS_TRY(sm_sharing());
+  if (replay) DCAS_TRY(sm_sharing_replay());
   if (a.scenario == "network-move") DCAS_TRY(network_move());
   if (a.scenario == "image-update") DCAS_TRY(image_update());
 
