@@ -16,6 +16,7 @@ namespace {
 
 using namespace dcas;
 using namespace dcas::protocol;
+using wire::Profile;
 
 const TimePoint now = std::chrono::sys_days{std::chrono::year{2026} / 6 / 1};
 
