@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "protocol/derivation.h"
 #include "protocol/envelope.h"
 
 namespace dcas::protocol {
@@ -56,6 +57,17 @@ Result<void> check_statement(const PairingStatement& s, const SmId& sm, const Tp
   if (now > s.not_after) return fail(Errc::not_fresh, "the pairing statement has expired");
   if (!s.paired) return fail(Errc::pairing_refused, "the TA refused this pair in this run");
   return {};
+}
+
+Result<AcceptedStatement> accept_statement(ByteView bytes, const pki::Certificate& ta_root,
+                                           const crypto::RsaPrivateKey& own_key, Role self, const RunTerms& run,
+                                           TimePoint now) {
+  DCAS_TRY_ASSIGN(ta_key, ta_root.public_key());
+  DCAS_TRY_ASSIGN(statement, open_statement(bytes, ta_key));
+  DCAS_TRY(check_statement(statement, run.sm, run.tp, run.sm_nonce, run.tp_nonce, now));
+  DCAS_TRY_ASSIGN(
+      kpk, decrypt_exact(own_key, self == Role::sm ? statement.kpk_for_sm : statement.kpk_for_tp, kpk_size, "KPK"));
+  return AcceptedStatement{std::move(statement), std::move(kpk)};
 }
 
 }  // namespace dcas::protocol

@@ -7,6 +7,7 @@
 #include "common/ids.h"
 #include "crypto/random.h"
 #include "crypto/rsa.h"
+#include "pki/certificate.h"
 #include "protocol/role.h"
 
 namespace dcas::protocol {
@@ -42,5 +43,22 @@ Result<PairingStatement> open_statement(ByteView bytes, const crypto::RsaPublicK
 // a refusal counts only when it is about this run, so an old one cannot stop a new run).
 Result<void> check_statement(const PairingStatement& statement, const SmId& sm, const TpId& tp, ByteView sm_nonce,
                              ByteView tp_nonce, TimePoint now);
+
+// What the SM and the TP each do with a statement they are shown, in one place: open it with the
+// TA root's key, check it speaks of their run, and decrypt their own copy of the KPK (`self`: Role::sm
+// takes kpk_for_sm, Role::tp kpk_for_tp). Errors: as open_statement and check_statement,
+// decrypt_failed, bad_plaintext.
+struct RunTerms {
+  SmId sm;
+  TpId tp;
+  ByteView sm_nonce, tp_nonce;
+};
+struct AcceptedStatement {
+  PairingStatement statement;
+  SecureBytes kpk;
+};
+Result<AcceptedStatement> accept_statement(ByteView bytes, const pki::Certificate& ta_root,
+                                           const crypto::RsaPrivateKey& own_key, Role self, const RunTerms& run,
+                                           TimePoint now);
 
 }  // namespace dcas::protocol

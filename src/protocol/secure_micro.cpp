@@ -365,10 +365,10 @@ Result<void> SecureMicro::key_response_checks(Output& out, ByteView bytes, TimeP
 Result<void> SecureMicro::key_response_h1_checks(Output& out, ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyResponseFromApH1>(bytes));
   DCAS_TRY(verify_signature(m.first, *ap_key_, "AP"));
-  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
-  DCAS_TRY_ASSIGN(statement, open_statement(m.second.pairing_statement, ta_key));
-  DCAS_TRY(check_statement(statement, id_, tp_id_, run_->sm_nonce, run_->tp_nonce, now));
-  DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, statement.kpk_for_sm, kpk_size, "KPK"));
+  DCAS_TRY_ASSIGN(accepted, accept_statement(m.second.pairing_statement, identity_.ta_root, identity_.key, Role::sm,
+                                             {id_, tp_id_, run_->sm_nonce, run_->tp_nonce}, now));
+  const auto& statement = accepted.statement;
+  const auto& kpk = accepted.kpk;
   out.event(events::KpkReceived{});
   DCAS_TRY_ASSIGN(ephemeral, crypto::X25519Key::generate(rng_));
   DCAS_TRY_ASSIGN(shared, ephemeral.shared_secret(run_->tp_ephemeral));

@@ -175,10 +175,10 @@ Result<void> TransportProcessor::on_tp_cert_req_h1(Output& out, ByteView bytes, 
 Result<void> TransportProcessor::on_cwek_gen_info_h1(Output& out, ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::CwekGenInfoH1>(bytes));
   DCAS_TRY(verify_signature(m.first, *sm_key_, "SM"));
-  DCAS_TRY_ASSIGN(ta_key, identity_.ta_root.public_key());
-  DCAS_TRY_ASSIGN(statement, open_statement(m.second.pairing_statement, ta_key));
-  DCAS_TRY(check_statement(statement, sm_id_, id_, run_->sm_nonce, run_->tp_nonce, now));
-  DCAS_TRY_ASSIGN(kpk, decrypt_exact(identity_.key, statement.kpk_for_tp, kpk_size, "KPK"));
+  DCAS_TRY_ASSIGN(accepted, accept_statement(m.second.pairing_statement, identity_.ta_root, identity_.key, Role::tp,
+                                             {sm_id_, id_, run_->sm_nonce, run_->tp_nonce}, now));
+  const auto& statement = accepted.statement;
+  const auto& kpk = accepted.kpk;
   DCAS_TRY_ASSIGN(shared, run_->ephemeral->shared_secret(m.second.ephemeral_key));
   const auto th = transcript_hash(run_->request, run_->answer, statement.encoded, m.second.ephemeral_key);
   DCAS_TRY_ASSIGN(keys, derive_handshake_keys(view(kpk), view(shared), th));
