@@ -10,7 +10,9 @@
 #include "net/channel.h"
 #include "net/frame.h"
 #include "observe/journal.h"
+#include "protocol/auth_proxy.h"
 #include "protocol/role.h"
+#include "provisioning/device_files.h"
 #include "service_support.h"
 #include "wire/message.h"
 
@@ -392,6 +394,43 @@ TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
   EXPECT_TRUE(ap.process->running());
   // The silent connections were dropped on the idle timeout.
   for (auto& peer : idle) EXPECT_TRUE(peer->error_then_closed(3s).has_value());
+}
+
+// The link attacks against the real TA server (docs/security.md): a link opened with an AP's
+// public certificate alone is admitted (open: TLS), but nothing recorded that it replays is taken
+// (spec §13.5). The AP's own key signs the "recorded" messages here, as the AP once did.
+TEST_F(Services, AKeylessLinkIsAdmittedButTheTaTakesNoReplayedOrStaleApMessage) {
+  auto ta = start_ta(work_, ta_dir_, {});
+  auto identity = provisioning::load_device_identity(p().aps[0].dir).value();
+  const Bytes certificate = identity.certificate.der();
+  crypto::SeededRandom rng(view("recorded"));
+  auto ap = protocol::AuthProxy::create(std::move(identity), rng, std::chrono::system_clock::now(), {},
+                                        wire::Profile::hardened1)
+                .value();
+  const auto now = std::chrono::system_clock::now();
+  const auto sm = SmId::from_hex(p().sms[0].id).value();
+  // (In this order: the AP's times only increase.)
+  const Bytes stale = ap.host_presence(sm, false, now - 10min).value();
+  const Bytes report = ap.host_presence(sm, false, now - 1s).value();
+
+  RawPeer link(ta.port);  // the attacker: the AP's certificate, not its key
+  link.send(Frame{FrameKind::hello, 0, certificate});
+  auto welcome = link.read_frame();
+  ASSERT_TRUE(welcome);
+  EXPECT_EQ(welcome->kind, FrameKind::welcome);  // admitted without proof of possession (open)
+  auto answer_to = [&](std::uint64_t stream, const Bytes& message) {
+    link.send(Frame{FrameKind::message, stream, message});
+    return link.read_frame();
+  };
+  auto first = answer_to(1ull << 63, report);  // the original, delivered once
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->kind, FrameKind::ack);
+  for (const auto& [stream, message] : {std::pair{(1ull << 63) + 1, report}, std::pair{(1ull << 63) + 2, stale}}) {
+    auto refused = answer_to(stream, message);
+    ASSERT_TRUE(refused);
+    ASSERT_EQ(refused->kind, FrameKind::error);
+    EXPECT_EQ(net::parse_error_payload(refused->payload)->code, Errc::not_fresh);
+  }
 }
 
 TEST_F(Services, ConnectionCapRefusesTheExtraConnectionWithBusy) {
