@@ -49,7 +49,12 @@ void run() {
   bool all_documented = true;
   for (const auto* s : chosen) {
     for (auto p : profiles) {
-      auto verdict = s->run(p);
+      Result<attack::Verdict> verdict = fail(Errc::invalid_argument, "not run");
+      try {
+        verdict = s->run(p);
+      } catch (const std::exception& e) {  // a scenario's world failed to build: a bug, reported as one
+        verdict = fail(Errc::invalid_argument, fmt::format("scenario {} could not run: {}", s->name, e.what()));
+      }
       if (!verdict) return report_error("attack", verdict.error());
       const bool documented = s->expected(p).matches(*verdict);
       all_documented &= documented;
