@@ -66,6 +66,7 @@ std::string_view errc_name(Errc code) {
     case Errc::net_shutting_down: return "net_shutting_down";
     case Errc::net_unavailable: return "net_unavailable";
     case Errc::net_io: return "net_io";
+    case Errc::net_tls: return "net_tls";
     case Errc::image_not_authenticated: return "image_not_authenticated";
     case Errc::image_unavailable: return "image_unavailable";
     case Errc::image_wrong_target: return "image_wrong_target";

@@ -84,6 +84,7 @@ enum class Errc : int {
   net_shutting_down = 115,    // the server is stopping and refuses new work
   net_unavailable = 116,      // the next hop (the TA, for an AP) cannot be reached
   net_io = 117,               // a socket operation failed (detail names it)
+  net_tls = 118,              // the TLS handshake failed: a certificate did not verify, or the peer refused ours
 
   image_not_authenticated = 120,  // the AP grants an image key only after the TA validated the SM
   image_unavailable = 121,        // the headend has no image to deliver (no PS behind this AP)

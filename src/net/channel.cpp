@@ -18,33 +18,75 @@ std::string endpoint_text(const tcp::socket& s) {
 }
 }  // namespace
 
-Channel::Channel(tcp::socket socket, Limits limits)
-    : socket_(std::move(socket)),
-      limits_(limits),
-      read_timer_(socket_.get_executor()),
-      write_timer_(socket_.get_executor()),
-      outbox_signal_(socket_.get_executor()),
-      peer_(endpoint_text(socket_)) {}
+tcp::socket& Channel::socket() {
+  return std::visit(
+      [](auto& s) -> tcp::socket& {
+        if constexpr (std::is_same_v<std::decay_t<decltype(s)>, tcp::socket>)
+          return s;
+        else
+          return s.next_layer();
+      },
+      stream_);
+}
+const tcp::socket& Channel::socket() const { return const_cast<Channel*>(this)->socket(); }
 
-std::shared_ptr<Channel> Channel::start(tcp::socket socket, Limits limits) {
-  asio::error_code ec;
-  socket.set_option(tcp::no_delay(true), ec);
-  socket.set_option(asio::socket_base::keep_alive(true), ec);  // a vanished peer is noticed
-  auto channel = std::make_shared<Channel>(std::move(socket), limits);
+Channel::Channel(Stream stream, Limits limits)
+    : stream_(std::move(stream)),
+      limits_(limits),
+      read_timer_(socket().get_executor()),
+      write_timer_(socket().get_executor()),
+      outbox_signal_(socket().get_executor()),
+      peer_(endpoint_text(socket())) {}
+
+std::shared_ptr<Channel> Channel::started(Stream stream, Limits limits) {
+  auto channel = std::make_shared<Channel>(std::move(stream), limits);
   asio::co_spawn(channel->executor(), channel->write_loop(), asio::detached);
   return channel;
 }
 
+namespace {
+void tune(tcp::socket& socket) {
+  asio::error_code ec;
+  socket.set_option(tcp::no_delay(true), ec);
+  socket.set_option(asio::socket_base::keep_alive(true), ec);  // a vanished peer is noticed
+}
+}  // namespace
+
+std::shared_ptr<Channel> Channel::start(tcp::socket socket, Limits limits) {
+  tune(socket);
+  return started(Stream(std::move(socket)), limits);
+}
+
+std::shared_ptr<Channel> Channel::start(TlsStream stream, Limits limits) {
+  tune(stream.next_layer());
+  return started(Stream(std::move(stream)), limits);
+}
+
+Bytes Channel::peer_certificate() const {
+  const auto* tls = std::get_if<TlsStream>(&stream_);
+  if (!tls) return {};
+  X509* cert = SSL_get0_peer_certificate(const_cast<TlsStream*>(tls)->native_handle());
+  if (!cert) return {};
+  const int n = i2d_X509(cert, nullptr);
+  if (n <= 0) return {};
+  Bytes der(static_cast<std::size_t>(n));
+  unsigned char* p = der.data();
+  i2d_X509(cert, &p);
+  return der;
+}
+
 Task<Result<void>> Channel::read_exact(std::span<std::uint8_t> buffer, Millis timeout) {
   read_timer_.expires_after(timeout);
-  auto r = co_await (asio::async_read(socket_, asio::buffer(buffer.data(), buffer.size()), as_tuple(use_awaitable)) ||
-                     read_timer_.async_wait(as_tuple(use_awaitable)));
+  auto read = std::visit(
+      [&](auto& s) { return asio::async_read(s, asio::buffer(buffer.data(), buffer.size()), as_tuple(use_awaitable)); },
+      stream_);
+  auto r = co_await (std::move(read) || read_timer_.async_wait(as_tuple(use_awaitable)));
   if (r.index() == 1) {
     if (interrupted_) co_return fail(Errc::net_shutting_down, "the server is stopping");
     co_return fail(Errc::net_timeout, fmt::format("no data from {} within {} ms", peer_, timeout.count()));
   }
   const auto [ec, n] = std::get<0>(r);
-  if (ec == asio::error::eof || ec == asio::error::connection_reset)
+  if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
     co_return fail(Errc::net_closed, fmt::format("{} closed the connection", peer_));
   if (ec) co_return fail(Errc::net_io, fmt::format("reading from {}: {}", peer_, ec.message()));
   co_return Result<void>{};
@@ -69,7 +111,7 @@ Task<Result<Frame>> Channel::read(Millis wait) {
 }
 
 void Channel::send(Frame frame) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
+  asio::post(socket().get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
     if (self->closed_ || self->close_after_flush_) return;
     self->outbox_.push_back(std::move(bytes));
     self->outbox_signal_.cancel();
@@ -77,7 +119,7 @@ void Channel::send(Frame frame) {
 }
 
 void Channel::send_and_close(Frame frame) {
-  asio::post(socket_.get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
+  asio::post(socket().get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
     if (self->closed_ || self->close_after_flush_) return;
     self->outbox_.push_back(std::move(bytes));
     self->close_after_flush_ = true;
@@ -86,19 +128,19 @@ void Channel::send_and_close(Frame frame) {
 }
 
 void Channel::finish() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket().get_executor(), [self = shared_from_this()] {
     self->close_after_flush_ = true;
     self->outbox_signal_.cancel();
   });
 }
 
 void Channel::close() {
-  asio::post(socket_.get_executor(), [self = shared_from_this()] { self->close_now(); });
+  asio::post(socket().get_executor(), [self = shared_from_this()] { self->close_now(); });
 }
 
 void Channel::interrupt() {
   interrupted_ = true;
-  asio::post(socket_.get_executor(), [self = shared_from_this()] {
+  asio::post(socket().get_executor(), [self = shared_from_this()] {
     if (self->waiting_for_header_) self->read_timer_.cancel();
   });
 }
@@ -107,8 +149,8 @@ void Channel::close_now() {
   if (closed_) return;
   closed_ = true;
   asio::error_code ec;
-  socket_.shutdown(tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
+  socket().shutdown(tcp::socket::shutdown_both, ec);
+  socket().close(ec);
   read_timer_.cancel();
   write_timer_.cancel();
   outbox_signal_.cancel();
@@ -127,8 +169,9 @@ Task<void> Channel::write_loop() {
     Bytes next = std::move(outbox_.front());
     outbox_.pop_front();
     write_timer_.expires_after(limits_.io_timeout);
-    auto r = co_await (asio::async_write(socket_, asio::buffer(next), as_tuple(use_awaitable)) ||
-                       write_timer_.async_wait(as_tuple(use_awaitable)));
+    auto write =
+        std::visit([&](auto& s) { return asio::async_write(s, asio::buffer(next), as_tuple(use_awaitable)); }, stream_);
+    auto r = co_await (std::move(write) || write_timer_.async_wait(as_tuple(use_awaitable)));
     if (r.index() == 1 || std::get<0>(std::get<0>(r))) break;  // timed out or failed: the link is unusable
   }
   close_now();
@@ -153,7 +196,8 @@ Result<HostPort> parse_host_port(std::string_view text) {
   return HostPort{host, port};
 }
 
-Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits, Millis timeout) {
+namespace {
+Task<Result<tcp::socket>> connect_socket(const HostPort& to, Millis timeout) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   auto [rec, endpoints] = co_await resolver.async_resolve(to.host, to.port, as_tuple(use_awaitable));
@@ -167,7 +211,41 @@ Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits
                    fmt::format("connecting to {}:{} took over {} ms", to.host, to.port, timeout.count()));
   if (const auto ec = std::get<0>(std::get<0>(r)); ec)
     co_return fail(Errc::net_unavailable, fmt::format("cannot connect to {}:{}: {}", to.host, to.port, ec.message()));
-  co_return Channel::start(std::move(socket), limits);
+  co_return std::move(socket);
+}
+}  // namespace
+
+Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits, Millis timeout) {
+  auto socket = co_await connect_socket(to, timeout);
+  if (!socket) co_return std::unexpected(socket.error());
+  co_return Channel::start(std::move(*socket), limits);
+}
+
+namespace {
+Task<Result<std::shared_ptr<Channel>>> handshake(tcp::socket socket, asio::ssl::context& tls,
+                                                 asio::ssl::stream_base::handshake_type side, Limits limits,
+                                                 Millis timeout) {
+  TlsStream stream(std::move(socket), tls);
+  asio::steady_timer timer(stream.get_executor(), timeout);
+  auto r =
+      co_await (stream.async_handshake(side, as_tuple(use_awaitable)) || timer.async_wait(as_tuple(use_awaitable)));
+  if (r.index() == 1) co_return fail(Errc::net_timeout, fmt::format("TLS handshake took over {} ms", timeout.count()));
+  if (const auto [ec] = std::get<0>(r); ec)
+    co_return fail(Errc::net_tls, fmt::format("TLS handshake failed: {}", ec.message()));
+  co_return Channel::start(std::move(stream), limits);
+}
+}  // namespace
+
+Task<Result<std::shared_ptr<Channel>>> connect_tls(const HostPort& to, asio::ssl::context& tls, Limits limits,
+                                                   Millis timeout) {
+  auto socket = co_await connect_socket(to, timeout);
+  if (!socket) co_return std::unexpected(socket.error());
+  co_return co_await handshake(std::move(*socket), tls, asio::ssl::stream_base::client, limits, timeout);
+}
+
+Task<Result<std::shared_ptr<Channel>>> accept_tls(tcp::socket socket, asio::ssl::context& tls, Limits limits,
+                                                  Millis timeout) {
+  co_return co_await handshake(std::move(socket), tls, asio::ssl::stream_base::server, limits, timeout);
 }
 
 }  // namespace dcas::net

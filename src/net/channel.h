@@ -8,11 +8,13 @@
 
 #include <asio.hpp>
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/ssl.hpp>
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "net/frame.h"
 
@@ -22,6 +24,7 @@ using tcp = asio::ip::tcp;
 template <typename T>
 using Task = asio::awaitable<T>;
 using Millis = std::chrono::milliseconds;
+using TlsStream = asio::ssl::stream<tcp::socket>;
 
 struct Limits {
   std::size_t max_payload = default_max_payload;
@@ -33,6 +36,8 @@ class Channel : public std::enable_shared_from_this<Channel> {
  public:
   // Takes over a connected socket and starts its writer.
   static std::shared_ptr<Channel> start(tcp::socket socket, Limits limits);
+  // The same over a TLS stream whose handshake has completed (tls_handshake).
+  static std::shared_ptr<Channel> start(TlsStream stream, Limits limits);
 
   // The next frame: its header within `wait`, its payload within limits.io_timeout.
   // Errors: net_timeout, net_closed, net_io, net_shutting_down (interrupt() was called), and
@@ -51,16 +56,22 @@ class Channel : public std::enable_shared_from_this<Channel> {
 
   const std::string& peer() const { return peer_; }
   const Limits& limits() const { return limits_; }
-  asio::any_io_executor executor() { return socket_.get_executor(); }
+  asio::any_io_executor executor() { return socket().get_executor(); }
+  // TLS: the certificate the peer presented and the handshake verified (DER); empty otherwise.
+  Bytes peer_certificate() const;
 
-  Channel(tcp::socket socket, Limits limits);  // use start()
+  using Stream = std::variant<tcp::socket, TlsStream>;
+  Channel(Stream stream, Limits limits);  // use start()
 
  private:
   Task<Result<void>> read_exact(std::span<std::uint8_t> buffer, Millis timeout);
   Task<void> write_loop();
   void close_now();
+  tcp::socket& socket();
+  const tcp::socket& socket() const;
+  static std::shared_ptr<Channel> started(Stream stream, Limits limits);
 
-  tcp::socket socket_;
+  Stream stream_;
   Limits limits_;
   asio::steady_timer read_timer_, write_timer_, outbox_signal_;
   std::deque<Bytes> outbox_;
@@ -79,5 +90,12 @@ Result<HostPort> parse_host_port(std::string_view text);
 
 // Resolves and connects within `timeout`. Errors: net_unavailable, net_timeout.
 Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits, Millis timeout);
+// The same, then the TLS client handshake under `tls` within the same timeout. Errors: as
+// connect, net_tls (the handshake failed: the peer's certificate did not verify, or it refused ours).
+Task<Result<std::shared_ptr<Channel>>> connect_tls(const HostPort& to, asio::ssl::context& tls, Limits limits,
+                                                   Millis timeout);
+// The TLS server handshake on an accepted socket within `timeout`. Errors: net_timeout, net_tls.
+Task<Result<std::shared_ptr<Channel>>> accept_tls(tcp::socket socket, asio::ssl::context& tls, Limits limits,
+                                                  Millis timeout);
 
 }  // namespace dcas::net
