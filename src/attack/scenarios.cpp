@@ -79,10 +79,9 @@ Result<Bytes> forge_cwek_gen_info_h1(ByteView tp_cert_req, ByteView tp_cert_rsp,
                                      const crypto::RsaPrivateKey& sm, crypto::RandomSource& rng) {
   DCAS_TRY_ASSIGN(hello, protocol::decode_as<wire::TpCertRspH1>(tp_cert_rsp));
   DCAS_TRY_ASSIGN(ephemeral, crypto::X25519Key::generate(rng));
-  DCAS_TRY_ASSIGN(shared, ephemeral.shared_secret(hello.second.ephemeral_key));
-  const auto th = protocol::transcript_hash(tp_cert_req, tp_cert_rsp, statement, ephemeral.public_key());
-  DCAS_TRY_ASSIGN(keys, protocol::derive_handshake_keys(kpk, view(shared), th));
-  const auto confirmation = protocol::key_confirmation(view(keys.confirm_key), "SM", th);
+  DCAS_TRY_ASSIGN(derived, protocol::run_key_schedule(ephemeral, hello.second.ephemeral_key, kpk,
+                                                      {tp_cert_req, tp_cert_rsp, statement, ephemeral.public_key()}));
+  const auto confirmation = protocol::key_confirmation(view(derived.keys.confirm_key), "SM", derived.transcript);
   return protocol::sign_and_encode({Profile::hardened1,
                                     wire::CwekGenInfoH1{ephemeral.public_key(),
                                                         Bytes(statement.begin(), statement.end()),
@@ -107,9 +106,10 @@ Verdict open_with_guessed_secret(ByteView kpk, ByteView statement, World& w, std
        info = w.recorded(Step::cwek_gen_info, session);
   auto m = protocol::decode_as<wire::CwekGenInfoH1>(*info).value();
   auto guess = crypto::X25519Key::generate(w.rng()).value();
-  auto shared = guess.shared_secret(m.second.ephemeral_key).value();
-  const auto th = protocol::transcript_hash(*req, *rsp, statement, m.second.ephemeral_key);
-  auto keys = protocol::derive_handshake_keys(kpk, view(shared), th).value();
+  auto keys =
+      protocol::run_key_schedule(guess, m.second.ephemeral_key, kpk, {*req, *rsp, statement, m.second.ephemeral_key})
+          .value()
+          .keys;
   auto opener = protocol::CwOpener::create(view(keys.cwek), view(keys.hmac_key)).value();
   auto opened = opener.open(control_word, w.t0 + 2s);
   if (opened) return succeeded("opened the recorded control words with a guessed X25519 secret");

@@ -173,9 +173,7 @@ bool same_cws(const protocol::ControlWords& a, const protocol::ControlWords& b) 
 Result<protocol::ControlWords> decrypt_cw(ByteView cwek, ByteView control_word) {
   DCAS_TRY_ASSIGN(m, protocol::decode_as<wire::ControlWord>(control_word));
   // IV = AES-128(CWEK, 0^8 || sequence), then AES-128-CBC (docs/spec.md §6.6).
-  std::array<std::uint8_t, 16> nonce{};
-  for (int i = 0; i < 8; ++i) nonce[8 + i] = static_cast<std::uint8_t>(m.second.sequence >> (56 - 8 * i));
-  DCAS_TRY_ASSIGN(iv, crypto::aes128_ecb_encrypt_block(cwek, nonce));
+  DCAS_TRY_ASSIGN(iv, crypto::aes128_ecb_encrypt_block(cwek, protocol::cw_nonce_block(m.second.sequence)));
   DCAS_TRY_ASSIGN(
       plain, crypto::aes128_run(crypto::AesMode::cbc, crypto::AesDirection::decrypt, cwek, iv, m.second.ciphertext));
   std::array<std::uint8_t, 2 * protocol::cw_slot_size> slots{};

@@ -41,12 +41,6 @@ std::array<std::uint8_t, 4 + authenticated_body_end - 8> fixed_authenticated(Byt
   return a;
 }
 
-std::array<std::uint8_t, 16> nonce_block(std::uint64_t sequence) {
-  std::array<std::uint8_t, 16> n{};
-  put_u64(n.data() + 8, sequence);
-  return n;
-}
-
 bool has_fixed_layout(ByteView m) {
   if (m.size() != cw_message_size || !std::equal(std::begin(fixed_header), std::end(fixed_header), m.begin()))
     return false;
@@ -152,7 +146,7 @@ Result<void> CwSealer::seal_into(const ControlWords& cws, TimePoint now, CwMessa
   // IV = AES(CWEK, N), C1 = AES(P1 ^ IV), C2 = AES(P2 ^ C1): CBC over (N ^ chain) || P1 || P2
   // on the running context, whose chaining value `chain_` the first XOR cancels.
   std::array<std::uint8_t, 48> in{}, out{};
-  const auto n = nonce_block(sequence);
+  const auto n = cw_nonce_block(sequence);
   for (std::size_t i = 0; i < 16; ++i) in[i] = n[i] ^ chain_[i];
   // Whole 16-byte slots (a fixed-size copy), then the unused tail of 8-byte CWs cleared.
   if (cws.odd) std::copy_n(cws.odd->begin(), cw_slot_size, in.begin() + 16);
@@ -198,7 +192,7 @@ Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
 
   // CBC decryption: P1 = AES^-1(C1) ^ IV, P2 = AES^-1(C2) ^ C1, with IV = AES(CWEK, N).
   std::array<std::uint8_t, 16> iv{};
-  DCAS_TRY(encrypt_.run({}, nonce_block(cw.sequence), iv));
+  DCAS_TRY(encrypt_.run({}, cw_nonce_block(cw.sequence), iv));
   std::array<std::uint8_t, 32> plain{};
   DCAS_TRY(decrypt_.run({}, cw.ciphertext, plain));
   for (std::size_t i = 0; i < 16; ++i) {
@@ -211,6 +205,12 @@ Result<ControlWords> CwOpener::open(ByteView message, TimePoint now) {
   if (!out) return std::unexpected(out.error());
   last_sequence_ = cw.sequence;
   return std::move(*out);
+}
+
+std::array<std::uint8_t, 16> cw_nonce_block(std::uint64_t sequence) {
+  std::array<std::uint8_t, 16> n{};
+  put_u64(n.data() + 8, sequence);
+  return n;
 }
 
 }  // namespace dcas::protocol

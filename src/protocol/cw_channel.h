@@ -38,6 +38,9 @@ struct ControlWords {
 
 using CwMessage = std::array<std::uint8_t, cw_message_size>;
 
+// The block whose AES-128 encryption under CWEK is a ControlWord's IV: 0^8 || sequence (spec §6.6).
+std::array<std::uint8_t, 16> cw_nonce_block(std::uint64_t sequence);
+
 // The cw_layout and two-slot plaintext (odd || even, each CW zero-padded to 16 bytes) that the
 // ControlWord message and the ECM share. Errors: invalid_argument (no slot, a length not 8 or 16).
 Result<std::array<std::uint8_t, 2>> slot_layout(const ControlWords& cws);

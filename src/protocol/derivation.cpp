@@ -96,4 +96,14 @@ std::array<std::uint8_t, 32> key_confirmation(ByteView confirm_key, std::string_
   return crypto::hmac_sha256(confirm_key, {view(who), transcript});
 }
 
+Result<RunKeys> run_key_schedule(const crypto::X25519Key& own, ByteView peer_ephemeral, ByteView kpk,
+                                 const RunMessages& run) {
+  DCAS_TRY_ASSIGN(shared, own.shared_secret(peer_ephemeral));
+  RunKeys out;
+  out.transcript = transcript_hash(run.tp_cert_req, run.tp_cert_rsp, run.statement, run.sm_ephemeral);
+  DCAS_TRY_ASSIGN(keys, derive_handshake_keys(kpk, view(shared), out.transcript));
+  out.keys = std::move(keys);
+  return out;
+}
+
 }  // namespace dcas::protocol

@@ -13,6 +13,7 @@
 
 #include "common/bytes.h"
 #include "common/ids.h"
+#include "crypto/kex.h"
 
 namespace dcas::protocol {
 
@@ -70,5 +71,18 @@ std::array<std::uint8_t, 32> transcript_hash(ByteView tp_cert_req, ByteView tp_c
 Result<HandshakeKeys> derive_handshake_keys(ByteView kpk, ByteView shared_secret, ByteView transcript);
 // `who` is "SM" or "TP": each side proves the keys with its own label, so neither can reflect the other's.
 std::array<std::uint8_t, 32> key_confirmation(ByteView confirm_key, std::string_view who, ByteView transcript);
+
+// The whole key schedule of a run as one end computes it: ss from its own ephemeral key and the
+// peer's public value, TH over the run's messages (E_SM the SM's public value), then the keys.
+struct RunKeys {
+  HandshakeKeys keys;
+  std::array<std::uint8_t, 32> transcript{};
+};
+struct RunMessages {
+  ByteView tp_cert_req, tp_cert_rsp, statement, sm_ephemeral;
+};
+// Errors: key_invalid (the peer's value), as derive_handshake_keys.
+Result<RunKeys> run_key_schedule(const crypto::X25519Key& own, ByteView peer_ephemeral, ByteView kpk,
+                                 const RunMessages& run);
 
 }  // namespace dcas::protocol

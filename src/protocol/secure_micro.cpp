@@ -371,13 +371,13 @@ Result<void> SecureMicro::key_response_h1_checks(Output& out, ByteView bytes, Ti
   const auto& kpk = accepted.kpk;
   out.event(events::KpkReceived{});
   DCAS_TRY_ASSIGN(ephemeral, crypto::X25519Key::generate(rng_));
-  DCAS_TRY_ASSIGN(shared, ephemeral.shared_secret(run_->tp_ephemeral));
-  run_->transcript = transcript_hash(run_->request, run_->answer, statement.encoded, ephemeral.public_key());
-  DCAS_TRY_ASSIGN(keys, derive_handshake_keys(view(kpk), view(shared), run_->transcript));
-  const auto confirmation = key_confirmation(view(keys.confirm_key), "SM", run_->transcript);
-  cwek_ = std::move(keys.cwek);
-  hmac_key_ = std::move(keys.hmac_key);
-  run_->confirm_key = std::move(keys.confirm_key);
+  DCAS_TRY_ASSIGN(derived, run_key_schedule(ephemeral, run_->tp_ephemeral, view(kpk),
+                                            {run_->request, run_->answer, statement.encoded, ephemeral.public_key()}));
+  run_->transcript = derived.transcript;
+  const auto confirmation = key_confirmation(view(derived.keys.confirm_key), "SM", run_->transcript);
+  cwek_ = std::move(derived.keys.cwek);
+  hmac_key_ = std::move(derived.keys.hmac_key);
+  run_->confirm_key = std::move(derived.keys.confirm_key);
   DCAS_TRY_ASSIGN(
       info, sign_and_encode(
                 {wire::Profile::hardened1,

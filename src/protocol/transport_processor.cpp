@@ -179,9 +179,10 @@ Result<void> TransportProcessor::on_cwek_gen_info_h1(Output& out, ByteView bytes
                                              {sm_id_, id_, run_->sm_nonce, run_->tp_nonce}, now));
   const auto& statement = accepted.statement;
   const auto& kpk = accepted.kpk;
-  DCAS_TRY_ASSIGN(shared, run_->ephemeral->shared_secret(m.second.ephemeral_key));
-  const auto th = transcript_hash(run_->request, run_->answer, statement.encoded, m.second.ephemeral_key);
-  DCAS_TRY_ASSIGN(keys, derive_handshake_keys(view(kpk), view(shared), th));
+  DCAS_TRY_ASSIGN(derived, run_key_schedule(*run_->ephemeral, m.second.ephemeral_key, view(kpk),
+                                            {run_->request, run_->answer, statement.encoded, m.second.ephemeral_key}));
+  const auto& keys = derived.keys;
+  const auto& th = derived.transcript;
   const auto expected = key_confirmation(view(keys.confirm_key), "SM", th);
   if (!equal_ct(expected, m.second.confirmation))
     return fail(Errc::key_confirmation_failed, "the SM's key confirmation differs from the TP's");
