@@ -2,6 +2,7 @@
 // `dcas host pair`, with the framing's checks, bad peers, a killed TA and two TAs on PostgreSQL.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -13,6 +14,7 @@
 #include "protocol/auth_proxy.h"
 #include "protocol/role.h"
 #include "provisioning/device_files.h"
+#include "service/tls.h"
 #include "service_support.h"
 #include "wire/message.h"
 
@@ -71,7 +73,17 @@ TEST(Frames, HostPortParsing) {
     EXPECT_EQ(net::parse_host_port(bad).error().code, Errc::invalid_argument) << bad;
 }
 
-// ---- a raw TCP peer, to misbehave ----
+// ---- a raw TCP peer, to misbehave, optionally speaking TLS ----
+
+// TLS contexts from a device's or a TA's files (service/tls.h), for peers that play an AP or a TA.
+std::shared_ptr<asio::ssl::context> device_tls(const Device& device) {
+  auto identity = provisioning::load_device_identity(device.dir).value();
+  return service::tls_context(service::TlsSide::client, identity.key, identity.certificate, identity.ta_root).value();
+}
+std::shared_ptr<asio::ssl::context> ta_tls(const fs::path& ta_dir) {
+  auto root = provisioning::load_ta_identity(ta_dir / "ta.key", ta_dir / "ta.crt").value();
+  return service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate).value();
+}
 
 class RawPeer {
  public:
@@ -80,7 +92,16 @@ class RawPeer {
     p.fd_ = fd;
     return p;
   }
-  RawPeer(RawPeer&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  // The server side of TLS on an accepted connection; handshake_ok() says whether it completed.
+  static RawPeer adopt_tls(int fd, asio::ssl::context& tls) {
+    RawPeer p = adopt(fd);
+    p.start_tls(tls, false);
+    return p;
+  }
+  RawPeer(RawPeer&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)),
+        ssl_(std::exchange(other.ssl_, nullptr)),
+        handshake_ok_(other.handshake_ok_) {}
   explicit RawPeer(int port) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -88,13 +109,28 @@ class RawPeer {
     a.sin_port = htons(static_cast<std::uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
+    timeval five{5, 0};  // a peer that never answers the handshake does not hang the test
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+    // OpenSSL writes with send() without MSG_NOSIGNAL: a server that closed on us must not kill the test.
+    static const bool no_sigpipe = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+    (void)no_sigpipe;
   }
+  // The client side of TLS (the TA's link): handshake_ok() says whether the handshake completed.
+  RawPeer(int port, asio::ssl::context& tls) : RawPeer(port) { start_tls(tls, true); }
   ~RawPeer() { close(); }
+  bool handshake_ok() const { return handshake_ok_; }
   void close() {
+    if (ssl_) SSL_free(ssl_);
+    ssl_ = nullptr;
     if (fd_ >= 0) ::close(fd_);
     fd_ = -1;
   }
-  void send(ByteView bytes) { (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL); }
+  void send(ByteView bytes) {
+    if (ssl_)
+      (void)SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()));
+    else
+      (void)!::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+  }
   void send(const Frame& f) { send(net::encode_frame(f)); }
   // Exactly n bytes, or nullopt on timeout or end of stream.
   std::optional<Bytes> read(std::size_t n, std::chrono::milliseconds timeout) {
@@ -103,10 +139,16 @@ class RawPeer {
     while (out.size() < n) {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
       pollfd p{fd_, POLLIN, 0};
-      if (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+      const bool buffered = ssl_ && SSL_pending(ssl_) > 0;
+      if (!buffered && (left.count() <= 0 || ::poll(&p, 1, static_cast<int>(left.count())) <= 0)) return std::nullopt;
       std::uint8_t buf[4096];
-      const auto got = ::recv(fd_, buf, std::min(sizeof buf, n - out.size()), 0);
-      if (got <= 0) return std::nullopt;
+      const auto want = std::min(sizeof buf, n - out.size());
+      const auto got = ssl_ ? SSL_read(ssl_, buf, static_cast<int>(want)) : ::recv(fd_, buf, want, 0);
+      if (got <= 0) {
+        if (ssl_ && SSL_get_error(ssl_, static_cast<int>(got)) == SSL_ERROR_WANT_READ)
+          continue;  // a TLS record in part
+        return std::nullopt;
+      }
       out.insert(out.end(), buf, buf + got);
     }
     return out;
@@ -133,16 +175,29 @@ class RawPeer {
       if (f->kind == FrameKind::error) code = net::parse_error_payload(f->payload).value().code;
     return code;
   }
+  // Whether the server closed the connection without sending a single frame (a refused TLS
+  // handshake, or a plain peer at a TLS port).
+  bool closed_without_a_frame() { return !read_frame(); }
 
  private:
   RawPeer() = default;
+  void start_tls(asio::ssl::context& tls, bool client) {
+    ssl_ = SSL_new(tls.native_handle());
+    SSL_set_fd(ssl_, fd_);
+    // TLS 1.3: a client whose certificate the server refuses completes its side of the handshake
+    // and learns of the refusal at its first read (closed_without_a_frame).
+    handshake_ok_ = (client ? SSL_connect(ssl_) : SSL_accept(ssl_)) == 1;
+  }
   int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  bool handshake_ok_ = false;
 };
 
-// A TA that admits an AP and then never answers: records what the AP sends it. Test double.
+// A TA that admits an AP and then never answers: records what the AP sends it. It speaks TLS as
+// `tls` says (the TA root's, or an impostor's). Test double.
 class SilentTa {
  public:
-  SilentTa() {
+  explicit SilentTa(std::shared_ptr<asio::ssl::context> tls) : tls_(std::move(tls)) {
     listener_ = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -153,16 +208,22 @@ class SilentTa {
     ::getsockname(listener_, reinterpret_cast<sockaddr*>(&a), &len);
     port = ntohs(a.sin_port);
     thread_ = std::jthread([this](std::stop_token stop) {
-      const int fd = ::accept(listener_, nullptr, nullptr);
-      if (fd < 0) return;
-      auto link = RawPeer::adopt(fd);
-      if (auto hello = link.read_frame(); !hello || hello->kind != FrameKind::hello) return;
-      link.send(Frame{FrameKind::welcome, 0, {}});
-      while (!stop.stop_requested())
-        if (auto f = link.read_frame(200ms)) {
-          std::lock_guard lock(mutex_);
-          received_.push_back(*f);
-        }
+      while (!stop.stop_requested()) {
+        const int fd = ::accept(listener_, nullptr, nullptr);
+        if (fd < 0) return;
+        timeval five{5, 0};
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
+        auto link = RawPeer::adopt_tls(fd, *tls_);
+        if (!link.handshake_ok()) continue;  // the AP refused us: it tries again
+        ++handshakes_;
+        if (auto hello = link.read_frame(); !hello || hello->kind != FrameKind::hello) continue;
+        link.send(Frame{FrameKind::welcome, 0, {}});
+        while (!stop.stop_requested())
+          if (auto f = link.read_frame(200ms)) {
+            std::lock_guard lock(mutex_);
+            received_.push_back(*f);
+          }
+      }
     });
   }
   ~SilentTa() {
@@ -174,10 +235,13 @@ class SilentTa {
     std::lock_guard lock(mutex_);
     return received_;
   }
+  int handshakes() const { return handshakes_; }
   int port = 0;
 
  private:
+  std::shared_ptr<asio::ssl::context> tls_;
   int listener_ = -1;
+  std::atomic<int> handshakes_{0};
   std::mutex mutex_;
   std::vector<Frame> received_;
   std::jthread thread_;
@@ -330,51 +394,64 @@ TEST_F(Services, RefusalsExitNonZeroAndAClonePairIsRefusedWhileTheOriginalIsPres
 TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
   auto ta = start_ta(work_, ta_dir_, {"--idle-timeout", "1", "--io-timeout", "1"});
   auto ap = start_ap(work_, p().aps[0], ta, {"--idle-timeout", "1", "--io-timeout", "1"});
+  // At the TA the framing's checks run inside the link's TLS, here with an AP's own credentials.
+  const auto ap_tls = device_tls(p().aps[1]);
+  auto connect = [&](int port) {
+    return port == ta.port ? std::make_unique<RawPeer>(port, *ap_tls) : std::make_unique<RawPeer>(port);
+  };
   std::vector<std::unique_ptr<RawPeer>> idle;
   for (const int port : {ta.port, ap.port}) {
     {  // garbage: "GET / HTTP/1.1" read as a length prefix is far over the cap
-      RawPeer peer(port);
+      auto peer = connect(port);
       if (port == ap.port) {
-        ASSERT_TRUE(peer.read_frame());  // the AP's SecurityAnnounce
+        ASSERT_TRUE(peer->read_frame());  // the AP's SecurityAnnounce
       }
-      peer.send(Bytes{'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n'});
-      EXPECT_EQ(peer.error_then_closed(), Errc::net_frame_too_large);
+      peer->send(Bytes{'G', 'E', 'T', ' ', '/', ' ', 'H', 'T', 'T', 'P', '/', '1', '.', '1', '\r', '\n'});
+      EXPECT_EQ(peer->error_then_closed(), Errc::net_frame_too_large);
     }
     {  // an oversized length prefix
-      RawPeer peer(port);
-      peer.send(Bytes{0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0});
-      EXPECT_EQ(peer.error_then_closed(), Errc::net_frame_too_large);
+      auto peer = connect(port);
+      peer->send(Bytes{0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0, 0, 0, 0, 0, 0});
+      EXPECT_EQ(peer->error_then_closed(), Errc::net_frame_too_large);
     }
     {  // an unknown frame kind
-      RawPeer peer(port);
-      peer.send(Bytes{0, 0, 0, 9, 0x55, 0, 0, 0, 0, 0, 0, 0, 0});
-      EXPECT_EQ(peer.error_then_closed(), Errc::net_bad_frame);
+      auto peer = connect(port);
+      peer->send(Bytes{0, 0, 0, 9, 0x55, 0, 0, 0, 0, 0, 0, 0, 0});
+      EXPECT_EQ(peer->error_then_closed(), Errc::net_bad_frame);
     }
     {  // a slow sender: half a header, then nothing
-      RawPeer peer(port);
-      peer.send(Bytes{0, 0, 0});
-      EXPECT_EQ(peer.error_then_closed(3s), Errc::net_timeout);
+      auto peer = connect(port);
+      peer->send(Bytes{0, 0, 0});
+      EXPECT_EQ(peer->error_then_closed(3s), Errc::net_timeout);
     }
     {  // a frame that promises more than it sends
-      RawPeer peer(port);
-      peer.send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
-      EXPECT_EQ(peer.error_then_closed(3s), Errc::net_timeout);
+      auto peer = connect(port);
+      peer->send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
+      EXPECT_EQ(peer->error_then_closed(3s), Errc::net_timeout);
     }
     {  // an abrupt disconnect in the middle of a frame
-      RawPeer peer(port);
-      peer.send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
-      peer.close();
+      auto peer = connect(port);
+      peer->send(Bytes{0, 0, 0, 100, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3});
+      peer->close();
     }
-    idle.push_back(std::make_unique<RawPeer>(port));  // connected, silent, still open meanwhile
+    idle.push_back(connect(port));  // connected, silent, still open meanwhile
   }
-  {  // at the TA: a link must begin with hello carrying a TA-issued AP certificate
-    RawPeer not_hello(ta.port);
+  {                          // at the TA: TLS first, then a hello carrying the certificate TLS proved, a TA-issued AP's
+    RawPeer plain(ta.port);  // no TLS: the handshake fails on the first bytes
+    plain.send(Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().aps[1].dir / "cert.pem").value().der()});
+    EXPECT_TRUE(plain.closed_without_a_frame());
+    RawPeer not_hello(ta.port, *ap_tls);
     not_hello.send(Frame{FrameKind::message, 1, {1, 2, 3}});
     EXPECT_EQ(not_hello.error_then_closed(), Errc::net_bad_frame);
-    RawPeer bad_certificate(ta.port);
+    RawPeer bad_certificate(ta.port, *ap_tls);
     bad_certificate.send(Frame{FrameKind::hello, 0, {0x30, 0x03, 0x02, 0x01, 0x01}});
-    EXPECT_EQ(bad_certificate.error_then_closed(), Errc::cert_invalid);
-    RawPeer sm_as_ap(ta.port);
+    EXPECT_EQ(bad_certificate.error_then_closed(), Errc::net_tls);
+    RawPeer other_ap(ta.port, *ap_tls);  // proved AP 2's key, names AP 1
+    other_ap.send(Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().aps[0].dir / "cert.pem").value().der()});
+    EXPECT_EQ(other_ap.error_then_closed(), Errc::net_tls);
+    const auto sm_tls = device_tls(p().sms[0]);  // a TA-issued certificate, but an SM's
+    RawPeer sm_as_ap(ta.port, *sm_tls);
+    ASSERT_TRUE(sm_as_ap.handshake_ok());
     sm_as_ap.send(Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().sms[0].dir / "cert.pem").value().der()});
     EXPECT_EQ(sm_as_ap.error_then_closed(), Errc::cert_wrong_role);
   }
@@ -397,12 +474,15 @@ TEST_F(Services, BadPeersGetAClearErrorOrAreDroppedWhileOthersAreServed) {
 }
 
 // The link attacks against the real TA server (docs/security.md): a link opened with an AP's
-// public certificate alone is admitted (open: TLS), but nothing recorded that it replays is taken
-// (spec §13.5). The AP's own key signs the "recorded" messages here, as the AP once did.
-TEST_F(Services, AKeylessLinkIsAdmittedButTheTaTakesNoReplayedOrStaleApMessage) {
+// public certificate alone is refused by the TLS handshake (spec §13.2), as is one whose
+// certificate another root issued; and over a link of the AP's own (its key: an insider, or a leak)
+// nothing recorded is taken twice or late (spec §13.5).
+TEST_F(Services, AKeylessLinkIsRefusedAndTheTaTakesNoReplayedOrStaleApMessage) {
   auto ta = start_ta(work_, ta_dir_, {});
   auto identity = provisioning::load_device_identity(p().aps[0].dir).value();
   const Bytes certificate = identity.certificate.der();
+  const auto own_tls =
+      service::tls_context(service::TlsSide::client, identity.key, identity.certificate, identity.ta_root).value();
   crypto::SeededRandom rng(view("recorded"));
   auto ap = protocol::AuthProxy::create(std::move(identity), rng, std::chrono::system_clock::now(), {},
                                         wire::Profile::hardened1)
@@ -413,11 +493,28 @@ TEST_F(Services, AKeylessLinkIsAdmittedButTheTaTakesNoReplayedOrStaleApMessage) 
   const Bytes stale = ap.host_presence(sm, false, now - 10min).value();
   const Bytes report = ap.host_presence(sm, false, now - 1s).value();
 
-  RawPeer link(ta.port);  // the attacker: the AP's certificate, not its key
+  {  // the attacker: the AP's certificate, not its key; in the clear, as the link once took it
+    RawPeer keyless(ta.port);
+    keyless.send(Frame{FrameKind::hello, 0, certificate});
+    EXPECT_TRUE(keyless.closed_without_a_frame());
+  }
+  {  // with a key of its own, under a certificate of its own making for the AP's ID
+    auto attacker_key = crypto::RsaPrivateKey::generate().value();
+    auto fake_root = pki::make_root(attacker_key, "Not the TA", pki::Validity::starting_now(1), rng).value();
+    auto fake_ap = pki::issue_device(attacker_key, fake_root, Role::ap, from_hex(p().aps[0].id).value(),
+                                     attacker_key.public_key(), pki::Validity::starting_now(1), rng)
+                       .value();
+    auto fake_tls = service::tls_context(service::TlsSide::client, attacker_key, fake_ap, fake_root).value();
+    RawPeer forged(ta.port, *fake_tls);
+    forged.send(Frame{FrameKind::hello, 0, fake_ap.der()});
+    EXPECT_TRUE(forged.closed_without_a_frame());
+  }
+  RawPeer link(ta.port, *own_tls);
+  ASSERT_TRUE(link.handshake_ok());
   link.send(Frame{FrameKind::hello, 0, certificate});
   auto welcome = link.read_frame();
   ASSERT_TRUE(welcome);
-  EXPECT_EQ(welcome->kind, FrameKind::welcome);  // admitted without proof of possession (open)
+  EXPECT_EQ(welcome->kind, FrameKind::welcome);
   auto answer_to = [&](std::uint64_t stream, const Bytes& message) {
     link.send(Frame{FrameKind::message, stream, message});
     return link.read_frame();
@@ -433,12 +530,38 @@ TEST_F(Services, AKeylessLinkIsAdmittedButTheTaTakesNoReplayedOrStaleApMessage) 
   }
 }
 
-TEST_F(Services, ConnectionCapRefusesTheExtraConnectionWithBusy) {
+// The TA's certificate is pinned: a server showing another certificate the TA root issued (an AP's
+// key, leaked, playing the TA) completes no link; the AP keeps trying and sends it nothing.
+TEST_F(Services, AnApRefusesATaImpostorWithAnotherTaIssuedCertificate) {
+  auto impostor = provisioning::load_device_identity(p().aps[1].dir).value();
+  SilentTa fake(
+      service::tls_context(service::TlsSide::server, impostor.key, impostor.certificate, impostor.ta_root).value());
+  Service ta{nullptr, fake.port};
+  auto ap = start_ap(work_, p().aps[0], ta, {});
+  ASSERT_TRUE(eventually([&] { return fake.handshakes() >= 2; })) << ap.process->log();
+  EXPECT_TRUE(fake.received().empty());
+  EXPECT_NE(ap.process->log().find("the TA presented a certificate other than the TA root"), std::string::npos)
+      << ap.process->log();
+}
+
+// Over TLS the cap is enforced before the handshake: the extra connection is closed unanswered.
+TEST_F(Services, ConnectionCapRefusesTheExtraConnection) {
   auto ta = start_ta(work_, ta_dir_, {"--max-connections", "1"});
-  RawPeer first(ta.port);
+  const auto ap_tls = device_tls(p().aps[0]);
+  RawPeer first(ta.port, *ap_tls);
+  ASSERT_TRUE(first.handshake_ok());
   std::this_thread::sleep_for(100ms);
-  RawPeer second(ta.port);
-  EXPECT_EQ(second.error_then_closed(), Errc::net_busy);
+  RawPeer second(ta.port, *ap_tls);
+  EXPECT_FALSE(second.handshake_ok());
+  EXPECT_TRUE(second.closed_without_a_frame());
+  first.close();
+  ASSERT_TRUE(eventually([&] {
+    RawPeer again(ta.port, *ap_tls);
+    if (!again.handshake_ok()) return false;
+    again.send(Frame{FrameKind::hello, 0, pki::Certificate::load_file(p().aps[0].dir / "cert.pem").value().der()});
+    auto welcome = again.read_frame();
+    return welcome && welcome->kind == FrameKind::welcome;
+  }));
 }
 
 TEST_F(Services, TaKilledInTheMiddleOfPairingRestartsConsistentAndRetryingHostsSucceed) {
@@ -503,7 +626,7 @@ TEST_F(Services, ATaStoppedMidTrafficFinishesOrCleanlyRefusesWhatIsInFlight) {
 }
 
 TEST_F(Services, ATaThatNeverAnswersTimesOutAndTheHostIsReportedGoneWhenItLeaves) {
-  SilentTa silent;
+  SilentTa silent(ta_tls(ta_dir_));
   Service ta{nullptr, silent.port};
   auto ap = start_ap(work_, p().aps[0], ta, {"--answer-timeout", "1"});
   auto r = pair_host(p().sms[5], p().tps[5], ap, "--json");

@@ -4,6 +4,7 @@
 // the same goal is tried with that profile's messages.
 #include <fmt/format.h>
 
+#include "attack/link_attacks.h"
 #include "attack/world.h"
 #include "crypto/hash.h"
 #include "crypto/kex.h"
@@ -425,14 +426,6 @@ Result<Verdict> victim_tp_bound(Profile p) {
 
 // ---- The AP-TA link ----
 
-Result<Verdict> link_without_key(Profile p) {
-  World w(p);
-  // What the TA's link admission checks (register_ap, fed by the link's hello): a certificate.
-  auto admitted = w.ta.register_ap(w.ap_certificate, w.t0);
-  if (!admitted) return refused(admitted.error(), "TA");
-  return succeeded("the TA admits a link for the AP on its public certificate alone (no proof of its key)");
-}
-
 Result<Verdict> replayed_presence_left(Profile p) {
   World w(p);
   auto original = paired_box(w);
@@ -655,7 +648,8 @@ const std::vector<Scenario>& scenarios() {
       {"victim-tp-binding", "Disclosed SM_ID and TP_ID threat (V.2): IDs are authenticated",
        "a genuine SM and a victim's public Cert(TP)", wins, by(E::signature_invalid, "SM"), victim_tp_bound},
       {"link-no-proof-of-possession", "The AP-TA link (our design): only the AP holding its key is admitted",
-       "the AP's public certificate", wins, wins, link_without_key},
+       "the AP's public certificate; a key and a certificate of its own for the AP's ID", by(E::net_tls, "TA"),
+       by(E::net_tls, "TA"), link_without_key},
       {"link-replayed-presence-left", "The AP-TA link: a report counts once",
        "a recorded HostPresence(left); a clone box", by(E::not_fresh, "TA"), by(E::not_fresh, "TA"),
        replayed_presence_left},

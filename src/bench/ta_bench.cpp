@@ -16,6 +16,7 @@
 #include "protocol/auth_proxy.h"
 #include "protocol/envelope.h"
 #include "service/ta_service.h"
+#include "service/tls.h"
 #include "store/postgres_store.h"
 #include "store/sqlite_store.h"
 
@@ -142,6 +143,7 @@ struct Server {
     ta = std::make_unique<TrustedAuthority>(Identity{keys().ta_key, keys().root, keys().root}, *store,
                                             crypto::system_random(), bench_policy());
     service::TaServiceConfig config;
+    config.tls = service::tls_context(service::TlsSide::server, keys().ta_key, keys().root, keys().root).value();
     config.max_in_flight = 4 * window;
     service = std::make_unique<service::TaService>(io, *ta, config, [this](std::string_view line) {
       if (line.starts_with("pairing_refused") || line.starts_with("request_refused")) ++refused;
@@ -160,15 +162,18 @@ struct Server {
   }
 };
 
-// A blocking AP-side client: hello, then requests with `window` in flight.
+// A blocking AP-side client: the TLS handshake, hello, then requests with `window` in flight.
 struct Client {
   asio::io_context io;
-  net::tcp::socket socket{io};
+  std::shared_ptr<asio::ssl::context> tls =
+      service::tls_context(service::TlsSide::client, keys().ap_key, keys().ap_cert, keys().root).value();
+  net::TlsStream socket{io, *tls};
   std::size_t next = 0;
 
   explicit Client(int port) {
-    socket.connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-    socket.set_option(net::tcp::no_delay(true));
+    socket.next_layer().connect({asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+    socket.next_layer().set_option(net::tcp::no_delay(true));
+    socket.handshake(asio::ssl::stream_base::client);
     send({net::FrameKind::hello, 0, keys().ap_cert.der()});
     if (receive().kind != net::FrameKind::welcome) throw std::runtime_error("TA did not welcome the bench AP");
   }

@@ -17,6 +17,7 @@
 #include "service/ap_service.h"
 #include "service/host_client.h"
 #include "service/ta_service.h"
+#include "service/tls.h"
 #include "store/operator_store.h"
 
 namespace dcas::cli {
@@ -122,7 +123,8 @@ Result<void> ta_serve(CLI::App* command) {
                                 profile);
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
-  service::TaService service(io, ta, {server_limits(), a.max_in_flight}, log);
+  DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
+  service::TaService service(io, ta, {server_limits(), tls, a.max_in_flight}, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
@@ -145,6 +147,9 @@ Result<void> ap_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
   DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
   DCAS_TRY_ASSIGN(identity, provisioning::load_device_identity(a.ap_dir));
+  DCAS_TRY_ASSIGN(ta_tls,
+                  service::tls_context(service::TlsSide::client, identity.key, identity.certificate, identity.ta_root));
+  const Bytes ta_root_der = identity.ta_root.der();
   // The headend behind the AP: its database names the network, its PS signs with the AP's key.
   std::unique_ptr<headend::HeadendStore> headend_store;
   std::optional<headend::Personalizer> personalizer;
@@ -163,6 +168,8 @@ Result<void> ap_serve(CLI::App* command) {
   service::ApServiceConfig config;
   config.server = server_limits();
   config.ta = ta_address;
+  config.ta_tls = ta_tls;
+  config.ta_root_der = ta_root_der;
   config.network_id = network_id;
   if (personalizer) config.images = &*personalizer;
   DCAS_TRY_ASSIGN(journal, open_journal());

@@ -161,7 +161,7 @@ Result<void> Demo::start_servers() {
   DCAS_TRY_ASSIGN(ta, h_.serve(profiled({"ta", "serve", "--ta", (dir_ / "ta").string()}), "ta"));
   ta_server_ = std::move(ta);
   ta_address_ = ta_server_.address();
-  t_.note("TA", "dcas ta serve on " + ta_address_);
+  t_.note("TA", "dcas ta serve on " + ta_address_ + " (APs connect over mutual TLS 1.3)");
   for (auto& n : networks_) {
     n.journal = dir_ / "logs" / ("headend-" + n.name + ".journal");
     DCAS_TRY_ASSIGN(server,

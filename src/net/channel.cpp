@@ -10,13 +10,11 @@ using namespace asio::experimental::awaitable_operators;
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 
-namespace {
 std::string endpoint_text(const tcp::socket& s) {
   asio::error_code ec;
   const auto ep = s.remote_endpoint(ec);
   return ec ? "unknown peer" : fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
-}  // namespace
 
 tcp::socket& Channel::socket() {
   return std::visit(

@@ -82,6 +82,9 @@ class Channel : public std::enable_shared_from_this<Channel> {
   std::string peer_;
 };
 
+// The socket's peer as "address:port" (for logs).
+std::string endpoint_text(const tcp::socket& socket);
+
 // "host:port" or "[v6]:port". Errors: invalid_argument.
 struct HostPort {
   std::string host, port;

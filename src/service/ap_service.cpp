@@ -28,6 +28,8 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       headend_timer_(io) {}
 
 Result<void> ApService::start() {
+  if (!config_.ta_tls || config_.ta_root_der.empty())
+    return fail(Errc::invalid_argument, "the AP's TLS context and the TA root are required (spec §13.2)");
   DCAS_TRY(refresh_announcement());
   dispatch(ap_.ta_link_down(now()));  // until the link is up, nothing is relayed
   asio::co_spawn(io_, ta_link_loop(), asio::detached);
@@ -270,10 +272,23 @@ Task<void> ApService::ping_loop(std::shared_ptr<net::Channel> link) {
   }
 }
 
+// Mutual TLS to the TA (spec §13.2), which must show the TA root itself. Errors: as
+// net::connect_tls; net_tls (the TA presented another certificate).
+Task<Result<std::shared_ptr<net::Channel>>> ApService::connect_to_ta() {
+  auto link =
+      co_await net::connect_tls(config_.ta, *config_.ta_tls, config_.server.link, config_.server.handshake_timeout);
+  if (!link) co_return link;
+  if ((*link)->peer_certificate() != config_.ta_root_der) {
+    (*link)->close();
+    co_return fail(Errc::net_tls, "the TA presented a certificate other than the TA root");
+  }
+  co_return link;
+}
+
 Task<void> ApService::ta_link_loop() {
   bool reported_down = false;
   while (!stopping_) {
-    auto link = co_await net::connect(config_.ta, config_.server.link, config_.server.handshake_timeout);
+    auto link = co_await connect_to_ta();
     Error why{Errc::ok, ""};
     if (link) {
       (*link)->send(Frame{FrameKind::hello, 0, ap_.certificate_der()});

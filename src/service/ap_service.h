@@ -28,6 +28,11 @@ struct ApObserver {
 struct ApServiceConfig {
   ServerLimits server;
   net::HostPort ta;
+  // The AP's side of the link's TLS (service/tls.h: the AP's key and certificate, the TA root as
+  // the only anchor), and the TA root's DER: the TA must present exactly it, not merely a
+  // certificate the root issued (another AP's would verify). Both required.
+  std::shared_ptr<asio::ssl::context> ta_tls;
+  Bytes ta_root_der;
   Bytes network_id = Bytes(8, 0);
   // None: the AP announces image version 0 and answers ImageKeyRequests with image_unavailable.
   headend::ImageSource* images = nullptr;
@@ -51,6 +56,7 @@ class ApService {
   Task<void> serve_host(std::shared_ptr<net::Channel> host);
   void on_host_message(std::uint64_t session, const Bytes& payload);
   Task<void> ta_link_loop();
+  Task<Result<std::shared_ptr<net::Channel>>> connect_to_ta();
   Task<void> ping_loop(std::shared_ptr<net::Channel> link);
   Task<void> expiry_loop();
   Task<void> headend_loop();

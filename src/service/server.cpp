@@ -9,8 +9,15 @@ namespace dcas::service {
 using asio::use_awaitable;
 using asio::experimental::as_tuple;
 
-Server::Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve)
-    : io_(io), limits_(limits), log_(std::move(log)), serve_(std::move(serve)), acceptor_(io), drain_timer_(io) {}
+Server::Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve,
+               std::shared_ptr<asio::ssl::context> tls)
+    : io_(io),
+      limits_(limits),
+      log_(std::move(log)),
+      serve_(std::move(serve)),
+      tls_(std::move(tls)),
+      acceptor_(io),
+      drain_timer_(io) {}
 
 Result<tcp::endpoint> Server::listen(const net::HostPort& address) {
   asio::error_code ec;
@@ -43,6 +50,18 @@ Task<void> Server::accept_loop() {
       log_(fmt::format("accept failed: {}", ec.message()));  // e.g. out of descriptors: keep serving
       continue;
     }
+    if (tls_) {
+      tcp::socket accepted(std::move(socket));
+      if (connections() + handshaking_ >= limits_.max_connections) {
+        log_(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted),
+                         limits_.max_connections));
+        continue;  // closed by the socket's destructor, before any handshake
+      }
+      ++handshaking_;
+      const auto executor = accepted.get_executor();
+      asio::co_spawn(executor, handshake_then_run(std::move(accepted)), asio::detached);
+      continue;
+    }
     auto channel = net::Channel::start(std::move(socket), limits_.link);
     if (connections() >= limits_.max_connections) {
       log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), limits_.max_connections));
@@ -50,12 +69,32 @@ Task<void> Server::accept_loop() {
           net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", limits_.max_connections)}));
       continue;
     }
-    {
-      std::lock_guard lock(mutex_);
-      live_.insert(channel);
-    }
-    asio::co_spawn(channel->executor(), run_connection(channel), asio::detached);
+    admit(std::move(channel));
   }
+}
+
+Task<void> Server::handshake_then_run(tcp::socket socket) {
+  const auto peer = net::endpoint_text(socket);
+  auto channel = co_await net::accept_tls(std::move(socket), *tls_, limits_.link, limits_.handshake_timeout);
+  --handshaking_;
+  if (!channel) {
+    log_(fmt::format("refused {}: {}", peer, channel.error().message()));
+    co_return;
+  }
+  if (stopping_) {
+    (*channel)->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
+    co_return;
+  }
+  admit(std::move(*channel));
+}
+
+void Server::admit(std::shared_ptr<net::Channel> channel) {
+  {
+    std::lock_guard lock(mutex_);
+    live_.insert(channel);
+  }
+  const auto executor = channel->executor();
+  asio::co_spawn(executor, run_connection(std::move(channel)), asio::detached);
 }
 
 Task<void> Server::run_connection(std::shared_ptr<net::Channel> channel) {

@@ -2,6 +2,12 @@
 // graceful stop (docs/spec.md, "Transport"): on stop the listener closes, a connection waiting
 // for its next frame is told net_shutting_down and closed, and work in flight finishes and is
 // answered; after the drain timeout whatever remains is closed.
+//
+// A server given a TLS context (the TA's, spec §13.2) runs the TLS handshake on every accepted
+// connection before its handler sees it: a peer that does not complete it within the handshake
+// timeout is closed. The cap counts handshakes in progress; a connection over it is closed
+// before any handshake, since the refusal frame would need one, and a handshake costs the server
+// a private-key operation: the cap is there to keep that work bounded.
 #pragma once
 
 #include <functional>
@@ -28,7 +34,9 @@ class Server {
  public:
   // `serve` runs one connection (on the channel's executor) until it returns.
   using Handler = std::function<Task<void>(std::shared_ptr<net::Channel>)>;
-  Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve);
+  // `tls`: null for a plain TCP server.
+  Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler serve,
+         std::shared_ptr<asio::ssl::context> tls = nullptr);
 
   // Binds and listens (port 0: any free port). Errors: net_io.
   Result<tcp::endpoint> listen(const net::HostPort& address);
@@ -41,12 +49,16 @@ class Server {
 
  private:
   Task<void> accept_loop();
+  Task<void> handshake_then_run(tcp::socket socket);
+  void admit(std::shared_ptr<net::Channel> channel);
   Task<void> run_connection(std::shared_ptr<net::Channel> channel);
 
   asio::io_context& io_;
   ServerLimits limits_;
   LogSink log_;
   Handler serve_;
+  std::shared_ptr<asio::ssl::context> tls_;
+  std::atomic<std::size_t> handshaking_{0};
   tcp::acceptor acceptor_;
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;

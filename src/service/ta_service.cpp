@@ -14,15 +14,23 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
       ta_(ta),
       config_(config),
       log_(std::move(log)),
-      server_(io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); }) {}
+      server_(
+          io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); },
+          config.tls) {
+  if (!config_.tls) throw std::invalid_argument("TaService: a TLS context is required (spec §13.2)");
+}
 
-// The hello: an AP certificate issued by this TA. Returns the AP's ID for the logs.
+// The hello: the AP certificate the TLS handshake proved, issued by this TA for an AP. Returns
+// the AP's ID for the logs.
 Task<Result<std::string>> TaService::admit(net::Channel& link) {
   auto hello = co_await link.read(std::min(config_.server.handshake_timeout, link.limits().idle_timeout));
   if (!hello) co_return std::unexpected(hello.error());
   if (hello->kind != FrameKind::hello)
     co_return fail(Errc::net_bad_frame,
                    fmt::format("expected hello, got {} as the first frame", net::frame_kind_name(hello->kind)));
+  const Bytes proved = link.peer_certificate();
+  if (proved.empty() || proved != hello->payload)  // public certificates: no secret compared
+    co_return fail(Errc::net_tls, "the hello's certificate is not the one the TLS handshake proved");
   auto certificate = pki::Certificate::from_der(hello->payload);
   if (!certificate) co_return std::unexpected(certificate.error());
   auto admitted = ta_.register_ap(*certificate, std::chrono::system_clock::now());

@@ -1,6 +1,7 @@
-// The TA as a network service (`dcas ta serve`): APs connect, present their certificate
-// (hello -> welcome), then send KeyRequests, answered on the same stream, and HostPresence
-// reports (docs/spec.md, "Transport").
+// The TA as a network service (`dcas ta serve`): APs connect over mutual TLS 1.3, proving the
+// key of their TA-issued certificate (spec §13.2), present that same certificate (hello ->
+// welcome), then send KeyRequests, answered on the same stream, and HostPresence reports
+// (docs/spec.md, "Transport").
 //
 // KeyRequests from one link are worked on concurrently by the io_context's threads (each is three
 // RSA private-key operations and one durable store transaction); HostPresence reports are applied
@@ -15,6 +16,9 @@ namespace dcas::service {
 
 struct TaServiceConfig {
   ServerLimits server;
+  // The TA's side of the link's TLS (service/tls.h: the root key and certificate). Required: the
+  // service admits no AP that has not proved its key.
+  std::shared_ptr<asio::ssl::context> tls;
   std::size_t max_in_flight = 64;  // per AP link; beyond it a request is answered net_busy
 };
 

@@ -23,6 +23,10 @@ Result<std::shared_ptr<asio::ssl::context>> tls_context(TlsSide side, const cryp
   if (!param || X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY) != 1) return refused("TLS: verify purpose");
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
   SSL_CTX_set_verify_depth(native, 1);  // a device certificate and the root, nothing between
+  // No resumption: every link proves its certificate's key afresh (and the server sends nothing
+  // after the handshake that a peer would have to read).
+  if (SSL_CTX_set_num_tickets(native, 0) != 1) return refused("TLS: session tickets");
+  SSL_CTX_set_session_cache_mode(native, SSL_SESS_CACHE_OFF);
   return ctx;
 }
 
