@@ -23,6 +23,7 @@ TEST(Pki, DeviceCertificateVerifiesWithIdAndRole) {
   EXPECT_EQ(to_hex(device->id), "5300000000000001");
   EXPECT_EQ(device->role, Role::sm);
   EXPECT_EQ(device->public_key.to_der(), key("sm1").public_key().to_der());
+  EXPECT_EQ(device->public_key_der, key("sm1").public_key().to_der());  // the certificate's own SPKI bytes
   EXPECT_EQ(cert.common_name(), "5300000000000001");
   EXPECT_FALSE(cert.is_ca());
   EXPECT_TRUE(ta_root().is_ca());

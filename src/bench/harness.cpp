@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <map>
+#include <numeric>
+#include <random>
 #include <regex>
 
 namespace dcas::bench {
@@ -16,9 +18,8 @@ std::vector<Suite>& suites() {
 
 namespace {
 
-// Collects each repetition's rate instead of printing Google Benchmark's own report. Every
-// benchmark runs in many short repetitions, interleaved at random with the others, so that the
-// i-th repetitions of a measured path and of its bound ran close in time, under the same noise.
+// Collects each round's rate instead of printing Google Benchmark's own report (run_figures:
+// the i-th rates of a measured path and of its bound were measured one right after the other).
 class CollectingReporter final : public benchmark::BenchmarkReporter {
  public:
   bool ReportContext(const Context&) override { return true; }
@@ -62,23 +63,39 @@ std::string regex_escape(const std::string& s) {
   return std::regex_replace(s, special, R"(\$&)");
 }
 
+// The benchmarks a round runs, in its order: each figure's measured path and bound side by side
+// (which of the two first, and the figures' order, drawn anew each round), each benchmark once.
+std::vector<std::string> round_order(const std::vector<FigureSpec>& specs, std::mt19937& draw) {
+  std::vector<std::size_t> figures(specs.size());
+  std::iota(figures.begin(), figures.end(), 0);
+  std::shuffle(figures.begin(), figures.end(), draw);
+  std::vector<std::string> order;
+  for (const std::size_t i : figures) {
+    std::array pair{specs[i].measured, specs[i].bound};
+    if (draw() % 2) std::swap(pair[0], pair[1]);
+    for (auto& name : pair)
+      if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(std::move(name));
+  }
+  return order;
+}
+
 }  // namespace
 
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds) {
-  constexpr int repetitions = 21;
-  std::string filter;
-  for (const auto& s : specs)
-    for (const auto& n : {s.measured, s.bound}) filter += (filter.empty() ? "^(" : "|") + regex_escape(n);
-  filter += ")(/.*)?$";  // e.g. "/real_time" suffixes
-  const std::string min_time = fmt::format("--benchmark_min_time={}", min_seconds / repetitions);
-  const std::string reps = fmt::format("--benchmark_repetitions={}", repetitions);
-  std::string arg0 = "dcas-bench", interleave = "--benchmark_enable_random_interleaving=true";
-  std::vector<char*> argv{arg0.data(), const_cast<char*>(min_time.c_str()), const_cast<char*>(reps.c_str()),
-                          interleave.data(), nullptr};
-  int argc = 4;
+  constexpr int rounds = 21;
+  const std::string min_time = fmt::format("--benchmark_min_time={}", min_seconds / rounds);
+  std::string arg0 = "dcas-bench";
+  std::vector<char*> argv{arg0.data(), const_cast<char*>(min_time.c_str()), nullptr};
+  int argc = 2;
   benchmark::Initialize(&argc, argv.data());
+  // Rounds, not Google Benchmark's repetitions: a repetition of a measured path and the same
+  // repetition of its bound run one right after the other, under the same noise of the machine,
+  // and the ratio of each such pair is what a figure is made of.
   CollectingReporter reporter;
-  benchmark::RunSpecifiedBenchmarks(&reporter, filter);
+  std::mt19937 draw(20101);  // fixed: the same orders on every run
+  for (int round = 0; round < rounds; ++round)
+    for (const auto& name : round_order(specs, draw))
+      benchmark::RunSpecifiedBenchmarks(&reporter, "^" + regex_escape(name) + "(/.*)?$");
 
   std::vector<Figure> figures;
   for (const auto& s : specs) {

@@ -42,9 +42,10 @@ struct Figure {
   bool comparison = false;
 };
 
-// Runs every benchmark the specs name for about `min_seconds` each, in 21 short repetitions
-// interleaved at random, and builds each figure from the rounds: the median rates, and the median
-// (with quartiles) of the ratio of the i-th repetition of the measured path to the i-th of its bound.
+// Runs every benchmark the specs name for about `min_seconds` each, in 21 short rounds; in each
+// round a figure's measured path and its bound run one right after the other (the order drawn
+// anew each round). Each figure is built from the rounds: the median rates, and the median (with
+// quartiles) of the ratio of the measured path's rate to its bound's in the same round.
 // Errors: invalid_argument (a spec names a benchmark that is not registered or did not run).
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds);
 

@@ -144,6 +144,15 @@ Result<crypto::RsaPublicKey> Certificate::public_key() const {
   return crypto::RsaPublicKey::from_evp(key);
 }
 
+Bytes Certificate::public_key_der() const {
+  unsigned char* buffer = nullptr;
+  const int size = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert_.get()), &buffer);
+  Bytes out;
+  if (size > 0) out.assign(buffer, buffer + size);
+  OPENSSL_free(buffer);
+  return out;
+}
+
 Result<Certificate> CertificateCache::parse(ByteView der) {
   for (auto it = entries_.begin(); it != entries_.end(); ++it) {
     if (it->first.size() == der.size() && std::equal(der.begin(), der.end(), it->first.begin())) {
@@ -206,7 +215,7 @@ Result<VerifiedDevice> verify_device(const Certificate& cert, const Certificate&
   const std::string cn = cert.common_name();
   if (!is_lower_hex_id(cn)) return fail(Errc::cert_bad_id, "Common Name is not a 16-hex-digit device ID");
   DCAS_TRY_ASSIGN(key, cert.public_key());
-  VerifiedDevice device{expected, {}, key};
+  VerifiedDevice device{expected, {}, key, cert.public_key_der()};
   auto id = from_hex(cn);
   std::copy(id->begin(), id->end(), device.id.begin());
   return device;

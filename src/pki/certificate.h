@@ -52,6 +52,10 @@ class Certificate {
   crypto::Sha256Digest fingerprint() const;  // SHA-256 of the DER
   // Errors: key_invalid (not RSA, or under 2048 bits).
   Result<crypto::RsaPublicKey> public_key() const;
+  // The SubjectPublicKeyInfo (DER) as the certificate carries it: the bytes of
+  // public_key().to_der(), without OpenSSL 3's encoder lookup, which costs about as much as an
+  // RSA verification.
+  Bytes public_key_der() const;
 
   X509* x509() const { return cert_.get(); }
 
@@ -80,6 +84,7 @@ struct VerifiedDevice {
   Role role;
   std::array<std::uint8_t, device_id_size> id;
   crypto::RsaPublicKey public_key;
+  Bytes public_key_der;  // its SubjectPublicKeyInfo, for the secure memories
 };
 
 // Verifies `cert` against the TA root at time `at`, then requires role `expected`.

@@ -282,7 +282,7 @@ Result<void> SecureMicro::remember_tp(Output& out, const pki::VerifiedDevice& tp
   tp_key_ = tp.public_key;
   auto memory = memory_.load().value_or(SmMemory{});
   memory.tp_id.assign(tp.id.begin(), tp.id.end());
-  memory.tp_public_key = tp.public_key.to_der();
+  memory.tp_public_key = tp.public_key_der;
   DCAS_TRY(memory_.store(memory));
   out.event(events::TpCertificateVerified{tp_id_});
   return {};

@@ -127,7 +127,7 @@ Result<void> TransportProcessor::verify_sm(Output& out, ByteView certificate, Ti
   sm_key_.reset();
   DCAS_TRY_ASSIGN(cert, certificates_.parse(certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
-  DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key.to_der()}));
+  DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key_der}));
   sm_id_.bytes = sm.id;
   sm_key_ = sm.public_key;
   out.event(events::SmCertificateVerified{sm_id_});
