@@ -85,6 +85,10 @@ std::shared_ptr<asio::ssl::context> ta_tls(const fs::path& ta_dir) {
   return service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate).value();
 }
 
+// OpenSSL writes with send() without MSG_NOSIGNAL: a peer that closed on a test's TLS connection
+// must not kill the test binary.
+[[maybe_unused]] const bool sigpipe_ignored = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
+
 class RawPeer {
  public:
   static RawPeer adopt(int fd) {
@@ -111,9 +115,6 @@ class RawPeer {
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("connect failed");
     timeval five{5, 0};  // a peer that never answers the handshake does not hang the test
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &five, sizeof five);
-    // OpenSSL writes with send() without MSG_NOSIGNAL: a server that closed on us must not kill the test.
-    static const bool no_sigpipe = ::signal(SIGPIPE, SIG_IGN) != SIG_ERR;
-    (void)no_sigpipe;
   }
   // The client side of TLS (the TA's link): handshake_ok() says whether the handshake completed.
   RawPeer(int port, asio::ssl::context& tls) : RawPeer(port) { start_tls(tls, true); }
@@ -483,6 +484,7 @@ TEST_F(Services, AKeylessLinkIsRefusedAndTheTaTakesNoReplayedOrStaleApMessage) {
   const Bytes certificate = identity.certificate.der();
   const auto own_tls =
       service::tls_context(service::TlsSide::client, identity.key, identity.certificate, identity.ta_root).value();
+  const pki::Certificate ta_root = identity.ta_root;
   crypto::SeededRandom rng(view("recorded"));
   auto ap = protocol::AuthProxy::create(std::move(identity), rng, std::chrono::system_clock::now(), {},
                                         wire::Profile::hardened1)
@@ -498,16 +500,20 @@ TEST_F(Services, AKeylessLinkIsRefusedAndTheTaTakesNoReplayedOrStaleApMessage) {
     keyless.send(Frame{FrameKind::hello, 0, certificate});
     EXPECT_TRUE(keyless.closed_without_a_frame());
   }
-  {  // with a key of its own, under a certificate of its own making for the AP's ID
+  {  // with a key of its own, under a certificate of its own making for the AP's ID; it trusts the
+     // TA's root (public), so its side of the handshake completes and the TA judges the certificate
     auto attacker_key = crypto::RsaPrivateKey::generate().value();
     auto fake_root = pki::make_root(attacker_key, "Not the TA", pki::Validity::starting_now(1), rng).value();
     auto fake_ap = pki::issue_device(attacker_key, fake_root, Role::ap, from_hex(p().aps[0].id).value(),
                                      attacker_key.public_key(), pki::Validity::starting_now(1), rng)
                        .value();
-    auto fake_tls = service::tls_context(service::TlsSide::client, attacker_key, fake_ap, fake_root).value();
+    auto fake_tls = service::tls_context(service::TlsSide::client, attacker_key, fake_ap, ta_root).value();
     RawPeer forged(ta.port, *fake_tls);
+    ASSERT_TRUE(forged.handshake_ok());
     forged.send(Frame{FrameKind::hello, 0, fake_ap.der()});
     EXPECT_TRUE(forged.closed_without_a_frame());
+    ASSERT_TRUE(eventually([&] { return ta.process->log().find("certificate verify failed") != std::string::npos; }))
+        << ta.process->log();
   }
   RawPeer link(ta.port, *own_tls);
   ASSERT_TRUE(link.handshake_ok());

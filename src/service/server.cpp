@@ -74,24 +74,33 @@ Task<void> Server::accept_loop() {
 }
 
 Task<void> Server::handshake_then_run(tcp::socket socket) {
+  // The slot taken in accept_loop is given back when this ends, whatever way it ends (a detached
+  // coroutine's exception is dropped silently), and only after the link is counted in live_.
+  struct Slot {
+    std::atomic<std::size_t>& count;
+    ~Slot() { --count; }
+  } slot{handshaking_};
   const auto peer = net::endpoint_text(socket);
   auto channel = co_await net::accept_tls(std::move(socket), *tls_, limits_.link, limits_.handshake_timeout);
-  --handshaking_;
   if (!channel) {
     log_(fmt::format("refused {}: {}", peer, channel.error().message()));
-    co_return;
-  }
-  if (stopping_) {
-    (*channel)->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
     co_return;
   }
   admit(std::move(*channel));
 }
 
 void Server::admit(std::shared_ptr<net::Channel> channel) {
+  bool listed = false;
   {
+    // Under the lock that stop() takes to list the connections: a link is either listed (and
+    // interrupted) or sees the stop here.
     std::lock_guard lock(mutex_);
-    live_.insert(channel);
+    listed = !stopping_;
+    if (listed) live_.insert(channel);
+  }
+  if (!listed) {
+    channel->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
+    return;
   }
   const auto executor = channel->executor();
   asio::co_spawn(executor, run_connection(std::move(channel)), asio::detached);

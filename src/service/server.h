@@ -6,8 +6,8 @@
 // A server given a TLS context (the TA's, spec §13.2) runs the TLS handshake on every accepted
 // connection before its handler sees it: a peer that does not complete it within the handshake
 // timeout is closed. The cap counts handshakes in progress; a connection over it is closed
-// before any handshake, since the refusal frame would need one, and a handshake costs the server
-// a private-key operation: the cap is there to keep that work bounded.
+// before any handshake, since the refusal frame would need one. Each handshake costs the server a
+// private-key signature: the cap bounds how many run at once, not how often a peer starts one.
 #pragma once
 
 #include <functional>
@@ -41,7 +41,8 @@ class Server {
   // Binds and listens (port 0: any free port). Errors: net_io.
   Result<tcp::endpoint> listen(const net::HostPort& address);
   void start();
-  // Graceful stop; callable from any thread (signal handlers post it).
+  // Graceful stop; callable from any thread (signal handlers post it). A TLS handshake in
+  // progress ends within the handshake timeout, and its link is then refused net_shutting_down.
   void stop();
   bool stopping() const { return stopping_; }
   const ServerLimits& limits() const { return limits_; }

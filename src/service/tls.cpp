@@ -22,7 +22,8 @@ Result<std::shared_ptr<asio::ssl::context>> tls_context(TlsSide side, const cryp
   X509_VERIFY_PARAM* param = SSL_CTX_get0_param(native);
   if (!param || X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY) != 1) return refused("TLS: verify purpose");
   SSL_CTX_set_verify(native, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
-  SSL_CTX_set_verify_depth(native, 1);  // a device certificate and the root, nothing between
+  // Depth 0: no intermediate at all; the peer's certificate is issued by the root (or is it).
+  SSL_CTX_set_verify_depth(native, 0);
   // No resumption: every link proves its certificate's key afresh (and the server sends nothing
   // after the handshake that a peer would have to read).
   if (SSL_CTX_set_num_tickets(native, 0) != 1) return refused("TLS: session tickets");
