@@ -81,8 +81,15 @@ std::vector<std::string> round_order(const std::vector<FigureSpec>& specs, std::
 
 }  // namespace
 
+namespace {
+double current_min_seconds = 0.5;
+}  // namespace
+
+double run_min_seconds() { return current_min_seconds; }
+
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds) {
   constexpr int rounds = 21;
+  current_min_seconds = min_seconds;
   const std::string min_time = fmt::format("--benchmark_min_time={}", min_seconds / rounds);
   std::string arg0 = "dcas-bench";
   std::vector<char*> argv{arg0.data(), const_cast<char*>(min_time.c_str()), nullptr};

@@ -49,6 +49,10 @@ struct Figure {
 // Errors: invalid_argument (a spec names a benchmark that is not registered or did not run).
 Result<std::vector<Figure>> run_figures(const std::vector<FigureSpec>& specs, double min_seconds);
 
+// The min_seconds of the run_figures call in progress (for benchmarks that prepare their work
+// up front, sized to the run).
+double run_min_seconds();
+
 void print_table(std::ostream& out, const std::vector<Figure>& figures);
 nlohmann::json to_json(const std::vector<Figure>& figures);
 
