@@ -77,7 +77,7 @@ TEST_P(Transcript, TwoRunsAreIdentical) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Profiles, Transcript, ::testing::Values(wire::Profile::koo2010, wire::Profile::hardened1),
-                         [](const auto& info) { return std::string(wire::profile_name(info.param)); });
+                         [](const auto& instance) { return std::string(wire::profile_name(instance.param)); });
 
 }  // namespace
 }  // namespace dcas

@@ -204,6 +204,7 @@ Result<void> broadcast() {
     return broadcaster.process(packets, out);
   }));
   framer.finish(errors);
+  DCAS_TRY(framer.require_a_packet(a.in));
   const auto& st = broadcaster.stats();
   nlohmann::json j{{"algorithm", a.algo},
                    {"product", a.product},

@@ -41,12 +41,25 @@ nlohmann::json device_json(const provisioning::IssuedDevice& d) {
 
 void run_init() {
   auto& a = args();
+  // A new root starts a new store; what is there is checked before anything is changed.
+  const auto old_store = std::filesystem::path(a.dir) / "ta.sqlite";
+  std::error_code ec;
+  if (a.db.empty() && std::filesystem::is_directory(old_store, ec))
+    return report_error("ta init", {Errc::io_error, fmt::format("{} is a directory, not a TA store: move it away first",
+                                                                old_store.string())});
   auto ta = provisioning::init_ta_directory(a.dir, a.name, a.days, a.force);
   if (!ta) return report_error("ta init", ta.error());
   // The pairing store and the key that seals the Ki in it.
   if (auto k = store::create_operator_key(a.dir); !k) return report_error("ta init", k.error());
-  if (a.db.empty()) std::filesystem::remove(std::filesystem::path(a.dir) / "ta.sqlite");
-  if (auto db = store::open_store(a.db, a.dir); !db) return report_error("ta init", db.error());
+  // With its write-ahead log and index: a stale log would be replayed into the new database.
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const std::filesystem::path file = old_store.string() + suffix;
+    if (a.db.empty() && (std::filesystem::remove(file, ec), ec))
+      return report_error("ta init",
+                          {Errc::io_error, fmt::format("cannot remove {}: {}", file.string(), ec.message())});
+  }
+  if (auto db = store::open_store(a.db, a.dir, store::Create::if_missing); !db)
+    return report_error("ta init", db.error());
   const std::string fp = to_hex(ta->certificate.fingerprint());
   if (a.json)
     print_json({{"directory", a.dir},

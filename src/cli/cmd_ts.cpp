@@ -52,10 +52,11 @@ Result<std::set<std::uint16_t>> parse_pids(const std::vector<std::string>& texts
   return pids;
 }
 
-// Feeds `in` through `process` in chunks, writing to `out`; reports progress on a terminal.
+// Feeds `in` (named `name`) through `process` in chunks, writing to `out`; reports progress on
+// a terminal. Errors: io_error; ts_sync_lost (not one packet: the input is not a transport stream).
 template <typename Process>
-Result<ts::StreamStats> pump(std::FILE* in, std::FILE* out, std::uint64_t total, std::vector<ts::StreamError>& errors,
-                             Process&& process) {
+Result<ts::StreamStats> pump(std::FILE* in, std::string_view name, std::FILE* out, std::uint64_t total,
+                             std::vector<ts::StreamError>& errors, Process&& process) {
   constexpr std::size_t chunk = ts::packet_size * 2048;
   Bytes buffer(chunk), packets;
   std::vector<std::uint64_t> offsets;
@@ -82,6 +83,7 @@ Result<ts::StreamStats> pump(std::FILE* in, std::FILE* out, std::uint64_t total,
   if (std::ferror(in)) return fail(Errc::io_error, "cannot read the input");
   framer.finish(errors);
   if (show) fmt::print(stderr, "\r{:40}\r", "");
+  DCAS_TRY(framer.require_a_packet(name));
   return stats;
 }
 
@@ -147,14 +149,14 @@ void run(bool scramble) {
     if (!odd && a.cw_even.empty())
       return report_error(command, {Errc::invalid_argument, "--parity even needs --cw-even"});
     engine.set_parity(odd ? ts::Scrambling::odd : ts::Scrambling::even);
-    stats = pump(in->get(), out->get(), size_of(a.in), errors,
+    stats = pump(in->get(), a.in == "-" ? "the standard input" : a.in, out->get(), size_of(a.in), errors,
                  [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
                    engine.process(p, off, s, errors);
                  });
   } else {
     ts::Descrambler engine(*algo);
     if (auto r = load_keys(engine, *algo); !r) return report_error(command, r.error());
-    stats = pump(in->get(), out->get(), size_of(a.in), errors,
+    stats = pump(in->get(), a.in == "-" ? "the standard input" : a.in, out->get(), size_of(a.in), errors,
                  [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
                    engine.process(p, off, s, errors);
                  });

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace dcas {
@@ -38,13 +39,28 @@ Result<void> write_public_file(const std::filesystem::path& path, ByteView data)
   return write_with_mode(path, data, 0644);
 }
 
-Result<std::string> read_text_file(const std::filesystem::path& path) {
+namespace {
+// libstdc++'s filebuf throws std::ios_failure when a read fails mid-file (EISDIR, EIO): the
+// exception stops here and becomes an error.
+template <typename Container>
+Result<Container> read_whole(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    return fail(Errc::io_error, fmt::format("{} is a directory, not a file", path.string()));
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path.string()));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
-  return ss.str();
+  try {
+    Container out{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    if (in.bad()) return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
+    return out;
+  } catch (const std::exception&) {
+    return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
+  }
 }
+}  // namespace
+
+Result<std::string> read_text_file(const std::filesystem::path& path) { return read_whole<std::string>(path); }
+
+Result<Bytes> read_binary_file(const std::filesystem::path& path) { return read_whole<Bytes>(path); }
 
 }  // namespace dcas

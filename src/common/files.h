@@ -15,7 +15,9 @@ Result<void> write_secret_file(const std::filesystem::path& path, ByteView data)
 // Writes a public file (certificates), mode 0644. Errors: io_error.
 Result<void> write_public_file(const std::filesystem::path& path, ByteView data);
 
-// Errors: io_error.
+// The whole file. Errors: io_error (missing, unreadable, a directory or other non-regular file
+// that cannot be read to its end).
 Result<std::string> read_text_file(const std::filesystem::path& path);
+Result<Bytes> read_binary_file(const std::filesystem::path& path);
 
 }  // namespace dcas

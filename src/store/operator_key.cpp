@@ -43,9 +43,4 @@ Result<SecureBytes> load_operator_key(const fs::path& ta_dir, KeySource source) 
   return out;
 }
 
-Result<std::unique_ptr<SqlitePairingStore>> open_ta_store(const fs::path& ta_dir) {
-  DCAS_TRY_ASSIGN(key, load_operator_key(ta_dir));
-  return SqlitePairingStore::open(ta_dir / "ta.sqlite", view(key));
-}
-
 }  // namespace dcas::store

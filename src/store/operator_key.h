@@ -19,7 +19,5 @@ Result<void> create_operator_key(const std::filesystem::path& ta_dir);
 enum class KeySource { environment_or_file, file_only };  // the headend's key is its file's
 Result<SecureBytes> load_operator_key(const std::filesystem::path& ta_dir,
                                       KeySource source = KeySource::environment_or_file);
-// Opens TA_DIR/ta.sqlite with the operator key.
-Result<std::unique_ptr<SqlitePairingStore>> open_ta_store(const std::filesystem::path& ta_dir);
 
 }  // namespace dcas::store

@@ -10,12 +10,17 @@
 
 namespace dcas::store {
 
-Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db_option, const std::filesystem::path& ta_dir) {
+Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db_option, const std::filesystem::path& ta_dir,
+                                                  Create create) {
   DCAS_TRY_ASSIGN(key, load_operator_key(ta_dir));
   const std::string db = db_option.empty() ? "sqlite:" + (ta_dir / "ta.sqlite").string() : std::string(db_option);
   if (db.starts_with("sqlite:")) {
-    DCAS_TRY_ASSIGN(s, SqlitePairingStore::open(std::filesystem::path(db.substr(7)), view(key)));
-    return std::unique_ptr<OperatorStore>(std::move(s));
+    const std::filesystem::path path(db.substr(7));
+    auto s = SqlitePairingStore::open(path, view(key), create);
+    if (!s && s.error().code == Errc::io_error)
+      return fail(Errc::io_error, fmt::format("no TA store at {} (dcas ta init creates one)", path.string()));
+    if (!s) return std::unexpected(s.error());
+    return std::unique_ptr<OperatorStore>(std::move(*s));
   }
   if (db.starts_with("postgresql://") || db.starts_with("postgres://")) {
     DCAS_TRY_ASSIGN(s, PostgresPairingStore::open(db, view(key)));
@@ -40,9 +45,8 @@ std::optional<std::string> state_after(const AuditEntry& e) {
 }  // namespace
 
 Result<std::vector<std::string>> check_consistency(OperatorStore& store) {
-  DCAS_TRY_ASSIGN(sms, store.list_sms(std::nullopt));
-  DCAS_TRY_ASSIGN(tps, store.list_tps());
-  DCAS_TRY_ASSIGN(log, store.audit_log());
+  DCAS_TRY_ASSIGN(snapshot, store.snapshot());
+  const auto& [sms, tps, log] = snapshot;
   std::map<TpId, protocol::TpRecord> tp_by_id;
   for (const auto& tp : tps) tp_by_id.emplace(tp.id, tp);
   std::map<std::string, std::string> audited_state;

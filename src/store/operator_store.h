@@ -11,6 +11,9 @@
 
 namespace dcas::store {
 
+// Whether opening a store may create it (only `dcas ta init` and tests do).
+enum class Create { if_missing, never };
+
 struct AuditEntry {
   std::int64_t seq = 0;
   std::int64_t at_ms = 0;
@@ -28,6 +31,13 @@ struct SmSummary {
   protocol::TimePoint presence_until;
 };
 
+// The SMs, TPs and audit log as of one moment.
+struct StoreSnapshot {
+  std::vector<SmSummary> sms;
+  std::vector<protocol::TpRecord> tps;
+  std::vector<AuditEntry> audit;
+};
+
 class OperatorStore : public protocol::PairingStore {
  public:
   virtual Result<std::vector<AuditEntry>> audit_log() = 0;
@@ -41,12 +51,18 @@ class OperatorStore : public protocol::PairingStore {
   virtual Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) = 0;
   // Every TP record, ordered by ID.
   virtual Result<std::vector<protocol::TpRecord>> list_tps() = 0;
+  // Every SM and TP record and the whole audit log, read in one transaction (one snapshot of the
+  // database, whatever other TAs commit meanwhile): what a consistency check reads.
+  virtual Result<StoreSnapshot> snapshot() = 0;
 };
 
 // Opens the store a `--db` option names: "sqlite:PATH", "postgresql://..." or "postgres://..."
 // (any libpq URI), or, when `db` is empty, TA_DIR/ta.sqlite. The operator key comes from
-// load_operator_key(ta_dir). Errors: invalid_argument (unknown scheme), as the backends' open.
-Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db, const std::filesystem::path& ta_dir);
+// load_operator_key(ta_dir). Only `ta init` creates an SQLite store: every other command names
+// one that exists. Errors: invalid_argument (unknown scheme), io_error (no such SQLite store), as
+// the backends' open.
+Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db, const std::filesystem::path& ta_dir,
+                                                  Create create = Create::never);
 
 // Checks that the store is consistent: every binding is mutual and agrees in PSI, and every SM's
 // state is the one its audit log ends in. Returns the problems found (empty when consistent).

@@ -15,6 +15,21 @@ namespace {
 
 using protocol::PairingState;
 
+// libpq's messages end in a newline and may span lines ("...failed: Connection refused\n\tIs the
+// server running...?"): one line, for an error that is one line.
+std::string one_line(std::string_view message) {
+  std::string out;
+  for (const char c : message) {
+    const bool space = c == '\n' || c == '\t' || c == '\r' || c == ' ';
+    if (!space)
+      out += c;
+    else if (!out.empty() && out.back() != ' ')
+      out += ' ';
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
 struct ResultFree {
   void operator()(PGresult* r) const { PQclear(r); }
 };
@@ -63,8 +78,8 @@ Result<PgResult> run(PGconn* conn, const char* sql, const Params& p = Params{}) 
     const char* message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn);
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     // 23505: unique violation (a device registered twice).
-    if (state && std::string_view(state) == "23505") return fail(Errc::invalid_argument, message);
-    return fail(Errc::store_error, message);
+    if (state && std::string_view(state) == "23505") return fail(Errc::invalid_argument, one_line(message));
+    return fail(Errc::store_error, one_line(message));
   }
   return r;
 }
@@ -90,12 +105,14 @@ Result<std::unique_ptr<PostgresPairingStore>> PostgresPairingStore::open(const s
   if (operator_key.size() != crypto::aead_key_size) return fail(Errc::bad_length, "the operator key must be 32 bytes");
   PGconn* conn = PQconnectdb(conninfo.c_str());
   if (!conn || PQstatus(conn) != CONNECTION_OK) {
-    Error e{Errc::store_error, fmt::format("cannot connect: {}", conn ? PQerrorMessage(conn) : "out of memory")};
+    Error e{Errc::store_error,
+            fmt::format("cannot connect: {}", conn ? one_line(PQerrorMessage(conn)) : "out of memory")};
     PQfinish(conn);
     return std::unexpected(e);
   }
   std::unique_ptr<PostgresPairingStore> store(new PostgresPairingStore(conn, operator_key));
   DCAS_TRY(store->migrate());
+  DCAS_TRY(store->check_operator_key());
   return store;
 }
 
@@ -140,6 +157,11 @@ Result<void> PostgresPairingStore::migrate() {
                    "CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit "
                    "FOR EACH ROW EXECUTE FUNCTION dcas_audit_append_only()"));
       DCAS_TRY(run(conn_, "INSERT INTO dcas_schema (version) VALUES (1)"));
+    }
+    if (version < 2) {  // the operator key's check value (records.h)
+      DCAS_TRY(
+          run(conn_, "CREATE TABLE store_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BYTEA NOT NULL)"));
+      DCAS_TRY(run(conn_, "INSERT INTO dcas_schema (version) VALUES (2)"));
     }
     return {};
   });
@@ -287,6 +309,10 @@ Result<void> PostgresPairingStore::unpair(const SmId& sm, std::string_view reaso
 
 Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<PairingState> state) {
   std::lock_guard lock(mutex_);
+  return select_sms(state);
+}
+
+Result<std::vector<SmSummary>> PostgresPairingStore::select_sms(std::optional<PairingState> state) {
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
   std::vector<SmSummary> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
@@ -308,6 +334,10 @@ Result<PairingState> PostgresPairingStore::record_present(const SmId& sm, protoc
 
 Result<std::vector<protocol::TpRecord>> PostgresPairingStore::list_tps() {
   std::lock_guard lock(mutex_);
+  return select_tps();
+}
+
+Result<std::vector<protocol::TpRecord>> PostgresPairingStore::select_tps() {
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT id, psi, bound_sm FROM tp ORDER BY id"));
   std::vector<protocol::TpRecord> out;
   for (int i = 0; i < PQntuples(r.get()); ++i) {
@@ -321,12 +351,46 @@ Result<std::vector<protocol::TpRecord>> PostgresPairingStore::list_tps() {
 
 Result<std::vector<AuditEntry>> PostgresPairingStore::audit_log() {
   std::lock_guard lock(mutex_);
+  return select_audit();
+}
+
+Result<std::vector<AuditEntry>> PostgresPairingStore::select_audit() {
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT seq, at_ms, actor, action, sm, tp, detail FROM audit ORDER BY seq"));
   std::vector<AuditEntry> out;
   for (int i = 0; i < PQntuples(r.get()); ++i)
     out.push_back({integer(r.get(), i, 0), integer(r.get(), i, 1), text(r.get(), i, 2), text(r.get(), i, 3),
                    text(r.get(), i, 4), text(r.get(), i, 5), text(r.get(), i, 6)});
   return out;
+}
+
+// REPEATABLE READ: every statement of the transaction sees the snapshot of its first.
+Result<StoreSnapshot> PostgresPairingStore::snapshot() {
+  return transaction([&]() -> Result<StoreSnapshot> {
+    DCAS_TRY(run(conn_, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    DCAS_TRY_ASSIGN(sms, select_sms(std::nullopt));
+    DCAS_TRY_ASSIGN(tps, select_tps());
+    DCAS_TRY_ASSIGN(audit, select_audit());
+    return StoreSnapshot{std::move(sms), std::move(tps), std::move(audit)};
+  });
+}
+
+Result<void> PostgresPairingStore::check_operator_key() {
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY(run(conn_, "LOCK TABLE store_key_check IN EXCLUSIVE MODE"));  // one TA writes the check
+    DCAS_TRY_ASSIGN(check, run(conn_, "SELECT sealed FROM store_key_check WHERE id = 1"));
+    if (PQntuples(check.get()) > 0) return open_key_check(view(key_), bytea(check.get(), 0, 0));
+    // A store from before the check (schema 1) or a new one: its first SM's Ki opens, or the key is wrong.
+    DCAS_TRY_ASSIGN(first, run(conn_, "SELECT id, ki_sealed FROM sm ORDER BY id LIMIT 1"));
+    if (PQntuples(first.get()) > 0) {
+      DCAS_TRY_ASSIGN(id, SmId::from_bytes(bytea(first.get(), 0, 0)));
+      DCAS_TRY(open_ki(view(key_), id, bytea(first.get(), 0, 1)));
+    }
+    DCAS_TRY_ASSIGN(sealed, seal_key_check(view(key_)));
+    Params p;
+    p.bytes(sealed);
+    DCAS_TRY(run(conn_, "INSERT INTO store_key_check (id, sealed) VALUES (1, $1)", p));
+    return {};
+  });
 }
 
 }  // namespace dcas::store

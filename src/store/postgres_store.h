@@ -22,7 +22,7 @@ class PostgresPairingStore final : public OperatorStore {
   static Result<std::unique_ptr<PostgresPairingStore>> open(const std::string& conninfo, ByteView operator_key);
   ~PostgresPairingStore() override;
 
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
   Result<void> add_tp(const TpId& id) override;
@@ -38,8 +38,15 @@ class PostgresPairingStore final : public OperatorStore {
   Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
   Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
+  Result<StoreSnapshot> snapshot() override;
 
  private:
+  // The queries behind list_sms, list_tps, audit_log and snapshot; the caller holds mutex_.
+  Result<std::vector<SmSummary>> select_sms(std::optional<protocol::PairingState> state);
+  Result<std::vector<protocol::TpRecord>> select_tps();
+  Result<std::vector<AuditEntry>> select_audit();
+  // Opens one sealed value with the operator key, or records the check if the store has none.
+  Result<void> check_operator_key();
   PostgresPairingStore(PGconn* conn, ByteView key);
   Result<void> migrate();
   template <typename F>

@@ -25,6 +25,22 @@ Result<protocol::SmSecrets> open_ki(ByteView operator_key, const SmId& sm, ByteV
   return out;
 }
 
+namespace {
+constexpr std::string_view key_check_label = "dcas-store-key-check", key_check_text = "DCAS TA store";
+}  // namespace
+
+Result<Bytes> seal_key_check(ByteView operator_key) {
+  return crypto::aead_seal(operator_key, view(key_check_label), view(key_check_text), crypto::system_random());
+}
+
+Result<void> open_key_check(ByteView operator_key, ByteView sealed) {
+  auto text = crypto::aead_open(operator_key, view(key_check_label), sealed);
+  if (!text || !std::equal(text->begin(), text->end(), key_check_text.begin(), key_check_text.end()))
+    return fail(Errc::store_key_invalid,
+                "the operator key is not this store's (DCAS_TA_STORE_KEY, or store.key in the TA directory)");
+  return {};
+}
+
 std::string validation_detail(const std::optional<protocol::SmRecord>& before,
                               const protocol::PairingOutcome& outcome) {
   const std::string from = before ? std::string(protocol::pairing_state_name(before->psi)) : "unknown";

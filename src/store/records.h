@@ -21,6 +21,12 @@ Result<Bytes> seal_ki(ByteView operator_key, const SmId& sm, const protocol::SmS
 // Errors: store_key_invalid (wrong key, another SM's record, or altered).
 Result<protocol::SmSecrets> open_ki(ByteView operator_key, const SmId& sm, ByteView sealed);
 
+// The store's key check (spec §12): nonce || AES-256-GCM(operator key, "DCAS TA store") || tag,
+// with "dcas-store-key-check" as associated data, written once; a store opened with another key
+// does not open it. Errors: random_failure, crypto_failure / store_key_invalid.
+Result<Bytes> seal_key_check(ByteView operator_key);
+Result<void> open_key_check(ByteView operator_key, ByteView sealed);
+
 // "virgin -> auth-paired (bound_virgin_pair)"
 std::string validation_detail(const std::optional<protocol::SmRecord>& before, const protocol::PairingOutcome& outcome);
 

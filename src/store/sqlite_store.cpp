@@ -58,11 +58,12 @@ Result<sqlite3_stmt*> SqlitePairingStore::statement(const char* sql) {
 }
 
 Result<std::unique_ptr<SqlitePairingStore>> SqlitePairingStore::open(const std::filesystem::path& path,
-                                                                     ByteView operator_key) {
+                                                                     ByteView operator_key, Create create) {
   if (operator_key.size() != crypto::aead_key_size) return fail(Errc::bad_length, "the operator key must be 32 bytes");
-  DCAS_TRY_ASSIGN(db, open_database(path));
+  DCAS_TRY_ASSIGN(db, open_database(path, create));
   std::unique_ptr<SqlitePairingStore> store(new SqlitePairingStore(db.release(), operator_key));
   DCAS_TRY(store->migrate());
+  DCAS_TRY(store->check_operator_key());
   return store;
 }
 
@@ -82,6 +83,8 @@ Result<void> SqlitePairingStore::migrate() {
       "END;"
       "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); "
       "END;",
+      // 2: the operator key's check value (records.h), so that a wrong key is refused at open
+      "CREATE TABLE store_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);",
   };
   static_assert(std::size(steps) == schema_version);
   std::lock_guard lock(mutex_);
@@ -259,6 +262,10 @@ Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason,
 
 Result<std::vector<SmSummary>> SqlitePairingStore::list_sms(std::optional<PairingState> state) {
   std::lock_guard lock(mutex_);
+  return select_sms(state);
+}
+
+Result<std::vector<SmSummary>> SqlitePairingStore::select_sms(std::optional<PairingState> state) {
   DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_tp, presence_until_ms FROM sm ORDER BY id"));
   std::vector<SmSummary> out;
   int rc;
@@ -275,6 +282,10 @@ Result<std::vector<SmSummary>> SqlitePairingStore::list_sms(std::optional<Pairin
 
 Result<std::vector<protocol::TpRecord>> SqlitePairingStore::list_tps() {
   std::lock_guard lock(mutex_);
+  return select_tps();
+}
+
+Result<std::vector<protocol::TpRecord>> SqlitePairingStore::select_tps() {
   DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, psi, bound_sm FROM tp ORDER BY id"));
   std::vector<protocol::TpRecord> out;
   int rc;
@@ -290,6 +301,10 @@ Result<std::vector<protocol::TpRecord>> SqlitePairingStore::list_tps() {
 
 Result<std::vector<AuditEntry>> SqlitePairingStore::audit_log() {
   std::lock_guard lock(mutex_);
+  return select_audit();
+}
+
+Result<std::vector<AuditEntry>> SqlitePairingStore::select_audit() {
   DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT seq, at_ms, actor, action, sm, tp, detail FROM audit ORDER BY seq"));
   std::vector<AuditEntry> out;
   int rc;
@@ -298,6 +313,39 @@ Result<std::vector<AuditEntry>> SqlitePairingStore::audit_log() {
                    column_text(s.get(), 3), column_text(s.get(), 4), column_text(s.get(), 5), column_text(s.get(), 6)});
   if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read audit log"));
   return out;
+}
+
+// One read transaction: in WAL mode every statement in it sees the database as of its first read.
+Result<StoreSnapshot> SqlitePairingStore::snapshot() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY(exec("BEGIN"));
+  auto read = [&]() -> Result<StoreSnapshot> {
+    StoreSnapshot out;
+    DCAS_TRY_ASSIGN(sms, select_sms(std::nullopt));
+    DCAS_TRY_ASSIGN(tps, select_tps());
+    DCAS_TRY_ASSIGN(audit, select_audit());
+    return StoreSnapshot{std::move(sms), std::move(tps), std::move(audit)};
+  }();
+  (void)exec(read ? "COMMIT" : "ROLLBACK");
+  return read;
+}
+
+Result<void> SqlitePairingStore::check_operator_key() {
+  return transaction([&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(check, prepare(db_, "SELECT sealed FROM store_key_check WHERE id = 1"));
+    if (sqlite3_step(check.get()) == SQLITE_ROW) return open_key_check(view(key_), column_blob(check.get(), 0));
+    // A store from before the check (schema 1) or a new one: its first SM's Ki opens, or the key is wrong.
+    DCAS_TRY_ASSIGN(first, prepare(db_, "SELECT id, ki_sealed FROM sm ORDER BY id LIMIT 1"));
+    if (sqlite3_step(first.get()) == SQLITE_ROW) {
+      DCAS_TRY_ASSIGN(id, SmId::from_bytes(column_blob(first.get(), 0)));
+      DCAS_TRY(open_ki(view(key_), id, column_blob(first.get(), 1)));
+    }
+    DCAS_TRY_ASSIGN(sealed, seal_key_check(view(key_)));
+    DCAS_TRY_ASSIGN(insert, prepare(db_, "INSERT INTO store_key_check (id, sealed) VALUES (1, ?)"));
+    bind_blob(insert.get(), 1, sealed);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "record the key check"));
+    return {};
+  });
 }
 
 }  // namespace dcas::store

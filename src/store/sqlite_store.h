@@ -19,12 +19,14 @@ namespace dcas::store {
 
 class SqlitePairingStore final : public OperatorStore {
  public:
-  // Opens (creating if needed) and migrates the database. `operator_key`: 32 bytes.
-  // Errors: store_error, store_schema (written by a newer version), bad_length.
-  static Result<std::unique_ptr<SqlitePairingStore>> open(const std::filesystem::path& path, ByteView operator_key);
+  // Opens (creating it if `create` allows) and migrates the database. `operator_key`: 32 bytes.
+  // Errors: store_error, store_schema (written by a newer version), bad_length, io_error (no
+  // database and Create::never).
+  static Result<std::unique_ptr<SqlitePairingStore>> open(const std::filesystem::path& path, ByteView operator_key,
+                                                          Create create = Create::if_missing);
   ~SqlitePairingStore() override;
 
-  static constexpr int schema_version = 1;
+  static constexpr int schema_version = 2;
 
   Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
   Result<void> add_tp(const TpId& id) override;
@@ -41,8 +43,15 @@ class SqlitePairingStore final : public OperatorStore {
   Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
   Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
+  Result<StoreSnapshot> snapshot() override;
 
  private:
+  // The queries behind list_sms, list_tps, audit_log and snapshot; the caller holds mutex_.
+  Result<std::vector<SmSummary>> select_sms(std::optional<protocol::PairingState> state);
+  Result<std::vector<protocol::TpRecord>> select_tps();
+  Result<std::vector<AuditEntry>> select_audit();
+  // Opens one sealed value with the operator key, or records the check if the store has none.
+  Result<void> check_operator_key();
   SqlitePairingStore(sqlite3* db, ByteView key);
   Result<void> migrate();
   Result<void> exec(const char* sql);

@@ -37,21 +37,27 @@ std::string column_text(sqlite3_stmt* s, int i) {
   return p ? std::string(reinterpret_cast<const char*>(p)) : std::string{};
 }
 
-Result<Db> open_database(const std::filesystem::path& path) {
+Result<Db> open_database(const std::filesystem::path& path, Create create) {
+  std::error_code ec;
+  const bool existed = std::filesystem::exists(path, ec);
+  if (!existed && create == Create::never) return fail(Errc::io_error, fmt::format("no database at {}", path.string()));
+  if (std::filesystem::is_directory(path, ec))
+    return fail(Errc::store_error, fmt::format("{} is a directory, not a database", path.string()));
   sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create == Create::never ? 0 : SQLITE_OPEN_CREATE);
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Db db(raw);
   if (rc != SQLITE_OK) return std::unexpected(db_error(raw, "open " + path.string()));
   // Wait for other connections' locks (other workers or processes) instead of failing at once;
   // set before anything else, since even switching the journal mode needs a lock.
   sqlite3_busy_timeout(raw, 10000);
+  // WAL for concurrent readers; synchronous=FULL so that a commit is on disk when it returns
+  // (NORMAL would let a power cut undo a transition whose result already left). The first read
+  // of the file: one that is not a database stops here, untouched.
+  DCAS_TRY(exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   // Every database here holds secrets (sealed) and state: owner-only. (SQLite gives its -wal and
   // -shm files the database file's permissions.)
   ::chmod(path.c_str(), 0600);
-  // WAL for concurrent readers; synchronous=FULL so that a commit is on disk when it returns
-  // (NORMAL would let a power cut undo a transition whose result already left).
-  DCAS_TRY(exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
   return db;
 }
 

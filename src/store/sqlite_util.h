@@ -10,6 +10,7 @@
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "store/operator_store.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -33,9 +34,10 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view t);
 Bytes column_blob(sqlite3_stmt* s, int i);
 std::string column_text(sqlite3_stmt* s, int i);
 
-// Opens (creating) with a 10 s busy timeout, owner-only permissions, WAL and synchronous=FULL (a
-// commit is on disk when it returns). Errors: store_error.
-Result<Db> open_database(const std::filesystem::path& path);
+// Opens with a 10 s busy timeout, owner-only permissions, WAL and synchronous=FULL (a commit is on
+// disk when it returns). A file that is not an SQLite database is left as it was, mode included.
+// Errors: store_error (not a database, cannot open), io_error (Create::never and no such file).
+Result<Db> open_database(const std::filesystem::path& path, Create create = Create::if_missing);
 // Errors: store_error.
 Result<void> exec(sqlite3* db, const char* sql);
 // Brings PRAGMA user_version up to steps.size(), each step once, in one transaction with its version

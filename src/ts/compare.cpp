@@ -7,17 +7,12 @@
 #include <map>
 #include <vector>
 
+#include "common/files.h"
 #include "ts/psi.h"
 
 namespace dcas::ts {
 
 namespace {
-
-Result<Bytes> read_all(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", path.string()));
-  return Bytes(std::istreambuf_iterator<char>(in), {});
-}
 
 // Packets by PID, in order (views into `data`).
 std::map<std::uint16_t, std::vector<ByteView>> by_pid(const Bytes& data) {
@@ -59,9 +54,13 @@ std::set<std::uint16_t> elementary_pids(const std::map<std::uint16_t, std::vecto
 
 Result<ProgrammeComparison> compare_programme(const std::filesystem::path& source,
                                               const std::filesystem::path& output) {
-  DCAS_TRY_ASSIGN(source_bytes, read_all(source));
-  DCAS_TRY_ASSIGN(output_bytes, read_all(output));
+  DCAS_TRY_ASSIGN(source_bytes, read_binary_file(source));
+  DCAS_TRY_ASSIGN(output_bytes, read_binary_file(output));
   const auto src = by_pid(source_bytes), out = by_pid(output_bytes);
+  for (const auto& [packets, path] : {std::pair{&src, &source}, std::pair{&out, &output}})
+    if (packets->empty())
+      return fail(Errc::ts_sync_lost,
+                  fmt::format("{} is not a transport stream: no 188-byte packet in it", path->string()));
   ProgrammeComparison c;
   c.elementary_pids = elementary_pids(src);
   if (c.elementary_pids.empty()) return fail(Errc::ts_no_elementary_stream, "the source names no elementary stream");

@@ -19,7 +19,8 @@ struct ProgrammeComparison {
   std::string first_difference;        // empty when identical
 };
 
-// Errors: io_error; ts_no_elementary_stream.
+// Errors: io_error (a file missing, unreadable or a directory); ts_sync_lost (a file with not
+// one packet: not a transport stream); ts_no_elementary_stream.
 Result<ProgrammeComparison> compare_programme(const std::filesystem::path& source, const std::filesystem::path& output);
 
 }  // namespace dcas::ts

@@ -14,6 +14,7 @@ void PacketFramer::feed(ByteView data, Bytes& out, std::vector<std::uint64_t>& o
     if (carry_[i] == sync_byte &&
         (in_sync_ || carry_.size() - i < 2 * packet_size || carry_[i + packet_size] == sync_byte)) {
       in_sync_ = true;
+      ++packets_;
       offsets.push_back(offset_ + i);
       out.insert(out.end(), carry_.begin() + static_cast<std::ptrdiff_t>(i),
                  carry_.begin() + static_cast<std::ptrdiff_t>(i + packet_size));
@@ -40,6 +41,14 @@ void PacketFramer::finish(std::vector<StreamError>& errors) {
                        fmt::format("{} bytes at the end are not a whole packet", carry_.size())}});
   offset_ += carry_.size();
   carry_.clear();
+}
+
+Result<void> PacketFramer::require_a_packet(std::string_view input) const {
+  if (packets_ > 0) return {};
+  return fail(Errc::ts_sync_lost, offset_ == 0 ? fmt::format("{} is empty: not a transport stream", input)
+                                               : fmt::format("{} is not a transport stream: no 188-byte packet "
+                                                             "in its {} bytes",
+                                                             input, offset_));
 }
 
 // ---- PSI ----

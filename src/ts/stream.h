@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <string_view>
 #include <vector>
 
 #include "ts/ciphers.h"
@@ -36,8 +37,12 @@ class PacketFramer {
   void feed(ByteView data, Bytes& out, std::vector<std::uint64_t>& offsets, std::vector<StreamError>& errors);
   // End of input: whatever is left is a truncated packet.
   void finish(std::vector<StreamError>& errors);
+  // After finish: an input in which not one packet was found is not a transport stream (an
+  // empty one included). Errors: ts_sync_lost, naming `input`.
+  Result<void> require_a_packet(std::string_view input) const;
 
  private:
+  std::uint64_t packets_ = 0;
   Bytes carry_;
   std::uint64_t offset_ = 0;  // stream offset of carry_[0]
   bool in_sync_ = true;
