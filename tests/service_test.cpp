@@ -364,6 +364,23 @@ TEST_F(Services, AHeadendDeliversTheImageAndAnInterruptedUpdateLeavesTheInstalle
   EXPECT_TRUE(nlohmann::json::parse(r.out)["image"].is_null());
 }
 
+// `host run --watch` on a file that is not a transport stream fails (issue 13: it reported 0
+// packets and exited 0), after the host paired and took its image.
+TEST_F(Services, WatchingAFileThatIsNotATransportStreamFails) {
+  const auto headend = work_ / "headend";
+  ASSERT_EQ(run_dcas("headend init " + headend.string() + " --network-id 4e45540000000008").status, 0);
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta, {"--headend", headend.string()});
+  std::ofstream(work_ / "notes.txt") << std::string(4000, 'n');
+  auto r = run_dcas(fmt::format("host run --sm {} --tp {} --ap {} --watch {} --out {} --quiet", p().sms[3].dir.string(),
+                                p().tps[3].dir.string(), ap.address(), (work_ / "notes.txt").string(),
+                                (work_ / "out.ts").string()));
+  EXPECT_EQ(r.status, 1) << r.out << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("ts_sync_lost"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("not a transport stream"), std::string::npos) << r.err;
+}
+
 TEST_F(Services, RefusalsExitNonZeroAndAClonePairIsRefusedWhileTheOriginalIsPresent) {
   auto ta = start_ta(work_, ta_dir_);
   auto ap = start_ap(work_, p().aps[0], ta);
