@@ -126,5 +126,31 @@ TEST(CliDefects, StreamCommandsRefuseAnInputThatIsNotATransportStream) {
                 "not a transport stream", "headend broadcast");
 }
 
+// One rule for the exit status (spec §7): 2 for what the command line alone shows wrong, 1 for a
+// well-formed request the state refuses.
+TEST(CliDefects, ExitStatusesFollowOneRule) {
+  Scratch s("exit");
+  ASSERT_EQ(run_dcas("ta init " + s / "ta").status, 0);
+  const std::string ta = " --ta " + s / "ta";
+  ASSERT_EQ(run_dcas("ta issue sm --id 5300000000000001" + ta).status, 0);
+  expect_failed(run_dcas("ta issue sm --id 5300000000000001" + ta), "already_exists", "a duplicate ID");
+  ASSERT_EQ(run_dcas("headend init " + s / "he" + " --network-id 4e45540000000001").status, 0);
+  const std::string he = " --headend " + s / "he";
+  expect_failed(run_dcas("headend subscribe --sm 5300000000000001 --product 9" + he), "not_found",
+                "an unknown product");
+  write(s.dir / "code.bin", "image code");
+  expect_failed(run_dcas("headend publish --version 1 --code " + s / "code.bin" + he), "image_downgrade",
+                "an image not above the current");
+  expect_failed(run_dcas("ta show 5300000000000002" + ta), "unknown_device", "an unknown SM");
+  for (const std::string usage : {"ta show 53xx" + ta, "ta show 53" + ta, "ta list --state bogus" + ta}) {
+    const auto r = run_dcas(usage);
+    EXPECT_EQ(r.status, 2) << usage << ": " << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << usage << ": " << r.err;
+  }
+  // Upper-case hex names the same SM.
+  ASSERT_EQ(run_dcas("ta issue sm --id 53000000000000ab" + ta).status, 0);
+  EXPECT_EQ(run_dcas("ta show 53000000000000AB" + ta).status, 0);
+}
+
 }  // namespace
 }  // namespace dcas

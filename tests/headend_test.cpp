@@ -40,10 +40,10 @@ TEST_F(HeadendStoreTest, InitLeavesNetworkImageAndProductAndRefusesASecondInit) 
 
 TEST_F(HeadendStoreTest, ImageVersionsOnlyGoUp) {
   auto store = open();
-  EXPECT_EQ(store->publish_image(1, Bytes(10, 1), now).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->publish_image(1, Bytes(10, 1), now).error().code, Errc::image_downgrade);  // 1 is installed
   EXPECT_EQ(store->publish_image(0, Bytes(10, 1), now).error().code, Errc::invalid_argument);
   ASSERT_TRUE(store->publish_image(5, Bytes(10, 5), now));
-  EXPECT_EQ(store->publish_image(4, Bytes(10, 4), now).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->publish_image(4, Bytes(10, 4), now).error().code, Errc::image_downgrade);
   auto image = store->current_image().value();
   EXPECT_EQ(image->version, 5u);
   EXPECT_EQ(image->code, Bytes(10, 5));
@@ -67,9 +67,9 @@ TEST_F(HeadendStoreTest, AnSmsCaKeyIsDrawnOnceAndSealed) {
 
 TEST_F(HeadendStoreTest, SubscriptionsNeedAProductAndDownloadOrdersAreTakenOnce) {
   auto store = open();
-  EXPECT_EQ(store->subscribe(sm, 9, 100).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->subscribe(sm, 9, 100).error().code, Errc::not_found);
   ASSERT_TRUE(store->add_product(9, "sports", rng));
-  EXPECT_EQ(store->add_product(9, "again", rng).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store->add_product(9, "again", rng).error().code, Errc::already_exists);
   EXPECT_NE(store->product_key(9).value(), store->product_key(1).value());
   ASSERT_TRUE(store->subscribe(sm, 9, 100));
   ASSERT_TRUE(store->subscribe(sm, 9, 200));  // replaced, not added

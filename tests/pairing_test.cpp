@@ -85,7 +85,7 @@ TEST(MemoryStore, LeaveAndPresenceTransitions) {
   protocol::MemoryPairingStore store;
   store.add_sm(sm_a, {}).value();
   store.add_tp(tp_a).value();
-  EXPECT_EQ(store.add_tp(tp_a).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store.add_tp(tp_a).error().code, Errc::already_exists);
   EXPECT_EQ(store.record_left(sm_a, t0).value(), PairingState::virgin);  // only Auth/Paired can leave
   EXPECT_EQ(store.validate_and_record(sm_a, tp_a, t0, 60s).value().verdict, Verdict::bound_virgin_pair);
   EXPECT_EQ(store.record_present(sm_a, t0 + 50s, 60s).value(), PairingState::auth_paired);

@@ -204,7 +204,7 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   EXPECT_EQ(provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random())
                 .error()
                 .code,
-            Errc::io_error);  // never overwrite a device
+            Errc::already_exists);  // never overwrite a device
   // A damaged Ki file is refused with what is wrong.
   write_secret_file(dir / "ki-short.txt", view("ki1 = 00\nki2 = 00\nki3 = 00\n")).value();
   EXPECT_EQ(provisioning::load_ki_file(dir / "ki-short.txt").error().code, Errc::bad_length);

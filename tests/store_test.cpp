@@ -60,8 +60,8 @@ class StoreContract : public ::testing::TestWithParam<std::string> {
 TEST_P(StoreContract, RegistersDevicesOnce) {
   ASSERT_TRUE(store_->add_sm(sm, ki_of(1)));
   ASSERT_TRUE(store_->add_tp(tp));
-  EXPECT_EQ(store_->add_sm(sm, ki_of(1)).error().code, Errc::invalid_argument);
-  EXPECT_EQ(store_->add_tp(tp).error().code, Errc::invalid_argument);
+  EXPECT_EQ(store_->add_sm(sm, ki_of(1)).error().code, Errc::already_exists);
+  EXPECT_EQ(store_->add_tp(tp).error().code, Errc::already_exists);
   const auto record = store_->find_sm(sm).value().value();
   EXPECT_EQ(record.psi, PairingState::virgin);
   EXPECT_EQ(record.ki.ki3, ki_of(1).ki3);

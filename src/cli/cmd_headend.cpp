@@ -83,7 +83,7 @@ Result<void> subscribe(bool add) {
   if (!add) {
     DCAS_TRY_ASSIGN(removed, store->unsubscribe(sm, a.product));
     if (!removed)
-      return fail(Errc::invalid_argument, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
+      return fail(Errc::not_found, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
     fmt::print("SM {} unsubscribed from product {}\n", sm.hex(), a.product);
     return {};
   }

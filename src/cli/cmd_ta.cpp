@@ -139,18 +139,29 @@ void run_list(bool one) {
   auto& a = args();
   const std::string_view command = one ? "ta show" : "ta list";
   std::optional<protocol::PairingState> state;
-  if (!a.state.empty())
+  if (!a.state.empty()) {
     for (auto p :
          {protocol::PairingState::virgin, protocol::PairingState::auth_paired, protocol::PairingState::paired_only})
       if (protocol::pairing_state_name(p) == a.state) state = p;
+    if (!state)
+      return report_error(command, {Errc::invalid_argument, fmt::format("--state {}: expected virgin, auth-paired or "
+                                                                        "paired-only",
+                                                                        a.state)});
+  }
+  std::optional<SmId> wanted;  // ta show: a malformed ID is bad usage, not an unknown device
+  if (one) {
+    auto id = SmId::from_hex(a.device);
+    if (!id) return report_error(command, id.error());
+    wanted = *id;
+  }
   auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error(command, db.error());
   auto rows = (*db)->list_sms(state);
   if (!rows) return report_error(command, rows.error());
   nlohmann::json out = nlohmann::json::array();
   for (const auto& r : *rows)
-    if (!one || r.id.hex() == a.device) out.push_back(sm_json(r));
-  if (one && out.empty()) return report_error(command, {Errc::unknown_device, "no SM " + a.device});
+    if (!one || r.id == *wanted) out.push_back(sm_json(r));
+  if (one && out.empty()) return report_error(command, {Errc::unknown_device, "no SM " + wanted->hex()});
   if (a.json) return print_json(one ? out.at(0) : out);
   for (const auto& r : out)
     fmt::print("{}  {:<12} {}\n", r["sm_id"].get<std::string>(), r["state"].get<std::string>(),

@@ -8,6 +8,8 @@ std::string_view errc_name(Errc code) {
     case Errc::invalid_argument: return "invalid_argument";
     case Errc::bad_hex: return "bad_hex";
     case Errc::bad_length: return "bad_length";
+    case Errc::already_exists: return "already_exists";
+    case Errc::not_found: return "not_found";
     case Errc::crypto_failure: return "crypto_failure";
     case Errc::decrypt_failed: return "decrypt_failed";
     case Errc::signature_invalid: return "signature_invalid";

@@ -16,6 +16,9 @@ enum class Errc : int {
   invalid_argument = 1,
   bad_hex = 2,
   bad_length = 3,
+  // Records: a well-formed request that the state refuses (exit status 1, not a usage error)
+  already_exists = 4,  // a device, product or record with this ID is there already
+  not_found = 5,       // no such product or subscription (devices: unknown_device)
   // Cryptography
   crypto_failure = 10,     // an OpenSSL call failed where it should not
   decrypt_failed = 11,     // RSAES-OAEP or AES decryption rejected the ciphertext

@@ -86,7 +86,7 @@ Result<void> HeadendStore::publish_image(std::uint64_t version, ByteView code, p
     if (sqlite3_step(q.get()) != SQLITE_ROW) return std::unexpected(db_error(db_, "read images"));
     const auto current = static_cast<std::uint64_t>(sqlite3_column_int64(q.get(), 0));
     if (version <= current)
-      return fail(Errc::invalid_argument, fmt::format("version {} is not above the current {}", version, current));
+      return fail(Errc::image_downgrade, fmt::format("version {} is not above the current {}", version, current));
     DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO images (version, code, published_ms) VALUES (?, ?, ?)"));
     sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(version));
     sqlite3_bind_blob(s.get(), 2, code.data(), static_cast<int>(code.size()), SQLITE_TRANSIENT);
@@ -155,7 +155,7 @@ Result<void> HeadendStore::add_product(std::uint64_t id, std::string_view name, 
   bind_text(s.get(), 2, name);
   bind_blob(s.get(), 3, sealed);
   DCAS_TRY(step_done(db_, s.get(), "add product"));
-  if (sqlite3_changes(db_) != 1) return fail(Errc::invalid_argument, fmt::format("product {} exists", id));
+  if (sqlite3_changes(db_) != 1) return fail(Errc::already_exists, fmt::format("product {} exists", id));
   return {};
 }
 
@@ -177,7 +177,7 @@ Result<SecureBytes> HeadendStore::product_key(std::uint64_t id) {
     DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT key_sealed FROM products WHERE id = ?"));
     sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
     const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE) return fail(Errc::invalid_argument, fmt::format("no product {}", id));
+    if (rc == SQLITE_DONE) return fail(Errc::not_found, fmt::format("no product {}", id));
     if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read product"));
     sealed = column_blob(s.get(), 0);
   }
@@ -193,7 +193,7 @@ Result<void> HeadendStore::subscribe(const SmId& sm, std::uint64_t product_id, s
   sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(expires_at));
   if (sqlite3_step(s.get()) != SQLITE_DONE) {
     if (sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_FOREIGNKEY)
-      return fail(Errc::invalid_argument, fmt::format("no product {}", product_id));
+      return fail(Errc::not_found, fmt::format("no product {}", product_id));
     return std::unexpected(db_error(db_, "subscribe"));
   }
   return {};

@@ -78,14 +78,14 @@ bool apply_presence(SmRecord& sm, TimePoint now, std::chrono::seconds presence_l
 
 Result<void> MemoryPairingStore::add_sm(const SmId& id, const SmSecrets& ki) {
   std::lock_guard lock(mutex_);
-  if (sms_.contains(id)) return fail(Errc::invalid_argument, "SM " + id.hex() + " already registered");
+  if (sms_.contains(id)) return fail(Errc::already_exists, "SM " + id.hex() + " already registered");
   sms_.emplace(id, SmRecord{id, ki, PairingState::virgin, std::nullopt, {}});
   return {};
 }
 
 Result<void> MemoryPairingStore::add_tp(const TpId& id) {
   std::lock_guard lock(mutex_);
-  if (tps_.contains(id)) return fail(Errc::invalid_argument, "TP " + id.hex() + " already registered");
+  if (tps_.contains(id)) return fail(Errc::already_exists, "TP " + id.hex() + " already registered");
   tps_.emplace(id, TpRecord{id, PairingState::virgin, std::nullopt});
   return {};
 }

@@ -20,7 +20,7 @@ Result<void> make_private_dir(const fs::path& dir, bool must_be_new) {
   std::error_code ec;
   const bool created = fs::create_directories(dir, ec);
   if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
-  if (must_be_new && !created) return fail(Errc::io_error, fmt::format("{} already exists", dir.string()));
+  if (must_be_new && !created) return fail(Errc::already_exists, fmt::format("{} already exists", dir.string()));
   if (::chmod(dir.c_str(), 0700) != 0) return fail(Errc::io_error, fmt::format("cannot restrict {}", dir.string()));
   return {};
 }

@@ -78,7 +78,7 @@ Result<PgResult> run(PGconn* conn, const char* sql, const Params& p = Params{}) 
     const char* message = r ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn);
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     // 23505: unique violation (a device registered twice).
-    if (state && std::string_view(state) == "23505") return fail(Errc::invalid_argument, one_line(message));
+    if (state && std::string_view(state) == "23505") return fail(Errc::already_exists, one_line(message));
     return fail(Errc::store_error, one_line(message));
   }
   return r;

@@ -182,7 +182,7 @@ Result<void> SqlitePairingStore::add_sm(const SmId& id, const protocol::SmSecret
     bind_blob(s.get(), 1, id.view());
     bind_blob(s.get(), 2, sealed);
     if (sqlite3_step(s.get()) != SQLITE_DONE)
-      return fail(Errc::invalid_argument, fmt::format("SM {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
+      return fail(Errc::already_exists, fmt::format("SM {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
     return audit(wall_ms(), "provisioning", "register_sm", id.hex(), "", "virgin");
   });
 }
@@ -192,7 +192,7 @@ Result<void> SqlitePairingStore::add_tp(const TpId& id) {
     DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO tp (id) VALUES (?)"));
     bind_blob(s.get(), 1, id.view());
     if (sqlite3_step(s.get()) != SQLITE_DONE)
-      return fail(Errc::invalid_argument, fmt::format("TP {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
+      return fail(Errc::already_exists, fmt::format("TP {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
     return audit(wall_ms(), "provisioning", "register_tp", "", id.hex(), "virgin");
   });
 }
