@@ -686,6 +686,32 @@ TEST_F(Services, AnApWithoutItsTaAnswersUnavailableAndRecoversWhenTheTaStarts) {
   EXPECT_EQ(retried.status, 0) << retried.err;
 }
 
+// An AP with no host to drain stops at once on SIGTERM (issue 13: it waited out its 7 s stop timer).
+TEST_F(Services, AnIdleApStopsPromptly) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta);
+  ASSERT_TRUE(eventually([&] { return ap.process->log().find("connected to the TA") != std::string::npos; }));
+  ap.process->kill(SIGTERM);
+  EXPECT_EQ(ap.process->wait(2s), 0) << ap.process->log();
+}
+
+// Idle connections cannot starve hosts (issue 13: 300 held at the AP's cap left 0 of 3 hosts
+// served): those not yet verified have slots of their own, the oldest giving way to a newer one,
+// and the first frame's time only.
+TEST_F(Services, IdleConnectionsAtTheCapDoNotStarveHosts) {
+  auto ta = start_ta(work_, ta_dir_);
+  auto ap = start_ap(work_, p().aps[0], ta, {"--max-connections", "12", "--max-unverified", "4"});
+  std::vector<std::unique_ptr<RawPeer>> idle;
+  for (int i = 0; i < 20; ++i) idle.push_back(std::make_unique<RawPeer>(ap.port));
+  for (int host = 6; host < 9; ++host) {
+    auto r = pair_host(p().sms[host], p().tps[host], ap);
+    EXPECT_EQ(r.status, 0) << "host " << host << ": " << r.err;
+  }
+  std::size_t closed = 0;
+  for (auto& peer : idle) closed += peer->error_then_closed(15s).has_value();
+  EXPECT_EQ(closed, idle.size());  // each given way or timed out, with a reason
+}
+
 TEST_F(Services, ConfigFileSettingsAndAGracefulStop) {
   const auto config = work_ / "ta.conf";
   std::ofstream(config) << "# dcas ta serve settings\nta = " << ta_dir_.string()

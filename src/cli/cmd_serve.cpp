@@ -34,7 +34,7 @@ struct ServeArgs {
               profile = "hardened1";
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
-  std::size_t max_connections = 256, max_in_flight = 64, max_frame = net::default_max_payload;
+  std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
          retry_delay = 1;
   unsigned presence_lease = 600, attempts = 1;
@@ -58,6 +58,7 @@ service::ServerLimits server_limits() {
   service::ServerLimits l;
   l.link = {a.max_frame, seconds(a.io_timeout), seconds(a.idle_timeout)};
   l.max_connections = a.max_connections;
+  l.max_unverified = a.max_unverified;
   return l;
 }
 
@@ -340,6 +341,10 @@ void add_link_options(CLI::App* c) {
 void add_server_options(CLI::App* c) {
   auto& a = args();
   c->add_option("--max-connections", a.max_connections, "Connections served at once; more are refused net_busy")
+      ->capture_default_str();
+  c->add_option("--max-unverified", a.max_unverified,
+                "Connections not yet verified (a host's signed request, an AP's hello); a new one closes the oldest")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   c->add_option("--port-file", a.port_file, "Write the bound port to this file (for --listen HOST:0)");
   add_link_options(c);

@@ -46,12 +46,14 @@ void ApService::stop() {
     retry_timer_.cancel();
     expiry_timer_.cancel();
     headend_timer_.cancel();
-    maybe_finish();
-    // A TA that never acknowledges the last reports does not keep the AP from exiting.
+    // A TA that never acknowledges the last reports does not keep the AP from exiting. Armed
+    // before maybe_finish, which cancels it when there is nothing to wait for (armed after, it
+    // kept an idle AP for the whole 7 s).
     stop_timer_.expires_after(config_.server.drain_timeout + Millis(2'000));
     stop_timer_.async_wait([this](asio::error_code ec) {
       if (!ec && ta_) ta_->close();
     });
+    maybe_finish();
   });
 }
 
@@ -125,7 +127,12 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   host->send(Frame{FrameKind::message, 0, announce_});
   Error ended{Errc::ok, ""};
   while (true) {
-    auto frame = co_await host->read(host->limits().idle_timeout);
+    // Until its SM's signed request is checked, a host has the first frame's time, not the idle
+    // time (and one of the server's unverified slots, ServerLimits::max_unverified).
+    const bool verified = server_.verified(host);
+    auto frame =
+        co_await host->read(verified ? host->limits().idle_timeout
+                                     : std::min(config_.server.handshake_timeout, host->limits().idle_timeout));
     if (!frame) {
       ended = frame.error();
       break;
@@ -136,6 +143,7 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
       break;
     }
     on_host_message(session, frame->payload);
+    if (!verified && ap_.session_sm(session)) server_.mark_verified(host);
   }
   if (ended.code == Errc::net_closed)
     host->close();

@@ -91,25 +91,50 @@ Task<void> Server::handshake_then_run(tcp::socket socket) {
 
 void Server::admit(std::shared_ptr<net::Channel> channel) {
   bool listed = false;
+  std::shared_ptr<net::Channel> evicted;
   {
     // Under the lock that stop() takes to list the connections: a link is either listed (and
     // interrupted) or sees the stop here.
     std::lock_guard lock(mutex_);
     listed = !stopping_;
-    if (listed) live_.insert(channel);
+    if (listed) {
+      live_.insert(channel);
+      if (unverified_.size() >= limits_.max_unverified) {
+        evicted = std::move(unverified_.front());
+        unverified_.pop_front();
+      }
+      unverified_.push_back(channel);
+    }
   }
   if (!listed) {
     channel->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
     return;
   }
+  if (evicted) {
+    log_(fmt::format("closing {}: the oldest of {} connections not yet verified, for a newer one", evicted->peer(),
+                     limits_.max_unverified));
+    evicted->send_and_close(net::error_frame(
+        {Errc::net_busy, fmt::format("at the cap of {} connections not yet verified", limits_.max_unverified)}));
+  }
   const auto executor = channel->executor();
   asio::co_spawn(executor, run_connection(std::move(channel)), asio::detached);
+}
+
+void Server::mark_verified(const std::shared_ptr<net::Channel>& channel) {
+  std::lock_guard lock(mutex_);
+  std::erase(unverified_, channel);
+}
+
+bool Server::verified(const std::shared_ptr<net::Channel>& channel) const {
+  std::lock_guard lock(mutex_);
+  return std::find(unverified_.begin(), unverified_.end(), channel) == unverified_.end();
 }
 
 Task<void> Server::run_connection(std::shared_ptr<net::Channel> channel) {
   co_await serve_(channel);
   std::lock_guard lock(mutex_);
   live_.erase(channel);
+  std::erase(unverified_, channel);
   if (stopping_ && live_.empty()) drain_timer_.cancel();  // drained early: nothing left to wait for
 }
 

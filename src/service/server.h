@@ -10,6 +10,8 @@
 // private-key signature: the cap bounds how many run at once, not how often a peer starts one.
 #pragma once
 
+#include <algorithm>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -26,6 +28,10 @@ using net::tcp;
 struct ServerLimits {
   net::Limits link;
   std::size_t max_connections = 256;
+  // Connections whose peer has not yet been verified (mark_verified: an AP's hello admitted, a
+  // host's signed KeyRequest checked). Over it, the oldest of them is closed (net_busy) to make
+  // room, so that idle or silent peers never hold the slots of those that prove themselves.
+  std::size_t max_unverified = 64;
   Millis handshake_timeout{10'000};  // the first frame of a connection
   Millis drain_timeout{5'000};       // on stop, for work in flight
 };
@@ -47,6 +53,9 @@ class Server {
   bool stopping() const { return stopping_; }
   const ServerLimits& limits() const { return limits_; }
   std::size_t connections() const;
+  // The peer on `channel` proved itself: its connection no longer counts as unverified. Thread-safe.
+  void mark_verified(const std::shared_ptr<net::Channel>& channel);
+  bool verified(const std::shared_ptr<net::Channel>& channel) const;
 
  private:
   Task<void> accept_loop();
@@ -64,6 +73,7 @@ class Server {
   std::atomic<bool> stopping_{false};
   mutable std::mutex mutex_;
   std::set<std::shared_ptr<net::Channel>> live_;
+  std::deque<std::shared_ptr<net::Channel>> unverified_;  // of live_, oldest first
   asio::steady_timer drain_timer_;
 };
 

@@ -53,6 +53,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
   }
   log_(fmt::format("AP {} connected from {}", *ap, link->peer()));
   link->send(Frame{FrameKind::welcome, 0, {}});
+  server_.mark_verified(link);
 
   auto in_flight = std::make_shared<std::atomic<std::size_t>>(0);
   Error ended{Errc::ok, ""};
