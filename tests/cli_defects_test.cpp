@@ -121,6 +121,9 @@ TEST(CliDefects, StreamCommandsRefuseAnInputThatIsNotATransportStream) {
       expect_failed(run_dcas(command + " --algo csa2" + cw + " " + s / input + " " + s / "out.ts"),
                     "not a transport stream", command + " " + input);
   }
+  const auto demo = run_dcas("demo --input " + s / "x.txt");  // refused before anything starts
+  expect_failed(demo, "not a transport stream", "demo --input non-TS");
+  EXPECT_TRUE(demo.out.empty()) << demo.out;
   ASSERT_EQ(run_dcas("headend init " + s / "he" + " --network-id 4e45540000000001").status, 0);  // product 1
   expect_failed(run_dcas("headend broadcast --headend " + s / "he" + " " + s / "x.txt" + " " + s / "out.ts"),
                 "not a transport stream", "headend broadcast");

@@ -15,6 +15,7 @@
 #include "observe/journal.h"
 #include "protocol/pairing_state.h"
 #include "ts/compare.h"
+#include "ts/stream.h"
 #include "wire/message.h"
 
 namespace dcas::demo {
@@ -292,7 +293,8 @@ Result<void> Demo::broadcast(Network& n) {
                   dcas({"headend", "broadcast", "--headend", n.headend.string(), source_.string(), n.scrambled.string(),
                         "--algo", a.algo, "--crypto-period", fmt::format("{}", a.crypto_period), "--json"},
                        "broadcast-" + n.name));
-  if (r.status != 0 || !r.out.is_object()) return fail(Errc::io_error, "headend broadcast failed: " + r.stdout_text);
+  if (r.status != 0 || !r.out.is_object())
+    return fail(Errc::io_error, "headend broadcast failed: " + h_.last_log_line("broadcast-" + n.name));
   const auto& o = r.out;
   t_.hop("CAS -> all",
          fmt::format("network {}: {} packets scrambled with {} over {} crypto periods of {} ms", n.name,
@@ -577,6 +579,20 @@ Result<void> Demo::run() {
 
 }  // namespace
 
+namespace {
+// --input: a file that holds at least one transport-stream packet. Errors: io_error, ts_sync_lost.
+Result<void> check_input(const std::string& input) {
+  DCAS_TRY_ASSIGN(bytes, read_binary_file(input));
+  ts::PacketFramer framer;
+  Bytes packets;
+  std::vector<std::uint64_t> offsets;
+  std::vector<ts::StreamError> errors;
+  framer.feed(bytes, packets, offsets, errors);
+  framer.finish(errors);
+  return framer.require_a_packet(input);
+}
+}  // namespace
+
 Result<DemoOutcome> run_demo(const DemoOptions& a) {
   if (std::find(scenarios.begin(), scenarios.end(), a.scenario) == scenarios.end())
     return fail(Errc::invalid_argument, "unknown scenario " + a.scenario);
@@ -585,6 +601,7 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
     return fail(Errc::invalid_argument, "--profile must be hardened1 or koo2010");
   if (a.scenario == "unsubscribed" && a.hosts < 2)
     return fail(Errc::invalid_argument, "scenario unsubscribed needs 2 hosts or more");
+  if (!a.input.empty()) DCAS_TRY(check_input(a.input));  // before anything starts
   fs::path dir;
   if (!a.keep.empty()) {
     dir = a.keep;

@@ -53,6 +53,15 @@ Result<Run> Harness::run(const std::vector<std::string>& argv, const std::string
   return r;
 }
 
+std::string Harness::last_log_line(const std::string& name) const {
+  const std::string text = slurp(log_of(name));
+  auto end = text.find_last_not_of('\n');
+  if (end == std::string::npos) return "see " + log_of(name).string();
+  const auto start = text.rfind('\n', end);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
 Result<Server> Harness::serve(std::vector<std::string> argv, const std::string& name) const {
   const fs::path port_file = log_dir_ / (name + ".port");
   fs::remove(port_file);

@@ -55,6 +55,8 @@ class Harness {
 
   const std::filesystem::path& log_dir() const { return log_dir_; }
   std::filesystem::path log_of(const std::string& name) const { return log_dir_ / (name + ".log"); }
+  // What a command said last on stderr (its error line), or "see LOG" when it said nothing.
+  std::string last_log_line(const std::string& name) const;
 
  private:
   std::filesystem::path binary_, log_dir_;
