@@ -82,8 +82,7 @@ Result<void> subscribe(bool add) {
   DCAS_TRY_ASSIGN(store, open_headend());
   if (!add) {
     DCAS_TRY_ASSIGN(removed, store->unsubscribe(sm, a.product));
-    if (!removed)
-      return fail(Errc::not_found, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
+    if (!removed) return fail(Errc::not_found, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
     fmt::print("SM {} unsubscribed from product {}\n", sm.hex(), a.product);
     return {};
   }

@@ -263,9 +263,7 @@ void host_pair(CLI::App* command) {
       Bytes rest;
       receiver.finish(rest);
       const auto& st = receiver.stats();
-      if (watched && st.packets == 0)
-        watched =
-            fail(Errc::ts_sync_lost, fmt::format("{} is not a transport stream: no 188-byte packet in it", a.watch));
+      if (watched && st.packets == 0) watched = std::unexpected(ts::not_a_transport_stream(a.watch));
       out["watch"] = {{"in", a.watch},
                       {"out", a.out},
                       {"packets", st.packets},

@@ -126,10 +126,10 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   hosts_[session] = host;
   host->send(Frame{FrameKind::message, 0, announce_});
   Error ended{Errc::ok, ""};
+  bool verified = false;
   while (true) {
     // Until its SM's signed request is checked, a host has the first frame's time, not the idle
     // time (and one of the server's unverified slots, ServerLimits::max_unverified).
-    const bool verified = server_.verified(host);
     auto frame =
         co_await host->read(verified ? host->limits().idle_timeout
                                      : std::min(config_.server.handshake_timeout, host->limits().idle_timeout));
@@ -143,7 +143,10 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
       break;
     }
     on_host_message(session, frame->payload);
-    if (!verified && ap_.session_sm(session)) server_.mark_verified(host);
+    if (!verified && ap_.session_sm(session)) {
+      server_.mark_verified(host);
+      verified = true;
+    }
   }
   if (ended.code == Errc::net_closed)
     host->close();

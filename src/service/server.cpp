@@ -125,11 +125,6 @@ void Server::mark_verified(const std::shared_ptr<net::Channel>& channel) {
   std::erase(unverified_, channel);
 }
 
-bool Server::verified(const std::shared_ptr<net::Channel>& channel) const {
-  std::lock_guard lock(mutex_);
-  return std::find(unverified_.begin(), unverified_.end(), channel) == unverified_.end();
-}
-
 Task<void> Server::run_connection(std::shared_ptr<net::Channel> channel) {
   co_await serve_(channel);
   std::lock_guard lock(mutex_);

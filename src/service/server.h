@@ -55,7 +55,6 @@ class Server {
   std::size_t connections() const;
   // The peer on `channel` proved itself: its connection no longer counts as unverified. Thread-safe.
   void mark_verified(const std::shared_ptr<net::Channel>& channel);
-  bool verified(const std::shared_ptr<net::Channel>& channel) const;
 
  private:
   Task<void> accept_loop();

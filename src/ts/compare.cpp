@@ -9,6 +9,7 @@
 
 #include "common/files.h"
 #include "ts/psi.h"
+#include "ts/stream.h"
 
 namespace dcas::ts {
 
@@ -58,9 +59,7 @@ Result<ProgrammeComparison> compare_programme(const std::filesystem::path& sourc
   DCAS_TRY_ASSIGN(output_bytes, read_binary_file(output));
   const auto src = by_pid(source_bytes), out = by_pid(output_bytes);
   for (const auto& [packets, path] : {std::pair{&src, &source}, std::pair{&out, &output}})
-    if (packets->empty())
-      return fail(Errc::ts_sync_lost,
-                  fmt::format("{} is not a transport stream: no 188-byte packet in it", path->string()));
+    if (packets->empty()) return std::unexpected(not_a_transport_stream(path->string()));
   ProgrammeComparison c;
   c.elementary_pids = elementary_pids(src);
   if (c.elementary_pids.empty()) return fail(Errc::ts_no_elementary_stream, "the source names no elementary stream");

@@ -43,12 +43,14 @@ void PacketFramer::finish(std::vector<StreamError>& errors) {
   carry_.clear();
 }
 
+Error not_a_transport_stream(std::string_view input) {
+  return {Errc::ts_sync_lost, fmt::format("{} is not a transport stream: no 188-byte packet in it", input)};
+}
+
 Result<void> PacketFramer::require_a_packet(std::string_view input) const {
   if (packets_ > 0) return {};
-  return fail(Errc::ts_sync_lost, offset_ == 0 ? fmt::format("{} is empty: not a transport stream", input)
-                                               : fmt::format("{} is not a transport stream: no 188-byte packet "
-                                                             "in its {} bytes",
-                                                             input, offset_));
+  if (offset_ == 0) return fail(Errc::ts_sync_lost, fmt::format("{} is empty: not a transport stream", input));
+  return std::unexpected(not_a_transport_stream(input));
 }
 
 // ---- PSI ----

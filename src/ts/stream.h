@@ -30,6 +30,9 @@ struct StreamStats {
 // Cuts a byte stream into 188-byte packets. After a byte that should be a sync byte is not, it
 // reports ts_sync_lost at that offset and resumes at the next 0x47 that is followed by another
 // 0x47 188 bytes later (or ends the input). A trailing partial packet is ts_truncated_packet.
+// An input in which not one packet was found. Errors: ts_sync_lost, naming `input`.
+Error not_a_transport_stream(std::string_view input);
+
 class PacketFramer {
  public:
   // Appends the complete packets found in `data` (after what earlier calls left over) to `out`,
