@@ -25,6 +25,8 @@ std::string_view errc_name(Errc code) {
     case Errc::cert_wrong_role: return "cert_wrong_role";
     case Errc::cert_bad_signature: return "cert_bad_signature";
     case Errc::cert_bad_id: return "cert_bad_id";
+    case Errc::cert_revoked: return "cert_revoked";
+    case Errc::crl_invalid: return "crl_invalid";
     case Errc::wire_truncated: return "wire_truncated";
     case Errc::wire_trailing_bytes: return "wire_trailing_bytes";
     case Errc::wire_too_large: return "wire_too_large";

@@ -110,13 +110,15 @@ std::string Certificate::common_name() const {
 std::string Certificate::subject_text() const { return name_text(X509_get_subject_name(cert_.get())); }
 std::string Certificate::issuer_text() const { return name_text(X509_get_issuer_name(cert_.get())); }
 
-std::string Certificate::serial_hex() const {
+Bytes Certificate::serial() const {
   ossl::Bignum bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
   if (!bn) return {};
   Bytes b(static_cast<std::size_t>(BN_num_bytes(bn.get())));
   BN_bn2bin(bn.get(), b.data());
-  return to_hex(b);
+  return b;
 }
+
+std::string Certificate::serial_hex() const { return to_hex(serial()); }
 
 TimePoint Certificate::not_before() const { return to_time_point(X509_get0_notBefore(cert_.get())); }
 TimePoint Certificate::not_after() const { return to_time_point(X509_get0_notAfter(cert_.get())); }

@@ -43,6 +43,7 @@ class Certificate {
   std::string common_name() const;   // empty if absent
   std::string subject_text() const;  // "O=DCAS, CN=0011223344556677"
   std::string issuer_text() const;
+  Bytes serial() const;  // big-endian, without leading zeros: what a CRL entry names
   std::string serial_hex() const;
   TimePoint not_before() const;
   TimePoint not_after() const;
