@@ -16,7 +16,7 @@ ALLOWED = {
     "net": ["common"],
     "protocol": ["common", "crypto", "pki", "wire"],
     "provisioning": ["common", "crypto", "pki", "protocol"],
-    "store": ["common", "crypto", "protocol"],
+    "store": ["common", "crypto", "pki", "protocol"],
     "observe": ["common", "protocol", "wire"],
     "kat": ["common", "crypto", "pki", "wire", "ts", "protocol"],
     "headend": ["common", "crypto", "pki", "wire", "ts", "protocol", "store"],

@@ -36,7 +36,7 @@ struct ServeArgs {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
-         retry_delay = 1;
+         retry_delay = 1, crl_refresh = 60;
   unsigned presence_lease = 600, attempts = 1;
   bool quiet = false, json = false, hold = false;
 };
@@ -172,6 +172,7 @@ Result<void> ap_serve(CLI::App* command) {
   config.ta_tls = ta_tls;
   config.ta_root_der = ta_root_der;
   config.network_id = network_id;
+  config.crl_refresh = std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.crl_refresh));
   if (personalizer) config.images = &*personalizer;
   DCAS_TRY_ASSIGN(journal, open_journal());
   if (journal) {
@@ -389,6 +390,9 @@ void add_services(CLI::App& app, CLI::App& ta) {
     cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
     cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")->capture_default_str();
     cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
+        ->capture_default_str();
+    cmd->add_option("--crl-refresh", a.crl_refresh, "Seconds between requests for the TA's current CRL")
+        ->check(CLI::Range(0.05, 86400.0))
         ->capture_default_str();
     if (headend) {
       cmd->add_option("--headend", a.headend_dir, "The headend's directory (its network, images, CAS)")->required();

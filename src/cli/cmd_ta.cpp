@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "common/files.h"
+#include "pki/crl.h"
 #include "provisioning/device_files.h"
 #include "store/operator_key.h"
 #include "store/operator_store.h"
@@ -23,6 +25,7 @@ struct TaArgs {
   std::size_t count = 1;
   bool json = false;
   std::string state, reason, device;
+  int crl_days = 30;
   std::string db;  // --db: sqlite:PATH or postgresql://...; empty: TA_DIR/ta.sqlite
 };
 
@@ -37,6 +40,77 @@ nlohmann::json device_json(const provisioning::IssuedDevice& d) {
           {"directory", d.directory.string()},
           {"serial", d.certificate.serial_hex()},
           {"fingerprint_sha256", to_hex(d.certificate.fingerprint())}};
+}
+
+store::IssuedCertificate issued_record(Role role, ByteView id, const pki::Certificate& cert) {
+  return {role, Bytes(id.begin(), id.end()), cert.serial(), cert.not_after(), std::nullopt, {}, cert.der()};
+}
+
+// The TA's CRL signer: the TA key signs, each CRL valid for --crl-days.
+store::CrlSigner crl_signer(const provisioning::TaIdentity& ta, int days) {
+  return [&ta, days](std::uint64_t number, const std::vector<pki::RevokedCertificate>& entries) {
+    const auto now = std::chrono::system_clock::now();
+    return pki::make_crl(ta.key, ta.certificate, number, entries, now, now + std::chrono::days(days));
+  };
+}
+
+// TA_DIR/crl.pem: the current CRL beside ta.crt, for `openssl crl -verify -CAfile ta.crt`.
+Result<std::filesystem::path> write_crl_file(const pki::Crl& crl) {
+  const auto& a = args();
+  const std::filesystem::path file =
+      a.out.empty() ? std::filesystem::path(a.ta_dir) / "crl.pem" : std::filesystem::path(a.out);
+  DCAS_TRY(write_public_file(file, view(crl.pem())));
+  return file;
+}
+
+void print_crl(const pki::Crl& crl, const std::filesystem::path& file) {
+  if (args().json)
+    print_json({{"crl_number", crl.number()}, {"entries", crl.size()}, {"file", file.string()}});
+  else
+    fmt::print("CRL {} ({} revoked certificate(s)) written to {}\n", crl.number(), crl.size(), file.string());
+}
+
+void run_revoke() {
+  auto& a = args();
+  const auto role = role_from_name(a.role);
+  if (!role || *role == Role::ta)
+    return report_error("ta revoke", {Errc::invalid_argument, "role must be sm, tp or ap"});
+  auto id = from_hex_exact(a.device, device_id_size, "ID");
+  if (!id) return report_error("ta revoke", id.error());
+  if (a.reason.empty()) return report_error("ta revoke", {Errc::invalid_argument, "--reason must not be empty"});
+  auto ta = provisioning::load_ta_directory(a.ta_dir);
+  if (!ta) return report_error("ta revoke", ta.error());
+  auto db = store::open_store(a.db, a.ta_dir);
+  if (!db) return report_error("ta revoke", db.error());
+  auto crl = (*db)->revoke(*role, *id, a.reason, std::chrono::system_clock::now(), crl_signer(*ta, a.crl_days));
+  if (!crl) return report_error("ta revoke", crl.error());
+  auto file = write_crl_file(*crl);
+  if (!file) return report_error("ta revoke", file.error());
+  if (!a.json) fmt::print("{} {} revoked (audited)\n", role_name(*role), to_hex(*id));
+  print_crl(*crl, *file);
+}
+
+// The current CRL to a file, or (--issue) the next one: the same entries, a new number and validity.
+void run_crl() {
+  auto& a = args();
+  auto ta = provisioning::load_ta_directory(a.ta_dir);
+  if (!ta) return report_error("ta crl", ta.error());
+  auto db = store::open_store(a.db, a.ta_dir);
+  if (!db) return report_error("ta crl", db.error());
+  Result<pki::Crl> crl = std::unexpected(Error{});
+  if (a.force) {
+    crl = (*db)->publish_crl(std::chrono::system_clock::now(), crl_signer(*ta, a.crl_days));
+  } else {
+    auto der = (*db)->current_crl();
+    if (!der) return report_error("ta crl", der.error());
+    if (der->empty())
+      return report_error("ta crl", {Errc::not_found, "no CRL issued yet: `dcas ta crl --issue` issues one"});
+    crl = pki::Crl::verified(*der, ta->certificate);
+  }
+  if (!crl) return report_error("ta crl", crl.error());
+  auto file = write_crl_file(*crl);
+  if (!file) return report_error("ta crl", file.error());
+  print_crl(*crl, *file);
 }
 
 void run_init() {
@@ -115,6 +189,11 @@ void run_issue() {
       registered = (*db)->add_tp(TpId::from_bytes(device->id).value());
     }
     if (!registered) return report_error("ta issue", registered.error());
+    // On record, so that it can be revoked (and renewed) by its device's ID.
+    if (auto recorded = (*db)->record_certificate(issued_record(*role, device->id, device->certificate),
+                                                  std::chrono::system_clock::now());
+        !recorded)
+      return report_error("ta issue", recorded.error());
     issued.push_back(device_json(*device));
     if (!a.json && a.count == 1)
       fmt::print("issued {} {}\n  directory    {}\n  serial       {}\n", role_name(*role), to_hex(device->id),
@@ -265,6 +344,31 @@ void add_ta(CLI::App& app) {
   check->add_option("--db", a.db, db_help);
   check->add_flag("--json", a.json, "Print as JSON");
   check->callback(run_check);
+
+  auto* revoke = ta->add_subcommand(
+      "revoke", "Revoke every certificate of a device and issue the next CRL (TA_DIR/crl.pem), audited");
+  revoke->add_option("ROLE", a.role, "sm, tp or ap")->required()->check(CLI::IsMember({"sm", "tp", "ap"}));
+  revoke->add_option("ID", a.device, "16 hex digits")->required();
+  revoke->add_option("--reason", a.reason, "Why, for the audit log")->required();
+  revoke->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  revoke->add_option("--db", a.db, db_help);
+  revoke->add_option("--out", a.out, "Where to write the CRL (default: TA_DIR/crl.pem)");
+  revoke->add_option("--crl-days", a.crl_days, "The CRL's validity (nextUpdate) in days")
+      ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
+  revoke->add_flag("--json", a.json, "Print the result as JSON");
+  revoke->callback(run_revoke);
+
+  auto* crl = ta->add_subcommand("crl", "Write the current CRL (PEM), or issue the next one with --issue");
+  crl->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  crl->add_option("--db", a.db, db_help);
+  crl->add_option("--out", a.out, "Where to write the CRL (default: TA_DIR/crl.pem)");
+  crl->add_flag("--issue", a.force, "Issue the next CRL: the same entries, a new number and validity");
+  crl->add_option("--crl-days", a.crl_days, "The CRL's validity (nextUpdate) in days")
+      ->check(CLI::Range(1, 3650))
+      ->capture_default_str();
+  crl->add_flag("--json", a.json, "Print the result as JSON");
+  crl->callback(run_crl);
 
   add_services(app, *ta);
 }

@@ -20,14 +20,16 @@ std::string encode(const protocol::SmMemory& m) {
   return fmt::format(
       "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\ntp_id = {}\ntp_public_key = {}\n"
       "# the installed CA client image (all empty: none, the SM is virgin)\nimage_network_id = {}\n"
-      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n",
+      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n# the newest CRL (empty: none)\ncrl = {}\n",
       to_hex(m.ap_certificate), to_hex(m.network_id), to_hex(m.tp_id), to_hex(m.tp_public_key),
-      to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(view(image.ca_key)), to_hex(image.code_digest));
+      to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(view(image.ca_key)), to_hex(image.code_digest),
+      to_hex(m.crl));
 }
 
 std::string encode(const protocol::TpMemory& m) {
-  return fmt::format("# DCAS TP secure memory\nsm_id = {}\nsm_public_key = {}\n", to_hex(m.sm_id),
-                     to_hex(m.sm_public_key));
+  return fmt::format(
+      "# DCAS TP secure memory\nsm_id = {}\nsm_public_key = {}\n# the newest CRL (empty: none)\ncrl = {}\n",
+      to_hex(m.sm_id), to_hex(m.sm_public_key), to_hex(m.crl));
 }
 
 Result<void> decode(const Record& r, protocol::SmMemory& m) {
@@ -39,7 +41,13 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
   DCAS_TRY_ASSIGN(version, r.hex("image_version"));
   DCAS_TRY_ASSIGN(ca_key, r.hex("image_ca_key"));
   DCAS_TRY_ASSIGN(digest, r.hex("image_code_digest"));
-  m = {cert, network, std::nullopt, tp, key};
+  // A memory written before revocation existed has no CRL line.
+  Bytes crl;
+  if (r.has("crl")) {
+    DCAS_TRY_ASSIGN(held, r.hex("crl"));
+    crl = held;
+  }
+  m = {cert, network, std::nullopt, tp, key, crl};
   if (image_network.empty() && version.empty() && ca_key.empty() && digest.empty()) return {};
   if (image_network.size() != 8 || version.size() != 8 || ca_key.size() != protocol::ca_key_size || digest.size() != 32)
     return fail(Errc::invalid_argument, "installed image fields are malformed");
@@ -53,7 +61,12 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
 Result<void> decode(const Record& r, protocol::TpMemory& m) {
   DCAS_TRY_ASSIGN(sm, r.hex("sm_id"));
   DCAS_TRY_ASSIGN(key, r.hex("sm_public_key"));
-  m = {sm, key};
+  Bytes crl;
+  if (r.has("crl")) {
+    DCAS_TRY_ASSIGN(held, r.hex("crl"));
+    crl = held;
+  }
+  m = {sm, key, crl};
   return {};
 }
 

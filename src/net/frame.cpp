@@ -13,6 +13,8 @@ std::string_view frame_kind_name(FrameKind kind) {
     case FrameKind::welcome: return "welcome";
     case FrameKind::ping: return "ping";
     case FrameKind::ack: return "ack";
+    case FrameKind::crl_request: return "crl_request";
+    case FrameKind::crl: return "crl";
     case FrameKind::error: return "error";
   }
   return "unknown";
@@ -21,7 +23,7 @@ std::string_view frame_kind_name(FrameKind kind) {
 namespace {
 constexpr std::size_t length_covers = frame_header_size - 4;  // kind + stream
 
-bool known_kind(std::uint8_t k) { return (k >= 0x01 && k <= 0x05) || k == 0x7f; }
+bool known_kind(std::uint8_t k) { return (k >= 0x01 && k <= 0x07) || k == 0x7f; }
 }  // namespace
 
 Bytes encode_frame(const Frame& frame) {

@@ -15,12 +15,14 @@
 namespace dcas::net {
 
 enum class FrameKind : std::uint8_t {
-  message = 0x01,  // payload: one wire message (docs/spec.md, "Wire format")
-  hello = 0x02,    // AP -> TA, first frame of a link: the AP's certificate (DER)
-  welcome = 0x03,  // TA -> AP: the AP is admitted; empty payload
-  ping = 0x04,     // keeps an idle link alive; empty payload, never answered
-  ack = 0x05,      // TA -> AP: the HostPresence report sent on `stream` is recorded; empty payload
-  error = 0x7f,    // u16 error code | UTF-8 detail: the request on `stream` (0: the link) failed
+  message = 0x01,      // payload: one wire message (docs/spec.md, "Wire format")
+  hello = 0x02,        // AP -> TA, first frame of a link: the AP's certificate (DER)
+  welcome = 0x03,      // TA -> AP: the AP is admitted; empty payload
+  ping = 0x04,         // keeps an idle link alive; empty payload, never answered
+  ack = 0x05,          // TA -> AP: the HostPresence report sent on `stream` is recorded; empty payload
+  crl_request = 0x06,  // AP -> TA: send the current CRL; empty payload
+  crl = 0x07,          // TA -> AP: the current CRL (DER), empty when none was issued (spec §18)
+  error = 0x7f,        // u16 error code | UTF-8 detail: the request on `stream` (0: the link) failed
 };
 std::string_view frame_kind_name(FrameKind kind);
 

@@ -37,7 +37,8 @@ NLOHMANN_JSON_SERIALIZE_ENUM(Verdict, {{Verdict::bound_virgin_pair, "bound_virgi
                                        {Verdict::rejoined_after_lapse, "rejoined_after_lapse"},
                                        {Verdict::refused_unknown, "refused_unknown"},
                                        {Verdict::refused_bound_elsewhere, "refused_bound_elsewhere"},
-                                       {Verdict::refused_active, "refused_active"}})
+                                       {Verdict::refused_active, "refused_active"},
+                                       {Verdict::refused_revoked, "refused_revoked"}})
 NLOHMANN_JSON_SERIALIZE_ENUM(PairingState, {{PairingState::virgin, "virgin"},
                                             {PairingState::auth_paired, "auth-paired"},
                                             {PairingState::paired_only, "paired-only"}})
@@ -92,6 +93,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PairingValidated, sm, tp, verdict)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(PairingRefused, sm, tp, verdict)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HostLeft, sm, state)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(HostPresent, sm, state)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CrlAdopted, number, entries)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(CwChannelRevoked, revoked, device, crl_number)
 }  // namespace events
 }  // namespace protocol
 

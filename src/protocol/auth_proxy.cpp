@@ -79,12 +79,37 @@ void AuthProxy::end_presence(Output& out, Session& s, TimePoint now) {
   s.may_be_bound = false;
 }
 
+Result<void> AuthProxy::refuse_revoked(const pki::Certificate& cert, std::string_view what) const {
+  if (crl_ && crl_->revokes(cert))
+    return fail(Errc::cert_revoked, fmt::format("{} {} is revoked (CRL {})", what, cert.common_name(), crl_->number()));
+  return {};
+}
+
+Output AuthProxy::update_crl(ByteView der, TimePoint now) {
+  Output out;
+  auto crl = pki::Crl::verified(der, identity_.ta_root);
+  if (!crl) {
+    out.error = crl.error();
+    return out;
+  }
+  if (!pki::newer_than(*crl, crl_)) return out;
+  crl_ = std::move(*crl);
+  out.event(events::CrlAdopted{crl_->number(), crl_->size()});
+  for (auto& [session, s] : sessions_)
+    if (!s.sm_serial.empty() && crl_->revokes(s.sm_serial)) {
+      s.validated = false;  // no image key, no presence renewal
+      end_presence(out, s, now);
+    }
+  return out;
+}
+
 // koo2010: the certificate rides outside the signature, so it must itself chain to the TA, as an
 // SM's; the KeyPairingID is re-encrypted for the TA.
 Result<AuthProxy::Authenticated> AuthProxy::authenticate_koo2010(ByteView bytes, TimePoint now) {
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSm>(bytes));
   DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
+  DCAS_TRY(refuse_revoked(cert, "SM"));
   DCAS_TRY(verify_signature(m.first, sm.public_key, "SM"));
   DCAS_TRY_ASSIGN(kpid,
                   decrypt_exact(identity_.key, m.second.encrypted_key_pairing_id, key_pairing_id_size, "KeyPairingID"));
@@ -99,7 +124,7 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_koo2010(ByteView bytes,
                        wire::KeyRequestFromAp{Bytes(id_.bytes.begin(), id_.bytes.end()), encrypted, link_time(now), {}},
                        {}},
                       identity_.key, rng_));
-  return Authenticated{std::move(sm), std::move(request)};
+  return Authenticated{std::move(sm), std::move(request), cert.serial()};
 }
 
 // hardened1: the SM's request goes to the TA whole, under the AP's signature; the TA checks the
@@ -108,6 +133,7 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_h1(ByteView bytes, Time
   DCAS_TRY_ASSIGN(m, decode_as<wire::KeyRequestFromSmH1>(bytes));
   DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.sm_certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
+  DCAS_TRY(refuse_revoked(cert, "SM"));
   DCAS_TRY(verify_signature(m.first, sm.public_key, "SM"));
   DCAS_TRY_ASSIGN(hello, decode_as<wire::TpCertRspH1>(m.second.tp_hello));
   if (!equal_ct(hello.second.sm_id, sm.id))
@@ -120,7 +146,7 @@ Result<AuthProxy::Authenticated> AuthProxy::authenticate_h1(ByteView bytes, Time
                Bytes(id_.bytes.begin(), id_.bytes.end()), link_time(now), Bytes(bytes.begin(), bytes.end()), {}},
            {}},
           identity_.key, rng_));
-  return Authenticated{std::move(sm), std::move(request)};
+  return Authenticated{std::move(sm), std::move(request), cert.serial()};
 }
 
 Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t session, ByteView bytes, TimePoint now) {
@@ -135,6 +161,7 @@ Result<void> AuthProxy::relay_request(Output& out, Session& s, std::uint64_t ses
   s.validated = false;  // a new run: image keys wait for the TA's new answer
   s.sm = sm_id;
   s.sm_key = checked.sm.public_key;
+  s.sm_serial = std::move(checked.serial);
   s.answer_due = now + policy_.answer_timeout;
   out.send(Role::ta, std::move(checked.request), session);
   return {};
@@ -278,6 +305,8 @@ Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, 
   if (it == sessions_.end() || !it->second.validated)
     return fail(Errc::image_not_authenticated, "no SM validated by the TA on this connection");
   const Session& sm = it->second;
+  if (crl_ && crl_->revokes(sm.sm_serial))
+    return fail(Errc::cert_revoked, fmt::format("SM {} is revoked (CRL {})", sm.sm->hex(), crl_->number()));
   if (!equal_ct(m.second.sm_id, sm.sm->view()))
     return fail(Errc::id_mismatch,
                 "ImageKeyRequest names SM " + to_hex(m.second.sm_id) + ", the TA validated " + sm.sm->hex());
@@ -295,12 +324,14 @@ Result<AuthProxy::ImageGrant> AuthProxy::grant_image_key(std::uint64_t session, 
 
 Result<Bytes> AuthProxy::security_announce(ByteView network_id, std::uint64_t image_version) {
   if (network_id.size() != 8) return fail(Errc::bad_length, "network ID must be 8 bytes");
-  return sign_and_encode(
-      {profile_,
-       wire::SecurityAnnounce{
-           Bytes(network_id.begin(), network_id.end()), image_version, {}, identity_.certificate.der()},
-       {}},
-      identity_.key, rng_);
+  return sign_and_encode({profile_,
+                          wire::SecurityAnnounce{Bytes(network_id.begin(), network_id.end()),
+                                                 image_version,
+                                                 {},
+                                                 identity_.certificate.der(),
+                                                 crl_ ? crl_->der() : Bytes{}},
+                          {}},
+                         identity_.key, rng_);
 }
 
 Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_version, const SmId& target) {
@@ -310,7 +341,8 @@ Result<Bytes> AuthProxy::dcas_download(ByteView network_id, std::uint64_t image_
                                              image_version,
                                              Bytes(target.bytes.begin(), target.bytes.end()),
                                              {},
-                                             identity_.certificate.der()},
+                                             identity_.certificate.der(),
+                                             crl_ ? crl_->der() : Bytes{}},
                           {}},
                          identity_.key, rng_);
 }

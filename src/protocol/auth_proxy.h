@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 
+#include "pki/crl.h"
 #include "protocol/role.h"
 
 namespace dcas::protocol {
@@ -80,6 +81,16 @@ class AuthProxy {
   // The SM last authenticated on `session`, if any.
   std::optional<SmId> session_sm(std::uint64_t session) const;
 
+  // Revocation (docs/spec.md §18). A CRL from the TA: kept if it verifies under the TA root and is
+  // newer than the one held (event CrlAdopted); an older one changes nothing. From then on a
+  // KeyRequest or ImageKeyRequest of a revoked SM is refused (cert_revoked), a session whose SM it
+  // revokes is no longer validated (its presence ends), and every announcement carries it.
+  // Errors: crl_invalid.
+  Output update_crl(ByteView der, TimePoint now);
+  std::optional<std::uint64_t> crl_number() const {
+    return crl_ ? std::optional<std::uint64_t>(crl_->number()) : std::nullopt;
+  }
+
   // Signed announcements (the protocol's triggers) and presence reports to the TA.
   Result<Bytes> security_announce(ByteView network_id, std::uint64_t image_version);
   Result<Bytes> dcas_download(ByteView network_id, std::uint64_t image_version, const SmId& target);
@@ -98,6 +109,7 @@ class AuthProxy {
   struct Session {
     std::optional<SmId> sm;  // the SM last authenticated here
     std::optional<crypto::RsaPublicKey> sm_key;
+    Bytes sm_serial;                      // of its certificate, for the CRL
     std::optional<TimePoint> answer_due;  // a KeyRequest is at the TA, awaited until then
     bool validated = false;               // the TA validated this SM here (a pairing KPK relayed)
     bool may_be_bound = false;            // the TA may have validated it: report it gone at the end
@@ -116,6 +128,7 @@ class AuthProxy {
   struct Authenticated {
     pki::VerifiedDevice sm;
     Bytes request;
+    Bytes serial;  // of Cert(SM)
   };
   Result<Authenticated> authenticate_koo2010(ByteView bytes, TimePoint now);
   Result<Authenticated> authenticate_h1(ByteView bytes, TimePoint now);
@@ -127,6 +140,7 @@ class AuthProxy {
   Result<Relayed> relay_koo2010(const Session& s, ByteView bytes);
   Result<Relayed> relay_h1(const Session& s, ByteView bytes);
   void end_presence(Output& out, Session& s, TimePoint now);
+  Result<void> refuse_revoked(const pki::Certificate& cert, std::string_view what) const;
   std::uint64_t link_time(TimePoint now);
   void fail_awaiting(Output& out, Session& s, std::uint64_t session, Error why);
 
@@ -140,6 +154,7 @@ class AuthProxy {
   bool ta_reachable_ = true;
   TimePoint next_renewal_;
   pki::CertificateCache certificates_{256};
+  std::optional<pki::Crl> crl_;
 };
 
 }  // namespace dcas::protocol

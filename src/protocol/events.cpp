@@ -64,6 +64,12 @@ std::string detail_of(const PairingRefused& e) {
   return fmt::format("SM {} TP {}: {}", e.sm.hex(), e.tp.hex(), verdict_name(e.verdict));
 }
 std::string detail_of(const HostLeft& e) { return fmt::format("SM {}: {}", e.sm.hex(), pairing_state_name(e.state)); }
+std::string detail_of(const CrlAdopted& e) {
+  return fmt::format("CRL {}, {} revoked certificate(s)", e.number, e.entries);
+}
+std::string detail_of(const CwChannelRevoked& e) {
+  return fmt::format("{} {} is revoked (CRL {}): CW keys erased", e.revoked, e.device, e.crl_number);
+}
 std::string detail_of(const HostPresent& e) {
   return fmt::format("SM {}: {}", e.sm.hex(), pairing_state_name(e.state));
 }

@@ -198,6 +198,22 @@ struct HostPresent {
   PairingState state;
 };
 
+// --- Revocation (docs/spec.md §18): any role holding the TA root ---
+// A CRL newer than the one held verified and replaced it.
+struct CrlAdopted {
+  static constexpr std::string_view name = "crl_adopted";
+  std::uint64_t number = 0;
+  std::uint64_t entries = 0;
+};
+// The CRL revokes a device this role relies on (itself, its peer, its AP): the SM's or TP's CW
+// keys are erased, and no control word passes until a new pairing with unrevoked devices.
+struct CwChannelRevoked {
+  static constexpr std::string_view name = "cw_channel_revoked";
+  std::string revoked;  // "sm", "tp" or "ap"
+  std::string device;   // its ID, 16 hex digits
+  std::uint64_t crl_number = 0;
+};
+
 }  // namespace events
 
 using Event =
@@ -209,7 +225,7 @@ using Event =
                  events::SmAuthenticated, events::KeyRequestRefused, events::KeyResponseRefused,
                  events::KeyResponseRelayed, events::RefusalRelayed, events::AnswerTimedOut, events::PresenceEnded,
                  events::ImageKeyGranted, events::RequestRefused, events::PairingValidated, events::PairingRefused,
-                 events::HostLeft, events::HostPresent>;
+                 events::HostLeft, events::HostPresent, events::CrlAdopted, events::CwChannelRevoked>;
 
 // The event's stable snake_case name, e.g. "keys_confirmed" (logs, the JSON journal).
 inline std::string_view event_name(const Event& e) {

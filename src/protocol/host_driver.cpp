@@ -54,9 +54,23 @@ void HostDriver::request_wanted_image(Step& step, TimePoint now) {
   if (more.download_error) step.download_error = more.download_error;
 }
 
+Bytes carried_crl(ByteView announcement) {
+  auto header = wire::decode_header(announcement);
+  if (!header || (header->type != static_cast<std::uint8_t>(wire::MessageType::security_announce) &&
+                  header->type != static_cast<std::uint8_t>(wire::MessageType::dcas_download)))
+    return {};
+  auto message = wire::decode(announcement);
+  if (!message) return {};
+  if (const auto* a = std::get_if<wire::SecurityAnnounce>(&message->body)) return a->crl;
+  if (const auto* d = std::get_if<wire::DcasDownload>(&message->body)) return d->crl;
+  return {};
+}
+
 HostDriver::Step HostDriver::from_ap(ByteView bytes, TimePoint now) {
   Hop hop{Role::ap, Role::sm, session_, Bytes(bytes.begin(), bytes.end())};
   if (!pass(hop)) return {};
+  // The host hands the TP each CRL an announcement carries (docs/spec.md §18): the TP checks it.
+  if (const Bytes crl = carried_crl(hop.bytes); !crl.empty()) observe(Role::tp, tp_.update_crl(crl));
   Output out = sm_.receive(Role::ap, hop.bytes, now);
   const bool started = out.find<events::ProtocolStarted>() != nullptr;
   Step step = route(Role::sm, std::move(out), now);

@@ -30,6 +30,9 @@ struct HopHooks {
   std::function<void(Role at, const Error&)> on_failure;
 };
 
+// The CRL a SecurityAnnounce or DCASDownload carries (empty: none, or another message).
+Bytes carried_crl(ByteView announcement);
+
 class HostDriver {
  public:
   HostDriver(SecureMicro& sm, TransportProcessor& tp, std::uint64_t session = 0)

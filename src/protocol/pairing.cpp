@@ -27,14 +27,16 @@ std::string_view verdict_name(Verdict v) {
     case Verdict::refused_unknown: return "refused_unknown";
     case Verdict::refused_bound_elsewhere: return "refused_bound_elsewhere";
     case Verdict::refused_active: return "refused_active";
+    case Verdict::refused_revoked: return "refused_revoked";
   }
   return "unknown";
 }
 
 PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
-                                std::chrono::seconds presence_lease) {
+                                std::chrono::seconds presence_lease, bool revoked) {
   // Fig. 6: no record for either ID -> terminate.
   if (!sm || !tp) return {Verdict::refused_unknown, {}, {}};
+  if (revoked) return {Verdict::refused_revoked, {}, {}};
   SmRecord new_sm = *sm;
   TpRecord new_tp = *tp;
   new_sm.psi = new_tp.psi = PairingState::auth_paired;
@@ -109,8 +111,11 @@ Result<PairingOutcome> MemoryPairingStore::validate_and_record(const SmId& sm, c
   std::lock_guard lock(mutex_);
   auto s = sms_.find(sm);
   auto t = tps_.find(tp);
-  auto outcome = validate_pairing(s == sms_.end() ? std::nullopt : std::optional(s->second),
-                                  t == tps_.end() ? std::nullopt : std::optional(t->second), now, presence_lease);
+  const bool revoked = revoked_.contains({Role::sm, Bytes(sm.view().begin(), sm.view().end())}) ||
+                       revoked_.contains({Role::tp, Bytes(tp.view().begin(), tp.view().end())});
+  auto outcome =
+      validate_pairing(s == sms_.end() ? std::nullopt : std::optional(s->second),
+                       t == tps_.end() ? std::nullopt : std::optional(t->second), now, presence_lease, revoked);
   if (outcome.sm) s->second = *outcome.sm;
   if (outcome.tp) t->second = *outcome.tp;
   return outcome;
@@ -131,6 +136,17 @@ Result<PairingState> MemoryPairingStore::record_present(const SmId& sm, TimePoin
   if (s == sms_.end()) return fail(Errc::unknown_device, "SM " + sm.hex());
   apply_presence(s->second, now, presence_lease);
   return s->second.psi;
+}
+
+Result<Bytes> MemoryPairingStore::current_crl() {
+  std::lock_guard lock(mutex_);
+  return crl_;
+}
+
+void MemoryPairingStore::revoke(Role role, ByteView id, Bytes crl) {
+  std::lock_guard lock(mutex_);
+  revoked_.insert({role, Bytes(id.begin(), id.end())});
+  crl_ = std::move(crl);
 }
 
 void apply_unpair(SmRecord& sm, TpRecord* bound_tp) {

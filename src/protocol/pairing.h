@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "common/ids.h"
 #include "protocol/derivation.h"
@@ -38,8 +39,9 @@ struct PairingOutcome {
   std::optional<SmRecord> sm;  // updated records to store (success only)
   std::optional<TpRecord> tp;
 };
+// `revoked`: the operator revoked the SM or the TP; nothing changes.
 PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
-                                std::chrono::seconds presence_lease);
+                                std::chrono::seconds presence_lease, bool revoked = false);
 
 // The host left the network: Auth/Paired -> Paired Only for the SM and its bound TP (whose record
 // the caller passes if it has one). Returns false, changing nothing, in any other state.
@@ -68,6 +70,8 @@ class PairingStore {
   virtual Result<PairingState> record_left(const SmId& sm, TimePoint now) = 0;
   // The AP saw the host on the network: extends an Auth/Paired pair's presence. Errors: unknown_device.
   virtual Result<PairingState> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) = 0;
+  // The current CRL (DER) the operator issued (docs/spec.md §18); empty before the first.
+  virtual Result<Bytes> current_crl() = 0;
 };
 
 // In-memory store for tests and benchmarks (the durable stores are in src/store/).
@@ -81,9 +85,15 @@ class MemoryPairingStore final : public PairingStore {
                                              std::chrono::seconds presence_lease) override;
   Result<PairingState> record_left(const SmId& sm, TimePoint now) override;
   Result<PairingState> record_present(const SmId& sm, TimePoint now, std::chrono::seconds presence_lease) override;
+  Result<Bytes> current_crl() override;
+  // What an operator's revocation records here: validations of the device are refused from now
+  // on, and `crl` is the CRL the TA serves.
+  void revoke(Role role, ByteView id, Bytes crl);
 
  private:
   std::mutex mutex_;
+  std::set<std::pair<Role, Bytes>> revoked_;
+  Bytes crl_;
   std::map<SmId, SmRecord> sms_;
   std::map<TpId, TpRecord> tps_;
 };

@@ -20,6 +20,7 @@ enum class Verdict {
   refused_unknown,          // SM or TP not in the registry: the TA terminates (no KeyResponse)
   refused_bound_elsewhere,  // either one is bound to another device
   refused_active,           // the pair is Auth/Paired and present: a second host with the same pair
+  refused_revoked,          // the operator revoked the SM or the TP (docs/spec.md §18)
 };
 std::string_view verdict_name(Verdict v);
 inline bool verdict_succeeds(Verdict v) {

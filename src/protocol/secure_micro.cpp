@@ -31,6 +31,11 @@ Result<SecureMicro> SecureMicro::create(Identity identity, NonVolatile<SmMemory>
   SmId id;
   id.bytes = self.id;
   SecureMicro sm(std::move(identity), id, memory, rng, profile);
+  if (const auto held = memory.load(); held && !held->crl.empty()) {
+    // Verified before it was stored; verified again, so a damaged memory cannot hold a forged one.
+    DCAS_TRY_ASSIGN(crl, pki::Crl::verified(held->crl, sm.identity_.ta_root));
+    sm.crl_.emplace(std::move(crl));
+  }
   if (auto image = sm.installed_image()) {
     DCAS_TRY_ASSIGN(client, CaClient::create(id, view(image->ca_key)));
     sm.ca_client_.emplace(std::move(client));
@@ -72,6 +77,8 @@ Output SecureMicro::power_up(TimePoint now) {
 
 Output SecureMicro::start(Trigger trigger, TimePoint now) {
   Output out;
+  if (crl_ && crl_->revokes(identity_.certificate))
+    return stop(out, Error{Errc::cert_revoked, fmt::format("this SM is revoked (CRL {})", crl_->number())}), out;
   const auto memory = memory_.load().value_or(SmMemory{});
   // The AP certificate was verified when it arrived; it is checked again for the current time.
   auto ap_cert = certificates_.parse(memory.ap_certificate);
@@ -212,6 +219,8 @@ struct Announcement {
   std::uint64_t image_version = 0;
   Bytes ap_certificate;
   bool addressed_to_us = true;
+  Bytes crl;        // DER, empty: none carried
+  Bytes ap_serial;  // of the verified Cert(AP)
 };
 
 // Whether the offered image is one this SM should fetch: version 0 offers none; an SM without an
@@ -229,18 +238,23 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
     wire::Message message;
     if (download) {
       DCAS_TRY_ASSIGN(m, decode_as<wire::DcasDownload>(bytes));
-      a = {m.second.network_id, m.second.image_version, m.second.ap_certificate,
-           equal_ct(m.second.target_sm_id, id_.view())};
+      a = {m.second.network_id,
+           m.second.image_version,
+           m.second.ap_certificate,
+           equal_ct(m.second.target_sm_id, id_.view()),
+           m.second.crl,
+           {}};
       message = std::move(m.first);
     } else {
       DCAS_TRY_ASSIGN(m, decode_as<wire::SecurityAnnounce>(bytes));
-      a = {m.second.network_id, m.second.image_version, m.second.ap_certificate, true};
+      a = {m.second.network_id, m.second.image_version, m.second.ap_certificate, true, m.second.crl, {}};
       message = std::move(m.first);
     }
     if (!a.addressed_to_us) return a;
     DCAS_TRY_ASSIGN(cert, certificates_.parse(a.ap_certificate));
     DCAS_TRY_ASSIGN(ap, pki::verify_device(cert, identity_.ta_root, Role::ap, now));
     DCAS_TRY(verify_signature(message, ap.public_key, "AP"));
+    a.ap_serial = cert.serial();
     return a;
   }();
   if (!checked) {
@@ -252,6 +266,16 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
     out.event(events::DownloadIgnored{events::IgnoredBecause::addressed_to_another_sm});
     return;
   }
+  // Revocation (docs/spec.md §18): the newest CRL, then whether it revokes the AP, this SM or its TP.
+  auto refused = [&](Error e) {
+    out.error = e;
+    out.event(events::AnnouncementRefused{std::move(e)});
+  };
+  if (!checked->crl.empty())
+    if (auto adopted = adopt_crl(out, checked->crl); !adopted) return refused(adopted.error());
+  if (crl_ && crl_->revokes(checked->ap_serial))
+    return refused({Errc::cert_revoked, fmt::format("the announcing AP is revoked (CRL {})", crl_->number())});
+  if (cut_off_if_revoked(out)) return;
   auto memory = memory_.load().value_or(SmMemory{});
   const bool moved = memory.network_id != checked->network_id;
   const bool virgin = !memory.image;
@@ -277,7 +301,38 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
   out.append(start(*trigger, now));
 }
 
-Result<void> SecureMicro::remember_tp(Output& out, const pki::VerifiedDevice& tp) {
+Result<void> SecureMicro::adopt_crl(Output& out, ByteView der) {
+  DCAS_TRY_ASSIGN(crl, pki::Crl::verified(der, identity_.ta_root));
+  if (!pki::newer_than(crl, crl_)) return {};  // an older CRL never replaces a newer one
+  auto memory = memory_.load().value_or(SmMemory{});
+  memory.crl = crl.der();
+  DCAS_TRY(memory_.store(memory));
+  out.event(events::CrlAdopted{crl.number(), crl.size()});
+  crl_.emplace(std::move(crl));
+  return {};
+}
+
+bool SecureMicro::cut_off_if_revoked(Output& out) {
+  if (!crl_) return false;
+  std::string role, device;
+  if (crl_->revokes(identity_.certificate))
+    role = "sm", device = id_.hex();
+  else if (!tp_serial_.empty() && crl_->revokes(tp_serial_))
+    role = "tp", device = tp_id_.hex();
+  else
+    return false;
+  // Reported once: a revoked SM stays stopped through every later announcement.
+  if (state_ == State::stopped && !sealer_) return true;
+  out.event(events::CwChannelRevoked{role, device, crl_->number()});
+  stop(out, {Errc::cert_revoked,
+             fmt::format("{} {} is revoked (CRL {}): no more control words", role, device, crl_->number())});
+  return true;
+}
+
+Result<void> SecureMicro::remember_tp(Output& out, const pki::VerifiedDevice& tp, const pki::Certificate& cert) {
+  if (crl_ && crl_->revokes(cert))
+    return fail(Errc::cert_revoked, fmt::format("TP {} is revoked (CRL {})", to_hex(tp.id), crl_->number()));
+  tp_serial_ = cert.serial();
   tp_id_.bytes = tp.id;
   tp_key_ = tp.public_key;
   auto memory = memory_.load().value_or(SmMemory{});
@@ -292,7 +347,7 @@ Result<void> SecureMicro::tp_cert_rsp_checks(Output& out, ByteView bytes, TimePo
   DCAS_TRY_ASSIGN(m, decode_as<wire::TpCertRsp>(bytes));
   DCAS_TRY_ASSIGN(cert, certificates_.parse(m.second.tp_certificate));
   DCAS_TRY_ASSIGN(tp, pki::verify_device(cert, identity_.ta_root, Role::tp, now));
-  DCAS_TRY(remember_tp(out, tp));
+  DCAS_TRY(remember_tp(out, tp, cert));
   // Pairing step 1: KeyRequest = E(Pub(AP), SM_ID || TP_ID), signed by the SM, Cert(SM) in clear.
   DCAS_TRY_ASSIGN(encrypted, encrypt_to(*ap_key_, key_pairing_id(id_, tp_id_), rng_));
   DCAS_TRY_ASSIGN(
@@ -312,7 +367,7 @@ Result<void> SecureMicro::tp_cert_rsp_h1_checks(Output& out, ByteView bytes, Tim
   if (!equal_ct(m.second.sm_id, id_.view())) return fail(Errc::id_mismatch, "the TP answered another SM");
   if (!equal_ct(m.second.sm_nonce, run_->sm_nonce)) return fail(Errc::not_fresh, "the TP answered another run");
   DCAS_TRY(verify_signature(m.first, tp.public_key, "TP"));
-  DCAS_TRY(remember_tp(out, tp));
+  DCAS_TRY(remember_tp(out, tp, cert));
   run_->answer.assign(bytes.begin(), bytes.end());
   run_->tp_nonce = m.second.tp_nonce;
   run_->tp_ephemeral = m.second.ephemeral_key;

@@ -18,6 +18,7 @@
 
 #include <optional>
 
+#include "pki/crl.h"
 #include "protocol/cas.h"
 #include "protocol/cw_channel.h"
 #include "protocol/memory.h"
@@ -41,6 +42,7 @@ struct SmMemory {
   std::optional<InstalledImage> image;  // none: the SM is virgin
   Bytes tp_id;                          // from the last verified Cert(TP)
   Bytes tp_public_key;                  // DER
+  Bytes crl;                            // DER: the newest CRL verified (docs/spec.md §18); empty: none
 };
 
 class SecureMicro {
@@ -104,7 +106,11 @@ class SecureMicro {
   Result<void> tp_cert_rsp_h1_checks(Output& out, ByteView bytes, TimePoint now);
   Result<void> key_response_h1_checks(Output& out, ByteView bytes, TimePoint now);
   Result<void> cnfm_h1_checks(Output& out, ByteView bytes);
-  Result<void> remember_tp(Output& out, const pki::VerifiedDevice& tp);
+  Result<void> remember_tp(Output& out, const pki::VerifiedDevice& tp, const pki::Certificate& cert);
+  // Revocation (docs/spec.md §18): keeps a verified CRL newer than the held one (in memory too);
+  // the held CRL revoking this SM or its channel's TP stops the SM and erases its CW keys.
+  Result<void> adopt_crl(Output& out, ByteView der);
+  bool cut_off_if_revoked(Output& out);
   void stop(Output& out, Error error);
   void on_image_key_grant(Output& out, ByteView bytes);
   void on_client_image(Output& out, ByteView bytes);
@@ -135,6 +141,8 @@ class SecureMicro {
   SecureBytes cwek_, hmac_key_;
   std::optional<CwSealer> sealer_;
   pki::CertificateCache certificates_{8};
+  std::optional<pki::Crl> crl_;  // the newest verified CRL, as in memory
+  Bytes tp_serial_;              // Cert(TP) of the current run: the CW channel's TP
 
   // Client image download.
   bool image_wanted_ = false;  // the last announcement offered an image this SM needs

@@ -54,7 +54,44 @@ Result<TransportProcessor> TransportProcessor::create(Identity identity, NonVola
   DCAS_TRY_ASSIGN(self, pki::verify_device(identity.certificate, identity.ta_root, Role::tp, now));
   TpId id;
   id.bytes = self.id;
-  return TransportProcessor(std::move(identity), id, memory, rng, policy, profile);
+  TransportProcessor tp(std::move(identity), id, memory, rng, policy, profile);
+  if (const auto held = memory.load(); held && !held->crl.empty()) {
+    DCAS_TRY_ASSIGN(crl, pki::Crl::verified(held->crl, tp.identity_.ta_root));
+    tp.crl_.emplace(std::move(crl));
+  }
+  return tp;
+}
+
+// Revocation (docs/spec.md §18): the host hands over each CRL an announcement carries; the TP
+// trusts only the TA's signature on it.
+Output TransportProcessor::update_crl(ByteView der) {
+  Output out;
+  auto crl = pki::Crl::verified(der, identity_.ta_root);
+  if (!crl) {
+    out.error = crl.error();
+    return out;
+  }
+  if (!pki::newer_than(*crl, crl_)) return out;  // an older CRL never replaces a newer one
+  auto memory = memory_.load().value_or(TpMemory{});
+  memory.crl = crl->der();
+  if (auto stored = memory_.store(memory); !stored) {
+    out.error = stored.error();
+    return out;
+  }
+  out.event(events::CrlAdopted{crl->number(), crl->size()});
+  crl_.emplace(std::move(*crl));
+  std::string role, device;
+  if (crl_->revokes(identity_.certificate))
+    role = "tp", device = id_.hex();
+  else if (!channel_sm_serial_.empty() && crl_->revokes(channel_sm_serial_))
+    role = "sm", device = channel_sm_.hex();
+  if (role.empty() || !opener_) return out;
+  opener_.reset();
+  installed_ = ControlWords{};
+  out.event(events::CwChannelRevoked{role, device, crl_->number()});
+  stop(out, {Errc::cert_revoked,
+             fmt::format("{} {} is revoked (CRL {}): no more control words", role, device, crl_->number())});
+  return out;
 }
 
 TransportProcessor::TransportProcessor(Identity identity, TpId id, NonVolatile<TpMemory>& memory,
@@ -125,9 +162,17 @@ Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
 // Initialization step 2: Cert(SM) verifies; SM_ID and Pub(SM) go to secure non-volatile memory.
 Result<void> TransportProcessor::verify_sm(Output& out, ByteView certificate, TimePoint now) {
   sm_key_.reset();
+  if (crl_ && crl_->revokes(identity_.certificate))
+    return fail(Errc::cert_revoked, fmt::format("this TP is revoked (CRL {})", crl_->number()));
   DCAS_TRY_ASSIGN(cert, certificates_.parse(certificate));
   DCAS_TRY_ASSIGN(sm, pki::verify_device(cert, identity_.ta_root, Role::sm, now));
-  DCAS_TRY(memory_.store(TpMemory{Bytes(sm.id.begin(), sm.id.end()), sm.public_key_der}));
+  if (crl_ && crl_->revokes(cert))
+    return fail(Errc::cert_revoked, fmt::format("SM {} is revoked (CRL {})", to_hex(sm.id), crl_->number()));
+  auto memory = memory_.load().value_or(TpMemory{});
+  memory.sm_id.assign(sm.id.begin(), sm.id.end());
+  memory.sm_public_key = sm.public_key_der;
+  DCAS_TRY(memory_.store(memory));
+  run_sm_serial_ = cert.serial();
   sm_id_.bytes = sm.id;
   sm_key_ = sm.public_key;
   out.event(events::SmCertificateVerified{sm_id_});
@@ -146,6 +191,8 @@ Result<void> TransportProcessor::install_keys(ByteView cwek, ByteView hmac_key) 
   DCAS_TRY_ASSIGN(opener, CwOpener::create(cwek, hmac_key, policy_));
   opener_.emplace(std::move(opener));
   installed_ = ControlWords{};
+  channel_sm_ = sm_id_;
+  channel_sm_serial_ = run_sm_serial_;
   return {};
 }
 

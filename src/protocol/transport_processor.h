@@ -12,6 +12,7 @@
 #include <optional>
 
 #include "crypto/kex.h"
+#include "pki/crl.h"
 #include "protocol/cw_channel.h"
 #include "protocol/memory.h"
 #include "protocol/role.h"
@@ -23,6 +24,7 @@ namespace dcas::protocol {
 struct TpMemory {
   Bytes sm_id;
   Bytes sm_public_key;  // DER
+  Bytes crl;            // DER: the newest CRL verified (docs/spec.md §18); empty: none
 };
 
 class TransportProcessor {
@@ -39,6 +41,12 @@ class TransportProcessor {
 
   // A message from the SM (the TP talks to nothing else).
   Output receive(ByteView bytes, TimePoint now);
+  // A CRL from an announcement, handed over by the host (docs/spec.md §18): kept if it verifies
+  // under the TA root and is newer than the held one (event CrlAdopted). If it revokes this TP or
+  // the SM of the CW channel, the CW keys are erased (event CwChannelRevoked, error cert_revoked);
+  // from then on a TPCertReq from a revoked SM, or to a revoked TP, is refused (cert_revoked).
+  // Errors: crl_invalid, io_error.
+  Output update_crl(ByteView der);
 
   // The control word of a parity, once a verified ControlWord has delivered one.
   std::optional<std::array<std::uint8_t, cw_slot_size>> control_word(Parity parity) const;
@@ -82,6 +90,10 @@ class TransportProcessor {
   std::optional<CwOpener> opener_;
   ControlWords installed_;  // the last good control words (wiped when replaced or destroyed)
   pki::CertificateCache certificates_{8};
+  std::optional<pki::Crl> crl_;  // the newest verified CRL, as in memory
+  Bytes run_sm_serial_;          // Cert(SM) of the current run
+  SmId channel_sm_{};            // the SM whose run installed the CW keys, and its certificate
+  Bytes channel_sm_serial_;
 };
 
 }  // namespace dcas::protocol

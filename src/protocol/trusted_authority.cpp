@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "pki/crl.h"
 #include "protocol/envelope.h"
 #include "protocol/pairing_statement.h"
 
@@ -11,6 +12,12 @@ using wire::MessageType;
 
 Result<ApId> TrustedAuthority::register_ap(const pki::Certificate& certificate, TimePoint now) {
   DCAS_TRY_ASSIGN(ap, pki::verify_device(certificate, identity_.ta_root, Role::ap, now));
+  DCAS_TRY_ASSIGN(crl_der, store_.current_crl());
+  if (!crl_der.empty()) {
+    DCAS_TRY_ASSIGN(crl, pki::Crl::verified(crl_der, identity_.ta_root));
+    if (crl.revokes(certificate))
+      return fail(Errc::cert_revoked, fmt::format("AP {} is revoked (CRL {})", to_hex(ap.id), crl.number()));
+  }
   ApId id;
   id.bytes = ap.id;
   std::unique_lock lock(aps_mutex_);
@@ -98,6 +105,10 @@ Result<TrustedAuthority::Decision> TrustedAuthority::decide(Output& out, const S
   DCAS_TRY_ASSIGN(outcome, store_.validate_and_record(sm, tp, now, policy_.presence_lease));
   if (outcome.verdict == Verdict::refused_unknown)
     return fail(Errc::unknown_device, fmt::format("no record for SM {} and TP {}", sm.hex(), tp.hex()));
+  if (outcome.verdict == Verdict::refused_revoked) {  // like an unknown device: no KeyResponse at all
+    out.event(events::PairingRefused{sm, tp, outcome.verdict});
+    return fail(Errc::cert_revoked, fmt::format("the operator revoked SM {} or TP {}", sm.hex(), tp.hex()));
+  }
   if (!verdict_succeeds(outcome.verdict)) {
     out.event(events::PairingRefused{sm, tp, outcome.verdict});
     return Decision{false, failure_kpk()};

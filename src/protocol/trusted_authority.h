@@ -35,8 +35,11 @@ class TrustedAuthority {
       : identity_(std::move(identity)), store_(store), rng_(rng), policy_(policy), profile_(profile) {}
   wire::Profile profile() const { return profile_; }
 
-  // Admits an AP whose TA-issued certificate verifies; returns its ID. Errors: cert_*.
+  // Admits an AP whose TA-issued certificate verifies and is not on the operator's CRL; returns its
+  // ID. Errors: cert_* (cert_revoked), crl_invalid, the store's.
   Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
+  // The operator's current CRL (DER), for the APs (docs/spec.md §18); empty before the first.
+  Result<Bytes> current_crl() { return store_.current_crl(); }
 
   // A message from an AP on `session`: KeyRequest (AP->TA), answered on the same session, or
   // HostPresence. Safe to call from several threads at once when the store and the RandomSource

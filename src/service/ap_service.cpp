@@ -25,7 +25,8 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       expiry_timer_(io),
       ping_timer_(io),
       stop_timer_(io),
-      headend_timer_(io) {}
+      headend_timer_(io),
+      crl_timer_(io) {}
 
 Result<void> ApService::start() {
   if (!config_.ta_tls || config_.ta_root_der.empty())
@@ -46,6 +47,7 @@ void ApService::stop() {
     retry_timer_.cancel();
     expiry_timer_.cancel();
     headend_timer_.cancel();
+    crl_timer_.cancel();
     // A TA that never acknowledges the last reports does not keep the AP from exiting. Armed
     // before maybe_finish, which cancels it when there is nothing to wait for (armed after, it
     // kept an idle AP for the whole 7 s).
@@ -168,15 +170,41 @@ Result<void> ApService::refresh_announcement() {
     version = current;
   }
   if (!announce_.empty() && version == announced_version_) return {};
-  DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, version));
   const bool changed = !announce_.empty();
+  if (changed) log_(fmt::format("image version {} published: announcing it to {} host(s)", version, hosts_.size()));
+  return sign_announcement(version, changed);
+}
+
+Result<void> ApService::sign_announcement(std::uint64_t version, bool broadcast) {
+  DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, version));
   announce_ = std::move(announce);
   announced_version_ = version;
-  if (changed) {
-    log_(fmt::format("image version {} published: announcing it to {} host(s)", version, hosts_.size()));
+  if (broadcast)
     for (auto& [session, host] : hosts_) host->send(Frame{FrameKind::message, 0, announce_});
-  }
   return {};
+}
+
+// A newer CRL from the TA goes out at once in a new announcement: revoked devices are cut off
+// within one CRL refresh of the revocation (spec §18).
+void ApService::on_crl(const Bytes& der) {
+  if (der.empty()) return;  // none issued yet
+  const auto before = ap_.crl_number();
+  auto out = ap_.update_crl(der, now());
+  if (out.error) log_(fmt::format("refused the TA's CRL: {}", out.error->message()));
+  const bool adopted = ap_.crl_number() != before;
+  dispatch(std::move(out));
+  if (!adopted) return;
+  log_(fmt::format("CRL {}: announcing it to {} host(s)", *ap_.crl_number(), hosts_.size()));
+  if (auto r = sign_announcement(announced_version_, true); !r)
+    log_("cannot sign the announcement: " + r.error().message());
+}
+
+Task<void> ApService::crl_loop(std::shared_ptr<net::Channel> link) {
+  while (ta_ == link && !stopping_) {
+    link->send(Frame{FrameKind::crl_request, 0, {}});
+    crl_timer_.expires_after(config_.crl_refresh);
+    co_await crl_timer_.async_wait(as_tuple(use_awaitable));
+  }
 }
 
 void ApService::send_download_orders() {
@@ -242,6 +270,7 @@ void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
 
 void ApService::on_ta_frame(const Frame& frame) {
   if (frame.kind == FrameKind::ping) return;
+  if (frame.kind == FrameKind::crl) return on_crl(frame.payload);
   if (auto report = unacked_.find(frame.stream); report != unacked_.end()) {
     if (frame.kind != FrameKind::ack)
       log_(fmt::format("TA refused a presence report: {}",
@@ -320,6 +349,7 @@ Task<void> ApService::ta_link_loop() {
         }
         backlog_.clear();
         asio::co_spawn(io_, ping_loop(ta_), asio::detached);
+        asio::co_spawn(io_, crl_loop(ta_), asio::detached);
         while (true) {
           // The TA may stay silent for long: a dead TA shows as a closed link, keep-alive or an
           // answer timeout, not as an idle link.
@@ -333,6 +363,7 @@ Task<void> ApService::ta_link_loop() {
         ta_->close();
         ta_.reset();
         ping_timer_.cancel();
+        crl_timer_.cancel();
         // Reports the TA may not have recorded go first when the link is back.
         std::deque<Bytes> resend;
         for (auto& [stream, report] : unacked_) resend.push_back(std::move(report));

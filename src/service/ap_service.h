@@ -38,6 +38,7 @@ struct ApServiceConfig {
   headend::ImageSource* images = nullptr;
   Millis headend_poll{500};           // how often the image version and download orders are looked at
   Millis reconnect_delay{1'000};      // between attempts to reach the TA
+  Millis crl_refresh{60'000};         // how often the AP asks the TA for its current CRL (spec §18)
   std::size_t max_backlog = 100'000;  // presence reports queued while the TA is unreachable
   ApObserver observer;
 };
@@ -58,6 +59,10 @@ class ApService {
   Task<void> ta_link_loop();
   Task<Result<std::shared_ptr<net::Channel>>> connect_to_ta();
   Task<void> ping_loop(std::shared_ptr<net::Channel> link);
+  Task<void> crl_loop(std::shared_ptr<net::Channel> link);
+  void on_crl(const Bytes& der);
+  // Signs the announcement again (a new image version, a new CRL) and, if `broadcast`, sends it to every host.
+  Result<void> sign_announcement(std::uint64_t version, bool broadcast);
   Task<void> expiry_loop();
   Task<void> headend_loop();
   Result<void> refresh_announcement();
@@ -87,7 +92,7 @@ class ApService {
   std::map<std::uint64_t, Bytes> unacked_;
   std::uint64_t next_report_stream_ = std::uint64_t{1} << 63;  // apart from the host sessions' streams
   bool stopping_ = false;
-  asio::steady_timer retry_timer_, expiry_timer_, ping_timer_, stop_timer_, headend_timer_;
+  asio::steady_timer retry_timer_, expiry_timer_, ping_timer_, stop_timer_, headend_timer_, crl_timer_;
 };
 
 }  // namespace dcas::service

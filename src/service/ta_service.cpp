@@ -64,6 +64,14 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
       break;
     }
     if (frame->kind == FrameKind::ping) continue;
+    if (frame->kind == FrameKind::crl_request) {  // the operator's current CRL, from the store (spec §18)
+      auto crl = ta_.current_crl();
+      if (crl)
+        link->send(Frame{FrameKind::crl, 0, std::move(*crl)});
+      else
+        link->send(net::error_frame(crl.error()));
+      continue;
+    }
     if (frame->kind != FrameKind::message) {
       ended = {Errc::net_bad_frame, fmt::format("{} frame on an open link", net::frame_kind_name(frame->kind))};
       break;

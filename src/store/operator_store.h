@@ -3,10 +3,12 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "pki/crl.h"
 #include "protocol/pairing.h"
 
 namespace dcas::store {
@@ -38,6 +40,19 @@ struct StoreSnapshot {
   std::vector<AuditEntry> audit;
 };
 
+// A device certificate the TA issued, and whether the operator revoked it.
+struct IssuedCertificate {
+  Role role = Role::sm;
+  Bytes device_id;  // 8 bytes
+  Bytes serial;     // as pki::Certificate::serial()
+  protocol::TimePoint not_after{};
+  std::optional<protocol::TimePoint> revoked_at;
+  std::string reason;  // why it was revoked; empty if it is not
+  Bytes der;
+};
+// Signs CRL number N listing these certificates (the TA key stays with the caller).
+using CrlSigner = std::function<Result<pki::Crl>(std::uint64_t number, const std::vector<pki::RevokedCertificate>&)>;
+
 class OperatorStore : public protocol::PairingStore {
  public:
   virtual Result<std::vector<AuditEntry>> audit_log() = 0;
@@ -54,6 +69,20 @@ class OperatorStore : public protocol::PairingStore {
   // Every SM and TP record and the whole audit log, read in one transaction (one snapshot of the
   // database, whatever other TAs commit meanwhile): what a consistency check reads.
   virtual Result<StoreSnapshot> snapshot() = 0;
+
+  // Revocation and renewal (docs/spec.md §18).
+  // Records a certificate the TA issued, audited. Errors: cert_revoked (the device is revoked),
+  // already_exists (the serial is on record).
+  virtual Result<void> record_certificate(const IssuedCertificate& certificate, protocol::TimePoint now) = 0;
+  // Every certificate on record, ordered by role, device ID and expiry.
+  virtual Result<std::vector<IssuedCertificate>> certificates() = 0;
+  // Revokes every certificate of the device and issues the next CRL, in one transaction, audited.
+  // Errors: not_found (no certificate on record), already_exists (revoked already), invalid_argument
+  // (an empty reason, a CRL too large), the signer's.
+  virtual Result<pki::Crl> revoke(Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
+                                  const CrlSigner& sign) = 0;
+  // Issues the next CRL with the same entries (a new number and validity), audited.
+  virtual Result<pki::Crl> publish_crl(protocol::TimePoint now, const CrlSigner& sign) = 0;
 };
 
 // Opens the store a `--db` option names: "sqlite:PATH", "postgresql://..." or "postgres://..."

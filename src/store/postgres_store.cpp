@@ -163,6 +163,32 @@ Result<void> PostgresPairingStore::migrate() {
           run(conn_, "CREATE TABLE store_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BYTEA NOT NULL)"));
       DCAS_TRY(run(conn_, "INSERT INTO dcas_schema (version) VALUES (2)"));
     }
+    if (version < 3) {  // certificates issued, their revocation (final), the CRL (its number only goes up)
+      DCAS_TRY(run(conn_,
+                   "CREATE TABLE certificate (serial BYTEA PRIMARY KEY, role TEXT NOT NULL, device_id BYTEA NOT NULL"
+                   " CHECK (length(device_id) = 8), not_after_ms BIGINT NOT NULL, der BYTEA NOT NULL,"
+                   " revoked_at_ms BIGINT, reason TEXT NOT NULL DEFAULT '')"));
+      DCAS_TRY(run(conn_, "CREATE INDEX certificate_device ON certificate (role, device_id)"));
+      DCAS_TRY(run(conn_,
+                   "CREATE FUNCTION dcas_revocation_is_final() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN IF TG_OP = 'DELETE' OR OLD.revoked_at_ms IS NOT NULL THEN "
+                   "RAISE EXCEPTION 'a revocation is final and certificates on record are never deleted'; END IF; "
+                   "RETURN NEW; END $$"));
+      DCAS_TRY(run(conn_,
+                   "CREATE TRIGGER revocation_is_final BEFORE UPDATE OR DELETE ON certificate "
+                   "FOR EACH ROW EXECUTE FUNCTION dcas_revocation_is_final()"));
+      DCAS_TRY(
+          run(conn_, "CREATE TABLE crl (id INTEGER PRIMARY KEY CHECK (id = 1), number BIGINT NOT NULL, der BYTEA)"));
+      DCAS_TRY(run(conn_, "INSERT INTO crl (id, number) VALUES (1, 0)"));
+      DCAS_TRY(run(conn_,
+                   "CREATE FUNCTION dcas_crl_number_goes_up() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN IF NEW.number <= OLD.number THEN RAISE EXCEPTION 'the CRL number only goes up'; "
+                   "END IF; RETURN NEW; END $$"));
+      DCAS_TRY(run(conn_,
+                   "CREATE TRIGGER crl_number_goes_up BEFORE UPDATE ON crl "
+                   "FOR EACH ROW EXECUTE FUNCTION dcas_crl_number_goes_up()"));
+      DCAS_TRY(run(conn_, "INSERT INTO dcas_schema (version) VALUES (3)"));
+    }
     return {};
   });
 }
@@ -261,10 +287,102 @@ Result<std::optional<protocol::TpRecord>> PostgresPairingStore::find_tp(const Tp
   return read_tp(id, false);
 }
 
+Result<bool> PostgresPairingStore::device_revoked(Role role, ByteView id) {
+  Params p;
+  p.text(role_name(role)).bytes(id);
+  DCAS_TRY_ASSIGN(r, run(conn_,
+                         "SELECT 1 FROM certificate WHERE role = $1 AND device_id = $2 AND revoked_at_ms IS NOT NULL "
+                         "LIMIT 1",
+                         p));
+  return PQntuples(r.get()) > 0;
+}
+
+Result<std::vector<IssuedCertificate>> PostgresPairingStore::select_certificates(std::optional<Role> role,
+                                                                                 ByteView id) {
+  Params p;
+  if (role) p.text(role_name(*role)).bytes(id);
+  DCAS_TRY_ASSIGN(r, run(conn_,
+                         role ? "SELECT role, device_id, serial, not_after_ms, revoked_at_ms, reason, der FROM "
+                                "certificate WHERE role = $1 AND device_id = $2 ORDER BY not_after_ms"
+                              : "SELECT role, device_id, serial, not_after_ms, revoked_at_ms, reason, der FROM "
+                                "certificate ORDER BY role, device_id, not_after_ms",
+                         p));
+  std::vector<IssuedCertificate> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) {
+    const auto row_role = role_from_name(text(r.get(), i, 0));
+    if (!row_role) return fail(Errc::store_schema, "a certificate row names no role");
+    IssuedCertificate c{*row_role,    bytea(r.get(), i, 1), bytea(r.get(), i, 2), from_ms(integer(r.get(), i, 3)),
+                        std::nullopt, text(r.get(), i, 5),  bytea(r.get(), i, 6)};
+    if (!PQgetisnull(r.get(), i, 4)) c.revoked_at = from_ms(integer(r.get(), i, 4));
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<void> PostgresPairingStore::insert_certificate(const IssuedCertificate& c) {
+  Params p;
+  p.bytes(c.serial).text(role_name(c.role)).bytes(c.device_id).integer(to_ms(c.not_after)).bytes(c.der);
+  DCAS_TRY(
+      run(conn_, "INSERT INTO certificate (serial, role, device_id, not_after_ms, der) VALUES ($1,$2,$3,$4,$5)", p));
+  return {};
+}
+
+Result<void> PostgresPairingStore::mark_revoked(ByteView serial, std::int64_t at_ms, std::string_view reason) {
+  Params p;
+  p.integer(at_ms).text(reason).bytes(serial);
+  DCAS_TRY(run(conn_, "UPDATE certificate SET revoked_at_ms = $1, reason = $2 WHERE serial = $3", p));
+  return {};
+}
+
+Result<std::vector<pki::RevokedCertificate>> PostgresPairingStore::revoked_unexpired(std::int64_t now_ms) {
+  Params p;
+  p.integer(now_ms);
+  DCAS_TRY_ASSIGN(r, run(conn_,
+                         "SELECT serial, revoked_at_ms FROM certificate WHERE revoked_at_ms IS NOT NULL AND "
+                         "not_after_ms > $1 ORDER BY serial",
+                         p));
+  std::vector<pki::RevokedCertificate> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back({bytea(r.get(), i, 0), from_ms(integer(r.get(), i, 1))});
+  return out;
+}
+
+Result<std::uint64_t> PostgresPairingStore::lock_crl() {
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT number FROM crl WHERE id = 1 FOR UPDATE"));
+  if (PQntuples(r.get()) != 1) return fail(Errc::store_schema, "the crl table has no row");
+  return static_cast<std::uint64_t>(integer(r.get(), 0, 0));
+}
+
+Result<void> PostgresPairingStore::write_crl(std::uint64_t number, ByteView der) {
+  Params p;
+  p.integer(static_cast<std::int64_t>(number)).bytes(der);
+  DCAS_TRY(run(conn_, "UPDATE crl SET number = $1, der = $2 WHERE id = 1", p));
+  return {};
+}
+
+Result<Bytes> PostgresPairingStore::current_crl() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT der FROM crl WHERE id = 1"));
+  return PQntuples(r.get()) > 0 ? bytea(r.get(), 0, 0) : Bytes{};
+}
+
+Result<std::vector<IssuedCertificate>> PostgresPairingStore::certificates() {
+  std::lock_guard lock(mutex_);
+  return select_certificates(std::nullopt, {});
+}
+
 // Row access for the shared transition bodies (store/transitions.h): inside a transition every
 // row read is locked (FOR UPDATE).
 struct PostgresPairingStore::Rows {
   PostgresPairingStore& store;
+  auto device_revoked(Role role, ByteView id) { return store.device_revoked(role, id); }
+  auto certificates_of(Role role, ByteView id) { return store.select_certificates(role, id); }
+  auto insert_certificate(const IssuedCertificate& c) { return store.insert_certificate(c); }
+  auto mark_revoked(ByteView serial, std::int64_t at_ms, std::string_view reason) {
+    return store.mark_revoked(serial, at_ms, reason);
+  }
+  auto revoked_unexpired(std::int64_t now_ms) { return store.revoked_unexpired(now_ms); }
+  auto lock_crl() { return store.lock_crl(); }
+  auto write_crl(std::uint64_t number, ByteView der) { return store.write_crl(number, der); }
   auto read_sm(const SmId& id) { return store.read_sm(id, true); }
   auto read_tp(const TpId& id) { return store.read_tp(id, true); }
   auto write_sm(const protocol::SmRecord& r) { return store.write_sm(r); }
@@ -304,6 +422,29 @@ Result<void> PostgresPairingStore::unpair(const SmId& sm, std::string_view reaso
   return transaction([&] {
     Rows rows{*this};
     return transitions::unpair(rows, sm, reason, now);
+  });
+}
+
+Result<void> PostgresPairingStore::record_certificate(const IssuedCertificate& certificate, protocol::TimePoint now) {
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::record_certificate(rows, certificate, now);
+  });
+}
+
+Result<pki::Crl> PostgresPairingStore::revoke(Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
+                                              const CrlSigner& sign) {
+  if (reason.empty()) return fail(Errc::invalid_argument, "a revocation needs a reason for the audit log");
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::revoke(rows, role, id, reason, now, sign);
+  });
+}
+
+Result<pki::Crl> PostgresPairingStore::publish_crl(protocol::TimePoint now, const CrlSigner& sign) {
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::publish_crl(rows, now, sign);
   });
 }
 

@@ -85,6 +85,19 @@ Result<void> SqlitePairingStore::migrate() {
       "END;",
       // 2: the operator key's check value (records.h), so that a wrong key is refused at open
       "CREATE TABLE store_key_check (id INTEGER PRIMARY KEY CHECK (id = 1), sealed BLOB NOT NULL);",
+      // 3: the certificates the TA issued, their revocation (final) and the CRL (its number only goes up)
+      "CREATE TABLE certificate (serial BLOB PRIMARY KEY, role TEXT NOT NULL, device_id BLOB NOT NULL"
+      " CHECK (length(device_id) = 8), not_after_ms INTEGER NOT NULL, der BLOB NOT NULL, revoked_at_ms INTEGER,"
+      " reason TEXT NOT NULL DEFAULT '');"
+      "CREATE INDEX certificate_device ON certificate (role, device_id);"
+      "CREATE TRIGGER certificate_no_delete BEFORE DELETE ON certificate BEGIN"
+      " SELECT RAISE(ABORT, 'certificates on record are never deleted'); END;"
+      "CREATE TRIGGER revocation_is_final BEFORE UPDATE ON certificate WHEN OLD.revoked_at_ms IS NOT NULL BEGIN"
+      " SELECT RAISE(ABORT, 'a revocation is final'); END;"
+      "CREATE TABLE crl (id INTEGER PRIMARY KEY CHECK (id = 1), number INTEGER NOT NULL, der BLOB);"
+      "INSERT INTO crl (id, number) VALUES (1, 0);"
+      "CREATE TRIGGER crl_number_goes_up BEFORE UPDATE ON crl WHEN NEW.number <= OLD.number BEGIN"
+      " SELECT RAISE(ABORT, 'the CRL number only goes up'); END;",
   };
   static_assert(std::size(steps) == schema_version);
   std::lock_guard lock(mutex_);
@@ -207,9 +220,125 @@ Result<std::optional<protocol::TpRecord>> SqlitePairingStore::find_tp(const TpId
   return read_tp(id);
 }
 
+Result<bool> SqlitePairingStore::device_revoked(Role role, ByteView id) {
+  DCAS_TRY_ASSIGN(cached, statement("SELECT 1 FROM certificate WHERE role = ? AND device_id = ? AND revoked_at_ms IS "
+                                    "NOT NULL LIMIT 1"));
+  const Borrowed s(cached);
+  bind_text(s.get(), 1, role_name(role));
+  bind_blob(s.get(), 2, id);
+  const int rc = sqlite3_step(s.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read revocation"));
+  return rc == SQLITE_ROW;
+}
+
+namespace {
+constexpr const char* certificate_columns =
+    "SELECT role, device_id, serial, not_after_ms, revoked_at_ms, reason, der FROM certificate";
+
+Result<IssuedCertificate> certificate_row(sqlite3_stmt* s) {
+  const auto role = role_from_name(column_text(s, 0));
+  if (!role) return fail(Errc::store_schema, "a certificate row names no role");
+  IssuedCertificate c{*role,        column_blob(s, 1), column_blob(s, 2), from_ms(sqlite3_column_int64(s, 3)),
+                      std::nullopt, column_text(s, 5), column_blob(s, 6)};
+  if (sqlite3_column_type(s, 4) != SQLITE_NULL) c.revoked_at = from_ms(sqlite3_column_int64(s, 4));
+  return c;
+}
+}  // namespace
+
+Result<std::vector<IssuedCertificate>> SqlitePairingStore::select_certificates(std::optional<Role> role, ByteView id) {
+  const std::string sql = std::string(certificate_columns) + (role ? " WHERE role = ? AND device_id = ?" : "") +
+                          " ORDER BY role, device_id, not_after_ms";
+  DCAS_TRY_ASSIGN(s, prepare(db_, sql.c_str()));
+  if (role) {
+    bind_text(s.get(), 1, role_name(*role));
+    bind_blob(s.get(), 2, id);
+  }
+  std::vector<IssuedCertificate> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    DCAS_TRY_ASSIGN(c, certificate_row(s.get()));
+    out.push_back(std::move(c));
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read certificates"));
+  return out;
+}
+
+Result<void> SqlitePairingStore::insert_certificate(const IssuedCertificate& c) {
+  DCAS_TRY_ASSIGN(
+      s, prepare(db_, "INSERT INTO certificate (serial, role, device_id, not_after_ms, der) VALUES (?,?,?,?,?)"));
+  bind_blob(s.get(), 1, c.serial);
+  bind_text(s.get(), 2, role_name(c.role));
+  bind_blob(s.get(), 3, c.device_id);
+  sqlite3_bind_int64(s.get(), 4, to_ms(c.not_after));
+  bind_blob(s.get(), 5, c.der);
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    return fail(Errc::already_exists,
+                fmt::format("certificate {} on record already ({})", to_hex(c.serial), sqlite3_errmsg(db_)));
+  return {};
+}
+
+Result<void> SqlitePairingStore::mark_revoked(ByteView serial, std::int64_t at_ms, std::string_view reason) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE certificate SET revoked_at_ms = ?, reason = ? WHERE serial = ?"));
+  sqlite3_bind_int64(s.get(), 1, at_ms);
+  bind_text(s.get(), 2, reason);
+  bind_blob(s.get(), 3, serial);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "revoke"));
+  return {};
+}
+
+Result<std::vector<pki::RevokedCertificate>> SqlitePairingStore::revoked_unexpired(std::int64_t now_ms) {
+  DCAS_TRY_ASSIGN(s, prepare(db_,
+                             "SELECT serial, revoked_at_ms FROM certificate WHERE revoked_at_ms IS NOT NULL AND "
+                             "not_after_ms > ? ORDER BY serial"));
+  sqlite3_bind_int64(s.get(), 1, now_ms);
+  std::vector<pki::RevokedCertificate> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out.push_back({column_blob(s.get(), 0), from_ms(sqlite3_column_int64(s.get(), 1))});
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read revocations"));
+  return out;
+}
+
+// BEGIN IMMEDIATE already holds the write lock: the number read is the one this transaction bumps.
+Result<std::uint64_t> SqlitePairingStore::crl_number() {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT number FROM crl WHERE id = 1"));
+  if (sqlite3_step(s.get()) != SQLITE_ROW) return std::unexpected(db_error(db_, "read the CRL number"));
+  return static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+}
+
+Result<void> SqlitePairingStore::write_crl(std::uint64_t number, ByteView der) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE crl SET number = ?, der = ? WHERE id = 1"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<std::int64_t>(number));
+  bind_blob(s.get(), 2, der);
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db_, "write the CRL"));
+  return {};
+}
+
+Result<Bytes> SqlitePairingStore::current_crl() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT der FROM crl WHERE id = 1"));
+  const int rc = sqlite3_step(s.get());
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return std::unexpected(db_error(db_, "read the CRL"));
+  return rc == SQLITE_ROW ? column_blob(s.get(), 0) : Bytes{};
+}
+
+Result<std::vector<IssuedCertificate>> SqlitePairingStore::certificates() {
+  std::lock_guard lock(mutex_);
+  return select_certificates(std::nullopt, {});
+}
+
 // Row access for the shared transition bodies (store/transitions.h).
 struct SqlitePairingStore::Rows {
   SqlitePairingStore& store;
+  auto device_revoked(Role role, ByteView id) { return store.device_revoked(role, id); }
+  auto certificates_of(Role role, ByteView id) { return store.select_certificates(role, id); }
+  auto insert_certificate(const IssuedCertificate& c) { return store.insert_certificate(c); }
+  auto mark_revoked(ByteView serial, std::int64_t at_ms, std::string_view reason) {
+    return store.mark_revoked(serial, at_ms, reason);
+  }
+  auto revoked_unexpired(std::int64_t now_ms) { return store.revoked_unexpired(now_ms); }
+  auto lock_crl() { return store.crl_number(); }
+  auto write_crl(std::uint64_t number, ByteView der) { return store.write_crl(number, der); }
   auto read_sm(const SmId& id) { return store.read_sm(id); }
   auto read_tp(const TpId& id) { return store.read_tp(id); }
   auto write_sm(const protocol::SmRecord& r) { return store.write_sm(r); }
@@ -257,6 +386,29 @@ Result<void> SqlitePairingStore::unpair(const SmId& sm, std::string_view reason,
   return transaction([&] {
     Rows rows{*this};
     return transitions::unpair(rows, sm, reason, now);
+  });
+}
+
+Result<void> SqlitePairingStore::record_certificate(const IssuedCertificate& certificate, protocol::TimePoint now) {
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::record_certificate(rows, certificate, now);
+  });
+}
+
+Result<pki::Crl> SqlitePairingStore::revoke(Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
+                                            const CrlSigner& sign) {
+  if (reason.empty()) return fail(Errc::invalid_argument, "a revocation needs a reason for the audit log");
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::revoke(rows, role, id, reason, now, sign);
+  });
+}
+
+Result<pki::Crl> SqlitePairingStore::publish_crl(protocol::TimePoint now, const CrlSigner& sign) {
+  return transaction([&] {
+    Rows rows{*this};
+    return transitions::publish_crl(rows, now, sign);
   });
 }
 

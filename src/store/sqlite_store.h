@@ -26,7 +26,7 @@ class SqlitePairingStore final : public OperatorStore {
                                                           Create create = Create::if_missing);
   ~SqlitePairingStore() override;
 
-  static constexpr int schema_version = 2;
+  static constexpr int schema_version = 3;
 
   Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
   Result<void> add_tp(const TpId& id) override;
@@ -44,8 +44,22 @@ class SqlitePairingStore final : public OperatorStore {
   Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
   Result<StoreSnapshot> snapshot() override;
+  Result<Bytes> current_crl() override;
+  Result<void> record_certificate(const IssuedCertificate& certificate, protocol::TimePoint now) override;
+  Result<std::vector<IssuedCertificate>> certificates() override;
+  Result<pki::Crl> revoke(Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
+                          const CrlSigner& sign) override;
+  Result<pki::Crl> publish_crl(protocol::TimePoint now, const CrlSigner& sign) override;
 
  private:
+  // Revocation rows (store/transitions.h); the caller holds mutex_.
+  Result<bool> device_revoked(Role role, ByteView id);
+  Result<std::vector<IssuedCertificate>> select_certificates(std::optional<Role> role, ByteView id);
+  Result<void> insert_certificate(const IssuedCertificate& c);
+  Result<void> mark_revoked(ByteView serial, std::int64_t at_ms, std::string_view reason);
+  Result<std::vector<pki::RevokedCertificate>> revoked_unexpired(std::int64_t now_ms);
+  Result<std::uint64_t> crl_number();
+  Result<void> write_crl(std::uint64_t number, ByteView der);
   // The queries behind list_sms, list_tps, audit_log and snapshot; the caller holds mutex_.
   Result<std::vector<SmSummary>> select_sms(std::optional<protocol::PairingState> state);
   Result<std::vector<protocol::TpRecord>> select_tps();

@@ -2,13 +2,19 @@
 // backend's own transaction; `Rows` reads (and, where the backend locks, locks) and writes one
 // row at a time:
 //   read_sm(SmId) -> Result<optional<SmRecord>>, read_tp(TpId) -> Result<optional<TpRecord>>,
-//   write_sm(SmRecord), write_tp(TpRecord), audit(at_ms, actor, action, sm_hex, tp_hex, detail).
-// Rows are always read SM first, then TP, so that locking backends never deadlock.
+//   write_sm(SmRecord), write_tp(TpRecord), audit(at_ms, actor, action, sm_hex, tp_hex, detail),
+//   device_revoked(Role, id) -> Result<bool>, certificates_of(Role, id) -> Result<vector<IssuedCertificate>>,
+//   insert_certificate(IssuedCertificate), mark_revoked(serial, at_ms, reason),
+//   revoked_unexpired(at_ms) -> Result<vector<pki::RevokedCertificate>>, lock_crl() -> Result<uint64_t>
+//   (the current CRL number, 0 before the first, locked until the end of the transaction),
+//   write_crl(number, der).
+// Rows are always read SM first, then TP, then the CRL, so that locking backends never deadlock.
 #pragma once
 
 #include <fmt/format.h>
 
 #include "protocol/pairing.h"
+#include "store/operator_store.h"
 #include "store/records.h"
 
 namespace dcas::store::transitions {
@@ -18,7 +24,9 @@ Result<protocol::PairingOutcome> validate(Rows& rows, const SmId& sm, const TpId
                                           std::chrono::seconds presence_lease) {
   DCAS_TRY_ASSIGN(sm_record, rows.read_sm(sm));
   DCAS_TRY_ASSIGN(tp_record, rows.read_tp(tp));
-  auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease);
+  DCAS_TRY_ASSIGN(sm_revoked, rows.device_revoked(Role::sm, sm.view()));
+  DCAS_TRY_ASSIGN(tp_revoked, rows.device_revoked(Role::tp, tp.view()));
+  auto outcome = protocol::validate_pairing(sm_record, tp_record, now, presence_lease, sm_revoked || tp_revoked);
   if (outcome.sm) DCAS_TRY(rows.write_sm(*outcome.sm));
   if (outcome.tp) DCAS_TRY(rows.write_tp(*outcome.tp));
   DCAS_TRY(rows.audit(to_ms(now), "ta", "validate", sm.hex(), tp.hex(), validation_detail(sm_record, outcome)));
@@ -69,6 +77,62 @@ Result<void> unpair(Rows& rows, const SmId& sm, std::string_view reason, protoco
   DCAS_TRY(rows.write_sm(record));
   if (tp) DCAS_TRY(rows.write_tp(*tp));
   return rows.audit(to_ms(now), "operator", "unpair", sm.hex(), tp_hex, fmt::format("{} -> virgin: {}", from, reason));
+}
+
+// The next CRL: the number above the last, every revoked certificate that has not expired.
+template <typename Rows>
+Result<pki::Crl> publish_crl(Rows& rows, protocol::TimePoint now, const CrlSigner& sign) {
+  DCAS_TRY_ASSIGN(number, rows.lock_crl());
+  DCAS_TRY_ASSIGN(entries, rows.revoked_unexpired(to_ms(now)));
+  DCAS_TRY_ASSIGN(crl, sign(number + 1, entries));
+  if (crl.number() != number + 1) return fail(Errc::crypto_failure, "the CRL signer changed the CRL number");
+  DCAS_TRY(rows.write_crl(crl.number(), crl.der()));
+  DCAS_TRY(rows.audit(to_ms(now), "operator", "crl", "", "",
+                      fmt::format("CRL {} issued, {} entries", crl.number(), entries.size())));
+  return crl;
+}
+
+// Revokes every certificate on record for the device, then publishes the CRL that lists them. An
+// SM's or TP's row is locked first, so that a validation in progress finishes before the revocation
+// or sees it.
+template <typename Rows>
+Result<pki::Crl> revoke(Rows& rows, Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
+                        const CrlSigner& sign) {
+  const std::string hex = to_hex(id);
+  if (role == Role::sm) {
+    DCAS_TRY_ASSIGN(sm, SmId::from_bytes(id));
+    DCAS_TRY(rows.read_sm(sm));
+  } else if (role == Role::tp) {
+    DCAS_TRY_ASSIGN(tp, TpId::from_bytes(id));
+    DCAS_TRY(rows.read_tp(tp));
+  }
+  DCAS_TRY_ASSIGN(certificates, rows.certificates_of(role, id));
+  if (certificates.empty())
+    return fail(Errc::not_found, fmt::format("no certificate on record for {} {}", role_name(role), hex));
+  std::size_t revoked = 0;
+  for (const auto& c : certificates)
+    if (!c.revoked_at) {
+      DCAS_TRY(rows.mark_revoked(c.serial, to_ms(now), reason));
+      ++revoked;
+    }
+  if (revoked == 0) return fail(Errc::already_exists, fmt::format("{} {} is revoked already", role_name(role), hex));
+  DCAS_TRY(rows.audit(to_ms(now), "operator", "revoke", role == Role::sm ? hex : "", role == Role::tp ? hex : "",
+                      fmt::format("{} {}: {} certificate(s): {}", role_name(role), hex, revoked, reason)));
+  return publish_crl(rows, now, sign);
+}
+
+// Records a certificate the TA issued (at `ta issue` and `ta renew`); a revoked device gets none.
+template <typename Rows>
+Result<void> record_certificate(Rows& rows, const IssuedCertificate& c, protocol::TimePoint now) {
+  DCAS_TRY_ASSIGN(revoked, rows.device_revoked(c.role, c.device_id));
+  if (revoked)
+    return fail(Errc::cert_revoked,
+                fmt::format("{} {} is revoked: it gets no new certificate", role_name(c.role), to_hex(c.device_id)));
+  DCAS_TRY(rows.insert_certificate(c));
+  const std::string hex = to_hex(c.device_id);
+  return rows.audit(to_ms(now), "provisioning", "certificate", c.role == Role::sm ? hex : "",
+                    c.role == Role::tp ? hex : "",
+                    fmt::format("{} {}: serial {}", role_name(c.role), hex, to_hex(c.serial)));
 }
 
 }  // namespace dcas::store::transitions

@@ -52,6 +52,7 @@ enum class Tag : std::uint16_t {
   signature = 0x007e,
   mac = 0x007f,
   certificate = 0x0080,  // after the signature: KeyRequest (SM->AP) carries Cert(SM) unsigned
+  crl = 0x0081,          // after the signature, optional: the TA's CRL, which its own signature authenticates
 };
 constexpr std::uint16_t ignorable_bit = 0x8000;
 
@@ -103,6 +104,7 @@ constexpr FieldRule field_rules[] = {
     {Tag::signature, "signature", 256, 512},
     {Tag::mac, "mac", 20, 20},
     {Tag::certificate, "certificate", 1, 8192},
+    {Tag::crl, "crl", 1, max_crl_field},
 };
 
 const FieldRule* rule_for(std::uint16_t tag) {
@@ -111,11 +113,13 @@ const FieldRule* rule_for(std::uint16_t tag) {
   return nullptr;
 }
 
-// A message type's fields, in tag order. All are required.
+// A message type's fields, in tag order. All are required but those marked optional (which are
+// byte strings: absent decodes as empty).
 template <typename T>
 struct FieldBinding {
   Tag tag;
   std::variant<Bytes T::*, std::uint64_t T::*> member;
+  bool optional = false;
 };
 
 template <typename T>
@@ -161,11 +165,12 @@ DCAS_SCHEMA(ControlWord, control_word, "ControlWord (SM->TP)", maced, {Tag::sequ
             {Tag::cw_ciphertext, &ControlWord::ciphertext}, {Tag::mac, &ControlWord::mac})
 DCAS_SCHEMA(SecurityAnnounce, security_announce, "SecurityAnnounce (AP->SM)", signed_by,
             {Tag::network_id, &SecurityAnnounce::network_id}, {Tag::image_version, &SecurityAnnounce::image_version},
-            {Tag::signature, &SecurityAnnounce::signature}, {Tag::certificate, &SecurityAnnounce::ap_certificate})
+            {Tag::signature, &SecurityAnnounce::signature}, {Tag::certificate, &SecurityAnnounce::ap_certificate},
+            {Tag::crl, &SecurityAnnounce::crl, true})
 DCAS_SCHEMA(DcasDownload, dcas_download, "DCASDownload (AP->SM)", signed_by,
             {Tag::network_id, &DcasDownload::network_id}, {Tag::image_version, &DcasDownload::image_version},
             {Tag::sm_id, &DcasDownload::target_sm_id}, {Tag::signature, &DcasDownload::signature},
-            {Tag::certificate, &DcasDownload::ap_certificate})
+            {Tag::certificate, &DcasDownload::ap_certificate}, {Tag::crl, &DcasDownload::crl, true})
 DCAS_SCHEMA(HostPresence, host_presence, "HostPresence (AP->TA)", signed_by, {Tag::ap_id, &HostPresence::ap_id},
             {Tag::issued_at, &HostPresence::issued_at}, {Tag::sm_id, &HostPresence::sm_id},
             {Tag::presence, &HostPresence::presence}, {Tag::signature, &HostPresence::signature})
@@ -274,6 +279,7 @@ Result<T> build_body(const std::vector<RawField>& raw) {
   for (const auto& f : Schema<T>::fields) {
     auto it = std::find_if(raw.begin(), raw.end(),
                            [&](const RawField& r) { return r.tag == static_cast<std::uint16_t>(f.tag); });
+    if (it == raw.end() && f.optional) continue;
     if (it == raw.end())
       return fail(Errc::wire_missing_field, fmt::format("{} lacks required field {}", Schema<T>::name,
                                                         rule_for(static_cast<std::uint16_t>(f.tag))->name));

@@ -20,6 +20,7 @@ namespace dcas::wire {
 inline constexpr std::uint8_t wire_version = 0x01;
 inline constexpr std::size_t header_size = 8;
 inline constexpr std::size_t max_body_size = 65536 - header_size;  // a whole message fits in 64 KiB
+inline constexpr std::size_t max_crl_field = 49152;                // pki::max_crl_size: a CRL and an AP certificate fit
 
 enum class Profile : std::uint8_t {
   koo2010 = 0x01,    // the paper's protocol exactly as published
@@ -118,6 +119,7 @@ struct SecurityAnnounce {
   std::uint64_t image_version = 0;
   Bytes signature;       // by Prv(AP)
   Bytes ap_certificate;  // DER
+  Bytes crl;             // optional, DER: the newest CRL the AP holds (docs/spec.md §18); TA-signed
 };
 struct DcasDownload {
   Bytes network_id;  // 8 bytes
@@ -125,6 +127,7 @@ struct DcasDownload {
   Bytes target_sm_id;    // 8 bytes
   Bytes signature;       // by Prv(AP)
   Bytes ap_certificate;  // DER
+  Bytes crl;             // optional, as in SecurityAnnounce
 };
 struct HostPresence {
   Bytes ap_id;                  // 8 bytes
