@@ -68,6 +68,8 @@ TEST(Cli, EverySubcommandHasHelp) {
                           "ta",
                           "ta init",
                           "ta issue",
+                          "ta revoke",
+                          "ta crl",
                           "cert",
                           "cert show",
                           "bench",
@@ -130,6 +132,54 @@ TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {
   ASSERT_EQ(bulk.status, 0) << bulk.err;
   EXPECT_EQ(nlohmann::json::parse(bulk.out).size(), 3u);
   EXPECT_NE(bulk.err.find("3/3"), std::string::npos);  // progress on stderr
+  fs::remove_all(dir);
+}
+
+// docs/spec.md §18: ta revoke writes a CRL that openssl verifies against ta.crt, with a number
+// that only goes up; every refusal exits by the rule of spec §7.
+TEST(Cli, TaRevokeIssuesACrlThatOpensslVerifies) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("dcas-cli-revoke-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string ta = " --ta " + (dir / "ta").string();
+  ASSERT_EQ(run_dcas("ta init " + (dir / "ta").string()).status, 0);
+  ASSERT_EQ(run_dcas("ta issue sm --id 5300000000000007" + ta).status, 0);
+  ASSERT_EQ(run_dcas("ta issue ap --id 4100000000000007" + ta).status, 0);
+  EXPECT_EQ(run_dcas("ta crl" + ta).status, 1);  // none issued yet: not_found
+
+  const auto revoked = run_dcas("ta revoke sm 5300000000000007 --reason stolen --json" + ta);
+  ASSERT_EQ(revoked.status, 0) << revoked.err;
+  EXPECT_EQ(nlohmann::json::parse(revoked.out).at("crl_number"), 1);
+  const auto crl = dir / "ta" / "crl.pem";
+  const std::string verify = "openssl crl -in " + crl.string() + " -noout -verify -CAfile " +
+                             (dir / "ta" / "ta.crt").string() + " -crlnumber -text 2>&1";
+  auto check = [&](const std::string& expected_number) {
+    std::string out;
+    FILE* p = ::popen(verify.c_str(), "r");
+    char buf[512];
+    while (p && std::fgets(buf, sizeof buf, p)) out += buf;
+    EXPECT_EQ(p ? ::pclose(p) : -1, 0) << out;
+    EXPECT_NE(out.find("verify OK"), std::string::npos) << out;
+    EXPECT_NE(out.find("crlNumber=" + expected_number), std::string::npos) << out;
+    return out;
+  };
+  const auto cert =
+      run_dcas("cert show --json " + (dir / "ta" / "issued" / "sm-5300000000000007" / "cert.pem").string());
+  const std::string serial = nlohmann::json::parse(cert.out).at("serial");
+  std::string upper = serial;
+  for (auto& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_NE(check("0x01").find(upper), std::string::npos) << "the SM's serial is on the CRL";
+
+  EXPECT_EQ(run_dcas("ta revoke sm 5300000000000007 --reason again" + ta).status, 1);  // already_exists
+  EXPECT_EQ(run_dcas("ta revoke tp 5400000000000099 --reason lost" + ta).status, 1);   // not_found
+  EXPECT_EQ(run_dcas("ta revoke sm 53000000 --reason short" + ta).status, 2);          // bad usage
+  EXPECT_EQ(run_dcas("ta revoke sm 5300000000000007" + ta).status, 2);                 // no reason
+  ASSERT_EQ(run_dcas("ta revoke ap 4100000000000007 --reason compromised" + ta).status, 0);
+  check("0x02");
+  ASSERT_EQ(run_dcas("ta crl --issue" + ta).status, 0);
+  check("0x03");
+  // A revoked device gets no new certificate.
+  EXPECT_EQ(run_dcas("ta issue sm --id 5300000000000007 --out " + (dir / "again").string() + ta).status, 1);
   fs::remove_all(dir);
 }
 

@@ -87,6 +87,10 @@ class SecureMicro {
   Download download() const { return download_; }
   std::optional<InstalledImage> installed_image() const;
   const SmId& id() const { return id_; }
+  const pki::Certificate& certificate() const { return identity_.certificate; }
+  std::optional<std::uint64_t> crl_number() const {
+    return crl_ ? std::optional<std::uint64_t>(crl_->number()) : std::nullopt;
+  }
   wire::Profile profile() const { return profile_; }
 
  private:

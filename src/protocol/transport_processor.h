@@ -56,6 +56,10 @@ class TransportProcessor {
   // Keys from a completed handshake are in use: ControlWord messages are opened under them.
   bool has_cw_keys() const { return opener_.has_value(); }
   const TpId& id() const { return id_; }
+  const pki::Certificate& certificate() const { return identity_.certificate; }
+  std::optional<std::uint64_t> crl_number() const {
+    return crl_ ? std::optional<std::uint64_t>(crl_->number()) : std::nullopt;
+  }
   wire::Profile profile() const { return profile_; }
 
  private:
