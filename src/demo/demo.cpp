@@ -84,6 +84,11 @@ class Demo {
   Result<void> network_move();
   Result<void> image_update();
   void stop_servers();
+  // Hosts kept on the network (dcas host pair --hold), and what their roles journaled.
+  fs::path hold_journal(const Box& h) const;
+  std::vector<std::unique_ptr<ChildProcess>> hold_all(Network& n);
+  std::vector<protocol::Event> held_events(const Box& h, Role at) const;
+  Result<void> revoked();
 
   const DemoOptions& o_;
   fs::path dir_;
@@ -167,7 +172,7 @@ Result<void> Demo::start_servers() {
     n.journal = dir_ / "logs" / ("headend-" + n.name + ".journal");
     DCAS_TRY_ASSIGN(server,
                     h_.serve(profiled({"headend", "serve", "--headend", n.headend.string(), "--ap", n.ap.dir.string(),
-                                       "--ta", ta_address_, "--journal", n.journal.string()}),
+                                       "--ta", ta_address_, "--journal", n.journal.string(), "--crl-refresh", "0.2"}),
                              "headend-" + n.name));
     n.server = std::move(server);
     n.address = n.server.address();
@@ -457,30 +462,91 @@ Result<void> Demo::network_move() {
   return {};
 }
 
+fs::path Demo::hold_journal(const Box& h) const { return dir_ / "logs" / fmt::format("hold-{}.journal", h.number); }
+
+std::vector<std::unique_ptr<ChildProcess>> Demo::hold_all(Network& n) {
+  std::vector<std::unique_ptr<ChildProcess>> held;
+  for (auto& h : boxes_) {
+    held.push_back(h_.start(
+        profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
+                  h.state.string(), "--attempts", "3", "--hold", "--journal", hold_journal(h).string()}),
+        fmt::format("hold-{}", h.number)));
+    t_.note(h.label(), "on the network (dcas host pair --hold)");
+  }
+  return held;
+}
+
+std::vector<protocol::Event> Demo::held_events(const Box& h, Role at) const {
+  std::vector<protocol::Event> out;
+  if (auto records = observe::read_journal(hold_journal(h)))
+    for (const auto& r : *records)
+      if (const auto* e = std::get_if<observe::EventRecord>(&r); e && e->at == at) out.push_back(e->event);
+  return out;
+}
+
+// Revocation (docs/spec.md §18): with every host on the network, the operator revokes host 1's SM.
+// The headend's AP fetches the TA's new CRL and announces it at once; host 1's SM finds itself on it
+// and erases its CW keys, and its TP does the same; every other host keeps the picture.
+Result<void> Demo::revoked() {
+  t_.act("Scenario revoked: the operator revokes host 1's SM while every host is on the network");
+  Network& n = networks_.front();
+  Box& victim = boxes_.front();
+  auto held = hold_all(n);
+  using namespace protocol::events;
+  auto happened = [&](const Box& h, Role at, auto predicate) {
+    return wait_for(
+        [&] {
+          for (const auto& e : held_events(h, at))
+            if (predicate(e)) return true;
+          return false;
+        },
+        20s);
+  };
+  for (auto& h : boxes_)
+    t_.check(fmt::format("{}: paired", h.label()),
+             happened(h, Role::sm, [](const protocol::Event& e) { return protocol::is<KeysConfirmed>(e); }));
+  DCAS_TRY_ASSIGN(r, dcas({"ta", "revoke", "sm", victim.sm.id, "--reason", "demo: reported stolen", "--ta",
+                           (dir_ / "ta").string(), "--json"},
+                          "ta-revoke"));
+  t_.check(fmt::format("the TA revokes SM {} and issues CRL 1 (audited)", victim.sm.id),
+           r.status == 0 && r.out.is_object() && r.out.value("crl_number", 0) == 1,
+           r.out.is_object() ? r.out.value("file", "") : r.stdout_text);
+  t_.note("TA", "ta/crl.pem: an X.509 CRL that `openssl crl -verify -CAfile ta.crt` accepts");
+  t_.hop("AP -> TA", "crl_request; TA -> AP: the current CRL (every --crl-refresh)");
+  t_.hop("AP -> all", "SecurityAnnounce (AP->SM) carrying CRL 1");
+  const auto cut = [](const std::string& who) {
+    return [who](const protocol::Event& e) {
+      const auto* c = std::get_if<CwChannelRevoked>(&e);
+      return c && c->revoked == "sm" && c->device == who;
+    };
+  };
+  t_.check(fmt::format("{}: its SM finds itself on the CRL and erases its CW keys", victim.label()),
+           happened(victim, Role::sm, cut(victim.sm.id)));
+  t_.check(fmt::format("{}: its TP erases the CW keys of the revoked SM", victim.label()),
+           happened(victim, Role::tp, cut(victim.sm.id)));
+  for (auto& p : held) p->signal(SIGTERM);
+  for (auto& p : held) (void)p->wait(15s);
+  t_.act("The hosts watch again");
+  DCAS_TRY_ASSIGN(again, dcas({"host", "run", "--sm", victim.sm.dir.string(), "--tp", victim.tp.dir.string(), "--ap",
+                               n.address, "--state", victim.state.string(), "--watch", n.scrambled.string(), "--out",
+                               (dir_ / "host1-revoked.ts").string(), "--json"},
+                              "watch-revoked"));
+  const std::string error = again.out.is_object() ? again.out.value("error", "") : "";
+  t_.check(fmt::format("{}: refused (cert_revoked): no CW keys, no control words, no picture", victim.label()),
+           again.status == 1 && error == "cert_revoked" && !fs::exists(dir_ / "host1-revoked.ts"), error);
+  for (std::size_t i = 1; i < boxes_.size(); ++i)
+    DCAS_TRY(watch(boxes_[i], n, dir_ / fmt::format("host{}-after-revocation.ts", boxes_[i].number), true));
+  return {};
+}
+
 // The headend publishes image version 2 while the hosts are on the network; the AP announces it and
 // every host's bootloader installs it; an operator's DCASDownload restarts one SM's protocol.
 Result<void> Demo::image_update() {
   t_.act("Scenario image-update: the headend publishes client image version 2 while the hosts are on the network");
   Network& n = networks_.front();
-  std::vector<std::unique_ptr<ChildProcess>> held;
-  auto journal_of = [&](const Box& h) { return dir_ / "logs" / fmt::format("hold-{}.journal", h.number); };
-  for (auto& h : boxes_) {
-    held.push_back(h_.start(
-        profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
-                  h.state.string(), "--attempts", "3", "--hold", "--journal", journal_of(h).string()}),
-        fmt::format("hold-{}", h.number)));
-    t_.note(h.label(), "on the network (dcas host pair --hold)");
-  }
-  // The SM's events in the host's journal, in order.
-  auto sm_events = [&](const Box& h) {
-    std::vector<protocol::Event> out;
-    if (auto records = observe::read_journal(journal_of(h)))
-      for (const auto& r : *records)
-        if (const auto* e = std::get_if<observe::EventRecord>(&r); e && e->at == Role::sm) out.push_back(e->event);
-    return out;
-  };
+  auto held = hold_all(n);
   auto has = [&](const Box& h, auto predicate) {
-    for (const auto& e : sm_events(h))
+    for (const auto& e : held_events(h, Role::sm))
       if (predicate(e)) return true;
     return false;
   };
@@ -510,7 +576,7 @@ Result<void> Demo::image_update() {
   // A DCASDownload trigger, then keys confirmed again after it.
   auto restarted = [&] {
     bool started = false;
-    for (const auto& e : sm_events(boxes_.front())) {
+    for (const auto& e : held_events(boxes_.front(), Role::sm)) {
       const auto* s = std::get_if<ProtocolStarted>(&e);
       if (s && s->trigger == protocol::Trigger::dcas_download) started = true;
       if (started && protocol::is<KeysConfirmed>(e)) return true;
@@ -565,6 +631,7 @@ Result<void> Demo::run() {
   if (replay) DCAS_TRY(sm_sharing_replay());
   if (a.scenario == "network-move") DCAS_TRY(network_move());
   if (a.scenario == "image-update") DCAS_TRY(image_update());
+  if (a.scenario == "revoked") DCAS_TRY(revoked());
 
   t_.act("6. Shutdown");
   stop_servers();

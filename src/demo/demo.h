@@ -16,8 +16,8 @@
 
 namespace dcas::demo {
 
-inline const std::vector<std::string> scenarios = {"basic",        "sm-sharing",   "sm-sharing-replay",
-                                                   "network-move", "image-update", "unsubscribed"};
+inline const std::vector<std::string> scenarios = {
+    "basic", "sm-sharing", "sm-sharing-replay", "network-move", "image-update", "unsubscribed", "revoked"};
 
 struct DemoOptions {
   unsigned hosts = 2;

@@ -36,6 +36,8 @@ namespace {
 std::optional<std::string> state_after(const AuditEntry& e) {
   if (e.sm.empty()) return std::nullopt;
   if (e.action == "register_sm") return "virgin";
+  // Only transitions change a state; a revocation's reason, say, may hold any text.
+  if (e.action != "validate" && e.action != "left" && e.action != "unpair") return std::nullopt;
   const auto arrow = e.detail.find("-> ");
   if (arrow == std::string::npos) return std::nullopt;
   const auto start = arrow + 3;
