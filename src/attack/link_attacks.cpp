@@ -41,7 +41,57 @@ net::Task<std::optional<std::string>> tls_refusal(const std::vector<std::string>
   co_return std::nullopt;
 }
 
+// The world's TA as the real server, on loopback, logging into `log`.
+struct TaServer {
+  asio::io_context io;
+  std::vector<std::string> log;
+  std::unique_ptr<service::TaService> service;
+  net::HostPort at;
+};
+Result<std::unique_ptr<TaServer>> serve_ta(World& w) {
+  auto s = std::make_unique<TaServer>();
+  service::TaServiceConfig config;
+  DCAS_TRY_ASSIGN(ta_tls, service::tls_context(service::TlsSide::server, ta_key(), w.root, w.root));
+  config.tls = ta_tls;
+  s->service = std::make_unique<service::TaService>(
+      s->io, w.ta, config, [log = &s->log](std::string_view line) { log->emplace_back(line); });
+  DCAS_TRY_ASSIGN(bound, s->service->server().listen({"127.0.0.1", "0"}));
+  s->service->server().start();
+  s->at = {"127.0.0.1", std::to_string(bound.port())};
+  return s;
+}
+
 }  // namespace
+
+Result<Verdict> link_revoked_ap(wire::Profile profile) {
+  World w(profile);
+  w.store.revoke(Role::ap, w.ap.id().view(), w.crl_revoking(1, {w.ap_certificate}).der());
+  DCAS_TRY_ASSIGN(ap_tls, service::tls_context(service::TlsSide::client, ap_key(), w.ap_certificate, w.root));
+  DCAS_TRY_ASSIGN(server, serve_ta(w));
+  std::optional<Result<net::Frame>> answer;
+  asio::co_spawn(
+      server->io,
+      [&]() -> net::Task<void> {
+        auto link = co_await net::connect_tls(server->at, *ap_tls, {}, 5s);
+        if (link) {
+          (*link)->send(Frame{FrameKind::hello, 0, w.ap_certificate.der()});
+          answer = co_await (*link)->read(5s);
+          (*link)->close();
+        } else {
+          answer = std::unexpected(link.error());
+        }
+        server->service->server().stop();
+      },
+      asio::detached);
+  server->io.run_for(30s);
+  if (!answer || !*answer)
+    return fail(Errc::invalid_argument, "the link attack came to no verdict: no answer to the hello");
+  if ((*answer)->kind == FrameKind::welcome) return succeeded("the TA admits the link of a revoked AP");
+  auto why = net::parse_error_payload((*answer)->payload);
+  if ((*answer)->kind != FrameKind::error || !why)
+    return fail(Errc::invalid_argument, "the TA answered the hello with neither a welcome nor an error");
+  return refused(*why, "TA");
+}
 
 Result<Verdict> link_without_key(wire::Profile profile) {
   World w(profile);
@@ -55,16 +105,10 @@ Result<Verdict> link_without_key(wire::Profile profile) {
                                             validity, w.rng()));
   DCAS_TRY_ASSIGN(attacker_tls, service::tls_context(service::TlsSide::client, own_key, own_ap, w.root));
 
-  // The world's TA as the real server, on loopback.
-  asio::io_context io;
-  service::TaServiceConfig config;
-  DCAS_TRY_ASSIGN(ta_tls, service::tls_context(service::TlsSide::server, ta_key(), w.root, w.root));
-  config.tls = ta_tls;
-  std::vector<std::string> ta_log;
-  service::TaService ta(io, w.ta, config, [&](std::string_view line) { ta_log.emplace_back(line); });
-  DCAS_TRY_ASSIGN(bound, ta.server().listen({"127.0.0.1", "0"}));
-  ta.server().start();
-  const net::HostPort at{"127.0.0.1", std::to_string(bound.port())};
+  DCAS_TRY_ASSIGN(server, serve_ta(w));
+  auto& io = server->io;
+  const auto& ta_log = server->log;
+  const net::HostPort at = server->at;
 
   Attempt in_clear, forged;
   std::optional<Error> no_attempt;
@@ -87,7 +131,7 @@ Result<Verdict> link_without_key(wire::Profile profile) {
         // A refusal may reach the attacker's side before or after its handshake completes.
         if (!forged.welcomed) forged.refusal = co_await tls_refusal(ta_log, from);
         if (!tls && !forged.refusal) no_attempt = tls.error();
-        ta.server().stop();
+        server->service->server().stop();
       },
       asio::detached);
   io.run_for(30s);

@@ -600,6 +600,58 @@ Result<Verdict> downgrade(Profile p) {
   return succeeded("the TP started the other profile's handshake");
 }
 
+// ---- Revocation (docs/spec.md §18) ----
+
+// The operator revoked a paired SM while its host was away; the network's AP has not fetched the
+// CRL yet, so only the TA's store knows. The host comes back.
+Result<Verdict> revoked_sm_rejoins(Profile p) {
+  World w(p);
+  auto b = paired_box(w);
+  if (!w.established(*b)) return missing("paired box");
+  w.leave(*b, w.t0 + 10s);
+  w.store.revoke(Role::sm, sm_id(1).view(), w.crl_revoking(1, {b->sm->certificate()}).der());
+  const std::size_t before = w.net.failures.size();
+  w.power_up(*b, w.t0 + 20s);
+  if (w.established(*b)) return succeeded("the TA validated a revoked SM: new CW keys");
+  auto f = w.failure_since(before);
+  return f ? refused(*f) : missing("failure");
+}
+
+// A modified SM ignores the CRL that revokes it and goes on sending control words; the TP, a
+// genuine chip, reads the CRL the host hands it from the same announcement.
+Result<Verdict> revoked_sm_keeps_sending(Profile p) {
+  World w(p);
+  auto b = paired_box(w);
+  if (!w.established(*b)) return missing("paired box");
+  const auto crl = w.crl_revoking(1, {b->sm->certificate()});
+  (void)b->tp->update_crl(crl.der());  // the SM never looks at it
+  const auto d = w.send_cws(*b, sample_cws(9), w.t0 + 5s);
+  if (!d.refused) return succeeded("the TP installed control words from a revoked SM");
+  return refused(*d.refused, "TP");
+}
+
+// The SM holds CRL 2, which revokes its TP; the attacker's box (whose revoked TP ignores CRLs)
+// replays an announcement the AP signed when CRL 1 (which does not) was current, so that the SM
+// pairs with the revoked TP again.
+Result<Verdict> crl_rollback(Profile p) {
+  World w(p);
+  auto b = w.box(1, 1);
+  w.ap.update_crl(w.crl_revoking(1, {}).der(), w.t0);
+  const Bytes old_announce = w.ap.security_announce(Bytes(8, 'N'), 0).value();
+  w.ap.update_crl(w.crl_revoking(2, {b->tp->certificate()}).der(), w.t0);
+  // CRL 2 reaches the SM alone: the attacker's host keeps it from the TP and drops the SM's answer.
+  (void)b->sm->receive(Role::ap, w.ap.security_announce(Bytes(8, 'N'), 0).value(), w.t0);
+  if (b->sm->crl_number() != std::optional<std::uint64_t>(2)) return missing("CRL 2 at the SM");
+  const std::size_t before = w.net.failures.size();
+  protocol::Output replay;
+  replay.send(Role::sm, old_announce, b->session);
+  w.net.run(*b, Role::ap, std::move(replay), w.t0 + 5s);
+  w.power_up(*b, w.t0 + 10s);
+  if (w.established(*b)) return succeeded("the old CRL replaced the newer one: the SM paired with a revoked TP");
+  auto f = w.failure_since(before);
+  return f ? refused(*f) : missing("failure");
+}
+
 constexpr Expected wins{true, Errc::ok, ""};
 constexpr Expected by(Errc e, std::string_view role) { return {false, e, role}; }
 
@@ -673,6 +725,17 @@ const std::vector<Scenario>& scenarios() {
        by(E::cw_replayed, "TP"), by(E::cw_replayed, "TP"), [](Profile p) { return cw_replay(p, true); }},
       {"downgrade", "Profiles: a device runs one handshake only", "the bus; the other profile's messages",
        by(E::profile_mismatch, "TP"), by(E::profile_mismatch, "TP"), downgrade},
+      {"revoked-sm-rejoins", "Revocation (our design): a revoked SM gets no new CW keys",
+       "a revoked SM in its own box, before the AP has the CRL", by(E::cert_revoked, "TA"), by(E::cert_revoked, "TA"),
+       revoked_sm_rejoins},
+      {"revoked-sm-keeps-sending", "Revocation: a revoked SM's control words stop at the next announcement",
+       "a revoked SM modified to ignore the CRL", by(E::cert_revoked, "TP"), by(E::cert_revoked, "TP"),
+       revoked_sm_keeps_sending},
+      {"crl-rollback", "Revocation: an older CRL never replaces a newer one",
+       "an announcement recorded when an older CRL was current", by(E::cert_revoked, "SM"), by(E::cert_revoked, "SM"),
+       crl_rollback},
+      {"link-revoked-ap", "Revocation: the TA admits no revoked AP", "a revoked AP's key and certificate",
+       by(E::cert_revoked, "TA"), by(E::cert_revoked, "TA"), link_revoked_ap},
   };
   return all;
 }

@@ -75,6 +75,12 @@ pki::Certificate World::tp_certificate(int n) {
       .value();
 }
 
+pki::Crl World::crl_revoking(std::uint64_t number, const std::vector<pki::Certificate>& revoked) const {
+  std::vector<pki::RevokedCertificate> entries;
+  for (const auto& c : revoked) entries.push_back({c.serial(), t0});
+  return pki::make_crl(ta_key(), root, number, entries, t0, t0 + std::chrono::days(7)).value();
+}
+
 std::unique_ptr<protocol::InProcessHost> World::box(int sm, int tp) {
   if (!store.find_sm(sm_id(sm)).value()) {
     protocol::SmSecrets ki{ta_rng_.bytes(16).value(), ta_rng_.bytes(16).value(), ta_rng_.bytes(16).value()};

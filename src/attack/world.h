@@ -8,6 +8,7 @@
 
 #include "attack/attack.h"
 #include "pki/authority.h"
+#include "pki/crl.h"
 #include "protocol/cw_channel.h"
 #include "protocol/in_process.h"
 #include "protocol/pairing.h"
@@ -85,6 +86,8 @@ class World {
   std::optional<protocol::Failure> failure_since(std::size_t from = 0) const;
 
   crypto::RandomSource& rng() { return rng_; }
+  // CRL number `number` of the world's TA, revoking these certificates (docs/spec.md §18).
+  pki::Crl crl_revoking(std::uint64_t number, const std::vector<pki::Certificate>& revoked) const;
 
  private:
   std::vector<std::unique_ptr<crypto::SeededRandom>> device_rngs_;

@@ -89,8 +89,9 @@ Output TransportProcessor::update_crl(ByteView der) {
   opener_.reset();
   installed_ = ControlWords{};
   out.event(events::CwChannelRevoked{role, device, crl_->number()});
-  stop(out, {Errc::cert_revoked,
-             fmt::format("{} {} is revoked (CRL {}): no more control words", role, device, crl_->number())});
+  revoked_channel_ = Error{Errc::cert_revoked, fmt::format("{} {} is revoked (CRL {}): no more control words", role,
+                                                           device, crl_->number())};
+  stop(out, *revoked_channel_);
   return out;
 }
 
@@ -129,6 +130,7 @@ Output TransportProcessor::receive(ByteView bytes, TimePoint now) {
   const auto t = static_cast<MessageType>(*type);
   if (!accepts(t)) {
     Error e{Errc::unexpected_message, fmt::format("{} in state {}", wire::type_name(t), state_name(state_))};
+    if (t == MessageType::control_word && revoked_channel_) e = *revoked_channel_;  // why there are no keys
     if (mid_handshake)
       stop(out, std::move(e));
     else
@@ -193,6 +195,7 @@ Result<void> TransportProcessor::install_keys(ByteView cwek, ByteView hmac_key) 
   installed_ = ControlWords{};
   channel_sm_ = sm_id_;
   channel_sm_serial_ = run_sm_serial_;
+  revoked_channel_.reset();
   return {};
 }
 

@@ -98,6 +98,7 @@ class TransportProcessor {
   Bytes run_sm_serial_;          // Cert(SM) of the current run
   SmId channel_sm_{};            // the SM whose run installed the CW keys, and its certificate
   Bytes channel_sm_serial_;
+  std::optional<Error> revoked_channel_;  // the CW keys were erased for a revocation: why
 };
 
 }  // namespace dcas::protocol

@@ -21,16 +21,34 @@ Result<ApId> TrustedAuthority::register_ap(const pki::Certificate& certificate, 
   ApId id;
   id.bytes = ap.id;
   std::unique_lock lock(aps_mutex_);
-  aps_.insert_or_assign(id, ap.public_key);
+  aps_.insert_or_assign(id, RegisteredAp{ap.public_key, certificate.serial()});
+  revoked_aps_.erase(id);  // a certificate the current CRL does not list
   return id;
+}
+
+Result<Bytes> TrustedAuthority::current_crl() {
+  DCAS_TRY_ASSIGN(der, store_.current_crl());
+  std::unique_lock lock(aps_mutex_);
+  if (der.empty() || der == crl_der_) return der;
+  DCAS_TRY_ASSIGN(crl, pki::Crl::verified(der, identity_.ta_root));
+  for (auto it = aps_.begin(); it != aps_.end();)
+    if (crl.revokes(it->second.serial)) {
+      revoked_aps_.insert(it->first);
+      it = aps_.erase(it);
+    } else {
+      ++it;
+    }
+  crl_der_ = der;
+  return der;
 }
 
 Result<crypto::RsaPublicKey> TrustedAuthority::ap_key(ByteView ap_id) const {
   DCAS_TRY_ASSIGN(id, ApId::from_bytes(ap_id));
   std::shared_lock lock(aps_mutex_);
+  if (revoked_aps_.contains(id)) return fail(Errc::cert_revoked, "AP " + id.hex() + " is revoked");
   auto it = aps_.find(id);
   if (it == aps_.end()) return fail(Errc::unknown_device, "AP " + id.hex() + " is not registered with this TA");
-  return it->second;
+  return it->second.key;
 }
 
 Result<void> TrustedAuthority::take_ap_time(const ApId& ap, std::uint64_t issued_at, TimePoint now) {

@@ -38,8 +38,10 @@ class TrustedAuthority {
   // Admits an AP whose TA-issued certificate verifies and is not on the operator's CRL; returns its
   // ID. Errors: cert_* (cert_revoked), crl_invalid, the store's.
   Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
-  // The operator's current CRL (DER), for the APs (docs/spec.md §18); empty before the first.
-  Result<Bytes> current_crl() { return store_.current_crl(); }
+  // The operator's current CRL (DER), for the APs (docs/spec.md §18); empty before the first. A
+  // registered AP it revokes is dropped: its requests are refused from then on (cert_revoked).
+  // Errors: the store's, crl_invalid.
+  Result<Bytes> current_crl();
 
   // A message from an AP on `session`: KeyRequest (AP->TA), answered on the same session, or
   // HostPresence. Safe to call from several threads at once when the store and the RandomSource
@@ -71,7 +73,13 @@ class TrustedAuthority {
   pki::CertificateCache certificates_{1024};
   Result<pki::VerifiedDevice> verify_certificate(ByteView der, Role role, TimePoint now);
   mutable std::shared_mutex aps_mutex_;
-  std::map<ApId, crypto::RsaPublicKey> aps_;
+  struct RegisteredAp {
+    crypto::RsaPublicKey key;
+    Bytes serial;  // of its certificate, for the CRL
+  };
+  std::map<ApId, RegisteredAp> aps_;
+  std::set<ApId> revoked_aps_;
+  Bytes crl_der_;  // the last CRL applied to aps_
   std::mutex seen_mutex_;
   std::map<ApId, std::set<std::uint64_t>> seen_;  // per AP, the times taken within the window
 };
