@@ -4,6 +4,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "common/files.h"
 #include "test_support.h"
 
 namespace dcas {
@@ -58,28 +59,11 @@ TEST(Cli, BadArgumentsFailWithOneLineNamingTheProblem) {
 }
 
 TEST(Cli, EverySubcommandHasHelp) {
-  for (const char* cmd : {"",
-                          "selftest",
-                          "crypto",
-                          "crypto prf",
-                          "crypto kpk",
-                          "crypto cwek",
-                          "crypto hmac-key",
-                          "ta",
-                          "ta init",
-                          "ta issue",
-                          "ta revoke",
-                          "ta crl",
-                          "cert",
-                          "cert show",
-                          "bench",
-                          "bench crypto",
-                          "bench protocol",
-                          "bench cw",
-                          "bench descramble",
-                          "demo",
-                          "scramble",
-                          "descramble"}) {
+  for (const char* cmd :
+       {"",          "selftest",  "crypto",       "crypto prf",     "crypto kpk", "crypto cwek",      "crypto hmac-key",
+        "ta",        "ta init",   "ta issue",     "ta revoke",      "ta crl",     "ta renew",         "cert",
+        "cert show", "bench",     "bench crypto", "bench protocol", "bench cw",   "bench descramble", "demo",
+        "scramble",  "descramble"}) {
     const auto r = run_dcas(std::string(cmd) + " --help");
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
@@ -180,6 +164,52 @@ TEST(Cli, TaRevokeIssuesACrlThatOpensslVerifies) {
   check("0x03");
   // A revoked device gets no new certificate.
   EXPECT_EQ(run_dcas("ta issue sm --id 5300000000000007 --out " + (dir / "again").string() + ta).status, 1);
+  fs::remove_all(dir);
+}
+
+// Renewal: a new certificate for the same device (same key unless --new-key), its pairing state
+// kept; ta list --expiring shows what needs it.
+TEST(Cli, TaRenewIssuesANewCertificateForTheSameDevice) {
+  namespace fs = std::filesystem;
+  const auto dir = fs::temp_directory_path() / ("dcas-cli-renew-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const std::string ta = " --ta " + (dir / "ta").string();
+  ASSERT_EQ(run_dcas("ta init " + (dir / "ta").string()).status, 0);
+  ASSERT_EQ(run_dcas("ta issue sm --id 5300000000000007 --days 10" + ta).status, 0);
+  ASSERT_EQ(run_dcas("ta issue tp --id 5400000000000007 --days 400" + ta).status, 0);
+  ASSERT_EQ(run_dcas("ta unpair 5300000000000007 --reason test" + ta).status, 0);  // an audited state change
+  const auto expiring = nlohmann::json::parse(run_dcas("ta list --expiring 30 --json" + ta).out);
+  ASSERT_EQ(expiring.size(), 1u) << expiring.dump();
+  EXPECT_EQ(expiring[0].at("id"), "5300000000000007");
+  EXPECT_EQ(expiring[0].at("role"), "sm");
+  EXPECT_GE(expiring[0].at("days_left").get<int>(), 9);
+
+  const fs::path device = dir / "ta" / "issued" / "sm-5300000000000007";
+  const auto key_before = read_text_file(device / "key.pem").value();
+  const auto serial_before = nlohmann::json::parse(run_dcas("cert show --json " + (device / "cert.pem").string()).out)
+                                 .at("serial")
+                                 .get<std::string>();
+  const auto renewed = run_dcas("ta renew sm 5300000000000007 --days 365 --json" + ta);
+  ASSERT_EQ(renewed.status, 0) << renewed.err;
+  const auto shown = nlohmann::json::parse(run_dcas("cert show --json " + (device / "cert.pem").string()).out);
+  EXPECT_NE(shown.at("serial"), serial_before);
+  EXPECT_EQ(shown.at("id"), "5300000000000007");
+  EXPECT_EQ(read_text_file(device / "key.pem").value(), key_before);  // the same key, certified again
+  EXPECT_EQ(run_dcas("ta list --expiring 30 --json" + ta).out, "[]\n");
+  EXPECT_EQ(nlohmann::json::parse(run_dcas("ta show 5300000000000007 --json" + ta).out).at("state"), "virgin");
+  EXPECT_EQ(run_dcas("ta check" + ta).status, 0);
+  const std::string verify = "openssl verify -CAfile " + (dir / "ta" / "ta.crt").string() + " " +
+                             (device / "cert.pem").string() + " >/dev/null 2>&1";
+  EXPECT_EQ(std::system(verify.c_str()), 0);
+
+  ASSERT_EQ(run_dcas("ta renew sm 5300000000000007 --new-key" + ta).status, 0);
+  EXPECT_NE(read_text_file(device / "key.pem").value(), key_before);
+  EXPECT_EQ(run_dcas("ta renew sm 5300000000000099" + ta).status, 1);  // not_found
+  EXPECT_EQ(run_dcas("ta renew sm 53" + ta).status, 2);                // bad usage
+  ASSERT_EQ(run_dcas("ta revoke tp 5400000000000007 --reason lost" + ta).status, 0);
+  const auto refused = run_dcas("ta renew tp 5400000000000007" + ta);
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.err.find("cert_revoked"), std::string::npos) << refused.err;
   fs::remove_all(dir);
 }
 

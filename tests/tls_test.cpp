@@ -107,6 +107,47 @@ TEST(Tls, AClientThatDoesNotTrustTheServersRootRefusesIt) {
   EXPECT_EQ(loop.client_side.error().code, Errc::net_tls) << loop.client_side.error().message();
 }
 
+// An expired certificate is cert_expired on the link as everywhere (spec §7): at the side that
+// verified it, and at the side whose certificate the peer's alert refused.
+TEST(Tls, AnExpiredApCertificateIsRefusedAsExpiredOnBothSides) {
+  Identities id;
+  const auto now = std::chrono::system_clock::now();
+  const auto expired = test::issue(Role::ap, "4100000000000001", "ap1", {now - 48h, now - 24h});
+  auto server = service::tls_context(service::TlsSide::server, id.ta, id.root, id.root).value();
+  auto client = service::tls_context(service::TlsSide::client, id.ap, expired, id.root).value();
+  TlsLoopback loop;
+  loop.run(*server, *client);
+  ASSERT_FALSE(loop.server_side.has_value());
+  EXPECT_EQ(loop.server_side.error().code, Errc::cert_expired) << loop.server_side.error().message();
+  // TLS 1.3: the client's handshake may complete before the server's alert; its first read has it.
+  Error client_error = loop.client_side ? Error{} : loop.client_side.error();
+  if (loop.client_side) {
+    loop.io.restart();
+    asio::co_spawn(
+        loop.io,
+        [&]() -> net::Task<void> {
+          auto got = co_await (*loop.client_side)->read(5000ms);
+          client_error = got ? Error{Errc::ok, "a frame"} : got.error();
+          loop.io.stop();
+        },
+        asio::detached);
+    loop.io.run_for(5s);
+  }
+  EXPECT_EQ(client_error.code, Errc::cert_expired) << client_error.message();
+}
+
+TEST(Tls, AnExpiredTaCertificateIsRefusedAsExpiredByTheAp) {
+  Identities id;
+  const auto now = std::chrono::system_clock::now();
+  const auto old_root = pki::make_root(id.ta, "DCAS Test TA", {now - 48h, now - 24h}, test::test_rng()).value();
+  auto server = service::tls_context(service::TlsSide::server, id.ta, old_root, id.root).value();
+  auto client = service::tls_context(service::TlsSide::client, id.ap, id.ap_cert, old_root).value();
+  TlsLoopback loop;
+  loop.run(*server, *client);
+  ASSERT_FALSE(loop.client_side.has_value());
+  EXPECT_EQ(loop.client_side.error().code, Errc::cert_expired) << loop.client_side.error().message();
+}
+
 TEST(Tls, AKeyThatIsNotTheCertificatesIsRefusedBeforeAnyHandshake) {
   Identities id;
   auto ctx = service::tls_context(service::TlsSide::client, id.foreign, id.ap_cert, id.root);

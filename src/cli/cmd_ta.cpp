@@ -8,6 +8,7 @@
 #include "provisioning/device_files.h"
 #include "store/operator_key.h"
 #include "store/operator_store.h"
+#include "store/records.h"
 
 namespace dcas::cli {
 
@@ -26,6 +27,8 @@ struct TaArgs {
   bool json = false;
   std::string state, reason, device;
   int crl_days = 30;
+  int expiring = -1;  // ta list --expiring DAYS
+  bool new_key = false;
   std::string db;  // --db: sqlite:PATH or postgresql://...; empty: TA_DIR/ta.sqlite
 };
 
@@ -88,6 +91,76 @@ void run_revoke() {
   if (!file) return report_error("ta revoke", file.error());
   if (!a.json) fmt::print("{} {} revoked (audited)\n", role_name(*role), to_hex(*id));
   print_crl(*crl, *file);
+}
+
+// A new certificate for a device on record: same role and ID, a new validity and serial, the same
+// key or (--new-key) a new one. The store's records (an SM's Ki and pairing state) do not change.
+void run_renew() {
+  auto& a = args();
+  const auto role = role_from_name(a.role);
+  if (!role || *role == Role::ta)
+    return report_error("ta renew", {Errc::invalid_argument, "role must be sm, tp or ap"});
+  auto id = from_hex_exact(a.device, device_id_size, "ID");
+  if (!id) return report_error("ta renew", id.error());
+  auto ta = provisioning::load_ta_directory(a.ta_dir);
+  if (!ta) return report_error("ta renew", ta.error());
+  auto db = store::open_store(a.db, a.ta_dir);
+  if (!db) return report_error("ta renew", db.error());
+  auto on_record = (*db)->certificates();
+  if (!on_record) return report_error("ta renew", on_record.error());
+  const store::IssuedCertificate* latest = nullptr;  // ordered by expiry: the last one of the device
+  for (const auto& c : *on_record)
+    if (c.role == *role && c.device_id == *id) latest = &c;
+  if (!latest)
+    return report_error("ta renew", {Errc::not_found,
+                                     fmt::format("no certificate on record for {} {}", role_name(*role), to_hex(*id))});
+  if (latest->revoked_at)
+    return report_error("ta renew", {Errc::cert_revoked, fmt::format("{} {} is revoked: it gets no new certificate",
+                                                                     role_name(*role), to_hex(*id))});
+  const std::filesystem::path dir =
+      a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" / fmt::format("{}-{}", role_name(*role), to_hex(*id))
+                    : std::filesystem::path(a.out);
+  auto renewed = provisioning::renew_device_files(
+      *ta, *role, *id, latest->der, dir, a.days, a.new_key, crypto::system_random(), [&](const pki::Certificate& cert) {
+        return (*db)->record_certificate(issued_record(*role, *id, cert), std::chrono::system_clock::now());
+      });
+  if (!renewed) return report_error("ta renew", renewed.error());
+  if (a.json) return print_json(device_json(*renewed));
+  const auto days_valid = std::chrono::duration_cast<std::chrono::hours>(renewed->certificate.not_after() -
+                                                                         std::chrono::system_clock::now())
+                              .count() /
+                          24;
+  fmt::print("renewed {} {}\n  directory    {}\n  serial       {}\n  valid for    {} days\n", role_name(*role),
+             to_hex(*id), renewed->directory.string(), renewed->certificate.serial_hex(), days_valid);
+}
+
+// ta list --expiring DAYS: the latest certificate of each device that is not revoked and expires
+// within DAYS (or has expired).
+void run_expiring() {
+  auto& a = args();
+  auto db = store::open_store(a.db, a.ta_dir);
+  if (!db) return report_error("ta list", db.error());
+  auto on_record = (*db)->certificates();
+  if (!on_record) return report_error("ta list", on_record.error());
+  std::map<std::pair<Role, Bytes>, const store::IssuedCertificate*> latest;
+  for (const auto& c : *on_record) latest[{c.role, c.device_id}] = &c;  // ordered by expiry
+  const auto now = std::chrono::system_clock::now();
+  const auto horizon = now + std::chrono::days(a.expiring);
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [device, c] : latest) {
+    if (c->revoked_at || c->not_after > horizon) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::hours>(c->not_after - now).count();
+    out.push_back({{"role", role_name(c->role)},
+                   {"id", to_hex(c->device_id)},
+                   {"serial", to_hex(c->serial)},
+                   {"not_after_ms", store::to_ms(c->not_after)},
+                   {"days_left", left >= 0 ? left / 24 : -((-left + 23) / 24)}});
+  }
+  if (a.json) return print_json(out);
+  for (const auto& r : out)
+    fmt::print("{} {}  serial {}  {}\n", r["role"].get<std::string>(), r["id"].get<std::string>(),
+               r["serial"].get<std::string>(),
+               r["days_left"].get<long>() < 0 ? "expired" : fmt::format("{} day(s) left", r["days_left"].get<long>()));
 }
 
 // The current CRL to a file, or (--issue) the next one: the same entries, a new number and validity.
@@ -216,6 +289,11 @@ nlohmann::json sm_json(const store::SmSummary& r) {
 
 void run_list(bool one) {
   auto& a = args();
+  if (!one && a.expiring >= 0) {
+    if (!a.state.empty())
+      return report_error("ta list", {Errc::invalid_argument, "--expiring lists certificates: it excludes --state"});
+    return run_expiring();
+  }
   const std::string_view command = one ? "ta show" : "ta list";
   std::optional<protocol::PairingState> state;
   if (!a.state.empty()) {
@@ -321,6 +399,9 @@ void add_ta(CLI::App& app) {
       ->check(CLI::IsMember({"virgin", "auth-paired", "paired-only"}));
   list->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
   list->add_option("--db", a.db, db_help);
+  list->add_option("--expiring", a.expiring,
+                   "List instead the certificates that expire within DAYS (the latest of each device, unrevoked)")
+      ->check(CLI::Range(0, 36500));
   list->add_flag("--json", a.json, "Print as JSON");
   list->callback([] { run_list(false); });
 
@@ -358,6 +439,18 @@ void add_ta(CLI::App& app) {
       ->capture_default_str();
   revoke->add_flag("--json", a.json, "Print the result as JSON");
   revoke->callback(run_revoke);
+
+  auto* renew = ta->add_subcommand(
+      "renew", "Issue a device a new certificate (same ID, new validity; its pairing state is kept), audited");
+  renew->add_option("ROLE", a.role, "sm, tp or ap")->required()->check(CLI::IsMember({"sm", "tp", "ap"}));
+  renew->add_option("ID", a.device, "16 hex digits")->required();
+  renew->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();
+  renew->add_option("--db", a.db, db_help);
+  renew->add_option("--out", a.out, "The device directory to update (default: TA_DIR/issued/ROLE-ID)");
+  renew->add_option("--days", a.days, "Validity in days")->check(CLI::Range(1, 36500))->capture_default_str();
+  renew->add_flag("--new-key", a.new_key, "Generate a new key pair (key.pem) instead of certifying the same key");
+  renew->add_flag("--json", a.json, "Print the renewed device as JSON");
+  renew->callback(run_renew);
 
   auto* crl = ta->add_subcommand("crl", "Write the current CRL (PEM), or issue the next one with --issue");
   crl->add_option("--ta", a.ta_dir, "TA directory")->capture_default_str();

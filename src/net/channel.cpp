@@ -1,6 +1,7 @@
 #include "net/channel.h"
 
 #include <fmt/format.h>
+#include <openssl/err.h>
 
 #include <asio/experimental/awaitable_operators.hpp>
 
@@ -73,6 +74,17 @@ Bytes Channel::peer_certificate() const {
   return der;
 }
 
+namespace {
+// The peer's TLS alert "certificate expired": it refused this side's certificate (in TLS 1.3 a
+// client learns it on its first read, after its own handshake completed).
+std::optional<Error> refused_as_expired(const asio::error_code& ec) {
+  if (ec.category() == asio::error::get_ssl_category() &&
+      ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED)
+    return Error{Errc::cert_expired, "the peer refused this side's certificate: expired"};
+  return std::nullopt;
+}
+}  // namespace
+
 Task<Result<void>> Channel::read_exact(std::span<std::uint8_t> buffer, Millis timeout) {
   read_timer_.expires_after(timeout);
   auto read = std::visit(
@@ -86,6 +98,7 @@ Task<Result<void>> Channel::read_exact(std::span<std::uint8_t> buffer, Millis ti
   const auto [ec, n] = std::get<0>(r);
   if (ec == asio::error::eof || ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated)
     co_return fail(Errc::net_closed, fmt::format("{} closed the connection", peer_));
+  if (auto refused = refused_as_expired(ec)) co_return std::unexpected(*refused);
   if (ec) co_return fail(Errc::net_io, fmt::format("reading from {}: {}", peer_, ec.message()));
   co_return Result<void>{};
 }
@@ -220,6 +233,18 @@ Task<Result<std::shared_ptr<Channel>>> connect(const HostPort& to, Limits limits
 }
 
 namespace {
+// A certificate outside its validity is cert_expired / cert_not_yet_valid wherever it is refused
+// (spec §7), whether this side's verification refused the peer's or the peer's alert says it
+// refused ours; every other failure is net_tls.
+Error handshake_error(TlsStream& stream, const asio::error_code& ec) {
+  const long verified = SSL_get_verify_result(stream.native_handle());
+  if (verified == X509_V_ERR_CERT_HAS_EXPIRED) return {Errc::cert_expired, "the peer's certificate has expired"};
+  if (verified == X509_V_ERR_CERT_NOT_YET_VALID)
+    return {Errc::cert_not_yet_valid, "the peer's certificate is not yet valid"};
+  if (auto refused = refused_as_expired(ec)) return *refused;
+  return {Errc::net_tls, fmt::format("TLS handshake failed: {}", ec.message())};
+}
+
 Task<Result<std::shared_ptr<Channel>>> handshake(tcp::socket socket, asio::ssl::context& tls,
                                                  asio::ssl::stream_base::handshake_type side, Limits limits,
                                                  Millis timeout) {
@@ -228,8 +253,7 @@ Task<Result<std::shared_ptr<Channel>>> handshake(tcp::socket socket, asio::ssl::
   auto r =
       co_await (stream.async_handshake(side, as_tuple(use_awaitable)) || timer.async_wait(as_tuple(use_awaitable)));
   if (r.index() == 1) co_return fail(Errc::net_timeout, fmt::format("TLS handshake took over {} ms", timeout.count()));
-  if (const auto [ec] = std::get<0>(r); ec)
-    co_return fail(Errc::net_tls, fmt::format("TLS handshake failed: {}", ec.message()));
+  if (const auto [ec] = std::get<0>(r); ec) co_return std::unexpected(handshake_error(stream, ec));
   co_return Channel::start(std::move(stream), limits);
 }
 }  // namespace

@@ -81,6 +81,35 @@ Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::op
   return IssuedDevice{role, device_id, dir, cert};
 }
 
+Result<IssuedDevice> renew_device_files(const TaIdentity& ta, Role role, ByteView id, ByteView current,
+                                        const fs::path& directory, int days, bool new_key, crypto::RandomSource& rng,
+                                        const std::function<Result<void>(const Certificate&)>& record) {
+  if (id.size() != device_id_size) return fail(Errc::bad_length, "device ID must be 8 bytes");
+  DCAS_TRY_ASSIGN(old_cert, Certificate::from_der(current));
+  std::optional<crypto::RsaPrivateKey> fresh;
+  if (new_key) {
+    DCAS_TRY_ASSIGN(generated, crypto::RsaPrivateKey::generate(2048));
+    fresh.emplace(std::move(generated));
+  } else if (fs::exists(directory / "key.pem")) {
+    // The key the device holds must be the one certified again.
+    DCAS_TRY_ASSIGN(held, crypto::RsaPrivateKey::load_pem_file(directory / "key.pem"));
+    if (held.public_key().to_der() != old_cert.public_key_der())
+      return fail(Errc::invalid_argument,
+                  fmt::format("{} is not the key of the certificate on record", (directory / "key.pem").string()));
+  }
+  DCAS_TRY_ASSIGN(old_key, old_cert.public_key());
+  const crypto::RsaPublicKey subject = fresh ? fresh->public_key() : old_key;
+  DCAS_TRY_ASSIGN(cert, issue_device(ta.key, ta.certificate, role, id, subject, Validity::starting_now(days), rng));
+  DCAS_TRY(record(cert));
+  DCAS_TRY(make_private_dir(directory, false));
+  if (fresh) DCAS_TRY(fresh->save_pem_file(directory / "key.pem"));
+  DCAS_TRY(cert.save_pem_file(directory / "cert.pem"));
+  DCAS_TRY(ta.certificate.save_pem_file(directory / "ta.crt"));
+  std::array<std::uint8_t, device_id_size> device_id{};
+  std::copy(id.begin(), id.end(), device_id.begin());
+  return IssuedDevice{role, device_id, directory, cert};
+}
+
 Result<protocol::SmSecrets> load_ki_file(const fs::path& path) {
   DCAS_TRY_ASSIGN(text, read_text_file(path));
   auto records = parse_records(text);

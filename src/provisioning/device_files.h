@@ -10,6 +10,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 
 #include "common/ids.h"
@@ -49,6 +50,17 @@ struct IssuedDevice {
 // `id` defaults to 8 random bytes. Errors: io_error (the device directory exists), crypto_failure.
 Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
                                         const std::filesystem::path& out_root, int days, crypto::RandomSource& rng);
+
+// Renews a device (docs/spec.md §18.6): a new certificate for the same role and ID, valid `days`
+// from now, for the key of `current` (its certificate on record, DER) or, with `new_key`, a new
+// RSA-2048 key. `record` keeps it on record (the TA's store) before any file is written; then
+// cert.pem (and key.pem for a new key) are replaced in `directory` (created, 0700, if missing).
+// Errors: cert_invalid, invalid_argument (directory's key.pem is not the certified key), `record`'s,
+// io_error, crypto_failure.
+Result<IssuedDevice> renew_device_files(const TaIdentity& ta, Role role, ByteView id, ByteView current,
+                                        const std::filesystem::path& directory, int days, bool new_key,
+                                        crypto::RandomSource& rng,
+                                        const std::function<Result<void>(const Certificate&)>& record);
 
 // A device's identity from its directory: key.pem, cert.pem and ta.crt.
 // Errors: io_error, pem_invalid, key_invalid, cert_invalid.
