@@ -394,8 +394,15 @@ struct BroadcastTest : DownloadTest {
     const auto until = static_cast<std::uint64_t>(protocol::to_unix_ms(std::chrono::system_clock::now()) / 1000 + 3600);
     return protocol::seal_emm(ca, sm, {7, until}, product_key, rng).value();
   }
+  // One product key (epoch 1), EMMs carrying it.
+  headend::ProductKeys keys() const { return {{1, SecureBytes(product_key.begin(), product_key.end())}, std::nullopt}; }
+  static std::vector<headend::SealedEmm> of_epoch_1(std::vector<Bytes> emms) {
+    std::vector<headend::SealedEmm> out;
+    for (auto& e : emms) out.push_back({1, std::move(e)});
+    return out;
+  }
   Bytes scramble(std::vector<Bytes> emms, headend::BroadcastStats* stats = nullptr) {
-    auto b = headend::Broadcaster::create(config, product_key, std::move(emms), rng).value();
+    auto b = headend::Broadcaster::create(config, keys(), of_epoch_1(std::move(emms)), rng).value();
     const Bytes in = read_file_bytes(source);
     Bytes out;
     // In uneven chunks, as a file is read.
@@ -480,7 +487,7 @@ TEST_F(BroadcastTest, APcrThatGoesBackwardsDoesNotFreezeTheControlWords) {
   twice.insert(twice.end(), once.begin(), once.end());
   const auto looped = temp("looped-source.ts");
   write_file_bytes(looped, twice);
-  auto b = headend::Broadcaster::create(config, product_key, {emm_for(h->sm->id(), view(ca_key))}, rng).value();
+  auto b = headend::Broadcaster::create(config, keys(), of_epoch_1({emm_for(h->sm->id(), view(ca_key))}), rng).value();
   Bytes scrambled;
   ASSERT_TRUE(b.process(twice, scrambled));
   EXPECT_GE(b.stats().crypto_periods, 7u);  // about 4 per pass of the 4 s source

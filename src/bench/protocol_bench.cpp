@@ -285,7 +285,9 @@ struct ReceiverFixture {
       const auto emm = seal_emm(view(ca_key), host->sm->id(), {1, ~std::uint64_t{0} >> 1}, product_key, f.rng).value();
       headend::BroadcastConfig config;
       config.crypto_period = std::chrono::seconds(1);
-      auto b = headend::Broadcaster::create(config, product_key, {emm}, f.rng).value();
+      auto b = headend::Broadcaster::create(config, {{1, SecureBytes(product_key.begin(), product_key.end())}, {}},
+                                            {{1, emm}}, f.rng)
+                   .value();
       b.process(clear, broadcasts[i]).value();
     }
   }

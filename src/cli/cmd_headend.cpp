@@ -45,6 +45,7 @@ struct HeadendArgs {
   std::uint16_t ca_system_id = headend::BroadcastConfig{}.ca_system_id;
   std::uint16_t ecm_pid = headend::BroadcastConfig{}.ecm_pid, emm_pid = headend::BroadcastConfig{}.emm_pid;
   bool all = false, json = false;
+  std::uint64_t rekey_after = headend::BroadcastConfig{}.rekey_after;
 };
 
 HeadendArgs& args() {
@@ -68,6 +69,21 @@ Result<void> init() {
   return {};
 }
 
+std::string rekey_note(std::uint64_t product, std::uint64_t epoch) {
+  return fmt::format(
+      "product {} key epoch {} issued: the next broadcast sends it to the subscribers and switches "
+      "its ECMs to it after {} crypto period(s)",
+      product, epoch, headend::BroadcastConfig{}.rekey_after);
+}
+
+Result<void> rekey() {
+  auto& a = args();
+  DCAS_TRY_ASSIGN(store, open_headend());
+  DCAS_TRY_ASSIGN(next, store->rekey_product(a.product, crypto::system_random(), now()));
+  fmt::print("{}\n", rekey_note(a.product, next.epoch));
+  return {};
+}
+
 Result<void> add_product() {
   auto& a = args();
   DCAS_TRY_ASSIGN(store, open_headend());
@@ -83,7 +99,9 @@ Result<void> subscribe(bool add) {
   if (!add) {
     DCAS_TRY_ASSIGN(removed, store->unsubscribe(sm, a.product));
     if (!removed) return fail(Errc::not_found, fmt::format("SM {} has no subscription to product {}", a.sm, a.product));
-    fmt::print("SM {} unsubscribed from product {}\n", sm.hex(), a.product);
+    // The SM still holds the product key: a new one, which its EMMs will never carry.
+    DCAS_TRY_ASSIGN(next, store->rekey_product(a.product, crypto::system_random(), now()));
+    fmt::print("SM {} unsubscribed from product {}; {}\n", sm.hex(), a.product, rekey_note(a.product, next.epoch));
     return {};
   }
   const auto until = protocol::to_unix_ms(now()) / 1000 + static_cast<std::uint64_t>(a.days * 86400);
@@ -156,22 +174,27 @@ Result<void> show() {
 }
 
 // The EMMs of every current subscriber to the product that has downloaded an image (and so has a
-// CA key) on this network.
-Result<std::vector<Bytes>> subscriber_emms(headend::HeadendStore& store, std::uint64_t product, ByteView product_key,
-                                           std::vector<std::string>& skipped) {
+// CA key) on this network: one for the key in use and, after a rekeying, one for the next key.
+Result<std::vector<headend::SealedEmm>> subscriber_emms(headend::HeadendStore& store, std::uint64_t product,
+                                                        const headend::ProductKeys& keys, std::size_t& subscribers,
+                                                        std::vector<std::string>& skipped) {
   DCAS_TRY_ASSIGN(subscriptions, store.subscriptions());
-  const auto now_s = protocol::to_unix_ms(now()) / 1000;
-  std::vector<Bytes> emms;
+  const auto issued = protocol::to_unix_ms(now());
+  std::vector<headend::SealedEmm> emms;
   for (const auto& s : subscriptions) {
-    if (s.product_id != product || s.expires_at <= now_s) continue;
+    if (s.product_id != product || s.expires_at <= issued / 1000) continue;
     DCAS_TRY_ASSIGN(ca_key, store.find_ca_key(s.sm));
     if (!ca_key) {
       skipped.push_back(s.sm.hex());
       continue;
     }
-    DCAS_TRY_ASSIGN(emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at, protocol::to_unix_ms(now())},
-                                            product_key, crypto::system_random()));
-    emms.push_back(std::move(emm));
+    ++subscribers;
+    for (const auto* key : {&keys.current, keys.next ? &*keys.next : nullptr}) {
+      if (!key) continue;
+      DCAS_TRY_ASSIGN(emm, protocol::seal_emm(view(*ca_key), s.sm, {product, s.expires_at, issued, key->epoch},
+                                              view(key->key), crypto::system_random()));
+      emms.push_back({key->epoch, std::move(emm)});
+    }
   }
   return emms;
 }
@@ -181,9 +204,10 @@ Result<void> broadcast() {
   auto algorithm = ts::algorithm_from_name(a.algo);
   if (!algorithm) return fail(Errc::invalid_argument, "--algo must be csa2, cissa or idsa");
   DCAS_TRY_ASSIGN(store, open_headend());
-  DCAS_TRY_ASSIGN(product_key, store->product_key(a.product));
+  DCAS_TRY_ASSIGN(keys, store->product_keys(a.product));
   std::vector<std::string> skipped;
-  DCAS_TRY_ASSIGN(emms, subscriber_emms(*store, a.product, view(product_key), skipped));
+  std::size_t subscribers = 0;
+  DCAS_TRY_ASSIGN(emms, subscriber_emms(*store, a.product, keys, subscribers, skipped));
   headend::BroadcastConfig config;
   config.algorithm = *algorithm;
   config.crypto_period = std::chrono::milliseconds(static_cast<std::int64_t>(a.crypto_period * 1000));
@@ -191,9 +215,10 @@ Result<void> broadcast() {
   config.ca_system_id = a.ca_system_id;
   config.ecm_pid = a.ecm_pid;
   config.emm_pid = a.emm_pid;
-  const std::size_t subscribers = emms.size();
+  config.rekey_after = a.rekey_after;
+  const std::optional<std::uint64_t> next_epoch = keys.next ? std::optional(keys.next->epoch) : std::nullopt;
   DCAS_TRY_ASSIGN(broadcaster,
-                  headend::Broadcaster::create(config, view(product_key), std::move(emms), crypto::system_random()));
+                  headend::Broadcaster::create(config, std::move(keys), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
   std::vector<ts::StreamError> errors;
   DCAS_TRY(transform_file(a.in, a.out, [&](ByteView chunk, Bytes& out) -> Result<void> {
@@ -205,6 +230,9 @@ Result<void> broadcast() {
   framer.finish(errors);
   DCAS_TRY(framer.require_a_packet(a.in));
   const auto& st = broadcaster.stats();
+  // The ECMs are under the next key now: it is the key in use (a broadcast too short to reach the
+  // switch leaves it pending for the next one).
+  if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, *next_epoch));
   nlohmann::json j{{"algorithm", a.algo},
                    {"product", a.product},
                    {"crypto_period_ms", config.crypto_period.count()},
@@ -220,7 +248,9 @@ Result<void> broadcast() {
                    {"ecm_sections", st.ecm_sections},
                    {"emm_sections", st.emm_sections},
                    {"elementary_pids", st.elementary_pids},
-                   {"input_errors", errors.size() + st.errors}};
+                   {"input_errors", errors.size() + st.errors},
+                   {"key_epoch", st.key_epoch},
+                   {"rekeyed_at_period", st.switched_at ? nlohmann::json(*st.switched_at) : nlohmann::json()}};
   if (a.json) return print_json(j), Result<void>{};
   fmt::print(
       "{} -> {}: {} packets scrambled ({}) over {} crypto periods of {} ms; {} ECM and {} EMM sections "
@@ -228,6 +258,9 @@ Result<void> broadcast() {
       a.in, a.out, st.scrambled, a.algo, st.crypto_periods, config.crypto_period.count(), st.ecm_sections,
       st.emm_sections, subscribers, a.product);
   for (const auto& sm : skipped) fmt::print("  SM {} is subscribed but has no image on this network: no EMM\n", sm);
+  if (st.switched_at)
+    fmt::print("  rekeyed: the ECMs switched to product key epoch {} at crypto period {}\n", st.key_epoch,
+               *st.switched_at);
   return {};
 }
 
@@ -253,11 +286,27 @@ void add_headend(CLI::App& app) {
       ->capture_default_str();
   init_cmd->callback([] { run("headend init", init); });
 
-  auto* product = h->add_subcommand("product", "Add a CAS product with a fresh product key");
-  dir_option(product);
-  product->add_option("--id", a.product, "Product ID")->required();
-  product->add_option("--name", a.name, "Product name")->required();
-  product->callback([] { run("headend product", add_product); });
+  auto* product = h->add_subcommand("product", "Add a CAS product with a fresh product key (or: product rekey N)");
+  product->add_option("--headend", a.dir, "The headend's directory (headend.sqlite, store.key)");
+  auto* id_option = product->add_option("--id", a.product, "Product ID");
+  auto* name_option = product->add_option("--name", a.name, "Product name");
+  auto* rekey_cmd = product->add_subcommand(
+      "rekey", "Issue the product's next key: the next broadcast sends it to the subscribers, then switches to it");
+  rekey_cmd->add_option("--headend", a.dir, "The headend's directory (headend.sqlite, store.key)");
+  rekey_cmd->add_option("N", a.product, "Product ID")->required();
+  rekey_cmd->callback([] {
+    if (args().dir.empty())
+      return report_error("headend product rekey", {Errc::invalid_argument, "--headend is required"});
+    run("headend product rekey", rekey);
+  });
+  product->require_subcommand(0, 1);
+  product->callback([product, rekey_cmd, id_option, name_option] {
+    if (rekey_cmd->parsed()) return;
+    if (id_option->count() == 0 || name_option->count() == 0 || args().dir.empty())
+      return report_error("headend product", {Errc::invalid_argument, "--headend, --id and --name are required"});
+    run("headend product", add_product);
+    (void)product;
+  });
 
   auto* sub = h->add_subcommand("subscribe", "Entitle an SM to a product");
   dir_option(sub);
@@ -306,6 +355,10 @@ void add_headend(CLI::App& app) {
   bc->add_option("--ca-system-id", a.ca_system_id, "CA_system_ID signalled")->capture_default_str();
   bc->add_option("--ecm-pid", a.ecm_pid, "PID of the ECMs")->capture_default_str();
   bc->add_option("--emm-pid", a.emm_pid, "PID of the EMMs")->capture_default_str();
+  bc->add_option("--rekey-after", a.rekey_after,
+                 "After a rekeying: crypto periods of EMMs with the next key before the ECMs switch to it")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1000}))
+      ->capture_default_str();
   bc->add_flag("--json", a.json, "Print the outcome as JSON");
   bc->callback([] { run("headend broadcast", broadcast); });
 }

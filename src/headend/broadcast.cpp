@@ -22,17 +22,24 @@ std::optional<std::uint64_t> pcr_of(ByteView p, const ts::PacketInfo& info) {
 
 }  // namespace
 
-Result<Broadcaster> Broadcaster::create(BroadcastConfig config, ByteView product_key, std::vector<Bytes> emms,
+Result<Broadcaster> Broadcaster::create(BroadcastConfig config, ProductKeys keys, std::vector<SealedEmm> emms,
                                         crypto::RandomSource& rng) {
   if (config.crypto_period < std::chrono::seconds(1) || config.crypto_period > std::chrono::seconds(20))
     return fail(Errc::invalid_argument, "the crypto period must be 1-20 s");
   const auto reserved = [](std::uint16_t pid) { return pid <= 0x001f || pid >= ts::null_pid; };
   if (config.ecm_pid == config.emm_pid || reserved(config.ecm_pid) || reserved(config.emm_pid))
     return fail(Errc::invalid_argument, "ECM and EMM PIDs must differ and lie in 0x0020-0x1ffe");
-  if (product_key.size() != protocol::cas_key_size) return fail(Errc::bad_length, "product keys are 16 bytes");
+  if (keys.current.key.size() != protocol::cas_key_size ||
+      (keys.next && keys.next->key.size() != protocol::cas_key_size))
+    return fail(Errc::bad_length, "product keys are 16 bytes");
+  if (keys.next && (keys.next->epoch != keys.current.epoch + 1 || config.rekey_after == 0))
+    return fail(Errc::invalid_argument,
+                "the next product key is of the epoch after the current one, switched to "
+                "after at least one period");
   for (const auto& emm : emms)
-    if (emm.size() > ts::max_private_payload) return fail(Errc::invalid_argument, "EMM too large for a section");
-  return Broadcaster(config, SecureBytes(product_key.begin(), product_key.end()), std::move(emms), rng);
+    if (emm.message.size() > ts::max_private_payload)
+      return fail(Errc::invalid_argument, "EMM too large for a section");
+  return Broadcaster(config, std::move(keys), std::move(emms), rng);
 }
 
 void Broadcaster::emit_section(ByteView section, std::uint16_t pid, Bytes& out) {
@@ -75,11 +82,18 @@ Result<void> Broadcaster::start_period(std::uint64_t period, Bytes& out) {
   cws.cw_length = static_cast<std::uint8_t>(cw_length);
   cws.even = cws_[0];
   cws.odd = cws_[1];
-  DCAS_TRY_ASSIGN(ecm, protocol::seal_ecm(view(product_key_), config_.product_id, period, cws, rng_));
+  // A rekeying: from period `rekey_after` on, the ECMs are under the next key, whose EMMs went out
+  // in every period before.
+  const bool switched = keys_.next && period >= config_.rekey_after;
+  const ProductKey& key = switched ? *keys_.next : keys_.current;
+  if (switched && !stats_.switched_at) stats_.switched_at = period;
+  stats_.key_epoch = key.epoch;
+  DCAS_TRY_ASSIGN(ecm, protocol::seal_ecm(view(key.key), config_.product_id, period, cws, rng_, key.epoch));
   current_ecm_ = std::move(ecm);
   emit_section(ts::build_cat({{{config_.ca_system_id, config_.emm_pid}}}), ts::cat_pid, out);
   for (const auto& emm : emms_) {
-    emit_section(ts::build_private_section(emm_table, emm), config_.emm_pid, out);
+    if (emm.key_epoch < key.epoch) continue;  // a retired key is not sent again
+    emit_section(ts::build_private_section(emm_table, emm.message), config_.emm_pid, out);
     ++stats_.emm_sections;
   }
   emit_ecm(out);

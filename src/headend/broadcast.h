@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 
+#include "headend/product_key.h"
 #include "protocol/cw_channel.h"
 #include "ts/stream.h"
 
@@ -28,19 +29,33 @@ struct BroadcastConfig {
   std::uint16_t ca_system_id = 0x7dca;  // not registered with DVB: the project's own value
   std::uint16_t ecm_pid = 0x0ff0, emm_pid = 0x0ff1;
   std::size_t ecm_repeat_packets = 2'000;  // the current ECM again after this many input packets
+  // With a next product key: the crypto period from which the ECMs are sealed under it (its EMMs go
+  // out in every period before: at least 1).
+  std::uint64_t rekey_after = 2;
+};
+
+// A subscriber's EMM and the epoch of the product key it carries.
+struct SealedEmm {
+  std::uint64_t key_epoch = 1;
+  Bytes message;
 };
 
 struct BroadcastStats {
   std::uint64_t packets_in = 0, packets_out = 0, scrambled = 0, errors = 0;
   std::uint64_t crypto_periods = 0, ecm_sections = 0, emm_sections = 0;
   std::set<std::uint16_t> elementary_pids;
+  std::uint64_t key_epoch = 1;               // of the last ECM sent
+  std::optional<std::uint64_t> switched_at;  // the period whose ECM first used the next key
 };
 
 class Broadcaster {
  public:
-  // `emms`: the sealed EMMs of every subscriber (protocol::seal_emm), repeated every crypto period.
-  // Errors: invalid_argument (period outside 1-20 s, PIDs clashing), bad_length (product key).
-  static Result<Broadcaster> create(BroadcastConfig config, ByteView product_key, std::vector<Bytes> emms,
+  // `keys`: the product key in use and, after a rekeying, the next one: the ECMs switch to it at
+  // period `config.rekey_after`. `emms`: the sealed EMMs of every subscriber (protocol::seal_emm),
+  // for either epoch, repeated every crypto period while their epoch is on air or ahead of it.
+  // Errors: invalid_argument (period outside 1-20 s, PIDs clashing, rekey_after 0, a next key not
+  // of the epoch after the current one), bad_length (product key).
+  static Result<Broadcaster> create(BroadcastConfig config, ProductKeys keys, std::vector<SealedEmm> emms,
                                     crypto::RandomSource& rng);
 
   // Whole 188-byte packets in (see ts::PacketFramer), the broadcast's packets appended to `out`,
@@ -53,8 +68,8 @@ class Broadcaster {
   ~Broadcaster() { secure_wipe(cws_.data(), sizeof cws_); }  // the control words
 
  private:
-  Broadcaster(BroadcastConfig config, SecureBytes product_key, std::vector<Bytes> emms, crypto::RandomSource& rng)
-      : config_(config), product_key_(std::move(product_key)), emms_(std::move(emms)), rng_(rng) {}
+  Broadcaster(BroadcastConfig config, ProductKeys keys, std::vector<SealedEmm> emms, crypto::RandomSource& rng)
+      : config_(config), keys_(std::move(keys)), emms_(std::move(emms)), rng_(rng) {}
   Result<void> start_period(std::uint64_t period, Bytes& out);
   Result<void> scramble_pending(Bytes& out);
   void on_pmt_section(ByteView section, std::uint16_t pid, Bytes& out);
@@ -64,8 +79,8 @@ class Broadcaster {
   std::optional<std::uint64_t> period_at(ByteView packet, const ts::PacketInfo& info);
 
   BroadcastConfig config_;
-  SecureBytes product_key_;
-  std::vector<Bytes> emms_;
+  ProductKeys keys_;
+  std::vector<SealedEmm> emms_;
   crypto::RandomSource& rng_;
   BroadcastStats stats_;
 

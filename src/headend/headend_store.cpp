@@ -27,10 +27,20 @@ constexpr const char* const schema_steps[] = {
     " product_id INTEGER NOT NULL REFERENCES products(id), expires_at INTEGER NOT NULL,"
     " PRIMARY KEY (sm_id, product_id));"
     "CREATE TABLE download_orders (seq INTEGER PRIMARY KEY AUTOINCREMENT, sm_id BLOB, created_ms INTEGER NOT NULL);",
+    // 2: product key epochs (docs/spec.md §15.4): the key in use and the one sent ahead of a switch
+    "CREATE TABLE product_keys (product_id INTEGER NOT NULL REFERENCES products(id), epoch INTEGER NOT NULL"
+    " CHECK (epoch > 0), key_sealed BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (product_id, epoch));"
+    "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) SELECT id, 1, key_sealed, 0 FROM products;"
+    "ALTER TABLE products ADD COLUMN current_epoch INTEGER NOT NULL DEFAULT 1;"
+    "CREATE TRIGGER product_epoch_goes_up BEFORE UPDATE OF current_epoch ON products"
+    " WHEN NEW.current_epoch <= OLD.current_epoch BEGIN SELECT RAISE(ABORT, 'a product key epoch only goes up'); END;",
 };
 
 std::string ca_aad(const SmId& sm) { return "ca-key:" + sm.hex(); }
-std::string product_aad(std::uint64_t id) { return fmt::format("product-key:{}", id); }
+// Epoch 1 keeps the associated data it had before epochs existed (schema 1).
+std::string product_aad(std::uint64_t id, std::uint64_t epoch = 1) {
+  return epoch == 1 ? fmt::format("product-key:{}", id) : fmt::format("product-key:{}:{}", id, epoch);
+}
 
 Result<void> step_done(sqlite3* db, sqlite3_stmt* s, std::string_view what) {
   if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(db_error(db, what));
@@ -150,38 +160,95 @@ Result<void> HeadendStore::add_product(std::uint64_t id, std::string_view name, 
   DCAS_TRY_ASSIGN(key, rng.bytes(protocol::cas_key_size));
   DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), view(product_aad(id)), view(key), rng));
   std::lock_guard lock(mutex_);
-  DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT OR IGNORE INTO products (id, name, key_sealed) VALUES (?, ?, ?)"));
-  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
-  bind_text(s.get(), 2, name);
-  bind_blob(s.get(), 3, sealed);
-  DCAS_TRY(step_done(db_, s.get(), "add product"));
-  if (sqlite3_changes(db_) != 1) return fail(Errc::already_exists, fmt::format("product {} exists", id));
-  return {};
+  DCAS_TRY(exec(db_, "BEGIN IMMEDIATE"));
+  auto added = [&]() -> Result<void> {
+    DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT OR IGNORE INTO products (id, name, key_sealed) VALUES (?, ?, ?)"));
+    sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+    bind_text(s.get(), 2, name);
+    bind_blob(s.get(), 3, sealed);
+    DCAS_TRY(step_done(db_, s.get(), "add product"));
+    if (sqlite3_changes(db_) != 1) return fail(Errc::already_exists, fmt::format("product {} exists", id));
+    DCAS_TRY_ASSIGN(k, prepare(db_,
+                               "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) "
+                               "VALUES (?, 1, ?, 0)"));
+    sqlite3_bind_int64(k.get(), 1, static_cast<sqlite3_int64>(id));
+    bind_blob(k.get(), 2, sealed);
+    return step_done(db_, k.get(), "add product key");
+  }();
+  (void)exec(db_, added ? "COMMIT" : "ROLLBACK");
+  return added;
 }
 
 Result<std::vector<Product>> HeadendStore::products() {
   std::lock_guard lock(mutex_);
-  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, name FROM products ORDER BY id"));
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT id, name, current_epoch FROM products ORDER BY id"));
   std::vector<Product> out;
   int rc;
   while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
-    out.push_back({static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)), column_text(s.get(), 1)});
+    out.push_back({static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)), column_text(s.get(), 1),
+                   static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 2))});
   if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "list products"));
   return out;
 }
 
+Result<ProductKey> HeadendStore::key_of_epoch(std::uint64_t id, std::uint64_t epoch) {
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT key_sealed FROM product_keys WHERE product_id = ? AND epoch = ?"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(epoch));
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return fail(Errc::not_found, fmt::format("no key of epoch {} for product {}", epoch, id));
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read product key"));
+  DCAS_TRY_ASSIGN(key, open_sealed(column_blob(s.get(), 0), product_aad(id, epoch)));
+  return ProductKey{epoch, std::move(key)};
+}
+
+Result<ProductKeys> HeadendStore::product_keys(std::uint64_t id) {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT current_epoch FROM products WHERE id = ?"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return fail(Errc::not_found, fmt::format("no product {}", id));
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read product"));
+  const auto epoch = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+  DCAS_TRY_ASSIGN(current, key_of_epoch(id, epoch));
+  ProductKeys out{std::move(current), std::nullopt};
+  if (auto next = key_of_epoch(id, epoch + 1))
+    out.next = std::move(*next);
+  else if (next.error().code != Errc::not_found)
+    return std::unexpected(next.error());
+  return out;
+}
+
 Result<SecureBytes> HeadendStore::product_key(std::uint64_t id) {
-  Bytes sealed;
-  {
-    std::lock_guard lock(mutex_);
-    DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT key_sealed FROM products WHERE id = ?"));
-    sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE) return fail(Errc::not_found, fmt::format("no product {}", id));
-    if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read product"));
-    sealed = column_blob(s.get(), 0);
-  }
-  return open_sealed(sealed, product_aad(id));
+  DCAS_TRY_ASSIGN(keys, product_keys(id));
+  return std::move(keys.current.key);
+}
+
+Result<ProductKey> HeadendStore::rekey_product(std::uint64_t id, crypto::RandomSource& rng, protocol::TimePoint now) {
+  DCAS_TRY_ASSIGN(keys, product_keys(id));
+  if (keys.next) return std::move(*keys.next);  // a switch is already on its way: its key reaches no one removed since
+  const std::uint64_t epoch = keys.current.epoch + 1;
+  DCAS_TRY_ASSIGN(key, rng.bytes(protocol::cas_key_size));
+  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), view(product_aad(id, epoch)), view(key), rng));
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_,
+                             "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) "
+                             "VALUES (?, ?, ?, ?)"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(epoch));
+  bind_blob(s.get(), 3, sealed);
+  sqlite3_bind_int64(s.get(), 4, static_cast<sqlite3_int64>(protocol::to_unix_ms(now)));
+  DCAS_TRY(step_done(db_, s.get(), "store the next product key"));
+  return ProductKey{epoch, SecureBytes(key.begin(), key.end())};
+}
+
+Result<void> HeadendStore::complete_rekey(std::uint64_t id, std::uint64_t epoch) {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "UPDATE products SET current_epoch = ? WHERE id = ? AND current_epoch < ?"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(epoch));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(epoch));
+  return step_done(db_, s.get(), "switch the product key");
 }
 
 Result<void> HeadendStore::subscribe(const SmId& sm, std::uint64_t product_id, std::uint64_t expires_at) {

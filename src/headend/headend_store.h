@@ -13,6 +13,7 @@
 
 #include "common/ids.h"
 #include "crypto/random.h"
+#include "headend/product_key.h"
 #include "protocol/role.h"
 
 struct sqlite3;
@@ -27,6 +28,7 @@ struct PublishedImage {
 struct Product {
   std::uint64_t id = 0;
   std::string name;
+  std::uint64_t key_epoch = 1;  // the product key in use (docs/spec.md §15.4)
 };
 
 struct Subscription {
@@ -57,8 +59,16 @@ class HeadendStore {
   // Errors: invalid_argument (the ID exists).
   Result<void> add_product(std::uint64_t id, std::string_view name, crypto::RandomSource& rng);
   Result<std::vector<Product>> products();
-  // Errors: invalid_argument (no such product), store_key_invalid.
+  // The key in use. Errors: not_found (no such product), store_key_invalid.
   Result<SecureBytes> product_key(std::uint64_t id);
+  Result<ProductKeys> product_keys(std::uint64_t id);
+  // Rekeying (docs/spec.md §15.4): a new key of the next epoch, which the broadcast sends ahead to
+  // the subscribers of that time and then switches its ECMs to. While one waits for its switch it
+  // is returned again (every subscriber removed meanwhile is left out of its EMMs as well).
+  // Errors: not_found, store errors.
+  Result<ProductKey> rekey_product(std::uint64_t id, crypto::RandomSource& rng, protocol::TimePoint now);
+  // The broadcast switched the product's ECMs to `epoch`: it is the key in use from now on.
+  Result<void> complete_rekey(std::uint64_t id, std::uint64_t epoch);
 
   // Replaces the SM's subscription to the product. Errors: invalid_argument (no such product).
   Result<void> subscribe(const SmId& sm, std::uint64_t product_id, std::uint64_t expires_at);
@@ -72,6 +82,7 @@ class HeadendStore {
  private:
   HeadendStore(sqlite3* db, ByteView key);
   Result<SecureBytes> open_sealed(ByteView sealed, std::string_view aad);
+  Result<ProductKey> key_of_epoch(std::uint64_t id, std::uint64_t epoch);  // the caller holds mutex_
   sqlite3* db_;
   SecureBytes key_;
   std::mutex mutex_;

@@ -12,6 +12,32 @@ namespace dcas::host {
 
 namespace {
 
+constexpr std::size_t entitlement_record = 4 * 8 + protocol::cas_key_size;
+
+SecureBytes encode_entitlements(const std::vector<protocol::HeldProductKey>& held) {
+  SecureBytes out;
+  for (const auto& h : held) {
+    for (std::uint64_t v :
+         {h.entitlement.product_id, h.entitlement.key_epoch, h.entitlement.expires_at, h.entitlement.issued_at})
+      for (int i = 7; i >= 0; --i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    out.insert(out.end(), h.key.begin(), h.key.end());
+  }
+  return out;
+}
+
+Result<std::vector<protocol::HeldProductKey>> decode_entitlements(ByteView bytes) {
+  if (bytes.size() % entitlement_record != 0) return fail(Errc::invalid_argument, "entitlements are malformed");
+  std::vector<protocol::HeldProductKey> out;
+  for (std::size_t at = 0; at < bytes.size(); at += entitlement_record) {
+    std::uint64_t v[4] = {};
+    for (int f = 0; f < 4; ++f)
+      for (int i = 0; i < 8; ++i) v[f] = v[f] << 8 | bytes[at + 8 * f + i];
+    const auto key = bytes.subspan(at + 32, protocol::cas_key_size);
+    out.push_back({{v[0], v[2], v[3], v[1]}, SecureBytes(key.begin(), key.end())});
+  }
+  return out;
+}
+
 std::string encode(const protocol::SmMemory& m) {
   const protocol::InstalledImage none;
   const auto& image = m.image ? *m.image : none;
@@ -20,10 +46,12 @@ std::string encode(const protocol::SmMemory& m) {
   return fmt::format(
       "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\ntp_id = {}\ntp_public_key = {}\n"
       "# the installed CA client image (all empty: none, the SM is virgin)\nimage_network_id = {}\n"
-      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n# the newest CRL (empty: none)\ncrl = {}\n",
+      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n# the newest CRL (empty: none)\ncrl = {}\n"
+      "# the CA client's product keys: product, key epoch, expiry, issue time (u64 each), key (16 bytes)\n"
+      "entitlements = {}\n",
       to_hex(m.ap_certificate), to_hex(m.network_id), to_hex(m.tp_id), to_hex(m.tp_public_key),
       to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(view(image.ca_key)), to_hex(image.code_digest),
-      to_hex(m.crl));
+      to_hex(m.crl), to_hex(view(encode_entitlements(m.entitlements))));
 }
 
 std::string encode(const protocol::TpMemory& m) {
@@ -47,7 +75,14 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
     DCAS_TRY_ASSIGN(held, r.hex("crl"));
     crl = held;
   }
-  m = {cert, network, std::nullopt, tp, key, crl};
+  m = {cert, network, std::nullopt, tp, key, crl, {}};
+  if (r.has("entitlements")) {
+    DCAS_TRY_ASSIGN(held, r.hex("entitlements"));
+    auto decoded = decode_entitlements(held);
+    secure_wipe(held.data(), held.size());
+    if (!decoded) return std::unexpected(decoded.error());
+    m.entitlements = std::move(*decoded);
+  }
   if (image_network.empty() && version.empty() && ca_key.empty() && digest.empty()) return {};
   if (image_network.size() != 8 || version.size() != 8 || ca_key.size() != protocol::ca_key_size || digest.size() != 32)
     return fail(Errc::invalid_argument, "installed image fields are malformed");

@@ -44,7 +44,9 @@ std::string detail_of(const ImageKeyEstablished& e) {
 std::string detail_of(const ImageInstalled& e) {
   return fmt::format("version {}, code SHA-256 {}", e.version, to_hex(e.code_digest_prefix));
 }
-std::string detail_of(const Entitlement& e) { return fmt::format("product {} until {}", e.product, e.expires_at); }
+std::string detail_of(const Entitlement& e) {
+  return fmt::format("product {} key epoch {} until {}", e.product, e.key_epoch, e.expires_at);
+}
 std::string detail_of(const SmCertificateVerified& e) { return "SM_ID " + e.sm.hex(); }
 std::string detail_of(const KeysDerived& e) { return "CWEK and HMAC_KEY derived for SM " + e.sm.hex(); }
 std::string detail_of(const ControlWordsInstalled& e) {

@@ -89,6 +89,7 @@ struct Entitlement {
   static constexpr std::string_view name = "entitlement";
   std::uint64_t product;
   std::uint64_t expires_at;  // Unix seconds
+  std::uint64_t key_epoch = 1;
 };
 
 // --- Secure Micro and Transport Processor ---

@@ -38,6 +38,7 @@ Result<SecureMicro> SecureMicro::create(Identity identity, NonVolatile<SmMemory>
   }
   if (auto image = sm.installed_image()) {
     DCAS_TRY_ASSIGN(client, CaClient::create(id, view(image->ca_key)));
+    DCAS_TRY(client.restore(memory.load()->entitlements));  // the product keys survive a power cycle
     sm.ca_client_.emplace(std::move(client));
   }
   return sm;
@@ -538,6 +539,11 @@ Result<InstalledImage> SecureMicro::install(ByteView bytes) {
   if (image.network_id != memory.network_id)
     return fail(Errc::image_wrong_target, "image for network " + to_hex(image.network_id));
   DCAS_TRY_ASSIGN(client, CaClient::create(id_, view(image.ca_key)));
+  // Product keys came under the old image's CA key: they stay only if the new image has the same.
+  if (memory.image && equal_ct(view(memory.image->ca_key), view(image.ca_key)))
+    DCAS_TRY(client.restore(memory.entitlements));
+  else
+    memory.entitlements.clear();
   const auto digest = crypto::sha256(image.code);
   memory.image = InstalledImage{image.network_id, image.version, image.ca_key, Bytes(digest.begin(), digest.end())};
   DCAS_TRY(memory_.store(memory));
@@ -578,16 +584,32 @@ Output SecureMicro::receive_cas(ByteView message, TimePoint now) {
   if (static_cast<MessageType>(*type) == MessageType::emm) {
     auto e = ca_client_->on_emm(message);
     if (!e) return out.error = e.error(), out;
-    out.event(events::Entitlement{e->product_id, e->expires_at});
+    if (auto kept = keep_entitlements(); !kept) return out.error = kept.error(), out;
+    out.event(events::Entitlement{e->product_id, e->expires_at, e->key_epoch});
     return out;
   }
   auto cws = ca_client_->on_ecm(message, now);
   if (!cws) return out.error = cws.error(), out;
   if (!*cws) return out;  // a repeat of the period already delivered
+  if (auto kept = keep_entitlements(); !kept) return out.error = kept.error(), out;  // a retired epoch
   auto sealed = seal_control_words(**cws, now);
   if (!sealed) return out.error = sealed.error(), out;
   out.send(Role::tp, Bytes(sealed->begin(), sealed->end()));
   return out;
+}
+
+// The CA client's product keys to secure memory when they changed (EMMs repeat every period: most
+// change nothing and cost no write).
+Result<void> SecureMicro::keep_entitlements() {
+  auto memory = memory_.load().value_or(SmMemory{});
+  auto held = ca_client_->held();
+  const auto same = [](const HeldProductKey& a, const HeldProductKey& b) {
+    return a.entitlement.product_id == b.entitlement.product_id && a.entitlement.key_epoch == b.entitlement.key_epoch &&
+           a.entitlement.issued_at == b.entitlement.issued_at && a.entitlement.expires_at == b.entitlement.expires_at;
+  };
+  if (std::equal(held.begin(), held.end(), memory.entitlements.begin(), memory.entitlements.end(), same)) return {};
+  memory.entitlements = std::move(held);
+  return memory_.store(memory);
 }
 
 Result<CwMessage> SecureMicro::seal_control_words(const ControlWords& cws, TimePoint now) {

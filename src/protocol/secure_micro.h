@@ -37,12 +37,13 @@ struct InstalledImage {
 
 // What the SM keeps across power cycles.
 struct SmMemory {
-  Bytes ap_certificate;                 // DER, from the last verified SecurityAnnounce or DCASDownload
-  Bytes network_id;                     // 8 bytes, empty before the first announcement
-  std::optional<InstalledImage> image;  // none: the SM is virgin
-  Bytes tp_id;                          // from the last verified Cert(TP)
-  Bytes tp_public_key;                  // DER
-  Bytes crl;                            // DER: the newest CRL verified (docs/spec.md §18); empty: none
+  Bytes ap_certificate;                      // DER, from the last verified SecurityAnnounce or DCASDownload
+  Bytes network_id;                          // 8 bytes, empty before the first announcement
+  std::optional<InstalledImage> image;       // none: the SM is virgin
+  Bytes tp_id;                               // from the last verified Cert(TP)
+  Bytes tp_public_key;                       // DER
+  Bytes crl;                                 // DER: the newest CRL verified (docs/spec.md §18); empty: none
+  std::vector<HeldProductKey> entitlements;  // the CA client's product keys (docs/spec.md §15.4)
 };
 
 class SecureMicro {
@@ -121,6 +122,7 @@ class SecureMicro {
   Result<void> grant_checks(ByteView bytes);
   Result<InstalledImage> install(ByteView bytes);
   void end_download(Output& out, Error error);
+  Result<void> keep_entitlements();
 
   Identity identity_;
   SmId id_;

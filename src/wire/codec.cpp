@@ -37,6 +37,7 @@ enum class Tag : std::uint16_t {
   expires_at = 0x0041,
   entitlement_ciphertext = 0x0042,
   crypto_period = 0x0043,
+  key_epoch = 0x0044,
   sm_nonce = 0x0030,
   tp_nonce = 0x0031,
   tp_id = 0x0032,
@@ -89,6 +90,7 @@ constexpr FieldRule field_rules[] = {
     {Tag::expires_at, "expires_at", 8, 8},
     {Tag::entitlement_ciphertext, "entitlement_ciphertext", 16, 16},
     {Tag::crypto_period, "crypto_period", 8, 8},
+    {Tag::key_epoch, "key_epoch", 8, 8},
     {Tag::sm_nonce, "sm_nonce", 32, 32},
     {Tag::tp_nonce, "tp_nonce", 32, 32},
     {Tag::tp_id, "tp_id", 8, 8},
@@ -187,10 +189,10 @@ DCAS_SCHEMA(ClientImage, client_image, "ClientImage (PS->SM)", signed_by, {Tag::
             {Tag::signature, &ClientImage::signature})
 DCAS_SCHEMA(Emm, emm, "EMM (CAS->SM)", maced, {Tag::issued_at, &Emm::issued_at}, {Tag::sm_id, &Emm::sm_id},
             {Tag::iv, &Emm::iv}, {Tag::product_id, &Emm::product_id}, {Tag::expires_at, &Emm::expires_at},
-            {Tag::entitlement_ciphertext, &Emm::ciphertext}, {Tag::mac, &Emm::mac})
+            {Tag::entitlement_ciphertext, &Emm::ciphertext}, {Tag::key_epoch, &Emm::key_epoch}, {Tag::mac, &Emm::mac})
 DCAS_SCHEMA(Ecm, ecm, "ECM (CAS->SM)", maced, {Tag::cw_layout, &Ecm::layout}, {Tag::cw_ciphertext, &Ecm::ciphertext},
             {Tag::iv, &Ecm::iv}, {Tag::product_id, &Ecm::product_id}, {Tag::crypto_period, &Ecm::crypto_period},
-            {Tag::mac, &Ecm::mac})
+            {Tag::key_epoch, &Ecm::key_epoch}, {Tag::mac, &Ecm::mac})
 DCAS_SCHEMA(TpCertReqH1, tp_cert_req_h1, "TPCertReq (SM->TP, h1)", no_auth, {Tag::sm_nonce, &TpCertReqH1::sm_nonce},
             {Tag::certificate, &TpCertReqH1::sm_certificate})
 DCAS_SCHEMA(TpCertRspH1, tp_cert_rsp_h1, "TPCertRsp (TP->SM, h1)", signed_by, {Tag::sm_id, &TpCertRspH1::sm_id},

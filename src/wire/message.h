@@ -166,6 +166,7 @@ struct Emm {
   std::uint64_t expires_at = 0;  // seconds since the Unix epoch
   Bytes ciphertext;              // 16 bytes: AES-128-CBC of the product key under the CA key's cipher key
   Bytes mac;                     // 20 bytes: HMAC-SHA1 under the CA key's MAC key
+  std::uint64_t key_epoch = 1;   // which of the product's keys this is (docs/spec.md §15.4); from 1
 };
 struct Ecm {
   Bytes layout;      // 2 bytes, as ControlWord
@@ -174,6 +175,7 @@ struct Ecm {
   std::uint64_t product_id = 0;
   std::uint64_t crypto_period = 0;  // number of the crypto period on air; the even slot is on air when even
   Bytes mac;                        // 20 bytes: HMAC-SHA1 under the product key's MAC key
+  std::uint64_t key_epoch = 1;      // the epoch of the product key it is sealed under (§15.4)
 };
 
 // The hardened1 handshake (docs/spec.md §17).
