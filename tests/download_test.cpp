@@ -355,6 +355,57 @@ TEST_F(CaClientTest, EcmChecks) {
   EXPECT_EQ(ecm_error(ecm(6)), Errc::ok);
 }
 
+// ---- product rekeying (docs/spec.md §15.4) ----
+
+struct RekeyTest : CaClientTest {
+  Bytes next_key = Bytes(16, 0x9b);
+  Bytes emm_of(std::uint64_t epoch, std::uint64_t issued = 1000) {
+    return protocol::seal_emm(ca_key, sm, {7, until, issued, epoch}, epoch == 1 ? product_key : next_key, rng).value();
+  }
+  Bytes ecm_of(std::uint64_t epoch, std::uint64_t period) {
+    return protocol::seal_ecm(epoch == 1 ? product_key : next_key, 7, period, cws, rng, epoch).value();
+  }
+};
+
+TEST_F(RekeyTest, TheNextKeyWaitsBesideTheOneInUseUntilTheSwitchThenTheOldOneIsRetired) {
+  ASSERT_TRUE(client.on_emm(emm_of(1)));
+  ASSERT_TRUE(client.on_emm(emm_of(2)));  // sent ahead of the switch
+  EXPECT_EQ(ecm_error(ecm_of(1, 0)), Errc::ok);
+  EXPECT_EQ(ecm_error(ecm_of(1, 1)), Errc::ok);
+  EXPECT_EQ(ecm_error(ecm_of(2, 2)), Errc::ok);  // the switch: no gap
+  EXPECT_EQ(client.entitlements().at(7).key_epoch, 2u);
+  // The old key is gone for good: its ECMs, and its EMMs repeated, change nothing.
+  EXPECT_EQ(ecm_error(ecm_of(1, 3)), Errc::not_entitled);
+  ASSERT_TRUE(client.on_emm(emm_of(1)));
+  EXPECT_EQ(ecm_error(ecm_of(1, 4)), Errc::not_entitled);
+  EXPECT_EQ(ecm_error(ecm_of(2, 4)), Errc::ok);
+}
+
+TEST_F(RekeyTest, AnSmLeftOutOfTheNextKeysEmmsGetsNoControlWordsAfterTheSwitch) {
+  ASSERT_TRUE(client.on_emm(emm_of(1)));  // it held the key before it was unsubscribed
+  EXPECT_EQ(ecm_error(ecm_of(1, 0)), Errc::ok);
+  auto r = client.on_ecm(ecm_of(2, 1), t0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::not_entitled);
+  EXPECT_NE(r.error().detail.find("epoch 2"), std::string::npos) << r.error().detail;
+}
+
+TEST_F(RekeyTest, TheKeysHeldSurviveARestoreAndOnlyTheTwoHighestEpochsAreKept) {
+  ASSERT_TRUE(client.on_emm(emm_of(1)));
+  ASSERT_TRUE(client.on_emm(emm_of(2)));
+  auto restored = protocol::CaClient::create(sm, ca_key).value();
+  ASSERT_TRUE(restored.restore(client.held()));
+  EXPECT_TRUE(restored.on_ecm(ecm_of(1, 0), t0));
+  EXPECT_TRUE(restored.on_ecm(ecm_of(2, 1), t0));
+  // Epoch 3 arrives: epoch 1 drops out (two held at most).
+  const Bytes third(16, 0x9c);
+  ASSERT_TRUE(client.on_emm(protocol::seal_emm(ca_key, sm, {7, until, 1000, 3}, third, rng).value()));
+  const auto held = client.held();
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].entitlement.key_epoch, 2u);
+  EXPECT_EQ(held[1].entitlement.key_epoch, 3u);
+}
+
 }  // namespace
 }  // namespace dcas
 
@@ -536,6 +587,56 @@ TEST_F(BroadcastTest, ReplayedAndTamperedEcmsInTheStreamAreRefusedAndChangeNothi
   const auto c = ts::compare_programme(source, out).value();
   EXPECT_TRUE(c.identical) << c.first_difference;
   fs::remove(out);
+}
+
+// A rekeying on the broadcast: the subscriber given the next key's EMMs keeps the programme without
+// a gap; an SM that holds only the old key (unsubscribed before the broadcast) loses it within one
+// crypto period of the switch.
+TEST_F(BroadcastTest, ARekeyingSwitchesTheEcmsAndOnlyTheSmsGivenTheNextKeyFollow) {
+  const Bytes next_key(16, 0x9b);
+  // Each run on a product of its own: the SM's state for one does not carry into the other.
+  auto rekeyed = [&](bool with_next_emm, std::uint64_t product, headend::BroadcastStats* stats) {
+    const auto until = static_cast<std::uint64_t>(protocol::to_unix_ms(std::chrono::system_clock::now()) / 1000 + 3600);
+    std::vector<headend::SealedEmm> emms{
+        {1, protocol::seal_emm(view(ca_key), h->sm->id(), {product, until, 1, 1}, product_key, rng).value()}};
+    if (with_next_emm)
+      emms.push_back({2, protocol::seal_emm(view(ca_key), h->sm->id(), {product, until, 1, 2}, next_key, rng).value()});
+    headend::ProductKeys keys{{1, SecureBytes(product_key.begin(), product_key.end())},
+                              headend::ProductKey{2, SecureBytes(next_key.begin(), next_key.end())}};
+    auto c = config;
+    c.rekey_after = 2;
+    c.product_id = product;
+    auto b = headend::Broadcaster::create(c, std::move(keys), std::move(emms), rng).value();
+    Bytes out;
+    EXPECT_TRUE(b.process(read_file_bytes(source), out));
+    *stats = b.stats();
+    return out;
+  };
+  headend::BroadcastStats st;
+  const auto kept = temp("rekeyed-kept.ts");
+  auto rs = receive(rekeyed(true, 7, &st), kept);
+  ASSERT_TRUE(st.switched_at.has_value());
+  EXPECT_EQ(*st.switched_at, 2u);
+  EXPECT_EQ(st.key_epoch, 2u);
+  // Both epochs' EMMs before the switch, only the new one's after.
+  EXPECT_EQ(st.emm_sections, 2 * 2 + (st.crypto_periods - 2));
+  EXPECT_EQ(rs.control_word_updates, st.crypto_periods);
+  EXPECT_EQ(rs.left_scrambled, 0u);
+  auto c = ts::compare_programme(source, kept).value();
+  EXPECT_TRUE(c.identical) << c.first_difference;
+
+  // The same SM as an unsubscribed one: it holds the old key only (from the EMMs of before).
+  const auto lost = temp("rekeyed-lost.ts");
+  rs = receive(rekeyed(false, 8, &st), lost);
+  EXPECT_EQ(rs.control_word_updates, 2u);  // periods 0 and 1, under the old key
+  EXPECT_GT(rs.refused.at("not_entitled"), 0u);
+  c = ts::compare_programme(source, lost).value();
+  EXPECT_FALSE(c.identical);
+  // Periods 0-2 play (period 1's ECM also carried period 2's CW), none after.
+  EXPECT_GT(c.matching_packets, 0u);
+  EXPECT_LT(c.matching_packets, c.source_packets);
+  fs::remove(kept);
+  fs::remove(lost);
 }
 
 }  // namespace

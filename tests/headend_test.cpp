@@ -65,6 +65,37 @@ TEST_F(HeadendStoreTest, AnSmsCaKeyIsDrawnOnceAndSealed) {
   EXPECT_EQ(other->product_key(1).error().code, Errc::store_key_invalid);
 }
 
+// Rekeying (docs/spec.md §15.4): the next epoch's key waits until a broadcast switches to it; the
+// epoch only goes up, and every key stays sealed under the operator key.
+TEST_F(HeadendStoreTest, AProductKeyHasEpochsThatOnlyGoUp) {
+  auto store = open();
+  const auto first = store->product_keys(1).value();
+  EXPECT_EQ(first.current.epoch, 1u);
+  EXPECT_FALSE(first.next.has_value());
+  const auto next = store->rekey_product(1, rng, std::chrono::system_clock::now()).value();
+  EXPECT_EQ(next.epoch, 2u);
+  EXPECT_NE(next.key, first.current.key);
+  // Another unsubscribe before the switch: the same pending key (no one removed meanwhile has it).
+  EXPECT_EQ(store->rekey_product(1, rng, std::chrono::system_clock::now()).value().key, next.key);
+  auto keys = store->product_keys(1).value();
+  EXPECT_EQ(keys.current.key, first.current.key);
+  ASSERT_TRUE(keys.next.has_value());
+  EXPECT_EQ(keys.next->key, next.key);
+  ASSERT_TRUE(store->complete_rekey(1, 2));
+  keys = store->product_keys(1).value();
+  EXPECT_EQ(keys.current.epoch, 2u);
+  EXPECT_EQ(keys.current.key, next.key);
+  EXPECT_FALSE(keys.next.has_value());
+  ASSERT_TRUE(store->complete_rekey(1, 1));  // an older switch recorded late changes nothing
+  EXPECT_EQ(store->product_keys(1).value().current.epoch, 2u);
+  EXPECT_EQ(store->products().value().at(0).key_epoch, 2u);
+  EXPECT_EQ(store->rekey_product(1, rng, std::chrono::system_clock::now()).value().epoch, 3u);
+  EXPECT_EQ(store->rekey_product(42, rng, std::chrono::system_clock::now()).error().code, Errc::not_found);
+  store.reset();
+  auto other = headend::HeadendStore::open(dir / "headend.sqlite", Bytes(32, 0x77)).value();
+  EXPECT_EQ(other->product_keys(1).error().code, Errc::store_key_invalid);
+}
+
 TEST_F(HeadendStoreTest, SubscriptionsNeedAProductAndDownloadOrdersAreTakenOnce) {
   auto store = open();
   EXPECT_EQ(store->subscribe(sm, 9, 100).error().code, Errc::not_found);

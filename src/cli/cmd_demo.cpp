@@ -23,8 +23,9 @@ void add_demo(CLI::App& app) {
   auto& a = options();
   auto* demo_cmd = app.add_subcommand("demo", "The whole DCAS on this machine: TA, headend, hosts, a scrambled stream");
   demo_cmd
-      ->add_option("--scenario", a.scenario,
-                   "basic, sm-sharing, sm-sharing-replay, network-move, image-update, unsubscribed or revoked")
+      ->add_option(
+          "--scenario", a.scenario,
+          "basic, sm-sharing, sm-sharing-replay, network-move, image-update, unsubscribed, revoked or unsubscribe-now")
       ->capture_default_str();
   demo_cmd->add_option("--hosts", a.hosts, "Number of hosts")->capture_default_str();
   demo_cmd->add_option("--input", a.input, "A clear MPEG-TS to use (default: made with ffmpeg)");

@@ -89,6 +89,7 @@ class Demo {
   std::vector<std::unique_ptr<ChildProcess>> hold_all(Network& n);
   std::vector<protocol::Event> held_events(const Box& h, Role at) const;
   Result<void> revoked();
+  Result<void> unsubscribe_now();
 
   const DemoOptions& o_;
   fs::path dir_;
@@ -539,6 +540,57 @@ Result<void> Demo::revoked() {
   return {};
 }
 
+// Rekeying (docs/spec.md §15.4): host 2's SM is unsubscribed after it has watched, so it holds the
+// product key. The headend issues the next key; the next broadcast sends it in EMMs to host 1 only,
+// then switches its ECMs to it. Host 1 watches without a gap; host 2 loses the picture within one
+// crypto period of the switch.
+Result<void> Demo::unsubscribe_now() {
+  Network& n = networks_.front();
+  Box& kept = boxes_.front();
+  Box& gone = boxes_.back();
+  t_.act(fmt::format("Scenario unsubscribe-now: {}'s SM, which holds the product key, is unsubscribed", gone.label()));
+  DCAS_TRY_ASSIGN(unsub,
+                  dcas({"headend", "unsubscribe", "--headend", n.headend.string(), "--sm", gone.sm.id}, "unsubscribe"));
+  t_.check(fmt::format("the CAS ends SM {}'s subscription and issues product key epoch 2", gone.sm.id),
+           unsub.status == 0 && unsub.stdout_text.find("epoch 2") != std::string::npos,
+           unsub.stdout_text.substr(0, unsub.stdout_text.find('\n')));
+  const fs::path scrambled = dir_ / "scrambled-A-rekeyed.ts";
+  DCAS_TRY_ASSIGN(
+      r, dcas({"headend", "broadcast", "--headend", n.headend.string(), source_.string(), scrambled.string(), "--algo",
+               o_.algo, "--crypto-period", fmt::format("{}", o_.crypto_period), "--rekey-after", "2", "--json"},
+              "broadcast-rekeyed"));
+  if (r.status != 0 || !r.out.is_object())
+    return fail(Errc::io_error, "headend broadcast failed: " + h_.last_log_line("broadcast-rekeyed"));
+  const auto periods = r.out["crypto_periods"].get<std::uint64_t>();
+  t_.hop("CAS -> all", fmt::format("EMMs with product key epoch 2 for {} subscriber(s) in periods 0-1, then the "
+                                   "ECMs switch to epoch 2 ({} periods in all)",
+                                   r.out["subscribers"].get<std::size_t>(), periods));
+  t_.check("the broadcast switches its ECMs to epoch 2 at crypto period 2",
+           r.out["key_epoch"] == 2 && r.out["rekeyed_at_period"] == 2 && periods >= 4,
+           r.out["rekeyed_at_period"].dump());
+  t_.act("The hosts watch the rekeyed broadcast");
+  DCAS_TRY(watch(kept, n, dir_ / "host1-rekeyed.ts", true, scrambled));
+  DCAS_TRY_ASSIGN(w, dcas({"host", "run", "--sm", gone.sm.dir.string(), "--tp", gone.tp.dir.string(), "--ap", n.address,
+                           "--state", gone.state.string(), "--attempts", "3", "--watch", scrambled.string(), "--out",
+                           (dir_ / "host2-rekeyed.ts").string(), "--algo", o_.algo, "--json"},
+                          "watch-unsubscribed"));
+  if (w.status != 0 || !w.out.is_object() || !w.out.contains("watch"))
+    return fail(Errc::io_error, "host run failed: " + w.stdout_text);
+  const auto& watched = w.out["watch"];
+  const auto updates = watched["control_word_updates"].get<std::uint64_t>();
+  const auto refused = watched["refused"].value("not_entitled", std::uint64_t{0});
+  t_.hop("SM -> TP", fmt::format("{}: {} ControlWord messages, then {} ECMs refused (not_entitled: no key of epoch 2)",
+                                 gone.label(), updates, refused));
+  DCAS_TRY_ASSIGN(compared, ts::compare_programme(source_, dir_ / "host2-rekeyed.ts"));
+  t_.check(fmt::format("{}: control words only before the switch, from the key it still held", gone.label()),
+           updates == 2 && refused > 0, fmt::format("{} updates of {} periods", updates, periods));
+  t_.check(fmt::format("{}: the picture ends within one crypto period of the switch", gone.label()),
+           !compared.identical && compared.matching_packets > 0 &&
+               compared.matching_packets * periods <= compared.source_packets * 3 + compared.source_packets / 10,
+           fmt::format("{} of {} packets equal the source", compared.matching_packets, compared.source_packets));
+  return {};
+}
+
 // The headend publishes image version 2 while the hosts are on the network; the AP announces it and
 // every host's bootloader installs it; an operator's DCASDownload restarts one SM's protocol.
 Result<void> Demo::image_update() {
@@ -632,6 +684,7 @@ Result<void> Demo::run() {
   if (a.scenario == "network-move") DCAS_TRY(network_move());
   if (a.scenario == "image-update") DCAS_TRY(image_update());
   if (a.scenario == "revoked") DCAS_TRY(revoked());
+  if (a.scenario == "unsubscribe-now") DCAS_TRY(unsubscribe_now());
 
   t_.act("6. Shutdown");
   stop_servers();
@@ -666,8 +719,8 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
   if (a.hosts < 1 || a.hosts > 16) return fail(Errc::invalid_argument, "--hosts must be 1-16");
   if (a.profile != "hardened1" && a.profile != "koo2010")
     return fail(Errc::invalid_argument, "--profile must be hardened1 or koo2010");
-  if (a.scenario == "unsubscribed" && a.hosts < 2)
-    return fail(Errc::invalid_argument, "scenario unsubscribed needs 2 hosts or more");
+  if ((a.scenario == "unsubscribed" || a.scenario == "unsubscribe-now") && a.hosts < 2)
+    return fail(Errc::invalid_argument, "scenario " + a.scenario + " needs 2 hosts or more");
   if (!a.input.empty()) DCAS_TRY(check_input(a.input));  // before anything starts
   fs::path dir;
   if (!a.keep.empty()) {

@@ -16,8 +16,9 @@
 
 namespace dcas::demo {
 
-inline const std::vector<std::string> scenarios = {
-    "basic", "sm-sharing", "sm-sharing-replay", "network-move", "image-update", "unsubscribed", "revoked"};
+inline const std::vector<std::string> scenarios = {"basic",        "sm-sharing",     "sm-sharing-replay",
+                                                   "network-move", "image-update",   "unsubscribed",
+                                                   "revoked",      "unsubscribe-now"};
 
 struct DemoOptions {
   unsigned hosts = 2;
