@@ -71,8 +71,8 @@ Result<void> init() {
 
 std::string rekey_note(std::uint64_t product, std::uint64_t epoch) {
   return fmt::format(
-      "product {} key epoch {} issued: the next broadcast sends it to the subscribers and switches "
-      "its ECMs to it after {} crypto period(s)",
+      "product {} key epoch {} issued: the next broadcast sends it to the subscribers, then switches "
+      "its ECMs to it (after --rekey-after crypto periods, default {})",
       product, epoch, headend::BroadcastConfig{}.rekey_after);
 }
 
