@@ -216,7 +216,6 @@ Result<void> broadcast() {
   config.ecm_pid = a.ecm_pid;
   config.emm_pid = a.emm_pid;
   config.rekey_after = a.rekey_after;
-  const std::optional<std::uint64_t> next_epoch = keys.next ? std::optional(keys.next->epoch) : std::nullopt;
   DCAS_TRY_ASSIGN(broadcaster,
                   headend::Broadcaster::create(config, std::move(keys), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
@@ -232,7 +231,7 @@ Result<void> broadcast() {
   const auto& st = broadcaster.stats();
   // The ECMs are under the next key now: it is the key in use (a broadcast too short to reach the
   // switch leaves it pending for the next one).
-  if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, *next_epoch));
+  if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, st.key_epoch));
   nlohmann::json j{{"algorithm", a.algo},
                    {"product", a.product},
                    {"crypto_period_ms", config.crypto_period.count()},
