@@ -2,8 +2,10 @@
 // images, products, subscriptions, download orders) and the CAS on the broadcast (`headend
 // broadcast`). The headend's network service is `dcas headend serve` (cmd_serve.cpp).
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "cli/commands.h"
 #include "common/files.h"
@@ -15,12 +17,44 @@
 
 namespace dcas::cli {
 
+Result<OutputFile> OutputFile::create(const std::string& path) {
+  if (path == "-") return OutputFile(stdout, path, {});
+  const std::string partial = fmt::format("{}.partial-{}", path, ::getpid());
+  std::FILE* f = std::fopen(partial.c_str(), "wb");
+  if (!f) return fail(Errc::io_error, fmt::format("cannot create {}", path));
+  return OutputFile(f, path, partial);
+}
+
+OutputFile::OutputFile(OutputFile&& other) noexcept
+    : file_(std::exchange(other.file_, nullptr)), path_(std::move(other.path_)), partial_(std::move(other.partial_)) {}
+
+OutputFile::~OutputFile() {
+  if (!file_ || partial_.empty()) return;
+  std::fclose(file_);
+  std::remove(partial_.c_str());
+}
+
+Result<void> OutputFile::commit() {
+  if (!file_) return fail(Errc::io_error, "output committed twice");
+  if (partial_.empty()) {
+    if (std::fflush(file_) != 0) return fail(Errc::io_error, "cannot write the standard output");
+    file_ = nullptr;
+    return {};
+  }
+  const bool written = std::fflush(file_) == 0 && std::fclose(std::exchange(file_, nullptr)) == 0;
+  if (!written || std::rename(partial_.c_str(), path_.c_str()) != 0) {
+    std::remove(partial_.c_str());
+    return fail(Errc::io_error, fmt::format("cannot write {}", path_));
+  }
+  return {};
+}
+
 Result<void> transform_file(const std::string& in_path, const std::string& out_path,
-                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process) {
+                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process,
+                            const std::function<Result<void>(Bytes& out)>& finish) {
   std::unique_ptr<std::FILE, int (*)(std::FILE*)> in(std::fopen(in_path.c_str(), "rb"), std::fclose);
   if (!in) return fail(Errc::io_error, fmt::format("cannot open {}", in_path));
-  std::unique_ptr<std::FILE, int (*)(std::FILE*)> out(std::fopen(out_path.c_str(), "wb"), std::fclose);
-  if (!out) return fail(Errc::io_error, fmt::format("cannot create {}", out_path));
+  DCAS_TRY_ASSIGN(out, OutputFile::create(out_path));
   Bytes buffer(188 * 2048), produced;
   for (;;) {
     const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), in.get());
@@ -31,8 +65,11 @@ Result<void> transform_file(const std::string& in_path, const std::string& out_p
       return fail(Errc::io_error, fmt::format("cannot write {}", out_path));
   }
   if (std::ferror(in.get())) return fail(Errc::io_error, fmt::format("cannot read {}", in_path));
-  if (std::fflush(out.get()) != 0) return fail(Errc::io_error, fmt::format("cannot write {}", out_path));
-  return {};
+  produced.clear();
+  DCAS_TRY(finish(produced));
+  if (!produced.empty() && std::fwrite(produced.data(), 1, produced.size(), out.get()) != produced.size())
+    return fail(Errc::io_error, fmt::format("cannot write {}", out_path));
+  return out.commit();
 }
 
 namespace {
@@ -220,14 +257,18 @@ Result<void> broadcast() {
                   headend::Broadcaster::create(config, std::move(keys), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
   std::vector<ts::StreamError> errors;
-  DCAS_TRY(transform_file(a.in, a.out, [&](ByteView chunk, Bytes& out) -> Result<void> {
-    Bytes packets;
-    std::vector<std::uint64_t> offsets;
-    framer.feed(chunk, packets, offsets, errors);
-    return broadcaster.process(packets, out);
-  }));
-  framer.finish(errors);
-  DCAS_TRY(framer.require_a_packet(a.in));
+  DCAS_TRY(transform_file(
+      a.in, a.out,
+      [&](ByteView chunk, Bytes& out) -> Result<void> {
+        Bytes packets;
+        std::vector<std::uint64_t> offsets;
+        framer.feed(chunk, packets, offsets, errors);
+        return broadcaster.process(packets, out);
+      },
+      [&](Bytes&) -> Result<void> {
+        framer.finish(errors);
+        return framer.require_a_packet(a.in);
+      }));
   const auto& st = broadcaster.stats();
   // The ECMs are under the next key now: it is the key in use (a broadcast too short to reach the
   // switch leaves it pending for the next one).

@@ -257,14 +257,18 @@ void host_pair(CLI::App* command) {
     Result<void> watched;
     auto watch = [&] {
       host::Receiver receiver(box, *algorithm, a.ca_system_id, log);
-      watched = transform_file(a.watch, a.out, [&](ByteView chunk, Bytes& produced) -> Result<void> {
-        receiver.feed(chunk, produced);
-        return {};
-      });
-      Bytes rest;
-      receiver.finish(rest);
+      watched = transform_file(
+          a.watch, a.out,
+          [&](ByteView chunk, Bytes& produced) -> Result<void> {
+            receiver.feed(chunk, produced);
+            return {};
+          },
+          [&](Bytes& rest) -> Result<void> {
+            receiver.finish(rest);
+            if (receiver.stats().packets == 0) return std::unexpected(ts::not_a_transport_stream(a.watch));
+            return {};
+          });
       const auto& st = receiver.stats();
-      if (watched && st.packets == 0) watched = std::unexpected(ts::not_a_transport_stream(a.watch));
       out["watch"] = {{"in", a.watch},
                       {"out", a.out},
                       {"packets", st.packets},

@@ -31,6 +31,12 @@ using File = std::unique_ptr<std::FILE, int (*)(std::FILE*)>;
 Result<File> open_file(const std::string& path, bool input) {
   if (path == "-") return File(input ? stdin : stdout, [](std::FILE*) { return 0; });
   std::FILE* f = std::fopen(path.c_str(), input ? "rb" : "wb");
+  // fopen opens a directory for reading: refused here, so that it is an io_error, not an empty stream.
+  struct stat st {};
+  if (f && input && (::fstat(::fileno(f), &st) != 0 || S_ISDIR(st.st_mode))) {
+    std::fclose(f);
+    return fail(Errc::io_error, fmt::format("{} is a directory", path));
+  }
   if (!f) return fail(Errc::io_error, fmt::format("cannot open {}", path));
   return File(f, std::fclose);
 }
@@ -135,33 +141,32 @@ void run(bool scramble) {
   const auto algo = ts::algorithm_from_name(a.algo);
   auto pids = parse_pids(a.pids);
   if (!pids) return report_error(command, pids.error());
+  // Every argument is checked before any file is opened: a refused command leaves no OUT.
+  ts::Scrambler scrambler(*algo, *pids);
+  ts::Descrambler descrambler(*algo);
+  if (auto r = scramble ? load_keys(scrambler, *algo) : load_keys(descrambler, *algo); !r)
+    return report_error(command, r.error());
+  const bool odd = a.parity == "odd" || (a.parity.empty() && a.cw_even.empty());
+  if (scramble && odd && a.cw_odd.empty())
+    return report_error(command, {Errc::invalid_argument, "--parity odd needs --cw-odd"});
+  if (scramble && !odd && a.cw_even.empty())
+    return report_error(command, {Errc::invalid_argument, "--parity even needs --cw-even"});
+  scrambler.set_parity(odd ? ts::Scrambling::odd : ts::Scrambling::even);
   auto in = open_file(a.in, true);
   if (!in) return report_error(command, in.error());
-  auto out = open_file(a.out, false);
+  auto out = OutputFile::create(a.out);
   if (!out) return report_error(command, out.error());
   std::vector<ts::StreamError> errors;
-  Result<ts::StreamStats> stats;
-  if (scramble) {
-    ts::Scrambler engine(*algo, *pids);
-    if (auto r = load_keys(engine, *algo); !r) return report_error(command, r.error());
-    const bool odd = a.parity == "odd" || (a.parity.empty() && a.cw_even.empty());
-    if (odd && a.cw_odd.empty()) return report_error(command, {Errc::invalid_argument, "--parity odd needs --cw-odd"});
-    if (!odd && a.cw_even.empty())
-      return report_error(command, {Errc::invalid_argument, "--parity even needs --cw-even"});
-    engine.set_parity(odd ? ts::Scrambling::odd : ts::Scrambling::even);
-    stats = pump(in->get(), a.in == "-" ? "the standard input" : a.in, out->get(), size_of(a.in), errors,
-                 [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
-                   engine.process(p, off, s, errors);
-                 });
-  } else {
-    ts::Descrambler engine(*algo);
-    if (auto r = load_keys(engine, *algo); !r) return report_error(command, r.error());
-    stats = pump(in->get(), a.in == "-" ? "the standard input" : a.in, out->get(), size_of(a.in), errors,
-                 [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
-                   engine.process(p, off, s, errors);
-                 });
-  }
-  if (std::fflush(out->get()) != 0) return report_error(command, {Errc::io_error, "cannot write the output"});
+  const Result<ts::StreamStats> stats =
+      pump(in->get(), a.in == "-" ? "the standard input" : a.in, out->get(), size_of(a.in), errors,
+           [&](std::span<std::uint8_t> p, std::span<const std::uint64_t> off, ts::StreamStats& s) {
+             if (scramble)
+               scrambler.process(p, off, s, errors);
+             else
+               descrambler.process(p, off, s, errors);
+           });
+  if (stats)
+    if (auto committed = out->commit(); !committed) return report_error(command, committed.error());
   finish(command, stats, errors);
 }
 

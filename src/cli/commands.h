@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdio>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -43,8 +44,31 @@ void add_attack(CLI::App& app);
 void add_ts(CLI::App& app);
 void add_headend(CLI::App& app);
 
-// Streams IN through `process` in chunks into OUT. Errors: io_error, and what `process` returns.
+// An output file written beside its final name (PATH.partial-PID) and renamed over it by commit():
+// a command that fails leaves no OUT behind, and an OUT from before unchanged. "-" is stdout.
+class OutputFile {
+ public:
+  // Errors: io_error (cannot create it).
+  static Result<OutputFile> create(const std::string& path);
+  OutputFile(OutputFile&& other) noexcept;
+  OutputFile& operator=(OutputFile&&) = delete;
+  ~OutputFile();
+  std::FILE* get() const { return file_; }
+  // Flushes, closes and renames into place. Errors: io_error.
+  Result<void> commit();
+
+ private:
+  OutputFile(std::FILE* file, std::string path, std::string partial)
+      : file_(file), path_(std::move(path)), partial_(std::move(partial)) {}
+  std::FILE* file_;
+  std::string path_, partial_;  // partial_ empty: stdout
+};
+
+// Streams IN through `process` in chunks into OUT, then `finish` (what is left to write, and the
+// last checks) before OUT takes its name (an OutputFile: nothing is left on failure).
+// Errors: io_error, and what `process` and `finish` return.
 Result<void> transform_file(const std::string& in_path, const std::string& out_path,
-                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process);
+                            const std::function<Result<void>(ByteView chunk, Bytes& out)>& process,
+                            const std::function<Result<void>(Bytes& out)>& finish);
 
 }  // namespace dcas::cli
