@@ -212,6 +212,9 @@ void host_pair(CLI::App* command) {
     DCAS_TRY_ASSIGN(sm_identity, provisioning::load_device_identity(a.sm_dir));
     DCAS_TRY_ASSIGN(tp_identity, provisioning::load_device_identity(a.tp_dir));
     const auto now = std::chrono::system_clock::now();
+    // Both identities are what they claim before --state is created: a refused host leaves no trace.
+    DCAS_TRY(pki::verify_device(sm_identity.certificate, sm_identity.ta_root, Role::sm, now));
+    DCAS_TRY(pki::verify_device(tp_identity.certificate, tp_identity.ta_root, Role::tp, now));
     // The SM's and TP's secure memories: files under --state (kept across runs), else in memory.
     std::unique_ptr<protocol::NonVolatile<protocol::SmMemory>> sm_memory =
         std::make_unique<protocol::MemoryNonVolatile<protocol::SmMemory>>();
