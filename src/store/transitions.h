@@ -98,6 +98,7 @@ Result<pki::Crl> publish_crl(Rows& rows, protocol::TimePoint now, const CrlSigne
 template <typename Rows>
 Result<pki::Crl> revoke(Rows& rows, Role role, ByteView id, std::string_view reason, protocol::TimePoint now,
                         const CrlSigner& sign) {
+  if (reason.empty()) return fail(Errc::invalid_argument, "a revocation needs a reason for the audit log");
   const std::string hex = to_hex(id);
   if (role == Role::sm) {
     DCAS_TRY_ASSIGN(sm, SmId::from_bytes(id));
