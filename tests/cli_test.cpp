@@ -162,8 +162,12 @@ TEST(Cli, TaRevokeIssuesACrlThatOpensslVerifies) {
   check("0x02");
   ASSERT_EQ(run_dcas("ta crl --issue" + ta).status, 0);
   check("0x03");
-  // A revoked device gets no new certificate.
+  // A revoked device gets no new certificate, and no file of one is written.
   EXPECT_EQ(run_dcas("ta issue sm --id 5300000000000007 --out " + (dir / "again").string() + ta).status, 1);
+  const auto ap_again = run_dcas("ta issue ap --id 4100000000000007 --out " + (dir / "again").string() + ta);
+  EXPECT_EQ(ap_again.status, 1);
+  EXPECT_NE(ap_again.err.find("cert_revoked"), std::string::npos) << ap_again.err;
+  EXPECT_FALSE(fs::exists(dir / "again"));
   fs::remove_all(dir);
 }
 

@@ -397,13 +397,22 @@ TEST_F(RekeyTest, TheKeysHeldSurviveARestoreAndOnlyTheTwoHighestEpochsAreKept) {
   ASSERT_TRUE(restored.restore(client.held()));
   EXPECT_TRUE(restored.on_ecm(ecm_of(1, 0), t0));
   EXPECT_TRUE(restored.on_ecm(ecm_of(2, 1), t0));
-  // Epoch 3 arrives: epoch 1 drops out (two held at most).
+  // Epoch 3 arrives before any ECM: epoch 1 is the one in use and stays, epoch 2 (never switched
+  // to: the headend skipped it) goes. Two keys at most.
   const Bytes third(16, 0x9c);
   ASSERT_TRUE(client.on_emm(protocol::seal_emm(ca_key, sm, {7, until, 1000, 3}, third, rng).value()));
-  const auto held = client.held();
+  auto held = client.held();
   ASSERT_EQ(held.size(), 2u);
-  EXPECT_EQ(held[0].entitlement.key_epoch, 2u);
+  EXPECT_EQ(held[0].entitlement.key_epoch, 1u);
   EXPECT_EQ(held[1].entitlement.key_epoch, 3u);
+  EXPECT_EQ(ecm_error(ecm_of(1, 0)), Errc::ok);  // no gap before the switch
+  // In use is the last ECM's epoch: once epoch 3 is on air, a fourth key replaces nothing but 3's rival.
+  EXPECT_EQ(client.on_ecm(protocol::seal_ecm(third, 7, 1, cws, rng, 3).value(), t0).has_value(), true);
+  ASSERT_TRUE(client.on_emm(protocol::seal_emm(ca_key, sm, {7, until, 1000, 4}, next_key, rng).value()));
+  held = client.held();
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].entitlement.key_epoch, 3u);
+  EXPECT_EQ(held[1].entitlement.key_epoch, 4u);
 }
 
 }  // namespace

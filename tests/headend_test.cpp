@@ -75,17 +75,26 @@ TEST_F(HeadendStoreTest, AProductKeyHasEpochsThatOnlyGoUp) {
   const auto next = store->rekey_product(1, rng, std::chrono::system_clock::now()).value();
   EXPECT_EQ(next.epoch, 2u);
   EXPECT_NE(next.key, first.current.key);
-  // Another unsubscribe before the switch: the same pending key (no one removed meanwhile has it).
+  // Another unsubscribe before any broadcast sent it: the same pending key (no one has it yet).
   EXPECT_EQ(store->rekey_product(1, rng, std::chrono::system_clock::now()).value().key, next.key);
   auto keys = store->product_keys(1).value();
   EXPECT_EQ(keys.current.key, first.current.key);
   ASSERT_TRUE(keys.next.has_value());
   EXPECT_EQ(keys.next->key, next.key);
+  // Once a broadcast sent it (one too short to switch, or one still running), whoever was subscribed
+  // then may hold it: an unsubscribe after that makes a key of a new epoch, which the next broadcast
+  // switches to directly.
+  ASSERT_TRUE(store->mark_aired(1, 2, std::chrono::system_clock::now()));
+  const auto after_air = store->rekey_product(1, rng, std::chrono::system_clock::now()).value();
+  EXPECT_EQ(after_air.epoch, 3u);
+  EXPECT_NE(after_air.key, next.key);
+  EXPECT_EQ(store->product_keys(1).value().next->epoch, 3u);
+  EXPECT_EQ(store->product_keys(1).value().current.epoch, 1u);
   ASSERT_TRUE(store->complete_rekey(1, 2));
   keys = store->product_keys(1).value();
   EXPECT_EQ(keys.current.epoch, 2u);
   EXPECT_EQ(keys.current.key, next.key);
-  EXPECT_FALSE(keys.next.has_value());
+  EXPECT_EQ(keys.next->epoch, 3u);           // still pending, not yet sent
   ASSERT_TRUE(store->complete_rekey(1, 1));  // an older switch recorded late changes nothing
   EXPECT_EQ(store->product_keys(1).value().current.epoch, 2u);
   EXPECT_EQ(store->products().value().at(0).key_epoch, 2u);

@@ -182,6 +182,9 @@ TEST(Pki, PemRoundTrip) {
   EXPECT_EQ(pki::Certificate::from_pem(cert.pem()).value().der(), cert.der());
 }
 
+const provisioning::RecordDevice nothing_to_record =
+    [](const pki::Certificate&, const std::optional<protocol::SmSecrets>&) -> Result<void> { return {}; };
+
 TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   namespace fs = std::filesystem;
   const auto dir = fs::temp_directory_path() / ("dcas-prov-" + std::to_string(::getpid()));
@@ -191,7 +194,8 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
   EXPECT_EQ(provisioning::init_ta_directory(dir / "ta", "again", 30, false).error().code, Errc::io_error);
   auto loaded = provisioning::load_ta_directory(dir / "ta").value();
   const Bytes id = from_hex("5300000000000042").value();
-  auto sm = provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random());
+  auto sm = provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random(),
+                                             nothing_to_record);
   ASSERT_TRUE(sm) << sm.error().message();
   EXPECT_TRUE(pki::verify_device(sm->certificate, loaded.certificate, Role::sm, now()));
   const auto ki = provisioning::load_ki_file(sm->directory / "ki.txt").value();
@@ -201,7 +205,8 @@ TEST(Provisioning, TaDirectoryAndDeviceFiles) {
             fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_EQ(fs::status(sm->directory / "key.pem").permissions() & fs::perms::all,
             fs::perms::owner_read | fs::perms::owner_write);
-  EXPECT_EQ(provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random())
+  EXPECT_EQ(provisioning::issue_device_files(loaded, Role::sm, ByteView(id), dir / "out", 30, crypto::system_random(),
+                                             nothing_to_record)
                 .error()
                 .code,
             Errc::already_exists);  // never overwrite a device

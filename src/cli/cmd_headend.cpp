@@ -2,6 +2,7 @@
 // images, products, subscriptions, download orders) and the CAS on the broadcast (`headend
 // broadcast`). The headend's network service is `dcas headend serve` (cmd_serve.cpp).
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -19,9 +20,18 @@ namespace dcas::cli {
 
 Result<OutputFile> OutputFile::create(const std::string& path) {
   if (path == "-") return OutputFile(stdout, path, {});
-  const std::string partial = fmt::format("{}.partial-{}", path, ::getpid());
-  std::FILE* f = std::fopen(partial.c_str(), "wb");
-  if (!f) return fail(Errc::io_error, fmt::format("cannot create {}", path));
+  // A new file of its own beside OUT (mkstemp: never one that exists, nor a link), public like a stream.
+  std::string partial = path + ".partial-XXXXXX";
+  const int fd = ::mkstemp(partial.data());
+  std::FILE* f = fd < 0 ? nullptr : ::fdopen(fd, "wb");
+  if (!f || ::fchmod(fd, 0644) != 0) {
+    if (f)
+      std::fclose(f);
+    else if (fd >= 0)
+      ::close(fd);
+    if (fd >= 0) std::remove(partial.c_str());
+    return fail(Errc::io_error, fmt::format("cannot create {}", path));
+  }
   return OutputFile(f, path, partial);
 }
 
@@ -253,6 +263,8 @@ Result<void> broadcast() {
   config.ecm_pid = a.ecm_pid;
   config.emm_pid = a.emm_pid;
   config.rekey_after = a.rekey_after;
+  const std::optional<std::uint64_t> pending = keys.next ? std::optional(keys.next->epoch) : std::nullopt;
+  bool aired = false;
   DCAS_TRY_ASSIGN(broadcaster,
                   headend::Broadcaster::create(config, std::move(keys), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
@@ -263,16 +275,23 @@ Result<void> broadcast() {
         Bytes packets;
         std::vector<std::uint64_t> offsets;
         framer.feed(chunk, packets, offsets, errors);
+        // Before its first EMM leaves: a rekeying from now on makes a new epoch, not this one again.
+        if (pending && !aired && !packets.empty()) {
+          DCAS_TRY(store->mark_aired(a.product, *pending, now()));
+          aired = true;
+        }
         return broadcaster.process(packets, out);
       },
       [&](Bytes&) -> Result<void> {
         framer.finish(errors);
-        return framer.require_a_packet(a.in);
+        DCAS_TRY(framer.require_a_packet(a.in));
+        // The ECMs are under the next key now: it is the key in use, recorded before OUT exists
+        // (a broadcast too short to reach the switch leaves it pending, and on air).
+        const auto& st = broadcaster.stats();
+        if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, st.key_epoch));
+        return {};
       }));
   const auto& st = broadcaster.stats();
-  // The ECMs are under the next key now: it is the key in use (a broadcast too short to reach the
-  // switch leaves it pending for the next one).
-  if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, st.key_epoch));
   nlohmann::json j{{"algorithm", a.algo},
                    {"product", a.product},
                    {"crypto_period_ms", config.crypto_period.count()},

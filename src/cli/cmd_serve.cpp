@@ -125,7 +125,7 @@ Result<void> ta_serve(CLI::App* command) {
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
   DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
-  service::TaService service(io, ta, {server_limits(), tls, a.max_in_flight}, log);
+  service::TaService service(io, ta, {server_limits(), tls, a.max_in_flight, std::chrono::seconds(5)}, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
@@ -134,8 +134,8 @@ Result<void> ta_serve(CLI::App* command) {
   log(fmt::format("listening on {}:{} ({} thread(s), store {}, profile {})", bound.address().to_string(), bound.port(),
                   a.threads, store_name, wire::profile_name(profile)));
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
-  service.server().start();
-  service::run_until_signalled(io, a.threads, log, [&] { service.server().stop(); });
+  service.start();
+  service::run_until_signalled(io, a.threads, log, [&] { service.stop(); });
   log("stopped");
   return {};
 }

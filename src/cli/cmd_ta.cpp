@@ -250,23 +250,19 @@ void run_issue() {
       a.out.empty() ? std::filesystem::path(a.ta_dir) / "issued" : std::filesystem::path(a.out);
   nlohmann::json issued = nlohmann::json::array();
   for (std::size_t i = 0; i < a.count; ++i) {
+    // Registered as Virgin and the certificate on record (so that it can be revoked and renewed by
+    // the device's ID) before any file is written: what the manufacturer receives, the TA knows.
+    const auto record = [&](const pki::Certificate& cert,
+                            const std::optional<protocol::SmSecrets>& ki) -> Result<void> {
+      auto device_id = from_hex(cert.common_name());
+      if (!device_id) return std::unexpected(device_id.error());
+      if (ki) DCAS_TRY((*db)->add_sm(SmId::from_bytes(*device_id).value(), *ki));
+      if (*role == Role::tp) DCAS_TRY((*db)->add_tp(TpId::from_bytes(*device_id).value()));
+      return (*db)->record_certificate(issued_record(*role, *device_id, cert), std::chrono::system_clock::now());
+    };
     auto device = provisioning::issue_device_files(*ta, *role, id ? std::optional<ByteView>(*id) : std::nullopt, out,
-                                                   a.days, crypto::system_random());
+                                                   a.days, crypto::system_random(), record);
     if (!device) return report_error("ta issue", device.error());
-    // Registered as Virgin: what the device's manufacturer receives and what the TA knows agree.
-    Result<void> registered;
-    if (*role == Role::sm) {
-      auto ki = provisioning::load_ki_file(device->directory / "ki.txt");
-      registered = ki ? (*db)->add_sm(SmId::from_bytes(device->id).value(), *ki) : std::unexpected(ki.error());
-    } else if (*role == Role::tp) {
-      registered = (*db)->add_tp(TpId::from_bytes(device->id).value());
-    }
-    if (!registered) return report_error("ta issue", registered.error());
-    // On record, so that it can be revoked (and renewed) by its device's ID.
-    if (auto recorded = (*db)->record_certificate(issued_record(*role, device->id, device->certificate),
-                                                  std::chrono::system_clock::now());
-        !recorded)
-      return report_error("ta issue", recorded.error());
     issued.push_back(device_json(*device));
     if (!a.json && a.count == 1)
       fmt::print("issued {} {}\n  directory    {}\n  serial       {}\n", role_name(*role), to_hex(device->id),

@@ -38,7 +38,7 @@ enum class Errc : int {
   cert_bad_signature = 35,
   cert_bad_id = 36,  // Common Name is not a well-formed device ID
   cert_revoked = 37,  // the TA revoked the certificate (its serial is on the current CRL)
-  crl_invalid = 38,   // a CRL that does not parse, is not the TA's, or fails its signature
+  crl_invalid = 38,   // a CRL that does not parse, is not the TA's, fails its signature, or is too large
   // Wire codec
   wire_truncated = 40,
   wire_trailing_bytes = 41,

@@ -32,10 +32,9 @@ Result<Broadcaster> Broadcaster::create(BroadcastConfig config, ProductKeys keys
   if (keys.current.key.size() != protocol::cas_key_size ||
       (keys.next && keys.next->key.size() != protocol::cas_key_size))
     return fail(Errc::bad_length, "product keys are 16 bytes");
-  if (keys.next && (keys.next->epoch != keys.current.epoch + 1 || config.rekey_after == 0))
+  if (keys.next && (keys.next->epoch <= keys.current.epoch || config.rekey_after == 0))
     return fail(Errc::invalid_argument,
-                "the next product key is of the epoch after the current one, switched to "
-                "after at least one period");
+                "the next product key is of a later epoch than the current one, switched to after at least one period");
   for (const auto& emm : emms)
     if (emm.message.size() > ts::max_private_payload)
       return fail(Errc::invalid_argument, "EMM too large for a section");

@@ -54,7 +54,7 @@ class Broadcaster {
   // period `config.rekey_after`. `emms`: the sealed EMMs of every subscriber (protocol::seal_emm),
   // for either epoch, repeated every crypto period while their epoch is on air or ahead of it.
   // Errors: invalid_argument (period outside 1-20 s, PIDs clashing, rekey_after 0, a next key not
-  // of the epoch after the current one), bad_length (product key).
+  // of a later epoch than the current one), bad_length (product key).
   static Result<Broadcaster> create(BroadcastConfig config, ProductKeys keys, std::vector<SealedEmm> emms,
                                     crypto::RandomSource& rng);
 

@@ -29,7 +29,8 @@ constexpr const char* const schema_steps[] = {
     "CREATE TABLE download_orders (seq INTEGER PRIMARY KEY AUTOINCREMENT, sm_id BLOB, created_ms INTEGER NOT NULL);",
     // 2: product key epochs (docs/spec.md §15.4): the key in use and the one sent ahead of a switch
     "CREATE TABLE product_keys (product_id INTEGER NOT NULL REFERENCES products(id), epoch INTEGER NOT NULL"
-    " CHECK (epoch > 0), key_sealed BLOB NOT NULL, created_ms INTEGER NOT NULL, PRIMARY KEY (product_id, epoch));"
+    " CHECK (epoch > 0), key_sealed BLOB NOT NULL, created_ms INTEGER NOT NULL, aired_ms INTEGER,"
+    " PRIMARY KEY (product_id, epoch));"
     "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) SELECT id, 1, key_sealed, 0 FROM products;"
     "ALTER TABLE products ADD COLUMN current_epoch INTEGER NOT NULL DEFAULT 1;"
     "CREATE TRIGGER product_epoch_goes_up BEFORE UPDATE OF current_epoch ON products"
@@ -212,11 +213,27 @@ Result<ProductKeys> HeadendStore::product_keys(std::uint64_t id) {
   const auto epoch = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
   DCAS_TRY_ASSIGN(current, key_of_epoch(id, epoch));
   ProductKeys out{std::move(current), std::nullopt};
-  if (auto next = key_of_epoch(id, epoch + 1))
-    out.next = std::move(*next);
-  else if (next.error().code != Errc::not_found)
-    return std::unexpected(next.error());
+  DCAS_TRY_ASSIGN(pending, pending_epoch(id, epoch));
+  if (pending) {
+    DCAS_TRY_ASSIGN(next, key_of_epoch(id, pending->first));
+    out.next = std::move(next);
+  }
   return out;
+}
+
+// The highest epoch above `current`, if any, and whether a broadcast has sent it.
+Result<std::optional<std::pair<std::uint64_t, bool>>> HeadendStore::pending_epoch(std::uint64_t id,
+                                                                                  std::uint64_t current) {
+  DCAS_TRY_ASSIGN(s, prepare(db_,
+                             "SELECT epoch, aired_ms IS NOT NULL FROM product_keys WHERE product_id = ? AND "
+                             "epoch > ? ORDER BY epoch DESC LIMIT 1"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(current));
+  const int rc = sqlite3_step(s.get());
+  if (rc == SQLITE_DONE) return std::optional<std::pair<std::uint64_t, bool>>{};
+  if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read the pending product key"));
+  return std::optional<std::pair<std::uint64_t, bool>>{
+      {static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0)), sqlite3_column_int(s.get(), 1) != 0}};
 }
 
 Result<SecureBytes> HeadendStore::product_key(std::uint64_t id) {
@@ -225,21 +242,49 @@ Result<SecureBytes> HeadendStore::product_key(std::uint64_t id) {
 }
 
 Result<ProductKey> HeadendStore::rekey_product(std::uint64_t id, crypto::RandomSource& rng, protocol::TimePoint now) {
-  DCAS_TRY_ASSIGN(keys, product_keys(id));
-  if (keys.next) return std::move(*keys.next);  // a switch is already on its way: its key reaches no one removed since
-  const std::uint64_t epoch = keys.current.epoch + 1;
-  DCAS_TRY_ASSIGN(key, rng.bytes(protocol::cas_key_size));
-  DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), view(product_aad(id, epoch)), view(key), rng));
+  DCAS_TRY_ASSIGN(fresh, rng.bytes(protocol::cas_key_size));
+  std::lock_guard lock(mutex_);
+  DCAS_TRY(exec(db_, "BEGIN IMMEDIATE"));
+  auto made = [&]() -> Result<ProductKey> {
+    DCAS_TRY_ASSIGN(s, prepare(db_,
+                               "SELECT current_epoch, (SELECT MAX(epoch) FROM product_keys WHERE product_id = "
+                               "products.id) FROM products WHERE id = ?"));
+    sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
+    const int rc = sqlite3_step(s.get());
+    if (rc == SQLITE_DONE) return fail(Errc::not_found, fmt::format("no product {}", id));
+    if (rc != SQLITE_ROW) return std::unexpected(db_error(db_, "read product"));
+    const auto current = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
+    const auto highest = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 1));
+    // A pending key no broadcast has sent reaches only the subscribers of the one that will: it
+    // serves again. One that went on air (a broadcast too short to switch, or one still running)
+    // may be held by whoever was subscribed then: the next key is a new epoch above it.
+    DCAS_TRY_ASSIGN(pending, pending_epoch(id, current));
+    if (pending && !pending->second) return key_of_epoch(id, pending->first);
+    const std::uint64_t epoch = highest + 1;
+    DCAS_TRY_ASSIGN(sealed, crypto::aead_seal(view(key_), view(product_aad(id, epoch)), view(fresh), rng));
+    DCAS_TRY_ASSIGN(insert, prepare(db_,
+                                    "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) "
+                                    "VALUES (?, ?, ?, ?)"));
+    sqlite3_bind_int64(insert.get(), 1, static_cast<sqlite3_int64>(id));
+    sqlite3_bind_int64(insert.get(), 2, static_cast<sqlite3_int64>(epoch));
+    bind_blob(insert.get(), 3, sealed);
+    sqlite3_bind_int64(insert.get(), 4, static_cast<sqlite3_int64>(protocol::to_unix_ms(now)));
+    DCAS_TRY(step_done(db_, insert.get(), "store the next product key"));
+    return ProductKey{epoch, SecureBytes(fresh.begin(), fresh.end())};
+  }();
+  (void)exec(db_, made ? "COMMIT" : "ROLLBACK");
+  return made;
+}
+
+Result<void> HeadendStore::mark_aired(std::uint64_t id, std::uint64_t epoch, protocol::TimePoint now) {
   std::lock_guard lock(mutex_);
   DCAS_TRY_ASSIGN(s, prepare(db_,
-                             "INSERT INTO product_keys (product_id, epoch, key_sealed, created_ms) "
-                             "VALUES (?, ?, ?, ?)"));
-  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(id));
-  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(epoch));
-  bind_blob(s.get(), 3, sealed);
-  sqlite3_bind_int64(s.get(), 4, static_cast<sqlite3_int64>(protocol::to_unix_ms(now)));
-  DCAS_TRY(step_done(db_, s.get(), "store the next product key"));
-  return ProductKey{epoch, SecureBytes(key.begin(), key.end())};
+                             "UPDATE product_keys SET aired_ms = ? WHERE product_id = ? AND epoch = ? AND "
+                             "aired_ms IS NULL"));
+  sqlite3_bind_int64(s.get(), 1, static_cast<sqlite3_int64>(protocol::to_unix_ms(now)));
+  sqlite3_bind_int64(s.get(), 2, static_cast<sqlite3_int64>(id));
+  sqlite3_bind_int64(s.get(), 3, static_cast<sqlite3_int64>(epoch));
+  return step_done(db_, s.get(), "record the product key on air");
 }
 
 Result<void> HeadendStore::complete_rekey(std::uint64_t id, std::uint64_t epoch) {

@@ -62,11 +62,13 @@ class HeadendStore {
   // The key in use. Errors: not_found (no such product), store_key_invalid.
   Result<SecureBytes> product_key(std::uint64_t id);
   Result<ProductKeys> product_keys(std::uint64_t id);
-  // Rekeying (docs/spec.md §15.4): a new key of the next epoch, which the broadcast sends ahead to
-  // the subscribers of that time and then switches its ECMs to. While one waits for its switch it
-  // is returned again (every subscriber removed meanwhile is left out of its EMMs as well).
-  // Errors: not_found, store errors.
+  // Rekeying (docs/spec.md §15.4): a key of a new epoch, which the broadcast sends ahead to the
+  // subscribers of that time and then switches its ECMs to. A pending key that no broadcast has
+  // sent yet is returned again (it reaches no one removed meanwhile); once one has, the next
+  // rekeying makes a key of a higher epoch. Errors: not_found, store errors.
   Result<ProductKey> rekey_product(std::uint64_t id, crypto::RandomSource& rng, protocol::TimePoint now);
+  // A broadcast is about to send the pending key of `epoch`: it is on air from now on.
+  Result<void> mark_aired(std::uint64_t id, std::uint64_t epoch, protocol::TimePoint now);
   // The broadcast switched the product's ECMs to `epoch`: it is the key in use from now on.
   Result<void> complete_rekey(std::uint64_t id, std::uint64_t epoch);
 
@@ -82,7 +84,9 @@ class HeadendStore {
  private:
   HeadendStore(sqlite3* db, ByteView key);
   Result<SecureBytes> open_sealed(ByteView sealed, std::string_view aad);
-  Result<ProductKey> key_of_epoch(std::uint64_t id, std::uint64_t epoch);  // the caller holds mutex_
+  // The caller holds mutex_.
+  Result<ProductKey> key_of_epoch(std::uint64_t id, std::uint64_t epoch);
+  Result<std::optional<std::pair<std::uint64_t, bool>>> pending_epoch(std::uint64_t id, std::uint64_t current);
   sqlite3* db_;
   SecureBytes key_;
   std::mutex mutex_;

@@ -14,7 +14,8 @@ struct ProductKey {
   SecureBytes key;  // 16 bytes
 };
 
-// The key in use and, after a rekeying not yet switched to on air, the next one.
+// The key in use and, after a rekeying not yet switched to on air, the next one (the highest
+// epoch above it: pending epochs below it were never switched to and are skipped).
 struct ProductKeys {
   ProductKey current;
   std::optional<ProductKey> next;

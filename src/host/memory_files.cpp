@@ -38,20 +38,32 @@ Result<std::vector<protocol::HeldProductKey>> decode_entitlements(ByteView bytes
   return out;
 }
 
+// The public fields are formatted first; the secret ones (the CA key, the product keys) are
+// appended into space reserved for them, and every copy of their hex is wiped.
 std::string encode(const protocol::SmMemory& m) {
   const protocol::InstalledImage none;
   const auto& image = m.image ? *m.image : none;
   Bytes version(8);
   for (int i = 0; i < 8; ++i) version[i] = static_cast<std::uint8_t>(image.version >> (56 - 8 * i));
-  return fmt::format(
+  std::string out = fmt::format(
       "# DCAS SM secure memory\nap_certificate = {}\nnetwork_id = {}\ntp_id = {}\ntp_public_key = {}\n"
+      "# the newest CRL (empty: none)\ncrl = {}\n"
       "# the installed CA client image (all empty: none, the SM is virgin)\nimage_network_id = {}\n"
-      "image_version = {}\nimage_ca_key = {}\nimage_code_digest = {}\n# the newest CRL (empty: none)\ncrl = {}\n"
-      "# the CA client's product keys: product, key epoch, expiry, issue time (u64 each), key (16 bytes)\n"
-      "entitlements = {}\n",
-      to_hex(m.ap_certificate), to_hex(m.network_id), to_hex(m.tp_id), to_hex(m.tp_public_key),
-      to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(view(image.ca_key)), to_hex(image.code_digest),
-      to_hex(m.crl), to_hex(view(encode_entitlements(m.entitlements))));
+      "image_version = {}\nimage_code_digest = {}\n",
+      to_hex(m.ap_certificate), to_hex(m.network_id), to_hex(m.tp_id), to_hex(m.tp_public_key), to_hex(m.crl),
+      to_hex(image.network_id), m.image ? to_hex(version) : "", to_hex(image.code_digest));
+  std::string ca_key = to_hex(view(image.ca_key));
+  const SecureBytes held = encode_entitlements(m.entitlements);
+  std::string entitlements = to_hex(view(held));
+  static constexpr std::string_view ca_label = "image_ca_key = ",
+                                    keys_label =
+                                        "\n# the CA client's product keys: product, key epoch, expiry, issue time "
+                                        "(u64 each), key (16 bytes)\nentitlements = ";
+  out.reserve(out.size() + ca_label.size() + ca_key.size() + keys_label.size() + entitlements.size() + 1);
+  out.append(ca_label).append(ca_key).append(keys_label).append(entitlements).append("\n");
+  secure_wipe(ca_key.data(), ca_key.size());
+  secure_wipe(entitlements.data(), entitlements.size());
+  return out;
 }
 
 std::string encode(const protocol::TpMemory& m) {

@@ -24,6 +24,7 @@ TimePoint to_time_point(const ASN1_TIME* t) {
 
 Asn1Time asn1_time(TimePoint t) { return Asn1Time(ASN1_TIME_set(nullptr, std::chrono::system_clock::to_time_t(t))); }
 
+// Big-endian, without leading zeros, as Certificate::serial().
 Bytes integer_bytes(const ASN1_INTEGER* i) {
   ossl::Bignum bn(ASN1_INTEGER_to_BN(i, nullptr));
   if (!bn) return {};
@@ -137,14 +138,21 @@ Result<Crl> make_crl(const crypto::RsaPrivateKey& ta_key, const Certificate& ta_
   const Bytes der = encode(crl.get());
   if (der.empty()) return ossl::fail_ossl(Errc::crypto_failure, "CRL encoding");
   if (der.size() > max_crl_size)
-    return fail(Errc::invalid_argument, fmt::format("a CRL of {} entries ({} bytes) exceeds the {} bytes that an "
-                                                    "announcement carries",
-                                                    revoked.size(), der.size(), max_crl_size));
+    return fail(Errc::crl_invalid, fmt::format("a CRL of {} entries ({} bytes) exceeds the {} bytes that an "
+                                               "announcement carries",
+                                               revoked.size(), der.size(), max_crl_size));
   return Crl::verified(der, ta_root);
 }
 
 bool newer_than(const Crl& candidate, const std::optional<Crl>& held) {
   return !held || candidate.number() > held->number();
+}
+
+Result<bool> adopt_if_newer(std::optional<Crl>& held, ByteView der, const Certificate& ta_root) {
+  DCAS_TRY_ASSIGN(crl, Crl::verified(der, ta_root));
+  if (!newer_than(crl, held)) return false;
+  held.emplace(std::move(crl));
+  return true;
 }
 
 }  // namespace dcas::pki

@@ -48,12 +48,17 @@ class Crl {
 };
 
 // Signs CRL number `number` listing `revoked`, valid from `this_update` to `next_update`.
-// Errors: invalid_argument (number 0, an empty period, the result over max_crl_size), crypto_failure.
+// Errors: invalid_argument (number 0, an empty period), crl_invalid (the result over max_crl_size:
+// too many revocations for an announcement), crypto_failure.
 Result<Crl> make_crl(const crypto::RsaPrivateKey& ta_key, const Certificate& ta_root, std::uint64_t number,
                      const std::vector<RevokedCertificate>& revoked, TimePoint this_update, TimePoint next_update);
 
 // Of two CRLs (either may be absent), the one a party keeps: the higher number. An older CRL
 // never replaces a newer one.
 bool newer_than(const Crl& candidate, const std::optional<Crl>& held);
+
+// What every party does with a CRL it is given: verifies it against the TA root and keeps it in
+// `held` if newer. Returns whether `held` changed. Errors: as Crl::verified.
+Result<bool> adopt_if_newer(std::optional<Crl>& held, ByteView der, const Certificate& ta_root);
 
 }  // namespace dcas::pki

@@ -87,13 +87,12 @@ Result<void> AuthProxy::refuse_revoked(const pki::Certificate& cert, std::string
 
 Output AuthProxy::update_crl(ByteView der, TimePoint now) {
   Output out;
-  auto crl = pki::Crl::verified(der, identity_.ta_root);
-  if (!crl) {
-    out.error = crl.error();
+  auto adopted = pki::adopt_if_newer(crl_, der, identity_.ta_root);
+  if (!adopted) {
+    out.error = adopted.error();
     return out;
   }
-  if (!pki::newer_than(*crl, crl_)) return out;
-  crl_ = std::move(*crl);
+  if (!*adopted) return out;
   out.event(events::CrlAdopted{crl_->number(), crl_->size()});
   for (auto& [session, s] : sessions_)
     if (!s.sm_serial.empty() && crl_->revokes(s.sm_serial)) {
@@ -217,6 +216,9 @@ Result<AuthProxy::Relayed> AuthProxy::relay_h1(const Session& s, ByteView bytes)
 }
 
 Result<void> AuthProxy::relay_response(Output& out, Session& s, std::uint64_t session, ByteView bytes) {
+  // A CRL adopted while the request was at the TA: the answer does not reach the revoked SM.
+  if (crl_ && crl_->revokes(s.sm_serial))
+    return fail(Errc::cert_revoked, fmt::format("SM {} was revoked (CRL {})", s.sm->hex(), crl_->number()));
   DCAS_TRY_ASSIGN(relayed, profile_ == wire::Profile::hardened1 ? relay_h1(s, bytes) : relay_koo2010(s, bytes));
   if (!relayed.paired) {
     out.event(events::RefusalRelayed{*s.sm});

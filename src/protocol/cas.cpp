@@ -91,7 +91,12 @@ void CaClient::hold(const Entitlement& e, SecureBytes key, CasKeys keys) {
   // The same key again (EMMs repeat in the stream) keeps the ECM replay window; another resets it.
   if (!slot.raw.empty() && !equal_ct(view(slot.raw), view(key))) product.last_period.reset();
   slot = EpochKey{std::move(keys), std::move(key), e};
-  while (product.keys.size() > 2) product.keys.erase(product.keys.begin());
+  // Two keys at most: the one in use (the last ECM's epoch, or the oldest before any ECM) and the
+  // highest; epochs between them were never switched to (the headend skips them).
+  const std::uint64_t in_use =
+      product.keys.contains(product.retired_below) ? product.retired_below : product.keys.begin()->first;
+  for (auto it = product.keys.begin(); product.keys.size() > 2 && it != product.keys.end();)
+    it = (it->first == in_use || std::next(it) == product.keys.end()) ? std::next(it) : product.keys.erase(it);
 }
 
 Result<Entitlement> CaClient::on_emm(ByteView message) {

@@ -53,9 +53,9 @@ class CaClient {
 
   // Errors: wire errors, not_addressed (for another SM: ignored, not an attack), mac_invalid,
   // emm_replayed (issued before the product's last accepted EMM). A valid EMM replaces the
-  // product's entitlement (its expiry) and adds the key of its epoch: the client holds the keys
-  // of the two highest epochs it was given, so a key sent ahead of a switch waits beside the one
-  // in use (docs/spec.md §15.4).
+  // product's entitlement (its expiry) and adds the key of its epoch: the client holds the key in
+  // use and the highest it was given, so a key sent ahead of a switch waits beside the one in use
+  // (docs/spec.md §15.4).
   Result<Entitlement> on_emm(ByteView message);
   // The control words of an ECM, once per crypto period: nullopt for a repeat of the period
   // already delivered. Errors: wire errors, not_entitled (no entitlement, or no key of the ECM's
@@ -79,7 +79,7 @@ class CaClient {
   };
   struct Product {
     Entitlement entitlement;                 // the latest EMM's: expiry, issue time
-    std::map<std::uint64_t, EpochKey> keys;  // by epoch: at most the two highest
+    std::map<std::uint64_t, EpochKey> keys;  // by epoch: the one in use and the highest
     std::uint64_t retired_below = 0;         // an ECM of this epoch was accepted: older keys are gone for good
     std::optional<std::uint64_t> last_period;
   };

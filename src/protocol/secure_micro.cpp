@@ -84,6 +84,8 @@ Output SecureMicro::start(Trigger trigger, TimePoint now) {
   // The AP certificate was verified when it arrived; it is checked again for the current time.
   auto ap_cert = certificates_.parse(memory.ap_certificate);
   if (!ap_cert) return stop(out, Error{Errc::no_announce, "no usable AP certificate"}), out;
+  if (crl_ && crl_->revokes(*ap_cert))
+    return stop(out, Error{Errc::cert_revoked, fmt::format("the stored AP is revoked (CRL {})", crl_->number())}), out;
   auto ap = pki::verify_device(*ap_cert, identity_.ta_root, Role::ap, now);
   if (!ap) return stop(out, ap.error()), out;
   ap_key_ = ap->public_key;
@@ -303,27 +305,35 @@ void SecureMicro::on_announcement(Output& out, ByteView bytes, TimePoint now, bo
 }
 
 Result<void> SecureMicro::adopt_crl(Output& out, ByteView der) {
-  DCAS_TRY_ASSIGN(crl, pki::Crl::verified(der, identity_.ta_root));
-  if (!pki::newer_than(crl, crl_)) return {};  // an older CRL never replaces a newer one
+  std::optional<pki::Crl> held = crl_;
+  DCAS_TRY_ASSIGN(adopted, pki::adopt_if_newer(held, der, identity_.ta_root));
+  if (!adopted) return {};  // an older CRL never replaces a newer one
   auto memory = memory_.load().value_or(SmMemory{});
-  memory.crl = crl.der();
-  DCAS_TRY(memory_.store(memory));
-  out.event(events::CrlAdopted{crl.number(), crl.size()});
-  crl_.emplace(std::move(crl));
+  memory.crl = held->der();
+  DCAS_TRY(memory_.store(memory));  // kept only once it is in secure memory
+  crl_ = std::move(held);
+  out.event(events::CrlAdopted{crl_->number(), crl_->size()});
   return {};
+}
+
+std::optional<Error> SecureMicro::revocation() const {
+  if (!crl_) return std::nullopt;
+  if (crl_->revokes(identity_.certificate))
+    return Error{Errc::cert_revoked, fmt::format("SM {} is revoked (CRL {})", id_.hex(), crl_->number())};
+  if (!tp_serial_.empty() && crl_->revokes(tp_serial_))
+    return Error{Errc::cert_revoked, fmt::format("TP {} is revoked (CRL {})", tp_id_.hex(), crl_->number())};
+  return std::nullopt;
 }
 
 bool SecureMicro::cut_off_if_revoked(Output& out) {
   if (!crl_) return false;
-  std::string role, device;
-  if (crl_->revokes(identity_.certificate))
-    role = "sm", device = id_.hex();
-  else if (!tp_serial_.empty() && crl_->revokes(tp_serial_))
-    role = "tp", device = tp_id_.hex();
-  else
-    return false;
+  const bool self = crl_->revokes(identity_.certificate);
+  if (!self && (tp_serial_.empty() || !crl_->revokes(tp_serial_))) return false;
+  const std::string role = self ? "sm" : "tp", device = self ? id_.hex() : tp_id_.hex();
+  // A revoked TP is forgotten with its channel: the next run verifies whichever TP the box has now.
+  if (!self) tp_serial_.clear();
   // Reported once: a revoked SM stays stopped through every later announcement.
-  if (state_ == State::stopped && !sealer_) return true;
+  if (state_ == State::stopped && !sealer_) return self;
   out.event(events::CwChannelRevoked{role, device, crl_->number()});
   stop(out, {Errc::cert_revoked,
              fmt::format("{} {} is revoked (CRL {}): no more control words", role, device, crl_->number())});
@@ -482,6 +492,8 @@ Result<void> SecureMicro::cnfm_h1_checks(Output& out, ByteView bytes) {
 void SecureMicro::on_cwek_gen_info_cnfm(Output& out, ByteView bytes) {
   auto r = profile_ == wire::Profile::koo2010 ? cnfm_checks(out, bytes) : cnfm_h1_checks(out, bytes);
   if (!r) return stop(out, r.error());
+  // A CRL that arrived during the run: no channel with a revoked party.
+  if (auto revoked = revocation()) return stop(out, *revoked);
   state_ = State::established;
 }
 

@@ -116,6 +116,7 @@ class SecureMicro {
   // the held CRL revoking this SM or its channel's TP stops the SM and erases its CW keys.
   Result<void> adopt_crl(Output& out, ByteView der);
   bool cut_off_if_revoked(Output& out);
+  std::optional<Error> revocation() const;  // this SM or the run's TP on the held CRL
   void stop(Output& out, Error error);
   void on_image_key_grant(Output& out, ByteView bytes);
   void on_client_image(Output& out, ByteView bytes);

@@ -66,20 +66,20 @@ Result<TransportProcessor> TransportProcessor::create(Identity identity, NonVola
 // trusts only the TA's signature on it.
 Output TransportProcessor::update_crl(ByteView der) {
   Output out;
-  auto crl = pki::Crl::verified(der, identity_.ta_root);
-  if (!crl) {
-    out.error = crl.error();
+  std::optional<pki::Crl> held = crl_;
+  auto adopted = pki::adopt_if_newer(held, der, identity_.ta_root);
+  if (!adopted || !*adopted) {  // an older CRL never replaces a newer one
+    if (!adopted) out.error = adopted.error();
     return out;
   }
-  if (!pki::newer_than(*crl, crl_)) return out;  // an older CRL never replaces a newer one
   auto memory = memory_.load().value_or(TpMemory{});
-  memory.crl = crl->der();
+  memory.crl = held->der();
   if (auto stored = memory_.store(memory); !stored) {
     out.error = stored.error();
     return out;
   }
-  out.event(events::CrlAdopted{crl->number(), crl->size()});
-  crl_.emplace(std::move(*crl));
+  crl_ = std::move(held);
+  out.event(events::CrlAdopted{crl_->number(), crl_->size()});
   std::string role, device;
   if (crl_->revokes(identity_.certificate))
     role = "tp", device = id_.hex();
@@ -190,6 +190,10 @@ Result<void> TransportProcessor::on_tp_cert_req(Output& out, ByteView bytes, Tim
 
 // The new keys replace the working ones: called only once every check of the run has passed.
 Result<void> TransportProcessor::install_keys(ByteView cwek, ByteView hmac_key) {
+  // A CRL that arrived during the run: no channel with a revoked party.
+  if (crl_ && (crl_->revokes(identity_.certificate) || crl_->revokes(run_sm_serial_)))
+    return fail(Errc::cert_revoked,
+                fmt::format("SM {} or this TP was revoked during the run (CRL {})", sm_id_.hex(), crl_->number()));
   DCAS_TRY_ASSIGN(opener, CwOpener::create(cwek, hmac_key, policy_));
   opener_.emplace(std::move(opener));
   installed_ = ControlWords{};

@@ -10,17 +10,31 @@ namespace dcas::protocol {
 
 using wire::MessageType;
 
+// The caller holds aps_mutex_. The store's CRL, if newer than the one applied: every admitted AP
+// it revokes is dropped. The numbers decide, so a CRL read before another thread applied a newer
+// one changes nothing.
+Result<void> TrustedAuthority::apply_crl(ByteView der) {
+  DCAS_TRY_ASSIGN(adopted, pki::adopt_if_newer(crl_, der, identity_.ta_root));
+  if (!adopted) return {};
+  for (auto it = aps_.begin(); it != aps_.end();)
+    if (crl_->revokes(it->second.serial)) {
+      revoked_aps_.insert(it->first);
+      it = aps_.erase(it);
+    } else {
+      ++it;
+    }
+  return {};
+}
+
 Result<ApId> TrustedAuthority::register_ap(const pki::Certificate& certificate, TimePoint now) {
   DCAS_TRY_ASSIGN(ap, pki::verify_device(certificate, identity_.ta_root, Role::ap, now));
   DCAS_TRY_ASSIGN(crl_der, store_.current_crl());
-  if (!crl_der.empty()) {
-    DCAS_TRY_ASSIGN(crl, pki::Crl::verified(crl_der, identity_.ta_root));
-    if (crl.revokes(certificate))
-      return fail(Errc::cert_revoked, fmt::format("AP {} is revoked (CRL {})", to_hex(ap.id), crl.number()));
-  }
   ApId id;
   id.bytes = ap.id;
   std::unique_lock lock(aps_mutex_);
+  if (!crl_der.empty()) DCAS_TRY(apply_crl(crl_der));
+  if (crl_ && crl_->revokes(certificate))
+    return fail(Errc::cert_revoked, fmt::format("AP {} is revoked (CRL {})", id.hex(), crl_->number()));
   aps_.insert_or_assign(id, RegisteredAp{ap.public_key, certificate.serial()});
   revoked_aps_.erase(id);  // a certificate the current CRL does not list
   return id;
@@ -29,16 +43,7 @@ Result<ApId> TrustedAuthority::register_ap(const pki::Certificate& certificate, 
 Result<Bytes> TrustedAuthority::current_crl() {
   DCAS_TRY_ASSIGN(der, store_.current_crl());
   std::unique_lock lock(aps_mutex_);
-  if (der.empty() || der == crl_der_) return der;
-  DCAS_TRY_ASSIGN(crl, pki::Crl::verified(der, identity_.ta_root));
-  for (auto it = aps_.begin(); it != aps_.end();)
-    if (crl.revokes(it->second.serial)) {
-      revoked_aps_.insert(it->first);
-      it = aps_.erase(it);
-    } else {
-      ++it;
-    }
-  crl_der_ = der;
+  if (!der.empty()) DCAS_TRY(apply_crl(der));
   return der;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <shared_mutex>
 
+#include "pki/crl.h"
 #include "protocol/pairing.h"
 #include "protocol/role.h"
 
@@ -40,6 +41,7 @@ class TrustedAuthority {
   Result<ApId> register_ap(const pki::Certificate& certificate, TimePoint now);
   // The operator's current CRL (DER), for the APs (docs/spec.md §18); empty before the first. A
   // registered AP it revokes is dropped: its requests are refused from then on (cert_revoked).
+  // The TA server calls it at each AP's crl_request and on a timer of its own.
   // Errors: the store's, crl_invalid.
   Result<Bytes> current_crl();
 
@@ -79,7 +81,8 @@ class TrustedAuthority {
   };
   std::map<ApId, RegisteredAp> aps_;
   std::set<ApId> revoked_aps_;
-  Bytes crl_der_;  // the last CRL applied to aps_
+  std::optional<pki::Crl> crl_;  // the newest CRL applied to aps_
+  Result<void> apply_crl(ByteView der);
   std::mutex seen_mutex_;
   std::map<ApId, std::set<std::uint64_t>> seen_;  // per AP, the times taken within the window
 };

@@ -49,7 +49,8 @@ Result<TaIdentity> load_ta_identity(const fs::path& key_file, const fs::path& ce
 }
 
 Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
-                                        const fs::path& out_root, int days, crypto::RandomSource& rng) {
+                                        const fs::path& out_root, int days, crypto::RandomSource& rng,
+                                        const RecordDevice& record) {
   std::array<std::uint8_t, device_id_size> device_id{};
   if (id) {
     if (id->size() != device_id_size) return fail(Errc::bad_length, "device ID must be 8 bytes");
@@ -58,20 +59,30 @@ Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::op
     DCAS_TRY(rng.fill(device_id));
   }
   const fs::path dir = out_root / fmt::format("{}-{}", role_name(role), to_hex(device_id));
-  DCAS_TRY(make_private_dir(dir, true));
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return fail(Errc::already_exists, fmt::format("{} already exists", dir.string()));
   DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::generate(2048));
   DCAS_TRY_ASSIGN(
       cert, issue_device(ta.key, ta.certificate, role, device_id, key.public_key(), Validity::starting_now(days), rng));
+  std::optional<protocol::SmSecrets> ki;
+  if (role == Role::sm) {
+    DCAS_TRY_ASSIGN(ki1, rng.bytes(protocol::ki_size));
+    DCAS_TRY_ASSIGN(ki2, rng.bytes(protocol::ki_size));
+    DCAS_TRY_ASSIGN(ki3, rng.bytes(protocol::ki_size));
+    ki = protocol::SmSecrets{std::move(ki1), std::move(ki2), std::move(ki3)};
+  }
+  DCAS_TRY(record(cert, ki));
+  DCAS_TRY(make_private_dir(dir, true));
   DCAS_TRY(key.save_pem_file(dir / "key.pem"));
   DCAS_TRY(cert.save_pem_file(dir / "cert.pem"));
   DCAS_TRY(ta.certificate.save_pem_file(dir / "ta.crt"));
-  if (role == Role::sm) {
+  if (ki) {
     SecureBytes text;
-    for (int i = 1; i <= 3; ++i) {
-      DCAS_TRY_ASSIGN(ki, rng.bytes(protocol::ki_size));
-      const std::string line = fmt::format("ki{} = ", i);
+    const SecureBytes* const kis[] = {&ki->ki1, &ki->ki2, &ki->ki3};
+    for (int i = 0; i < 3; ++i) {
+      const std::string line = fmt::format("ki{} = ", i + 1);
       text.insert(text.end(), line.begin(), line.end());
-      std::string hex = to_hex(view(ki));
+      std::string hex = to_hex(view(*kis[i]));
       text.insert(text.end(), hex.begin(), hex.end());
       secure_wipe(hex.data(), hex.size());
       text.push_back('\n');

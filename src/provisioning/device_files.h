@@ -46,10 +46,16 @@ struct IssuedDevice {
   Certificate certificate;
 };
 
-// Issues one device: key pair, certificate, and for an SM its three Ki, written under out_root.
-// `id` defaults to 8 random bytes. Errors: io_error (the device directory exists), crypto_failure.
+// What the TA records of a device it issues (its store), before any file of the device exists: a
+// refusal leaves nothing behind. `ki`: an SM's three Ki.
+using RecordDevice = std::function<Result<void>(const Certificate& cert, const std::optional<protocol::SmSecrets>& ki)>;
+
+// Issues one device: key pair, certificate, and for an SM its three Ki; `record` keeps them on
+// record; then they are written under out_root. `id` defaults to 8 random bytes.
+// Errors: already_exists (the device directory exists), `record`'s, io_error, crypto_failure.
 Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
-                                        const std::filesystem::path& out_root, int days, crypto::RandomSource& rng);
+                                        const std::filesystem::path& out_root, int days, crypto::RandomSource& rng,
+                                        const RecordDevice& record);
 
 // Renews a device (docs/spec.md §18.6): a new certificate for the same role and ID, valid `days`
 // from now, for the key of `current` (its certificate on record, DER) or, with `new_key`, a new

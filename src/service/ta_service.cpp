@@ -15,9 +15,31 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
       config_(config),
       log_(std::move(log)),
       server_(
-          io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); },
-          config.tls) {
+          io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); }, config.tls),
+      crl_timer_(io) {
   if (!config_.tls) throw std::invalid_argument("TaService: a TLS context is required (spec §13.2)");
+}
+
+void TaService::start() {
+  server_.start();
+  if (config_.crl_refresh.count() > 0) asio::co_spawn(io_, crl_loop(), asio::detached);
+}
+
+void TaService::stop() {
+  asio::post(io_, [this] {
+    stopping_ = true;
+    crl_timer_.cancel();
+  });
+  server_.stop();
+}
+
+Task<void> TaService::crl_loop() {
+  while (!stopping_) {
+    crl_timer_.expires_after(config_.crl_refresh);
+    co_await crl_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+    if (stopping_) break;
+    if (auto crl = ta_.current_crl(); !crl) log_("cannot read the CRL: " + crl.error().message());
+  }
 }
 
 // The hello: the AP certificate the TLS handshake proved, issued by this TA for an AP. Returns

@@ -20,6 +20,9 @@ struct TaServiceConfig {
   // service admits no AP that has not proved its key.
   std::shared_ptr<asio::ssl::context> tls;
   std::size_t max_in_flight = 64;  // per AP link; beyond it a request is answered net_busy
+  // How often the TA reads the store's CRL on its own (spec §18.3), so that an admitted AP that
+  // was revoked is dropped even if no AP asks for the CRL. Zero: only at the APs' requests.
+  Millis crl_refresh{0};
 };
 
 class TaService {
@@ -27,9 +30,13 @@ class TaService {
   // `ta` must be safe to call from several threads at once (its store and RNG are).
   TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaServiceConfig config, LogSink log);
   Server& server() { return server_; }
+  // Starts the server and the CRL refresh; stop() ends both.
+  void start();
+  void stop();
 
  private:
   Task<void> serve(std::shared_ptr<net::Channel> link);
+  Task<void> crl_loop();
   Task<Result<std::string>> admit(net::Channel& link);
   void answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out);
 
@@ -38,6 +45,8 @@ class TaService {
   TaServiceConfig config_;
   LogSink log_;
   Server server_;
+  asio::steady_timer crl_timer_;
+  bool stopping_ = false;
 };
 
 }  // namespace dcas::service

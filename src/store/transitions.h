@@ -8,7 +8,7 @@
 //   revoked_unexpired(at_ms) -> Result<vector<pki::RevokedCertificate>>, lock_crl() -> Result<uint64_t>
 //   (the current CRL number, 0 before the first, locked until the end of the transaction),
 //   write_crl(number, der).
-// Rows are always read SM first, then TP, then the CRL, so that locking backends never deadlock.
+// Rows are always locked SM first, then TP, then the CRL, so that locking backends never deadlock.
 #pragma once
 
 #include <fmt/format.h>
@@ -107,6 +107,9 @@ Result<pki::Crl> revoke(Rows& rows, Role role, ByteView id, std::string_view rea
     DCAS_TRY_ASSIGN(tp, TpId::from_bytes(id));
     DCAS_TRY(rows.read_tp(tp));
   }
+  // The CRL row is the lock a recording takes too: a certificate recorded at the same time is
+  // either seen here, or refused there as revoked.
+  DCAS_TRY(rows.lock_crl());
   DCAS_TRY_ASSIGN(certificates, rows.certificates_of(role, id));
   if (certificates.empty())
     return fail(Errc::not_found, fmt::format("no certificate on record for {} {}", role_name(role), hex));
@@ -125,6 +128,7 @@ Result<pki::Crl> revoke(Rows& rows, Role role, ByteView id, std::string_view rea
 // Records a certificate the TA issued (at `ta issue` and `ta renew`); a revoked device gets none.
 template <typename Rows>
 Result<void> record_certificate(Rows& rows, const IssuedCertificate& c, protocol::TimePoint now) {
+  DCAS_TRY(rows.lock_crl());  // serialised with revoke (see there)
   DCAS_TRY_ASSIGN(revoked, rows.device_revoked(c.role, c.device_id));
   if (revoked)
     return fail(Errc::cert_revoked,
