@@ -284,6 +284,37 @@ TEST_P(Revocation, AForgedCrlIsRefusedByEveryParty) {
   EXPECT_TRUE(d.established(*h));
 }
 
+TEST_P(Revocation, TheSmRefusesAnAnnouncementCarryingAForgedCrl) {
+  const auto foreign_root = pki::make_root(key("ta_foreign"), "DCAS Test TA", fixed_validity, test_rng()).value();
+  const auto forged = pki::make_crl(key("ta_foreign"), foreign_root, 9, {}, t0, t0 + 24h).value();
+  auto m = wire::decode(d.ap.security_announce(d.network_id, 1).value()).value();
+  std::get<wire::SecurityAnnounce>(m.body).crl = forged.der();  // outside the AP's signature
+  const auto out = h->sm->receive(Role::ap, wire::encode(m), t0);
+  ASSERT_TRUE(out.error.has_value());
+  EXPECT_EQ(out.error->code, Errc::crl_invalid);
+  EXPECT_FALSE(h->sm->crl_number().has_value());
+  EXPECT_EQ(h->sm->state(), SmState::idle);  // refused before any trigger
+}
+
+TEST_P(Revocation, ARevokedTpAnswersNoTpCertReq) {
+  ASSERT_TRUE(h->tp->update_crl(crl_revoking({h->tp->certificate()}).der()).ok());
+  d.announce(*h);  // the announcement carries no CRL: the SM does not know
+  expect_failure(Role::tp, Errc::cert_revoked);
+}
+
+// The CRL reaches the host while the handshake runs (after TPCertReq): the TP installs no keys.
+TEST_P(Revocation, ACrlArrivingDuringTheRunStopsItAtTheTp) {
+  const auto crl = crl_revoking({h->sm->certificate()});
+  const auto info =
+      GetParam() == wire::Profile::hardened1 ? wire::MessageType::cwek_gen_info_h1 : wire::MessageType::cwek_gen_info;
+  d.net.tamper = [&](protocol::Hop& hop) {
+    if (type_of(hop) == info) (void)h->tp->update_crl(crl.der());
+  };
+  d.announce(*h);
+  expect_failure(Role::tp, Errc::cert_revoked);
+  EXPECT_FALSE(h->tp->has_cw_keys());
+}
+
 INSTANTIATE_TEST_SUITE_P(Profiles, Revocation, ::testing::Values(wire::Profile::koo2010, wire::Profile::hardened1),
                          [](const auto& instance) { return std::string(wire::profile_name(instance.param)); });
 
