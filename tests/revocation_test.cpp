@@ -315,6 +315,22 @@ TEST_P(Revocation, ACrlArrivingDuringTheRunStopsItAtTheTp) {
   EXPECT_FALSE(h->tp->has_cw_keys());
 }
 
+// A session whose SM a new CRL revokes is no longer validated: its presence ends at once and it
+// gets no image key.
+TEST_P(Revocation, TheApEndsARevokedSmsSessionAndGrantsItNoImageKey) {
+  d.announce(*h);
+  ASSERT_TRUE(d.established(*h));
+  const auto request = h->sm->request_image();
+  ASSERT_TRUE(request.ok());
+  const auto adopted = d.ap.update_crl(crl_revoking({h->sm->certificate()}).der(), t0);
+  bool left = false;
+  for (const auto& m : adopted.messages) left |= m.to == Role::ta && m.must_arrive;
+  EXPECT_TRUE(left) << "no HostPresence(left) for the revoked SM";
+  const auto grant = d.ap.grant_image_key(h->session, request.messages.at(0).bytes, 1);
+  ASSERT_FALSE(grant);
+  EXPECT_EQ(grant.error().code, Errc::image_not_authenticated);
+}
+
 INSTANTIATE_TEST_SUITE_P(Profiles, Revocation, ::testing::Values(wire::Profile::koo2010, wire::Profile::hardened1),
                          [](const auto& instance) { return std::string(wire::profile_name(instance.param)); });
 
