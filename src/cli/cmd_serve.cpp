@@ -36,7 +36,7 @@ struct ServeArgs {
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
-         retry_delay = 1, crl_refresh = 60;
+         retry_delay = 1, crl_refresh = 60, ta_crl_refresh = 5;
   unsigned presence_lease = 600, attempts = 1;
   bool quiet = false, json = false, hold = false;
 };
@@ -125,7 +125,11 @@ Result<void> ta_serve(CLI::App* command) {
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
   DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
-  service::TaService service(io, ta, {server_limits(), tls, a.max_in_flight, std::chrono::seconds(5)}, log);
+  service::TaService service(
+      io, ta,
+      {server_limits(), tls, a.max_in_flight,
+       std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh))},
+      log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
@@ -381,6 +385,11 @@ void add_services(CLI::App& app, CLI::App& ta) {
       ->capture_default_str();
   serve->add_option("--max-in-flight", a.max_in_flight, "Requests in progress per AP link")->capture_default_str();
   serve->add_option("--presence-lease", a.presence_lease, "Seconds a paired host counts as present")
+      ->capture_default_str();
+  serve
+      ->add_option("--crl-refresh", a.ta_crl_refresh,
+                   "Seconds between the TA's own reads of the store's CRL (admitted APs it revokes are dropped)")
+      ->check(CLI::Range(0.05, 86400.0))
       ->capture_default_str();
   add_server_options(serve);
   add_profile_option(serve);
