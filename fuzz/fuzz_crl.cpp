@@ -25,11 +25,11 @@ struct Fixture {
   pki::Certificate tp_cert = pki::issue_device(ta_key, root, Role::tp, from_hex("5400000000000001").value(),
                                                ta_key.public_key(), validity, rng)
                                  .value();
-  Bytes valid = pki::make_crl(ta_key, root, 7,
-                              {{Bytes(16, 0x41), now}, {Bytes(16, 0x42), now}, {tp_cert.serial(), now}}, now,
-                              now + std::chrono::days(30))
-                    .value()
-                    .der();
+  Bytes valid =
+      pki::make_crl(ta_key, root, 7, {{Bytes(16, 0x41), now}, {Bytes(16, 0x42), now}, {tp_cert.serial(), now}}, now,
+                    now + std::chrono::days(30))
+          .value()
+          .der();
 };
 
 Fixture& fixture() {

@@ -269,7 +269,7 @@ Result<void> broadcast() {
                   headend::Broadcaster::create(config, std::move(keys), std::move(emms), crypto::system_random()));
   ts::PacketFramer framer;
   std::vector<ts::StreamError> errors;
-  DCAS_TRY(transform_file(
+  const auto streamed = transform_file(
       a.in, a.out,
       [&](ByteView chunk, Bytes& out) -> Result<void> {
         Bytes packets;
@@ -290,7 +290,8 @@ Result<void> broadcast() {
         const auto& st = broadcaster.stats();
         if (st.switched_at) DCAS_TRY(store->complete_rekey(a.product, st.key_epoch));
         return {};
-      }));
+      });
+  if (!streamed) return std::unexpected(streamed.error());
   const auto& st = broadcaster.stats();
   nlohmann::json j{{"algorithm", a.algo},
                    {"product", a.product},

@@ -36,7 +36,7 @@ enum class Errc : int {
   cert_not_yet_valid = 33,
   cert_wrong_role = 34,  // role marker is not the one required
   cert_bad_signature = 35,
-  cert_bad_id = 36,  // Common Name is not a well-formed device ID
+  cert_bad_id = 36,   // Common Name is not a well-formed device ID
   cert_revoked = 37,  // the TA revoked the certificate (its serial is on the current CRL)
   crl_invalid = 38,   // a CRL that does not parse, is not the TA's, fails its signature, or is too large
   // Wire codec

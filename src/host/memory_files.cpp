@@ -12,6 +12,12 @@ namespace dcas::host {
 
 namespace {
 
+// A line that memories written before it existed lack (the CRL): empty when absent.
+Result<Bytes> optional_hex(const Record& r, const std::string& name) {
+  if (!r.has(name)) return Bytes{};
+  return r.hex(name);
+}
+
 constexpr std::size_t entitlement_record = 4 * 8 + protocol::cas_key_size;
 
 SecureBytes encode_entitlements(const std::vector<protocol::HeldProductKey>& held) {
@@ -81,12 +87,7 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
   DCAS_TRY_ASSIGN(version, r.hex("image_version"));
   DCAS_TRY_ASSIGN(ca_key, r.hex("image_ca_key"));
   DCAS_TRY_ASSIGN(digest, r.hex("image_code_digest"));
-  // A memory written before revocation existed has no CRL line.
-  Bytes crl;
-  if (r.has("crl")) {
-    DCAS_TRY_ASSIGN(held, r.hex("crl"));
-    crl = held;
-  }
+  DCAS_TRY_ASSIGN(crl, optional_hex(r, "crl"));
   m = {cert, network, std::nullopt, tp, key, crl, {}};
   if (r.has("entitlements")) {
     DCAS_TRY_ASSIGN(held, r.hex("entitlements"));
@@ -108,11 +109,7 @@ Result<void> decode(const Record& r, protocol::SmMemory& m) {
 Result<void> decode(const Record& r, protocol::TpMemory& m) {
   DCAS_TRY_ASSIGN(sm, r.hex("sm_id"));
   DCAS_TRY_ASSIGN(key, r.hex("sm_public_key"));
-  Bytes crl;
-  if (r.has("crl")) {
-    DCAS_TRY_ASSIGN(held, r.hex("crl"));
-    crl = held;
-  }
+  DCAS_TRY_ASSIGN(crl, optional_hex(r, "crl"));
   m = {sm, key, crl};
   return {};
 }
