@@ -10,6 +10,7 @@ packages=(
   libdvbcsa-dev                              # DVB-CSA2 descrambling
   ffmpeg tsdecrypt                           # real transport streams and a DVB-CSA2 peer for the tests
   libasio-dev                                # the network services (standalone Asio, C++20 coroutines)
+  libsystemd-dev                             # sd_notify: the servers' readiness under their systemd units
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # libFuzzer: clang 19, because clang 14 cannot compile libstdc++ 12's <expected> (it lacks
@@ -17,6 +18,8 @@ packages=(
   clang-19 libclang-rt-19-dev
   clang-format-14
   python3                                    # the layering check (ctest Layers.Includes), fuzz corpora
+  lintian dpkg-dev fakeroot                  # the Debian package: built by CPack, checked, installed (scripts/package.sh)
+  man-db                                     # the man pages' checks (lintian runs man on each)
 )
 
 missing=()

@@ -1,8 +1,11 @@
 // The dcas program as users run it: exit statuses, one-line errors, JSON output, real files.
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
 
 #include "common/files.h"
 #include "test_support.h"
@@ -68,6 +71,61 @@ TEST(Cli, EverySubcommandHasHelp) {
     EXPECT_EQ(r.status, 0) << cmd;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << cmd;
   }
+}
+
+// The man pages come from the same definitions as --help: every page's options are exactly what
+// its command's --help lists, and each page it refers to exists.
+TEST(Cli, ManPagesMatchEveryCommandsHelp) {
+  const auto dir = std::filesystem::temp_directory_path() / ("dcas-man-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(run_dcas("manpages " + dir.string()).status, 0);
+  // An option line of --help: "  -x,--name ..." or "  --name ...".
+  const std::regex option_in_help(R"(^\s+(?:-[a-zA-Z],)?--([a-z][a-z0-9-]*))");
+  const std::regex page_reference(R"(\\fB(dcas[a-z0-9\\-]*)\\fR\(1\)|\.BR (dcas[a-z0-9\\-]*) \(1\))");
+  std::size_t pages = 0, options_checked = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    ++pages;
+    const std::string page = entry.path().stem().string();  // dcas-ta-serve
+    const std::string text = read_text_file(entry.path()).value();
+    EXPECT_EQ(text.rfind(".TH ", 0), 0u) << page;
+    for (const char* section : {".SH NAME\n", ".SH SYNOPSIS\n", ".SH DESCRIPTION\n", ".SH SEE ALSO\n"})
+      EXPECT_NE(text.find(section), std::string::npos) << page << " lacks " << section;
+    std::string command = page.substr(4);  // "-ta-serve"
+    std::replace(command.begin(), command.end(), '-', ' ');
+    auto help = run_dcas(command + " --help");
+    if (help.status != 0) {  // a hyphen inside a command's own name ("crypto hmac-key")
+      for (std::size_t at = command.size(); at-- > 0 && help.status != 0;)
+        if (command[at] == ' ') {
+          std::string joined = command;
+          joined[at] = '-';
+          help = run_dcas(joined + " --help");
+        }
+    }
+    ASSERT_EQ(help.status, 0) << page;
+    std::istringstream lines(help.out);
+    for (std::string line; std::getline(lines, line);) {
+      std::smatch m;
+      if (!std::regex_search(line, m, option_in_help)) continue;
+      const std::string name = m[1];
+      if (name == "help" || name == "help-all" || name == "version") continue;
+      std::string escaped;
+      for (char c : name) escaped += c == '-' ? std::string("\\-") : std::string(1, c);
+      EXPECT_NE(text.find("\\fB\\-\\-" + escaped + "\\fR"), std::string::npos) << page << " lacks --" << name;
+      ++options_checked;
+    }
+    for (std::sregex_iterator m(text.begin(), text.end(), page_reference), end; m != end; ++m) {
+      std::string referred = (*m)[1].matched ? (*m)[1].str() : (*m)[2].str();
+      referred = std::regex_replace(referred, std::regex(R"(\\-)"), "-");
+      EXPECT_TRUE(std::filesystem::exists(dir / (referred + ".1"))) << page << " refers to " << referred;
+    }
+  }
+  EXPECT_GT(pages, 40u);
+  EXPECT_GT(options_checked, 150u);
+  const std::string root = read_text_file(dir / "dcas.1").value();
+  for (const char* section : {".SH CONFIGURATION FILES\n", ".SH SIGNALS\n", ".SH EXIT STATUS\n"})
+    EXPECT_NE(root.find(section), std::string::npos) << section;
+  EXPECT_FALSE(std::filesystem::exists(dir / "dcas-manpages.1"));  // the build's own step is hidden
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {

@@ -5,7 +5,10 @@
 #include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
+#include <cstring>
 #include <mutex>
 
 #include "net/channel.h"
@@ -743,6 +746,130 @@ TEST_F(Services, ConfigFileSettingsAndAGracefulStop) {
   auto bad = run_dcas("ta serve --config " + (work_ / "bad.conf").string());
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("unknown setting 'no-such-setting'"), std::string::npos) << bad.err;
+}
+
+// ---- Operations: configuration files, SIGHUP reloads, systemd notices (issue 17) ----
+
+TEST_F(Services, ConfigFileReportsEveryBadSettingAtOnceInTheFilesOrder) {
+  std::ofstream(work_ / "bad.conf") << "ta = " << ta_dir_.string()
+                                    << "\n# a comment\nbogus = 1\nmax-connections = many\nthreads = 0\n"
+                                       "no equals sign\nta = again\nconfig = other.conf\n = 3\n";
+  const auto r = run_dcas("ta serve --config " + (work_ / "bad.conf").string());
+  EXPECT_EQ(r.status, 2);
+  const std::vector<std::string> expected{
+      "bad.conf: 7 bad setting(s)",           "bad.conf:3: unknown setting 'bogus'",
+      "bad.conf:4: max-connections = many",   "bad.conf:5: threads = 0: --threads: Value 0 not in range 1 to 256",
+      "bad.conf:6: expected 'name = value'",  "bad.conf:7: 'ta' is already set on line 1",
+      "bad.conf:8: unknown setting 'config'", "bad.conf:9: a setting without a name"};
+  std::size_t at = 0;
+  for (const auto& line : expected) {
+    const auto found = r.err.find(line, at);
+    ASSERT_NE(found, std::string::npos) << "missing or out of order: " << line << "\n" << r.err;
+    at = found;
+  }
+  EXPECT_EQ(run_dcas("ta serve --config " + (work_ / "missing.conf").string()).status, 2);
+}
+
+// The unit's command line names only the file: required options come from it, and the command
+// line still wins over it.
+TEST_F(Services, ConfigFileGivesRequiredOptionsAndTheCommandLineWins) {
+  auto ta = start_ta(work_, ta_dir_);
+  const auto port_file = work_ / "ap.port";
+  std::ofstream(work_ / "ap.conf") << "ap = " << p().aps[0].dir.string() << "\nta = " << ta.address()
+                                   << "\nlisten = 127.0.0.1:1\nport-file = " << port_file.string()
+                                   << "\nnetwork-id = 00000000000000c0\nquiet = false\n";
+  Process ap({"ap", "serve", "--config", (work_ / "ap.conf").string(), "--listen", "127.0.0.1:0"}, work_ / "ap.log");
+  Service as_service{nullptr, read_port(port_file, ap)};
+  EXPECT_NE(as_service.port, 1);
+  EXPECT_NE(ap.log().find("network 00000000000000c0"), std::string::npos) << ap.log();
+  EXPECT_EQ(pair_host(p().sms[5], p().tps[5], as_service).status, 0);
+  ap.kill(SIGTERM);
+  EXPECT_EQ(ap.wait(10s), 0) << ap.log();
+}
+
+// SIGHUP applies the caps of the edited file to the next connection; a bad file changes nothing;
+// a setting that needs a restart says so.
+TEST_F(Services, SighupReloadsTheCapsAndABadFileChangesNothing) {
+  const auto config = work_ / "ap.conf";
+  const auto port_file = work_ / "ap.port";
+  const auto write_config = [&](const std::string& extra) {
+    std::ofstream(config) << "ap = " << p().aps[0].dir.string()
+                          << "\nta = 127.0.0.1:9\nlisten = 127.0.0.1:0\nport-file = " << port_file.string() << "\n"
+                          << extra;
+  };
+  write_config("max-connections = 8\n");
+  Process ap({"ap", "serve", "--config", config.string()}, work_ / "ap.log");
+  const int port = read_port(port_file, ap);
+  RawPeer first(port), second(port);
+  std::this_thread::sleep_for(100ms);
+
+  write_config("max-connections = 2\nanswer-timeout = 3\n");
+  ap.kill(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return ap.log().find("reloaded " + config.string()) != std::string::npos; }))
+      << ap.log();
+  EXPECT_NE(ap.log().find("max-connections = 2"), std::string::npos) << ap.log();
+  EXPECT_NE(ap.log().find("applied only at the next start: answer-timeout"), std::string::npos) << ap.log();
+  RawPeer third(port);
+  EXPECT_EQ(third.error_then_closed(), Errc::net_busy);
+  EXPECT_NE(ap.log().find("at the cap of 2 connections"), std::string::npos) << ap.log();
+
+  write_config("max-connections = none\n");
+  ap.kill(SIGHUP);
+  ASSERT_TRUE(eventually([&] { return ap.log().find("reload refused, nothing changed") != std::string::npos; }))
+      << ap.log();
+  RawPeer fourth(port);
+  EXPECT_EQ(fourth.error_then_closed(), Errc::net_busy);  // still the cap of 2
+  EXPECT_TRUE(ap.running());
+  ap.kill(SIGTERM);
+  EXPECT_EQ(ap.wait(10s), 0) << ap.log();
+}
+
+// The sd_notify protocol, as systemd's side of a Type=notify unit sees it: a datagram socket
+// named by $NOTIFY_SOCKET.
+TEST_F(Services, ServerTellsTheServiceManagerReadyReloadingAndStopping) {
+  const auto path = work_ / "notify.sock";
+  const int sock = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(sock, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  ASSERT_LT(path.string().size(), sizeof address.sun_path);
+  std::strcpy(address.sun_path, path.c_str());
+  ASSERT_EQ(::bind(sock, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  const auto next_notice = [&]() -> std::string {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 10'000) <= 0) return "(none in 10 s)";
+    char buf[512];
+    const auto n = ::recv(sock, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "(recv failed)";
+  };
+  std::ofstream(work_ / "ta.conf") << "ta = " << ta_dir_.string() << "\n";
+  ::setenv("NOTIFY_SOCKET", path.c_str(), 1);  // inherited by the server; each test is a process of its own
+  auto ta = start_ta(work_, ta_dir_, {"--config", (work_ / "ta.conf").string()});
+  ::unsetenv("NOTIFY_SOCKET");
+  EXPECT_EQ(next_notice(), "READY=1\nSTATUS=serving");
+  ta.process->kill(SIGHUP);
+  EXPECT_EQ(next_notice(), "RELOADING=1\nSTATUS=reloading the configuration");
+  EXPECT_EQ(next_notice(), "READY=1\nSTATUS=serving");
+  ta.process->kill(SIGTERM);
+  EXPECT_EQ(next_notice(), "STOPPING=1\nSTATUS=draining");
+  EXPECT_EQ(ta.process->wait(10s), 0);
+  ::close(sock);
+}
+
+// Under systemd, stderr is the journal's stream, which stamps each line: no time of our own.
+TEST_F(Services, LogLinesCarryNoTimestampWhenStderrIsTheJournal) {
+  const auto log = work_ / "ta.log";
+  std::ofstream(log).close();
+  struct stat st {};
+  ASSERT_EQ(::stat(log.c_str(), &st), 0);
+  ::setenv("JOURNAL_STREAM", fmt::format("{}:{}", st.st_dev, st.st_ino).c_str(), 1);
+  auto ta = start_ta(work_, ta_dir_);
+  ::unsetenv("JOURNAL_STREAM");
+  ta.process->kill(SIGTERM);
+  EXPECT_EQ(ta.process->wait(10s), 0);
+  const auto text = slurp_file(log);
+  EXPECT_EQ(text.rfind("ta: listening on ", 0), 0u) << text;
+  EXPECT_NE(text.find("\nta: stopped\n"), std::string::npos) << text;
 }
 
 TEST_F(Services, TwoTaProcessesOnOnePostgresBindEachSmExactlyOnce) {

@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/config_file.h"
+#include "cli/service_manager.h"
 #include "common/files.h"
 #include "common/records.h"
 #include "crypto/random.h"
@@ -48,9 +50,17 @@ ServeArgs& args() {
 
 Millis seconds(double s) { return Millis(static_cast<std::int64_t>(s * 1000)); }
 
+// --quiet, which a reload may change while the server's threads log.
+std::atomic<bool>& quiet_now() {
+  static std::atomic<bool> quiet{false};
+  return quiet;
+}
+
 LogSink log_sink(std::string_view prefix) {
-  if (args().quiet) return [](std::string_view) {};
-  return stderr_log(prefix);
+  quiet_now() = args().quiet;
+  return [sink = stderr_log(prefix)](std::string_view line) {
+    if (!quiet_now()) sink(line);
+  };
 }
 
 service::ServerLimits server_limits() {
@@ -62,32 +72,26 @@ service::ServerLimits server_limits() {
   return l;
 }
 
-// Settings from --config FILE: "name = value" lines named like the long options (without "--");
-// an option given on the command line wins.
-Result<void> apply_config(CLI::App* command) {
-  const std::string file = args().config;
-  if (file.empty()) return {};
-  DCAS_TRY_ASSIGN(text, read_text_file(file));
-  DCAS_TRY_ASSIGN(records, parse_records(text));
-  for (const auto& record : records) {
-    for (const auto& [name, value] : record.entries()) {
-      CLI::Option* option = nullptr;
-      try {
-        option = command->get_option("--" + name);
-      } catch (const CLI::OptionNotFound&) {
-        return fail(Errc::invalid_argument, fmt::format("{}: unknown setting '{}'", file, name));
-      }
-      if (option->count() > 0 || name == "config") continue;
-      try {
-        option->clear();
-        option->add_result(value);
-        option->run_callback();
-      } catch (const CLI::Error& e) {
-        return fail(Errc::invalid_argument, fmt::format("{}: {} = {}: {}", file, name, value, e.what()));
-      }
-    }
+// SIGHUP: the --config file's settings that are safe to change while serving are applied (the
+// command line still wins); the others are reported as waiting for the next start.
+void reload(CLI::App* command, const std::set<std::string>& reloadable, const LogSink& log,
+            const std::function<void()>& apply) {
+  notify_reloading();
+  if (args().config.empty()) {
+    log("SIGHUP: no --config file to reload");
+  } else if (auto r = reload_config(command, reloadable); !r) {
+    log("SIGHUP: reload refused, nothing changed: " + r.error().detail);
+  } else {
+    quiet_now() = args().quiet;
+    apply();
+    log(fmt::format(
+        "SIGHUP: reloaded {}: {}", args().config,
+        r->applied.empty() ? std::string("nothing to change") : fmt::format("{}", fmt::join(r->applied, ", "))));
+    if (!r->need_restart.empty())
+      log(fmt::format("changed in {} but applied only at the next start: {}", args().config,
+                      fmt::join(r->need_restart, ", ")));
   }
-  return {};
+  notify_ready();
 }
 
 Result<void> write_port_file(const net::tcp::endpoint& endpoint) {
@@ -110,7 +114,6 @@ void add_profile_option(CLI::App* command) {
 
 Result<void> ta_serve(CLI::App* command) {
   auto& a = args();
-  DCAS_TRY(apply_config(command));
   DCAS_TRY_ASSIGN(profile, chosen_profile());
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   const std::filesystem::path dir(a.ta_dir);
@@ -139,14 +142,26 @@ Result<void> ta_serve(CLI::App* command) {
                   a.threads, store_name, wire::profile_name(profile)));
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
   service.start();
-  service::run_until_signalled(io, a.threads, log, [&] { service.stop(); });
+  notify_ready();
+  service::run_until_signalled(
+      io, a.threads, log,
+      [&] {
+        notify_stopping("draining");
+        service.stop();
+      },
+      [&] {
+        reload(command, {"quiet", "max-connections", "max-unverified", "max-in-flight", "crl-refresh"}, log, [&] {
+          service.server().set_caps(a.max_connections, a.max_unverified);
+          service.set_max_in_flight(a.max_in_flight);
+          service.set_crl_refresh(seconds(a.ta_crl_refresh));
+        });
+      });
   log("stopped");
   return {};
 }
 
 Result<void> ap_serve(CLI::App* command) {
   auto& a = args();
-  DCAS_TRY(apply_config(command));
   DCAS_TRY_ASSIGN(profile, chosen_profile());
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
   DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
@@ -195,15 +210,27 @@ Result<void> ap_serve(CLI::App* command) {
                   personalizer ? ", with the PS and download server of " + a.headend_dir : std::string()));
   DCAS_TRY(service.start());
   DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
-  service::run_until_signalled(io, 1, log, [&] { service.stop(); });
+  notify_ready();
+  service::run_until_signalled(
+      io, 1, log,
+      [&] {
+        notify_stopping("draining the hosts");
+        service.stop();
+      },
+      [&] {
+        reload(command, {"quiet", "max-connections", "max-unverified", "presence-interval", "crl-refresh"}, log, [&] {
+          service.server().set_caps(a.max_connections, a.max_unverified);
+          service.set_presence_interval(seconds(a.presence_interval));
+          service.set_crl_refresh(seconds(a.crl_refresh));
+        });
+      });
   log("stopped");
   return {};
 }
 
-void host_pair(CLI::App* command) {
+void host_pair() {
   auto& a = args();
   auto run = [&]() -> Result<nlohmann::json> {
-    DCAS_TRY(apply_config(command));
     DCAS_TRY_ASSIGN(profile, chosen_profile());
     service::HostConfig config;
     DCAS_TRY_ASSIGN(ap, net::parse_host_port(a.ap_address));
@@ -343,7 +370,7 @@ void add_link_options(CLI::App* c) {
   c->add_option("--idle-timeout", a.idle_timeout, "Seconds to wait for a peer's next frame")->capture_default_str();
   c->add_option("--io-timeout", a.io_timeout, "Seconds for the rest of a frame, and for every write")
       ->capture_default_str();
-  c->add_option("--config", a.config, "File of 'option = value' lines (long option names); the command line wins");
+  add_config_option(c, a.config);
   c->add_flag("--quiet", a.quiet, "No log lines on stderr");
   c->add_option("--journal", a.journal, "Append what this process saw (hops, events) to FILE, one JSON object a line");
 }
@@ -434,7 +461,7 @@ void add_services(CLI::App& app, CLI::App& ta) {
   host->require_subcommand(1);
   auto* pair = host->add_subcommand("pair", "Pair the SM and TP through an AP; exit status 1 if refused");
   add_host_options(pair);
-  pair->callback([pair] { host_pair(pair); });
+  pair->callback([] { host_pair(); });
   auto* run = host->add_subcommand(
       "run", "Join the network (pair, download the client image) and watch a broadcast; exit status 1 if refused");
   add_host_options(run);
@@ -442,7 +469,7 @@ void add_services(CLI::App& app, CLI::App& ta) {
   run->add_option("--out", a.out, "Where the descrambled stream goes")->required();
   run->add_option("--algo", a.algo, "The broadcast's scrambling: csa2, cissa or idsa")->capture_default_str();
   run->add_option("--ca-system-id", a.ca_system_id, "The CA system whose ECMs and EMMs to use")->capture_default_str();
-  run->callback([run] { host_pair(run); });
+  run->callback([] { host_pair(); });
 }
 
 void add_host_options(CLI::App* pair) {

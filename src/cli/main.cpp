@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
   CLI::App app{"DCAS: Downloadable Conditional Access System with the Koo et al. (2010) SM-TP security protocol",
                "dcas"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "dcas 0.1.0");
+  app.set_version_flag("--version", "dcas " DCAS_VERSION);
   add_demo(app);
   add_attack(app);
   add_selftest(app);
@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add_cert(app);
   add_bench(app);
   add_ts(app);
+  add_manpages(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,7 +10,7 @@ namespace dcas {
 // Thread-safe when the sink it wraps is (stderr_log is).
 using LogSink = std::function<void(std::string_view line)>;
 
-// "HH:MM:SS prefix: line" on stderr.
+// "HH:MM:SS prefix: line" on stderr; "prefix: line" when stderr is the systemd journal (which stamps it).
 LogSink stderr_log(std::string_view prefix);
 // Drops every line.
 LogSink silent_log();

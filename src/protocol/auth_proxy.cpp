@@ -272,6 +272,11 @@ Output AuthProxy::ta_link_down(TimePoint) {
   return out;
 }
 
+void AuthProxy::set_presence_interval(std::chrono::milliseconds interval, TimePoint now) {
+  policy_.presence_interval = interval;
+  next_renewal_ = std::min(next_renewal_, now + interval);
+}
+
 TimePoint AuthProxy::next_expiry() const {
   TimePoint next = next_renewal_;
   for (const auto& [session, s] : sessions_)

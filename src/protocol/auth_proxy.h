@@ -57,6 +57,10 @@ class AuthProxy {
 
   // The earliest time at which on_timeout has something to do.
   TimePoint next_expiry() const;
+  // A new interval between presence renewals (a configuration reload): the next renewal is due
+  // no later than one new interval from `now`; the caller re-reads next_expiry().
+  void set_presence_interval(std::chrono::milliseconds interval, TimePoint now);
+  std::chrono::milliseconds presence_interval() const { return policy_.presence_interval; }
   // Answer timeouts and presence renewals due at `now`.
   Output on_timeout(TimePoint now);
 

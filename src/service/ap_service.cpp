@@ -199,6 +199,11 @@ void ApService::on_crl(const Bytes& der) {
     log_("cannot sign the announcement: " + r.error().message());
 }
 
+void ApService::set_presence_interval(Millis interval) {
+  ap_.set_presence_interval(interval, std::chrono::system_clock::now());
+  rearm();
+}
+
 Task<void> ApService::crl_loop(std::shared_ptr<net::Channel> link) {
   while (ta_ == link && !stopping_) {
     link->send(Frame{FrameKind::crl_request, 0, {}});

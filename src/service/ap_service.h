@@ -52,6 +52,9 @@ class ApService {
   // Graceful: hosts are drained, their departures reported, then the TA link is closed.
   void stop();
   Server& server() { return server_; }
+  // What a configuration reload may change; call on the service's io thread.
+  void set_crl_refresh(Millis interval) { config_.crl_refresh = interval; }
+  void set_presence_interval(Millis interval);
 
  private:
   Task<void> serve_host(std::shared_ptr<net::Channel> host);

@@ -13,6 +13,8 @@ Server::Server(asio::io_context& io, ServerLimits limits, LogSink log, Handler s
                std::shared_ptr<asio::ssl::context> tls)
     : io_(io),
       limits_(limits),
+      max_connections_(limits.max_connections),
+      max_unverified_(limits.max_unverified),
       log_(std::move(log)),
       serve_(std::move(serve)),
       tls_(std::move(tls)),
@@ -35,6 +37,11 @@ Result<tcp::endpoint> Server::listen(const net::HostPort& address) {
   return acceptor_.local_endpoint();
 }
 
+void Server::set_caps(std::size_t max_connections, std::size_t max_unverified) {
+  max_connections_ = max_connections;
+  max_unverified_ = max_unverified;
+}
+
 void Server::start() { asio::co_spawn(io_, accept_loop(), asio::detached); }
 
 std::size_t Server::connections() const {
@@ -52,9 +59,8 @@ Task<void> Server::accept_loop() {
     }
     if (tls_) {
       tcp::socket accepted(std::move(socket));
-      if (connections() + handshaking_ >= limits_.max_connections) {
-        log_(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted),
-                         limits_.max_connections));
+      if (const std::size_t cap = max_connections_; connections() + handshaking_ >= cap) {
+        log_(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted), cap));
         continue;  // closed by the socket's destructor, before any handshake
       }
       ++handshaking_;
@@ -63,10 +69,9 @@ Task<void> Server::accept_loop() {
       continue;
     }
     auto channel = net::Channel::start(std::move(socket), limits_.link);
-    if (connections() >= limits_.max_connections) {
-      log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), limits_.max_connections));
-      channel->send_and_close(
-          net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", limits_.max_connections)}));
+    if (const std::size_t cap = max_connections_; connections() >= cap) {
+      log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), cap));
+      channel->send_and_close(net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", cap)}));
       continue;
     }
     admit(std::move(channel));
@@ -91,7 +96,8 @@ Task<void> Server::handshake_then_run(tcp::socket socket) {
 
 void Server::admit(std::shared_ptr<net::Channel> channel) {
   bool listed = false;
-  std::shared_ptr<net::Channel> evicted;
+  std::vector<std::shared_ptr<net::Channel>> evicted;
+  const std::size_t cap = std::max<std::size_t>(max_unverified_, 1);
   {
     // Under the lock that stop() takes to list the connections: a link is either listed (and
     // interrupted) or sees the stop here.
@@ -99,8 +105,8 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
     listed = !stopping_;
     if (listed) {
       live_.insert(channel);
-      if (unverified_.size() >= limits_.max_unverified) {
-        evicted = std::move(unverified_.front());
+      while (unverified_.size() >= cap) {  // more than one after a reload lowered the cap
+        evicted.push_back(std::move(unverified_.front()));
         unverified_.pop_front();
       }
       unverified_.push_back(channel);
@@ -110,11 +116,11 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
     channel->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
     return;
   }
-  if (evicted) {
-    log_(fmt::format("closing {}: the oldest of {} connections not yet verified, for a newer one", evicted->peer(),
-                     limits_.max_unverified));
-    evicted->send_and_close(net::error_frame(
-        {Errc::net_busy, fmt::format("at the cap of {} connections not yet verified", limits_.max_unverified)}));
+  for (const auto& oldest : evicted) {
+    log_(
+        fmt::format("closing {}: the oldest of {} connections not yet verified, for a newer one", oldest->peer(), cap));
+    oldest->send_and_close(
+        net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections not yet verified", cap)}));
   }
   const auto executor = channel->executor();
   asio::co_spawn(executor, run_connection(std::move(channel)), asio::detached);
@@ -156,11 +162,26 @@ void Server::stop() {
   });
 }
 
-void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop) {
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop,
+                         std::function<void()> reload) {
+  // SIGHUP only when there is something to reload: otherwise it keeps its default (terminate).
+  asio::signal_set hangups(io);
+  std::function<void()> wait_for_hangup = [&] {
+    hangups.async_wait([&](asio::error_code ec, int) {
+      if (ec) return;
+      reload();
+      wait_for_hangup();
+    });
+  };
+  if (reload) {
+    hangups.add(SIGHUP);
+    wait_for_hangup();
+  }
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](asio::error_code ec, int signal) {
     if (ec) return;
     log(fmt::format("signal {}: stopping gracefully", signal));
+    hangups.cancel();  // a pending wait would keep `io` running after the services stopped
     stop();
   });
   std::vector<std::jthread> pool;

@@ -52,6 +52,11 @@ class Server {
   void stop();
   bool stopping() const { return stopping_; }
   const ServerLimits& limits() const { return limits_; }
+  // The caps a configuration reload may change (SIGHUP), from any thread: connections already
+  // served are kept, and the new caps apply from the next one accepted.
+  void set_caps(std::size_t max_connections, std::size_t max_unverified);
+  std::size_t max_connections() const { return max_connections_; }
+  std::size_t max_unverified() const { return max_unverified_; }
   std::size_t connections() const;
   // The peer on `channel` proved itself: its connection no longer counts as unverified. Thread-safe.
   void mark_verified(const std::shared_ptr<net::Channel>& channel);
@@ -63,7 +68,8 @@ class Server {
   Task<void> run_connection(std::shared_ptr<net::Channel> channel);
 
   asio::io_context& io_;
-  ServerLimits limits_;
+  ServerLimits limits_;  // its caps are the ones at construction; the live ones follow
+  std::atomic<std::size_t> max_connections_, max_unverified_;
   LogSink log_;
   Handler serve_;
   std::shared_ptr<asio::ssl::context> tls_;
@@ -77,7 +83,8 @@ class Server {
 };
 
 // Runs `io` on `threads` threads until it has no work left; on SIGINT or SIGTERM calls `stop`
-// (which stops the services gracefully).
-void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop);
+// (which stops the services gracefully), and on every SIGHUP calls `reload` if there is one.
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop,
+                         std::function<void()> reload = {});
 
 }  // namespace dcas::service

@@ -16,7 +16,9 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
       log_(std::move(log)),
       server_(
           io, config.server, log_, [this](std::shared_ptr<net::Channel> c) { return serve(std::move(c)); }, config.tls),
-      crl_timer_(io) {
+      crl_timer_(io),
+      max_in_flight_(config.max_in_flight),
+      crl_refresh_ms_(config.crl_refresh.count()) {
   if (!config_.tls) throw std::invalid_argument("TaService: a TLS context is required (spec §13.2)");
 }
 
@@ -35,7 +37,7 @@ void TaService::stop() {
 
 Task<void> TaService::crl_loop() {
   while (!stopping_) {
-    crl_timer_.expires_after(config_.crl_refresh);
+    crl_timer_.expires_after(Millis(crl_refresh_ms_.load()));
     co_await crl_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (stopping_) break;
     if (auto crl = ta_.current_crl(); !crl) log_("cannot read the CRL: " + crl.error().message());
@@ -107,7 +109,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
       if (out.ok() && frame->stream != 0) link->send(Frame{FrameKind::ack, frame->stream, {}});
       continue;
     }
-    if (in_flight->load() >= config_.max_in_flight) {
+    if (in_flight->load() >= max_in_flight_) {
       link->send(net::error_frame({Errc::net_busy, "too many requests in flight on this link"}, frame->stream));
       continue;
     }

@@ -33,6 +33,10 @@ class TaService {
   // Starts the server and the CRL refresh; stop() ends both.
   void start();
   void stop();
+  // What a configuration reload may change, from any thread: the cap applies to the next request,
+  // the interval from the next CRL read.
+  void set_max_in_flight(std::size_t max) { max_in_flight_ = max; }
+  void set_crl_refresh(Millis interval) { crl_refresh_ms_ = interval.count(); }
 
  private:
   Task<void> serve(std::shared_ptr<net::Channel> link);
@@ -46,6 +50,8 @@ class TaService {
   LogSink log_;
   Server server_;
   asio::steady_timer crl_timer_;
+  std::atomic<std::size_t> max_in_flight_;
+  std::atomic<Millis::rep> crl_refresh_ms_;
   bool stopping_ = false;
 };
 
