@@ -87,7 +87,12 @@ sm_dir=$(echo "$host_ids" | python3 -c 'import json,sys; print(json.load(sys.std
 tp_dir=$(as_dcas dcas ta issue tp --ta $state/ta --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["directory"])')
 # The host is another machine: its identities leave the TA's directory.
 cp -a "$sm_dir" "$work/sm" && cp -a "$tp_dir" "$work/tp"
-test "$(stat -c '%a' $state/ta/ta.key)" = 600
+# Keys 0600, stores and the directories that hold them 0700, all the dcas user's.
+for path in $state/ta $state/headend $state/ap; do test "$(stat -c '%U %a' $path)" = "dcas 700"; done
+for path in $state/ta/ta.key $state/ta/store.key $state/ta/ta.sqlite $state/headend/store.key \
+            $state/headend/headend.sqlite $state/ap/key.pem; do
+  test "$(stat -c '%U %a' $path)" = "dcas 600" || { echo "package: $path is $(stat -c '%U %a' $path)" >&2; exit 1; }
+done
 
 # The operator's edits: any free port, and a port file each for this script to find it.
 set_conf() { sed -i "s|^#\? *$2 = .*|$2 = $3|" "/etc/dcas/$1"; grep -q "^$2 = $3\$" "/etc/dcas/$1" || echo "$2 = $3" >>"/etc/dcas/$1"; }

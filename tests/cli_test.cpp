@@ -1,4 +1,5 @@
 // The dcas program as users run it: exit statuses, one-line errors, JSON output, real files.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -126,6 +127,24 @@ TEST(Cli, ManPagesMatchEveryCommandsHelp) {
     EXPECT_NE(root.find(section), std::string::npos) << section;
   EXPECT_FALSE(std::filesystem::exists(dir / "dcas-manpages.1"));  // the build's own step is hidden
   std::filesystem::remove_all(dir);
+}
+
+// A headend directory holds its store and the key sealing the product keys: owner-only, as a
+// TA directory, whatever the umask.
+TEST(Cli, HeadendInitMakesAnOwnerOnlyDirectory) {
+  const auto dir = std::filesystem::temp_directory_path() / ("dcas-he-mode-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  const mode_t old_umask = ::umask(022);
+  const auto r = run_dcas("headend init " + (dir / "he").string() + " --network-id 4e45540000000001");
+  ::umask(old_umask);
+  ASSERT_EQ(r.status, 0) << r.err;
+  namespace fs = std::filesystem;
+  EXPECT_EQ(fs::status(dir / "he").permissions(), fs::perms::owner_all);
+  for (const char* file : {"headend.sqlite", "store.key"})
+    EXPECT_EQ(fs::status(dir / "he" / file).permissions() & (fs::perms::group_all | fs::perms::others_all),
+              fs::perms::none)
+        << file;
+  fs::remove_all(dir);
 }
 
 TEST(Cli, TaIssuesCertificatesThatOpensslVerifies) {

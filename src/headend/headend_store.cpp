@@ -397,6 +397,9 @@ Result<void> init_headend_directory(const std::filesystem::path& dir, ByteView n
   if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   if (std::filesystem::exists(dir / "headend.sqlite"))
     return fail(Errc::io_error, fmt::format("{} already holds a headend", dir.string()));
+  // Its store and the key that seals the product keys: the operator's alone, like a TA directory.
+  std::filesystem::permissions(dir, std::filesystem::perms::owner_all, ec);
+  if (ec) return fail(Errc::io_error, fmt::format("cannot restrict {}: {}", dir.string(), ec.message()));
   DCAS_TRY(store::create_operator_key(dir));
   DCAS_TRY_ASSIGN(headend, HeadendStore::open_directory(dir));
   DCAS_TRY(headend->set_network_id(network_id));
