@@ -90,9 +90,10 @@ set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME dcas)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SHLIBDEPS ON)  # the runtime libraries, from what the binary links
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser")  # the postinst creates the system user
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser")  # the postinst creates the user (deb-systemd-invoke is essential)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
-    ${DCAS_PACKAGING_DIR}/debian/postinst ${DCAS_PACKAGING_DIR}/debian/postrm ${DCAS_PACKAGING_DIR}/debian/conffiles)
+    ${DCAS_PACKAGING_DIR}/debian/postinst ${DCAS_PACKAGING_DIR}/debian/prerm ${DCAS_PACKAGING_DIR}/debian/postrm
+    ${DCAS_PACKAGING_DIR}/debian/conffiles)
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 # CPack indents each line after the first by one space itself.
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION

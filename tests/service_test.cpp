@@ -768,6 +768,18 @@ TEST_F(Services, ConfigFileReportsEveryBadSettingAtOnceInTheFilesOrder) {
     at = found;
   }
   EXPECT_EQ(run_dcas("ta serve --config " + (work_ / "missing.conf").string()).status, 2);
+
+  // A store URI may carry a password: no refusal shows it, and neither does a store that fails.
+  std::ofstream(work_ / "db.conf") << "ta = " << ta_dir_.string()
+                                   << "\ndb = postgresql://dcas:hunter2@127.0.0.1:1/dcas\nbogus = 1\n";
+  const auto refused = run_dcas("ta serve --config " + (work_ / "db.conf").string());
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_EQ((refused.out + refused.err).find("hunter2"), std::string::npos) << refused.err;
+  std::ofstream(work_ / "db.conf") << "ta = " << ta_dir_.string()
+                                   << "\ndb = postgresql://dcas:hunter2@127.0.0.1:1/dcas\n";
+  const auto unreachable = run_dcas("ta serve --config " + (work_ / "db.conf").string());
+  EXPECT_EQ(unreachable.status, 1);
+  EXPECT_EQ((unreachable.out + unreachable.err).find("hunter2"), std::string::npos) << unreachable.err;
 }
 
 // The unit's command line names only the file: required options come from it, and the command
@@ -813,12 +825,23 @@ TEST_F(Services, SighupReloadsTheCapsAndABadFileChangesNothing) {
   EXPECT_EQ(third.error_then_closed(), Errc::net_busy);
   EXPECT_NE(ap.log().find("at the cap of 2 connections"), std::string::npos) << ap.log();
 
-  write_config("max-connections = none\n");
+  // Good settings beside a bad one: none is applied (not the cap of 5, not quiet).
+  write_config("max-connections = 5\nquiet = true\nmax-unverified = none\n");
   ap.kill(SIGHUP);
   ASSERT_TRUE(eventually([&] { return ap.log().find("reload refused, nothing changed") != std::string::npos; }))
       << ap.log();
+  EXPECT_NE(ap.log().find("max-unverified = none"), std::string::npos) << ap.log();
+  const auto refusals = [&] {
+    std::size_t n = 0;
+    for (auto at = ap.log().find("at the cap of 2 connections"); at != std::string::npos;
+         at = ap.log().find("at the cap of 2 connections", at + 1))
+      ++n;
+    return n;
+  };
+  const std::size_t before = refusals();
   RawPeer fourth(port);
-  EXPECT_EQ(fourth.error_then_closed(), Errc::net_busy);  // still the cap of 2
+  EXPECT_EQ(fourth.error_then_closed(), Errc::net_busy);                     // still the cap of 2
+  EXPECT_TRUE(eventually([&] { return refusals() > before; })) << ap.log();  // and still logging
   EXPECT_TRUE(ap.running());
   ap.kill(SIGTERM);
   EXPECT_EQ(ap.wait(10s), 0) << ap.log();

@@ -140,11 +140,8 @@ Result<void> ta_serve(CLI::App* command) {
                                                                : "postgresql";
   log(fmt::format("listening on {}:{} ({} thread(s), store {}, profile {})", bound.address().to_string(), bound.port(),
                   a.threads, store_name, wire::profile_name(profile)));
-  DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
-  service.start();
-  notify_ready();
-  service::run_until_signalled(
-      io, a.threads, log,
+  const service::ServerSignals signals(
+      io, log,
       [&] {
         notify_stopping("draining");
         service.stop();
@@ -156,6 +153,10 @@ Result<void> ta_serve(CLI::App* command) {
           service.set_crl_refresh(seconds(a.ta_crl_refresh));
         });
       });
+  DCAS_TRY(write_port_file(bound));  // after the signals are caught: the file tells scripts the server is up
+  service.start();
+  notify_ready();
+  service::run_io(io, a.threads);
   log("stopped");
   return {};
 }
@@ -208,11 +209,8 @@ Result<void> ap_serve(CLI::App* command) {
                   bound.address().to_string(), bound.port(), a.ta_address, to_hex(network_id),
                   wire::profile_name(profile),
                   personalizer ? ", with the PS and download server of " + a.headend_dir : std::string()));
-  DCAS_TRY(service.start());
-  DCAS_TRY(write_port_file(bound));  // last: the file tells scripts the server is up
-  notify_ready();
-  service::run_until_signalled(
-      io, 1, log,
+  const service::ServerSignals signals(
+      io, log,
       [&] {
         notify_stopping("draining the hosts");
         service.stop();
@@ -224,6 +222,10 @@ Result<void> ap_serve(CLI::App* command) {
           service.set_crl_refresh(seconds(a.crl_refresh));
         });
       });
+  DCAS_TRY(service.start());
+  DCAS_TRY(write_port_file(bound));  // after the signals are caught: the file tells scripts the server is up
+  notify_ready();
+  service::run_io(io, 1);
   log("stopped");
   return {};
 }
@@ -367,17 +369,22 @@ void host_pair() {
 void add_link_options(CLI::App* c) {
   auto& a = args();
   c->add_option("--max-frame", a.max_frame, "Largest frame payload accepted, bytes")->capture_default_str();
-  c->add_option("--idle-timeout", a.idle_timeout, "Seconds to wait for a peer's next frame")->capture_default_str();
+  c->add_option("--idle-timeout", a.idle_timeout, "Seconds to wait for a peer's next frame")
+      ->check(CLI::Range(0.01, 86400.0))
+      ->capture_default_str();
   c->add_option("--io-timeout", a.io_timeout, "Seconds for the rest of a frame, and for every write")
+      ->check(CLI::Range(0.01, 3600.0))
       ->capture_default_str();
   add_config_option(c, a.config);
-  c->add_flag("--quiet", a.quiet, "No log lines on stderr");
+  // Its default string lets a refused reload put an unset flag back (config_file.h).
+  c->add_flag("--quiet", a.quiet, "No log lines on stderr")->default_str("false");
   c->add_option("--journal", a.journal, "Append what this process saw (hops, events) to FILE, one JSON object a line");
 }
 
 void add_server_options(CLI::App* c) {
   auto& a = args();
   c->add_option("--max-connections", a.max_connections, "Connections served at once; more are refused net_busy")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   c->add_option("--max-unverified", a.max_unverified,
                 "Connections not yet verified (a host's signed request, an AP's hello); a new one closes the oldest")
@@ -410,8 +417,11 @@ void add_services(CLI::App& app, CLI::App& ta) {
   serve->add_option("--threads", a.threads, "Worker threads (RSA and store work)")
       ->check(CLI::Range(1u, 256u))
       ->capture_default_str();
-  serve->add_option("--max-in-flight", a.max_in_flight, "Requests in progress per AP link")->capture_default_str();
+  serve->add_option("--max-in-flight", a.max_in_flight, "Requests in progress per AP link")
+      ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
+      ->capture_default_str();
   serve->add_option("--presence-lease", a.presence_lease, "Seconds a paired host counts as present")
+      ->check(CLI::Range(1u, 31u * 86400u))
       ->capture_default_str();
   serve
       ->add_option("--crl-refresh", a.ta_crl_refresh,
@@ -431,8 +441,11 @@ void add_services(CLI::App& app, CLI::App& ta) {
     cmd->add_option("--ap", a.ap_dir, "The AP's device directory (key.pem, cert.pem, ta.crt)")->required();
     cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
     cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
-    cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")->capture_default_str();
+    cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
+        ->check(CLI::Range(0.01, 3600.0))
+        ->capture_default_str();
     cmd->add_option("--presence-interval", a.presence_interval, "Seconds between presence renewals")
+        ->check(CLI::Range(0.05, 31.0 * 86400))
         ->capture_default_str();
     cmd->add_option("--crl-refresh", a.crl_refresh, "Seconds between requests for the TA's current CRL")
         ->check(CLI::Range(0.05, 86400.0))

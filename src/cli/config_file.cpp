@@ -51,6 +51,12 @@ Result<void> set_option(CLI::Option& option, const std::string& value) {
   }
 }
 
+// "name = value: why", except that a store URI's value is never shown: it may carry a password.
+std::string refusal(const ConfigSetting& s, const std::string& why) {
+  if (s.name == "db") return fmt::format("{}: refused", s.name);
+  return fmt::format("{} = {}: {}", s.name, s.value, why);
+}
+
 // Puts back the value an option had before a reload (its default if it had none).
 void restore(CLI::Option& option, const std::vector<std::string>& before) {
   (void)set_option(option, before.empty() ? option.get_default_str() : joined(before));
@@ -116,7 +122,7 @@ void apply_config_file(CLI::App* command, const std::string& path) {
     }
     if (state.from_command_line.contains(s.name)) continue;
     if (auto r = set_option(*option, s.value); !r)
-      errors.push_back(fmt::format("{}:{}: {} = {}: {}", path, s.line, s.name, s.value, r.error().detail));
+      errors.push_back(fmt::format("{}:{}: {}", path, s.line, refusal(s, r.error().detail)));
     state.from_file.insert(s.name);
   }
   if (!errors.empty()) throw CLI::ValidationError(error_list(path, errors));
@@ -167,19 +173,20 @@ Result<ConfigReload> reload_config(CLI::App* command, const std::set<std::string
     }
     auto before = option->results();
     if (auto r = set_option(*option, s.value); !r) {
-      errors.push_back(fmt::format("{}:{}: {} = {}: {}", state.path, s.line, s.name, s.value, r.error().detail));
+      errors.push_back(fmt::format("{}:{}: {}", state.path, s.line, refusal(s, r.error().detail)));
       restore(*option, before);
       continue;
     }
     changed.emplace_back(option, std::move(before));
     reload.applied.push_back(fmt::format("{} = {}", s.name, s.value));
   }
-  for (const auto& name : state.from_file)
-    if (!in_file.contains(name)) reload.need_restart.push_back(name + " (removed)");
   if (!errors.empty()) {
     for (auto& [option, before] : changed) restore(*option, before);
     return fail(Errc::invalid_argument, error_list(state.path, errors));
   }
+  for (const auto& name : state.from_file)
+    if (!in_file.contains(name)) reload.need_restart.push_back(name + " (removed)");
+  state.from_file.clear();
   for (const auto& name : in_file)
     if (!state.from_command_line.contains(name)) state.from_file.insert(name);
   return reload;

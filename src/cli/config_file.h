@@ -37,8 +37,10 @@ struct ConfigReload {
 };
 
 // Reads the --config file of a running `command` again and applies the settings named in
-// `reloadable` that the command line did not set (one removed from the file returns to its
-// default). All or nothing: if any reloadable setting is bad, none changes.
+// `reloadable` that the command line did not set; a setting removed from the file is reported
+// (once) as waiting for the next start. All or nothing: if any setting is bad, none changes. Each
+// reloadable option has a default string (capture_default_str, or default_str for a flag), which
+// puts back an option that had no value when a reload is refused.
 // Errors: io_error, invalid_argument (every bad setting, one line each).
 Result<ConfigReload> reload_config(CLI::App* command, const std::set<std::string>& reloadable);
 

@@ -162,32 +162,50 @@ void Server::stop() {
   });
 }
 
-void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop,
-                         std::function<void()> reload) {
+ServerSignals::ServerSignals(asio::io_context& io, LogSink log, std::function<void()> stop,
+                             std::function<void()> reload)
+    : strand_(asio::make_strand(io)),
+      stops_(strand_, SIGINT, SIGTERM),
+      hangups_(strand_),
+      log_(std::move(log)),
+      stop_(std::move(stop)),
+      reload_(std::move(reload)) {
+  wait_for_stop();
   // SIGHUP only when there is something to reload: otherwise it keeps its default (terminate).
-  asio::signal_set hangups(io);
-  std::function<void()> wait_for_hangup = [&] {
-    hangups.async_wait([&](asio::error_code ec, int) {
-      if (ec) return;
-      reload();
-      wait_for_hangup();
-    });
-  };
-  if (reload) {
-    hangups.add(SIGHUP);
+  if (reload_) {
+    hangups_.add(SIGHUP);
     wait_for_hangup();
   }
-  asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](asio::error_code ec, int signal) {
+}
+
+void ServerSignals::wait_for_stop() {
+  stops_.async_wait([this](asio::error_code ec, int signal) {
     if (ec) return;
-    log(fmt::format("signal {}: stopping gracefully", signal));
-    hangups.cancel();  // a pending wait would keep `io` running after the services stopped
-    stop();
+    log_(fmt::format("signal {}: stopping gracefully", signal));
+    stopping_ = true;
+    hangups_.cancel();  // a pending wait would keep `io` running after the services stopped
+    stop_();
   });
+}
+
+void ServerSignals::wait_for_hangup() {
+  hangups_.async_wait([this](asio::error_code ec, int) {
+    if (ec || stopping_) return;
+    reload_();
+    if (!stopping_) wait_for_hangup();
+  });
+}
+
+void run_io(asio::io_context& io, unsigned threads) {
   std::vector<std::jthread> pool;
   for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&io] { io.run(); });
   io.run();
   pool.clear();
+}
+
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop) {
+  ServerSignals signals(io, log, std::move(stop));
+  run_io(io, threads);
 }
 
 }  // namespace dcas::service

@@ -82,9 +82,29 @@ class Server {
   asio::steady_timer drain_timer_;
 };
 
-// Runs `io` on `threads` threads until it has no work left; on SIGINT or SIGTERM calls `stop`
-// (which stops the services gracefully), and on every SIGHUP calls `reload` if there is one.
-void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop,
-                         std::function<void()> reload = {});
+// A server's signals, caught from construction on (arm them before telling anyone the server is
+// ready: an early SIGHUP would otherwise terminate it): SIGINT and SIGTERM call `stop` once (which
+// stops the services gracefully); with a `reload`, every SIGHUP calls it, until the stop. The
+// handlers run one at a time, on a strand of `io`.
+class ServerSignals {
+ public:
+  ServerSignals(asio::io_context& io, LogSink log, std::function<void()> stop, std::function<void()> reload = {});
+
+ private:
+  void wait_for_stop();
+  void wait_for_hangup();
+
+  asio::strand<asio::io_context::executor_type> strand_;
+  asio::signal_set stops_, hangups_;
+  LogSink log_;
+  std::function<void()> stop_, reload_;
+  bool stopping_ = false;  // on the strand
+};
+
+// Runs `io` on `threads` threads until it has no work left.
+void run_io(asio::io_context& io, unsigned threads);
+
+// ServerSignals(io, log, stop) and run_io(io, threads), for a server that reloads nothing.
+void run_until_signalled(asio::io_context& io, unsigned threads, const LogSink& log, std::function<void()> stop);
 
 }  // namespace dcas::service
