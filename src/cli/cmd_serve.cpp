@@ -9,7 +9,6 @@
 #include "cli/config_file.h"
 #include "cli/service_manager.h"
 #include "common/files.h"
-#include "common/records.h"
 #include "crypto/random.h"
 #include "headend/personalizer.h"
 #include "host/memory_files.h"
