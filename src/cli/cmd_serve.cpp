@@ -413,9 +413,9 @@ void add_services(CLI::App& app, CLI::App& ta) {
   serve->add_option("--cert", a.ta_cert, "The TA root certificate (default: TA_DIR/ta.crt)");
   serve->add_option("--db", a.db, "Pairing store: sqlite:PATH or postgresql://... (default: TA_DIR/ta.sqlite)");
   serve->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7400");
-  serve->add_option("--threads", a.threads, "Worker threads (RSA and store work)")
-      ->check(CLI::Range(1u, 256u))
-      ->capture_default_str();
+  // No captured default: it would be the build machine's core count in the man page.
+  serve->add_option("--threads", a.threads, "Worker threads (RSA and store work; default: one per core)")
+      ->check(CLI::Range(1u, 256u));
   serve->add_option("--max-in-flight", a.max_in_flight, "Requests in progress per AP link")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
