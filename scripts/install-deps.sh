@@ -1,26 +1,40 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages DCAS builds and tests with. Idempotent: installs only what is missing.
+# Installs the Debian 12 packages DCAS needs. Idempotent: installs only what is missing, quietly,
+# with one line per step (apt's own output goes to a log, shown if it fails).
+#   install-deps.sh demo   what building DCAS and running `dcas demo` need (scripts/demo.sh)
+#   install-deps.sh        everything: also what the test suite, the packages and the fuzzers need
+#                          (scripts/test.sh, .ci/run)
 set -euo pipefail
 
-packages=(
+build=(
   build-essential cmake ninja-build pkg-config git
   libssl-dev openssl                         # all cryptography and X.509
   libsqlite3-dev                             # TA store (embedded default)
-  libpq-dev postgresql                       # TA store for several TAs; the tests start a throwaway cluster
+  libpq-dev                                  # TA store for several TAs (PostgreSQL's client library)
   libdvbcsa-dev                              # DVB-CSA2 descrambling
-  ffmpeg tsdecrypt                           # real transport streams and a DVB-CSA2 peer for the tests
+  ffmpeg                                     # the demo's real transport stream (a shipped one without it)
   libasio-dev                                # the network services (standalone Asio, C++20 coroutines)
   libsystemd-dev                             # sd_notify: the servers' readiness under their systemd units
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libgtest-dev libgmock-dev googletest libbenchmark-dev   # the release build has the tests and `dcas bench`
+  python3                                    # the layering check (ctest Layers.Includes), fuzz corpora
+)
+test_and_ci=(
+  postgresql                                 # the tests start a throwaway cluster
+  tsdecrypt                                  # a DVB-CSA2 peer for the tests
   # libFuzzer: clang 19, because clang 14 cannot compile libstdc++ 12's <expected> (it lacks
   # C++20 conditionally trivial special members), which the whole core uses.
   clang-19 libclang-rt-19-dev
   clang-format-14
-  python3                                    # the layering check (ctest Layers.Includes), fuzz corpora
   lintian dpkg-dev fakeroot                  # the Debian package: built by CPack, checked, installed (scripts/package.sh)
   man-db                                     # the man pages' checks (lintian runs man on each)
 )
+
+case "${1:-all}" in
+  demo) packages=("${build[@]}") ;;
+  all) packages=("${build[@]}" "${test_and_ci[@]}") ;;
+  *) echo "usage: install-deps.sh [demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do
@@ -32,8 +46,19 @@ if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
 
-echo "install-deps: installing ${missing[*]}"
 if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+log=$(mktemp /tmp/dcas-install-deps.XXXXXX.log)
+quietly() {
+  if ! "$@" >>"$log" 2>&1; then
+    echo "install-deps: failed: $*" >&2
+    tail -n 30 "$log" >&2
+    exit 1
+  fi
+}
+echo "install-deps: updating the package lists"
+quietly $SUDO apt-get update -q
+echo "install-deps: installing ${#missing[@]} package(s) and what they depend on (log: $log)"
+quietly $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+echo "install-deps: done"
+rm -f "$log"
