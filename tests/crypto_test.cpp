@@ -1,3 +1,5 @@
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 #include <sys/stat.h>
 
 #include "common/records.h"
@@ -101,6 +103,27 @@ TEST(SeededRandom, IsDeterministicAndChunkIndependent) {
   ASSERT_TRUE(c.fill(z));
   EXPECT_EQ(x, concat({y1, y2}));
   EXPECT_NE(x, z);
+}
+
+// The stream exactly as spec Appendix A defines it, computed with OpenSSL's EVP directly.
+TEST(SeededRandom, IsTheStreamTheSpecDefines) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>("pki"), 3, digest);
+  std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(), EVP_CIPHER_CTX_free);
+  ASSERT_EQ(EVP_EncryptInit_ex(ctx.get(), EVP_aes_128_ecb(), nullptr, digest, nullptr), 1);
+  EVP_CIPHER_CTX_set_padding(ctx.get(), 0);
+  Bytes counters(48, 0), expected(48);
+  counters[15] = 0;
+  counters[31] = 1;
+  counters[47] = 2;
+  int written = 0;
+  ASSERT_EQ(EVP_EncryptUpdate(ctx.get(), expected.data(), &written, counters.data(), 48), 1);
+  ASSERT_EQ(written, 48);
+  crypto::SeededRandom seeded(view("pki"));
+  Bytes first(7), rest(41);
+  ASSERT_TRUE(seeded.fill(first));
+  ASSERT_TRUE(seeded.fill(rest));
+  EXPECT_EQ(concat({first, rest}), expected);
 }
 
 TEST(SystemRandom, ProducesDistinctOutputs) {

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "common/files.h"
+#include "crypto/hash.h"
 #include "provisioning/device_files.h"
 #include "test_support.h"
 
@@ -27,6 +28,30 @@ TEST(Pki, DeviceCertificateVerifiesWithIdAndRole) {
   EXPECT_EQ(cert.common_name(), "5300000000000001");
   EXPECT_FALSE(cert.is_ca());
   EXPECT_TRUE(ta_root().is_ca());
+}
+
+// Spec §5, key identifiers: SHA-1 of the subjectPublicKey bits; a device's AKI is the root's SKI
+// and nothing else; the root has no AKI.
+TEST(Pki, KeyIdentifiersAreTheSha1OfThePublicKeyBits) {
+  const auto ski_of = [](const pki::Certificate& c) {
+    const ASN1_OCTET_STRING* id = X509_get0_subject_key_id(c.x509());
+    return id ? Bytes(id->data, id->data + id->length) : Bytes();
+  };
+  const auto key_bits_sha1 = [](const pki::Certificate& c) {
+    const ASN1_BIT_STRING* bits = X509_get0_pubkey_bitstr(c.x509());
+    const auto digest = crypto::sha1(ByteView(bits->data, static_cast<std::size_t>(bits->length)));
+    return Bytes(digest.begin(), digest.end());
+  };
+  const auto& root = test::ta_root();
+  const auto device = test::issue(Role::sm, "5300000000000042", "sm1");
+  EXPECT_EQ(ski_of(root), key_bits_sha1(root));
+  EXPECT_EQ(ski_of(device), key_bits_sha1(device));
+  EXPECT_EQ(X509_get0_authority_key_id(root.x509()), nullptr);
+  const ASN1_OCTET_STRING* aki = X509_get0_authority_key_id(device.x509());
+  ASSERT_NE(aki, nullptr);
+  EXPECT_EQ(Bytes(aki->data, aki->data + aki->length), ski_of(root));
+  EXPECT_EQ(X509_get0_authority_issuer(device.x509()), nullptr);
+  EXPECT_EQ(X509_get0_authority_serial(device.x509()), nullptr);
 }
 
 TEST(Pki, EveryRoleIsEnforcedAgainstEveryOther) {

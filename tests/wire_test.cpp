@@ -129,6 +129,10 @@ TEST(Wire, FieldChecksEachHaveTheirOwnError) {
   // Ordering is by field number: the ignorable bit does not move a field.
   EXPECT_EQ(decode_error(raw(0x01, {{0x8050, {1}}, {0x0080, cert}})), Errc::ok);
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, cert}, {0x8080, {1}}})), Errc::wire_duplicate_field);
+  // A known field number with the ignorable bit is not that field (spec §6.2): skipped, so the
+  // field is missing; and the field itself cannot follow it.
+  EXPECT_EQ(decode_error(raw(0x01, {{0x8080, cert}})), Errc::wire_missing_field);
+  EXPECT_EQ(decode_error(raw(0x01, {{0x8080, cert}, {0x0080, cert}})), Errc::wire_duplicate_field);
   // Duplicate, misordered, bad length, missing, not in this message.
   EXPECT_EQ(decode_error(raw(0x01, {{0x0080, cert}, {0x0080, cert}})), Errc::wire_duplicate_field);
   EXPECT_EQ(decode_error(raw(0x08, {{0x007e, rsa}, {0x0005, rsa}})), Errc::wire_field_order);
