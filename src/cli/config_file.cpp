@@ -6,6 +6,7 @@
 #include <map>
 
 #include "common/files.h"
+#include "common/records.h"
 
 namespace dcas::cli {
 
@@ -20,13 +21,6 @@ struct AppliedConfig {
 std::map<const CLI::App*, AppliedConfig>& applied() {
   static std::map<const CLI::App*, AppliedConfig> configs;
   return configs;
-}
-
-std::string trim(std::string_view s) {
-  const auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = s.find_last_not_of(" \t\r");
-  return std::string(s.substr(first, last - first + 1));
 }
 
 // The option a setting names, or null: `config` and `help` cannot be set from a file.
@@ -80,7 +74,7 @@ std::vector<ConfigSetting> parse_config(std::string_view text, const std::string
   std::string_view rest = text;
   while (!rest.empty()) {
     const auto end = rest.find('\n');
-    const std::string line = trim(rest.substr(0, end));
+    const std::string line(trim(rest.substr(0, end)));
     rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
     ++line_number;
     if (line.empty() || line.front() == '#') continue;
@@ -89,8 +83,8 @@ std::vector<ConfigSetting> parse_config(std::string_view text, const std::string
       errors.push_back(fmt::format("{}:{}: expected 'name = value'", path, line_number));
       continue;
     }
-    ConfigSetting s{line_number, trim(std::string_view(line).substr(0, eq)),
-                    trim(std::string_view(line).substr(eq + 1))};
+    ConfigSetting s{line_number, std::string(trim(std::string_view(line).substr(0, eq))),
+                    std::string(trim(std::string_view(line).substr(eq + 1)))};
     if (s.name.empty()) {
       errors.push_back(fmt::format("{}:{}: a setting without a name", path, line_number));
       continue;

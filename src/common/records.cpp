@@ -6,13 +6,11 @@
 
 namespace dcas {
 
-namespace {
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
 }
-}  // namespace
 
 Result<Bytes> Record::hex(const std::string& name) const {
   auto it = values_.find(name);

@@ -37,6 +37,10 @@ class Record {
   mutable std::set<std::string> used_;
 };
 
+// `s` without its leading and trailing spaces, tabs and carriage returns: the blanks around a
+// "name = value" line's parts, here and in the configuration files (cli/config_file.cpp).
+std::string_view trim(std::string_view s);
+
 // Errors: invalid_argument with the line number (malformed line, duplicate attribute).
 Result<std::vector<Record>> parse_records(std::string_view text);
 
