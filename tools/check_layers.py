@@ -17,7 +17,7 @@ ALLOWED = {
     "protocol": ["common", "crypto", "pki", "wire"],
     "provisioning": ["common", "crypto", "pki", "protocol"],
     "store": ["common", "crypto", "pki", "protocol"],
-    "observe": ["common", "protocol", "wire"],
+    "observe": ["common", "protocol", "wire", "net"],
     "kat": ["common", "crypto", "pki", "wire", "ts", "protocol"],
     "headend": ["common", "crypto", "pki", "wire", "ts", "protocol", "store"],
     "host": ["common", "crypto", "ts", "protocol"],

@@ -39,6 +39,11 @@ void add_demo(CLI::App& app) {
   demo_cmd->add_option("--duration", a.duration, "Seconds of stream ffmpeg makes")->capture_default_str();
   demo_cmd->add_option("--keep", a.keep, "Keep the work directory here (streams, stores, logs)");
   demo_cmd->add_option("--json", a.json, "Write the timeline to this file as JSON");
+  demo_cmd->add_option(
+      "--trace", a.trace,
+      "Write each role process's pcapng trace to DIR, and demo.pcapng merging them (docs/spec.md §19)");
+  demo_cmd->add_option("--diagram", a.diagram,
+                       "Draw the sequence diagram of a host's run as SVG (the first refused run, else host 1's join)");
   demo_cmd->callback(run);
 }
 

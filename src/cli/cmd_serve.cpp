@@ -32,7 +32,7 @@ using service::Millis;
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
               network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal,
-              profile = "hardened1";
+              trace, profile = "hardened1";
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -103,6 +103,13 @@ Result<std::unique_ptr<observe::Journal>> open_journal() {
   return observe::Journal::open(args().journal);
 }
 
+// The --trace file, if one was asked for (observe/trace.h); its records name `recorder`.
+Result<observe::Tracer> open_tracer(std::string recorder) {
+  if (args().trace.empty()) return observe::Tracer{};
+  DCAS_TRY_ASSIGN(writer, observe::TraceWriter::open(args().trace));
+  return observe::Tracer{writer, std::move(recorder)};
+}
+
 // --profile: the handshake every role of this process runs (docs/spec.md §1).
 Result<wire::Profile> chosen_profile() { return wire::profile_from_name(args().profile); }
 
@@ -127,11 +134,11 @@ Result<void> ta_serve(CLI::App* command) {
   const auto log = log_sink("ta");
   asio::io_context io(static_cast<int>(a.threads));
   DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
-  service::TaService service(
-      io, ta,
-      {server_limits(), tls, a.max_in_flight,
-       std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh))},
-      log);
+  DCAS_TRY_ASSIGN(trace, open_tracer("ta"));
+  service::TaServiceConfig config{
+      server_limits(), tls, a.max_in_flight,
+      std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh)), trace};
+  service::TaService service(io, ta, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
   const std::string store_name = a.db.empty() ? "sqlite:" + (std::filesystem::path(a.ta_dir) / "ta.sqlite").string()
@@ -193,6 +200,8 @@ Result<void> ap_serve(CLI::App* command) {
   config.network_id = network_id;
   config.crl_refresh = std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.crl_refresh));
   if (personalizer) config.images = &*personalizer;
+  DCAS_TRY_ASSIGN(trace, open_tracer(fmt::format("{} {}", a.headend_dir.empty() ? "ap" : "headend", ap.id().hex())));
+  config.trace = trace;
   DCAS_TRY_ASSIGN(journal, open_journal());
   if (journal) {
     config.observer.on_hop = [&journal](const protocol::Hop& hop, const std::optional<SmId>& sm) {
@@ -268,6 +277,8 @@ void host_pair() {
                                                              crypto::system_random(), now, {}, profile));
     const auto log = log_sink("host");
     DCAS_TRY_ASSIGN(journal, open_journal());
+    DCAS_TRY_ASSIGN(trace, open_tracer("host " + sm.id().hex()));
+    config.trace = trace;
     // What the host saw, in order: on stderr, in the journal, and in the --json outcome.
     nlohmann::json seen = nlohmann::json::array();
     protocol::HostDriver box(sm, tp);
@@ -276,8 +287,19 @@ void host_pair() {
       const observe::Record record = observe::EventRecord{at, e};
       if (journal) journal->write(record);
       if (!protocol::is<protocol::events::ControlWordsInstalled>(e)) seen.push_back(observe::to_json(record));
+      trace.event(at, e);
+    };
+    // The bus and the broadcast are traced here; the link to the AP by its channel.
+    const auto on_bus = [&trace](const protocol::Hop& hop) {
+      if (hop.from != Role::ap && hop.to != Role::ap)
+        trace.message(observe::Link::sm_tp_bus, observe::party_of(hop.from), observe::party_of(hop.to), hop.bytes);
+    };
+    box.hooks.on_control_word = on_bus;
+    box.hooks.on_cas = [&trace](ByteView message) {
+      trace.message(observe::Link::broadcast, observe::Party::cas, observe::Party::sm, message);
     };
     box.hooks.on_hop = [&](const protocol::Hop& hop) {
+      on_bus(hop);
       const observe::Record record = observe::hop_record(hop, sm.id());
       if (journal) journal->write(record);
       seen.push_back(observe::to_json(record));
@@ -378,6 +400,8 @@ void add_link_options(CLI::App* c) {
   // Its default string lets a refused reload put an unset flag back (config_file.h).
   c->add_flag("--quiet", a.quiet, "No log lines on stderr")->default_str("false");
   c->add_option("--journal", a.journal, "Append what this process saw (hops, events) to FILE, one JSON object a line");
+  c->add_option("--trace", a.trace,
+                "Record every frame on every link, the host's SM-TP bus and the events in FILE (pcapng, owner-only)");
 }
 
 void add_server_options(CLI::App* c) {

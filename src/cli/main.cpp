@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   add_cert(app);
   add_bench(app);
   add_ts(app);
+  add_trace(app);
   add_manpages(app);
   try {
     app.parse(argc, argv);

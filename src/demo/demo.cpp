@@ -13,6 +13,7 @@
 #include "demo/timeline.h"
 #include "kat/selftest.h"
 #include "observe/journal.h"
+#include "observe/trace_view.h"
 #include "protocol/pairing_state.h"
 #include "ts/compare.h"
 #include "ts/stream.h"
@@ -28,6 +29,13 @@ using namespace std::chrono_literals;
 struct Device {
   std::string id;
   fs::path dir;
+};
+
+// A role process that wrote a trace (--trace), in the order they started.
+struct Traced {
+  std::string name;
+  fs::path path;
+  bool host = false;
 };
 
 struct Box {
@@ -50,20 +58,34 @@ struct Network {
 
 class Demo {
  public:
-  Demo(const DemoOptions& o, fs::path dir, Timeline& t)
-      : o_(o), dir_(std::move(dir)), t_(t), h_(o.binary.empty() ? self_executable() : o.binary, dir_ / "logs") {}
+  Demo(const DemoOptions& o, fs::path dir, Timeline& t, fs::path trace_dir, std::vector<Traced>& traced)
+      : o_(o),
+        dir_(std::move(dir)),
+        t_(t),
+        h_(o.binary.empty() ? self_executable() : o.binary, dir_ / "logs"),
+        trace_dir_(std::move(trace_dir)),
+        traced_(traced) {}
   Result<void> run();
   ~Demo() { stop_servers(); }
 
  private:
   Result<Run> dcas(const std::vector<std::string>& argv, const std::string& name, std::chrono::seconds timeout = 120s) {
-    return h_.run(profiled(argv), name, timeout);
+    return h_.run(profiled(argv, name), name, timeout);
   }
-  // Every process that runs protocol roles runs the demo's profile.
-  std::vector<std::string> profiled(std::vector<std::string> argv) const {
+  // Every process that runs protocol roles runs the demo's profile, and writes a trace if asked.
+  std::vector<std::string> profiled(std::vector<std::string> argv, const std::string& name) {
     const bool roles = argv.size() >= 2 && ((argv[0] == "ta" && argv[1] == "serve") ||
                                             (argv[0] == "headend" && argv[1] == "serve") || argv[0] == "host");
-    if (roles) argv.insert(argv.end(), {"--profile", o_.profile});
+    if (!roles) return argv;
+    argv.insert(argv.end(), {"--profile", o_.profile});
+    if (!trace_dir_.empty()) {
+      std::string file = name;
+      for (unsigned n = 2;
+           std::any_of(traced_.begin(), traced_.end(), [&](const Traced& t) { return t.name == file; });)
+        file = fmt::format("{}-{}", name, n++);
+      traced_.push_back({file, trace_dir_ / (file + ".pcapng"), argv[0] == "host"});
+      argv.insert(argv.end(), {"--trace", traced_.back().path.string()});
+    }
     return argv;
   }
   Result<std::vector<Device>> issue(const std::string& role, unsigned count);
@@ -101,7 +123,9 @@ class Demo {
   std::vector<Network> networks_;
   std::vector<Box> boxes_;
   Device spare_tp_;
-  Server relay_;  // sm-sharing-replay: the attacker between hosts and network A's AP
+  Server relay_;        // sm-sharing-replay: the attacker between hosts and network A's AP
+  fs::path trace_dir_;  // empty: no traces
+  std::vector<Traced>& traced_;
 };
 
 Result<std::vector<Device>> Demo::issue(const std::string& role, unsigned count) {
@@ -165,7 +189,7 @@ Result<void> Demo::provision() {
 
 Result<void> Demo::start_servers() {
   t_.act("2. The TA and the headend come up (real processes, loopback, SQLite)");
-  DCAS_TRY_ASSIGN(ta, h_.serve(profiled({"ta", "serve", "--ta", (dir_ / "ta").string()}), "ta"));
+  DCAS_TRY_ASSIGN(ta, h_.serve(profiled({"ta", "serve", "--ta", (dir_ / "ta").string()}, "ta"), "ta"));
   ta_server_ = std::move(ta);
   ta_address_ = ta_server_.address();
   t_.note("TA", "dcas ta serve on " + ta_address_ + " (APs connect over mutual TLS 1.3)");
@@ -173,7 +197,8 @@ Result<void> Demo::start_servers() {
     n.journal = dir_ / "logs" / ("headend-" + n.name + ".journal");
     DCAS_TRY_ASSIGN(server,
                     h_.serve(profiled({"headend", "serve", "--headend", n.headend.string(), "--ap", n.ap.dir.string(),
-                                       "--ta", ta_address_, "--journal", n.journal.string(), "--crl-refresh", "0.2"}),
+                                       "--ta", ta_address_, "--journal", n.journal.string(), "--crl-refresh", "0.2"},
+                                      "headend-" + n.name),
                              "headend-" + n.name));
     n.server = std::move(server);
     n.address = n.server.address();
@@ -470,7 +495,8 @@ std::vector<std::unique_ptr<ChildProcess>> Demo::hold_all(Network& n) {
   for (auto& h : boxes_) {
     held.push_back(h_.start(
         profiled({"host", "pair", "--sm", h.sm.dir.string(), "--tp", h.tp.dir.string(), "--ap", n.address, "--state",
-                  h.state.string(), "--attempts", "3", "--hold", "--journal", hold_journal(h).string()}),
+                  h.state.string(), "--attempts", "3", "--hold", "--journal", hold_journal(h).string()},
+                 fmt::format("hold-{}", h.number)),
         fmt::format("hold-{}", h.number)));
     t_.note(h.label(), "on the network (dcas host pair --hold)");
   }
@@ -703,6 +729,44 @@ Result<void> Demo::run() {
 }  // namespace
 
 namespace {
+// After the run: DIR/demo.pcapng with every process's records in time order, and the diagram of
+// the first host run that was refused (the failing message marked; one not held alongside the
+// others if there is one), else of host 1's join.
+Result<void> write_trace_outputs(const DemoOptions& a, const fs::path& trace_dir, const std::vector<Traced>& traced) {
+  std::vector<std::vector<observe::TraceRecord>> traces;
+  std::vector<observe::TraceRecord> merged;
+  const Traced* first_host = nullptr;
+  const Traced* first_refused = nullptr;
+  for (const auto& t : traced) {
+    DCAS_TRY_ASSIGN(records, observe::read_trace(t.path));
+    merged.insert(merged.end(), records.begin(), records.end());
+    const bool refused = std::any_of(records.begin(), records.end(), [](const observe::TraceRecord& r) {
+      return r.link != observe::Link::broadcast && observe::describe(r).failed;
+    });
+    if (t.host && !first_host) first_host = &t;
+    // A held host shares the network with the others: a run on its own is drawn first.
+    if (t.host && refused &&
+        (!first_refused || (first_refused->name.starts_with("hold-") && !t.name.starts_with("hold-"))))
+      first_refused = &t;
+    traces.push_back(std::move(records));
+  }
+  if (!a.trace.empty()) {
+    std::stable_sort(merged.begin(), merged.end(), [](const auto& x, const auto& y) { return x.at < y.at; });
+    DCAS_TRY_ASSIGN(out, observe::TraceWriter::open(trace_dir / "demo.pcapng"));
+    for (const auto& r : merged) out->write(r);
+    fmt::print("Traces: {} process(es) in {}, merged in {}\n", traced.size(), trace_dir.string(),
+               (trace_dir / "demo.pcapng").string());
+  }
+  const Traced* drawn = first_refused ? first_refused : first_host;
+  if (a.diagram.empty() || !drawn) return {};
+  DCAS_TRY_ASSIGN(host, observe::read_trace(drawn->path));
+  const auto run = observe::for_host(observe::one_run(std::move(traces)), host);
+  const std::string title = fmt::format("DCAS demo ({}, profile {}): {}", a.scenario, a.profile, drawn->name);
+  DCAS_TRY(write_public_file(a.diagram, view(observe::diagram_svg(run, {title}))));
+  fmt::print("Sequence diagram of {}: {}\n", drawn->name, a.diagram);
+  return {};
+}
+
 // --input: a file that holds at least one transport-stream packet. Errors: io_error, ts_sync_lost.
 Result<void> check_input(const std::string& input) {
   DCAS_TRY_ASSIGN(bytes, read_binary_file(input));
@@ -739,11 +803,21 @@ Result<DemoOutcome> run_demo(const DemoOptions& a) {
              a.scenario, a.profile, a.hosts, a.algo, a.crypto_period, dir.string());
   Timeline t;
   Result<void> ran;
+  const fs::path trace_dir = !a.trace.empty() ? fs::path(a.trace) : !a.diagram.empty() ? dir / "traces" : fs::path();
+  std::vector<Traced> traced;
+  if (!trace_dir.empty()) {
+    std::error_code ec;
+    fs::create_directories(trace_dir, ec);
+    if (ec) return fail(Errc::io_error, fmt::format("cannot create {}: {}", trace_dir.string(), ec.message()));
+  }
   {
-    Demo demo(a, dir, t);
+    Demo demo(a, dir, t, trace_dir, traced);
     ran = demo.run();
   }
   if (!ran) t.check("the demo ran to the end", false, ran.error().message());
+  if (!trace_dir.empty())
+    if (auto w = write_trace_outputs(a, trace_dir, traced); !w)
+      t.check("the traces and diagram", false, w.error().message());
   fmt::print("\nSummary: {} of {} checks passed{}\n", t.checks() - t.failed(), t.checks(),
              t.all_ok() ? ": the system behaved as the paper says" : "");
   if (!a.keep.empty())

@@ -23,9 +23,11 @@ inline const std::vector<std::string> scenarios = {"basic",        "sm-sharing",
 struct DemoOptions {
   unsigned hosts = 2;
   std::string scenario = "basic";
-  std::string input;  // a clear MPEG-TS to use; default: made by ffmpeg, else the shipped one
-  std::string keep;   // keep the work directory here
-  std::string json;   // write the timeline here
+  std::string input;    // a clear MPEG-TS to use; default: made by ffmpeg, else the shipped one
+  std::string keep;     // keep the work directory here
+  std::string json;     // write the timeline here
+  std::string trace;    // a directory: each role process's pcapng trace, and demo.pcapng merging them
+  std::string diagram;  // an SVG: the sequence diagram of a host's run (the first refused one, else host 1's join)
   std::string algo = "csa2";
   std::string profile = "hardened1";  // the SM-TP handshake of every process: hardened1 or koo2010
   double crypto_period = 2, duration = 10;

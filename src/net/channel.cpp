@@ -29,6 +29,15 @@ tcp::socket& Channel::socket() {
 }
 const tcp::socket& Channel::socket() const { return const_cast<Channel*>(this)->socket(); }
 
+tcp::endpoint Channel::local_endpoint() const {
+  asio::error_code ec;
+  return socket().local_endpoint(ec);
+}
+tcp::endpoint Channel::remote_endpoint() const {
+  asio::error_code ec;
+  return socket().remote_endpoint(ec);
+}
+
 Channel::Channel(Stream stream, Limits limits)
     : stream_(std::move(stream)),
       limits_(limits),
@@ -118,12 +127,14 @@ Task<Result<Frame>> Channel::read(Millis wait) {
     got = co_await read_exact(frame.payload, limits_.io_timeout);
     if (!got) co_return std::unexpected(got.error());
   }
+  if (tap_) tap_(false, encode_frame(frame));
   co_return frame;
 }
 
 void Channel::send(Frame frame) {
   asio::post(socket().get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
     if (self->closed_ || self->close_after_flush_) return;
+    if (self->tap_) self->tap_(true, bytes);
     self->outbox_.push_back(std::move(bytes));
     self->outbox_signal_.cancel();
   });
@@ -132,6 +143,7 @@ void Channel::send(Frame frame) {
 void Channel::send_and_close(Frame frame) {
   asio::post(socket().get_executor(), [self = shared_from_this(), bytes = encode_frame(frame)]() mutable {
     if (self->closed_ || self->close_after_flush_) return;
+    if (self->tap_) self->tap_(true, bytes);
     self->outbox_.push_back(std::move(bytes));
     self->close_after_flush_ = true;
     self->outbox_signal_.cancel();

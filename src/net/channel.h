@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <variant>
@@ -54,6 +55,13 @@ class Channel : public std::enable_shared_from_this<Channel> {
   // already arriving is still read whole), as does every later read. Thread-safe.
   void interrupt();
 
+  // Sees every frame this end sends (when queued, in order) and receives (once whole), as its
+  // encoded bytes: the traces (--trace). Set it before the channel's first read or send.
+  using Tap = std::function<void(bool sent, ByteView frame)>;
+  void set_tap(Tap tap) { tap_ = std::move(tap); }
+  tcp::endpoint local_endpoint() const;
+  tcp::endpoint remote_endpoint() const;
+
   const std::string& peer() const { return peer_; }
   const Limits& limits() const { return limits_; }
   asio::any_io_executor executor() { return socket().get_executor(); }
@@ -80,6 +88,7 @@ class Channel : public std::enable_shared_from_this<Channel> {
   bool waiting_for_header_ = false;
   std::atomic<bool> interrupted_{false};
   std::string peer_;
+  Tap tap_;
 };
 
 // The socket's peer as "address:port" (for logs).

@@ -104,6 +104,7 @@ HostDriver::Step HostDriver::power_up(TimePoint now) { return route(Role::sm, sm
 
 HostDriver::CasStep HostDriver::broadcast(ByteView cas_message, TimePoint now) {
   CasStep step;
+  if (hooks.on_cas) hooks.on_cas(cas_message);
   Output out = sm_.receive_cas(cas_message, now);
   observe(Role::sm, out);
   if (out.error) {
@@ -115,6 +116,7 @@ HostDriver::CasStep HostDriver::broadcast(ByteView cas_message, TimePoint now) {
     Hop hop{Role::sm, m.to, session_, std::move(m.bytes)};
     if (hooks.tamper) hooks.tamper(hop);
     if (hop.to != Role::tp || hop.bytes.empty()) continue;
+    if (hooks.on_control_word) hooks.on_control_word(hop);
     Output accepted = tp_.receive(hop.bytes, now);
     observe(Role::tp, accepted);
     if (accepted.error)

@@ -28,6 +28,10 @@ struct HopHooks {
   std::function<void(const Hop&)> on_hop;
   std::function<void(Role at, const Event&)> on_event;
   std::function<void(Role at, const Error&)> on_failure;
+  // The broadcast's traffic, which is not reported as hops (it recurs every crypto period): each
+  // EMM or ECM handed to the SM, and each ControlWord message the SM sends the TP.
+  std::function<void(ByteView cas_message)> on_cas;
+  std::function<void(const Hop&)> on_control_word;
 };
 
 // The CRL a SecurityAnnounce or DCASDownload carries (empty: none, or another message).

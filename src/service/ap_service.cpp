@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "service/tracing.h"
 #include "wire/message.h"
 
 namespace dcas::service {
@@ -26,7 +27,12 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       ping_timer_(io),
       stop_timer_(io),
       headend_timer_(io),
-      crl_timer_(io) {}
+      crl_timer_(io) {
+  if (config_.trace)
+    server_.set_channel_hook([this](net::Channel& host) {
+      trace_channel(host, config_.trace, observe::Link::host_ap, observe::Party::ap, observe::Party::sm);
+    });
+}
 
 Result<void> ApService::start() {
   if (!config_.ta_tls || config_.ta_root_der.empty())
@@ -79,6 +85,7 @@ void ApService::dispatch(protocol::Output out) {
   for (const auto& e : out.events) {
     log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
     if (config_.observer.on_event) config_.observer.on_event(e);
+    config_.trace.event(Role::ap, e);
   }
   for (auto& m : out.messages) {
     if (m.to == Role::sm) {
@@ -260,6 +267,7 @@ void ApService::on_image_key_request(std::uint64_t session, const Bytes& payload
   const protocol::Event granted = protocol::events::ImageKeyGranted{outcome->first, outcome->second};
   log_(fmt::format("{} {}", protocol::event_name(granted), protocol::event_detail(granted)));
   if (config_.observer.on_event) config_.observer.on_event(granted);
+  config_.trace.event(Role::ap, granted);
 }
 
 void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
@@ -323,6 +331,7 @@ Task<Result<std::shared_ptr<net::Channel>>> ApService::connect_to_ta() {
   auto link =
       co_await net::connect_tls(config_.ta, *config_.ta_tls, config_.server.link, config_.server.handshake_timeout);
   if (!link) co_return link;
+  trace_channel(**link, config_.trace, observe::Link::ap_ta, observe::Party::ap, observe::Party::ta);
   if ((*link)->peer_certificate() != config_.ta_root_der) {
     (*link)->close();
     co_return fail(Errc::net_tls, "the TA presented a certificate other than the TA root");

@@ -14,6 +14,7 @@
 #include <map>
 
 #include "headend/image_source.h"
+#include "observe/trace.h"
 #include "protocol/auth_proxy.h"
 #include "service/server.h"
 
@@ -41,6 +42,7 @@ struct ApServiceConfig {
   Millis crl_refresh{60'000};         // how often the AP asks the TA for its current CRL (spec §18)
   std::size_t max_backlog = 100'000;  // presence reports queued while the TA is unreachable
   ApObserver observer;
+  observe::Tracer trace;  // --trace: every frame on the host links and the TA link
 };
 
 class ApService {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "service/tracing.h"
 #include "wire/message.h"
 
 namespace dcas::service {
@@ -49,6 +50,7 @@ Task<Result<std::shared_ptr<net::Channel>>> attempt(protocol::HostDriver& host, 
                                                     PairingReport& report) {
   auto link = co_await net::connect(config.ap, config.link, config.connect_timeout);
   if (!link) co_return std::unexpected(link.error());
+  trace_channel(**link, config.trace, observe::Link::host_ap, observe::Party::sm, observe::Party::ap);
   host.connected();
   const auto deadline = std::chrono::steady_clock::now() + config.pairing_timeout;
   while (!host.settled()) {

@@ -6,6 +6,7 @@
 
 #include <functional>
 
+#include "observe/trace.h"
 #include "protocol/host_driver.h"
 #include "service/server.h"
 
@@ -18,7 +19,8 @@ struct HostConfig {
   Millis pairing_timeout{30'000};  // from connecting to the SM's key confirmation
   unsigned attempts = 1;           // attempts after transport failures (never after a refusal)
   Millis retry_delay{1'000};
-  bool hold = false;  // once paired, stay connected (present on the network) until SIGINT/SIGTERM
+  bool hold = false;      // once paired, stay connected (present on the network) until SIGINT/SIGTERM
+  observe::Tracer trace;  // --trace: every frame on the link to the AP
 };
 
 struct PairingReport {

@@ -69,6 +69,7 @@ Task<void> Server::accept_loop() {
       continue;
     }
     auto channel = net::Channel::start(std::move(socket), limits_.link);
+    if (channel_hook_) channel_hook_(*channel);
     if (const std::size_t cap = max_connections_; connections() >= cap) {
       log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), cap));
       channel->send_and_close(net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", cap)}));
@@ -91,6 +92,7 @@ Task<void> Server::handshake_then_run(tcp::socket socket) {
     log_(fmt::format("refused {}: {}", peer, channel.error().message()));
     co_return;
   }
+  if (channel_hook_) channel_hook_(**channel);
   admit(std::move(*channel));
 }
 

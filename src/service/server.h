@@ -58,6 +58,9 @@ class Server {
   std::size_t max_connections() const { return max_connections_; }
   std::size_t max_unverified() const { return max_unverified_; }
   std::size_t connections() const;
+  // Called with each accepted connection (after its TLS handshake) before a frame crosses it:
+  // where a trace taps it. Set before start().
+  void set_channel_hook(std::function<void(net::Channel&)> hook) { channel_hook_ = std::move(hook); }
   // The peer on `channel` proved itself: its connection no longer counts as unverified. Thread-safe.
   void mark_verified(const std::shared_ptr<net::Channel>& channel);
 
@@ -72,6 +75,7 @@ class Server {
   std::atomic<std::size_t> max_connections_, max_unverified_;
   LogSink log_;
   Handler serve_;
+  std::function<void(net::Channel&)> channel_hook_;
   std::shared_ptr<asio::ssl::context> tls_;
   std::atomic<std::size_t> handshaking_{0};
   tcp::acceptor acceptor_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "service/tracing.h"
 #include "wire/message.h"
 
 namespace dcas::service {
@@ -20,6 +21,10 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
       max_in_flight_(config.max_in_flight),
       crl_refresh_ms_(config.crl_refresh.count()) {
   if (!config_.tls) throw std::invalid_argument("TaService: a TLS context is required (spec §13.2)");
+  if (config_.trace)
+    server_.set_channel_hook([this](net::Channel& link) {
+      trace_channel(link, config_.trace, observe::Link::ap_ta, observe::Party::ta, observe::Party::ap);
+    });
 }
 
 void TaService::start() {
@@ -63,7 +68,11 @@ Task<Result<std::string>> TaService::admit(net::Channel& link) {
 }
 
 void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
-  for (const auto& e : out.events) log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
+  for (const auto& e : out.events) {
+    log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
+    config_.trace.event(Role::ta, e);
+    if (config_.on_event) config_.on_event(e);
+  }
   for (const auto& m : out.messages) link.send(Frame{FrameKind::message, stream, m.bytes});
   if (out.messages.empty() && out.error) link.send(net::error_frame(*out.error, stream));
 }

@@ -9,6 +9,7 @@
 // request. A request refused by the TA is answered with an error frame on its stream.
 #pragma once
 
+#include "observe/trace.h"
 #include "protocol/trusted_authority.h"
 #include "service/server.h"
 
@@ -23,6 +24,9 @@ struct TaServiceConfig {
   // How often the TA reads the store's CRL on its own (spec §18.3), so that an admitted AP that
   // was revoked is dropped even if no AP asks for the CRL. Zero: only at the APs' requests.
   Millis crl_refresh{0};
+  observe::Tracer trace;  // --trace: every frame on the AP links, and the TA's events
+  // Each event of the TA role, from the worker that produced it (thread-safe consumers only).
+  std::function<void(const protocol::Event&)> on_event;
 };
 
 class TaService {

@@ -1,0 +1,15 @@
+// The traces' taps on the links (docs/spec.md §19): each frame a channel sends or receives, with
+// the socket's endpoints, as the process at one end saw it.
+#pragma once
+
+#include "net/channel.h"
+#include "observe/trace.h"
+
+namespace dcas::service {
+
+// Records every frame on `channel` in `trace` (nothing when it is empty): this end is `local`,
+// the other `peer`. Call it before the channel's first read or send.
+void trace_channel(net::Channel& channel, const observe::Tracer& trace, observe::Link link, observe::Party local,
+                   observe::Party peer);
+
+}  // namespace dcas::service
