@@ -18,6 +18,9 @@ install(FILES README.md docs/spec.md docs/security.md docs/architecture.md docs/
         DESTINATION ${CMAKE_INSTALL_DOCDIR} COMPONENT Runtime)
 file(GLOB DCAS_EXAMPLE_CONFIGS CONFIGURE_DEPENDS ${DCAS_PACKAGING_DIR}/config/*.conf)
 install(FILES ${DCAS_EXAMPLE_CONFIGS} DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples COMPONENT Runtime)
+# The Wireshark dissector: `tshark -X lua_script:/usr/share/dcas/wireshark/dcas.lua` (README).
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/wireshark/dcas.lua DESTINATION ${CMAKE_INSTALL_DATADIR}/dcas/wireshark
+        COMPONENT Runtime)
 
 # The man pages, written by the program itself from its command definitions (dcas manpages).
 set(DCAS_MAN_DIR ${CMAKE_BINARY_DIR}/man)

@@ -28,6 +28,7 @@ test_and_ci=(
   clang-format-14
   lintian dpkg-dev fakeroot                  # the Debian package: built by CPack, checked, installed (scripts/package.sh)
   man-db                                     # the man pages' checks (lintian runs man on each)
+  tshark                                     # the Wireshark dissector's tests decode demo traces with it
 )
 
 case "${1:-all}" in

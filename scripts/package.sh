@@ -4,7 +4,8 @@
 #
 # --test (as root, on a test machine only: CI's) installs them with dpkg -i and proves the
 # installed system works, from the installed files only:
-#   - the installed `dcas selftest`, `man dcas-ta`, `systemd-analyze verify` and `security` on the units;
+#   - the installed `dcas selftest`, `man dcas-ta`, `systemd-analyze verify` and `security` on the
+#     units, and the installed Wireshark dissector on a host's trace;
 #   - a project outside the tree that find_package(dcas)s the protocol core, built and run;
 #   - a TA and a headend provisioned as the dcas user, configured by editing /etc/dcas, started
 #     as their units start them (each unit's ExecStart line, as its User= and Group=), reloaded
@@ -163,7 +164,8 @@ else
 fi
 
 step "a host pairs through the installed headend"
-dcas host pair --sm "$work/sm" --tp "$work/tp" --ap "127.0.0.1:$(cat $state/headend/headend.port)" --json >"$work/pair.json"
+dcas host pair --sm "$work/sm" --tp "$work/tp" --ap "127.0.0.1:$(cat $state/headend/headend.port)" --json \
+  --trace "$work/pair.pcapng" >"$work/pair.json"
 python3 - "$work/pair.json" <<'EOF'
 import json, sys
 out = json.load(open(sys.argv[1]))
@@ -171,6 +173,10 @@ assert out["paired"], out
 assert out["image"] and out["image"]["network_id"] == "00000000000000d1", out["image"]
 print(f"package: paired SM {out['sm_id']} with TP {out['tp_id']}; client image version {out['image']['version']}")
 EOF
+lua=/usr/share/dcas/wireshark/dcas.lua
+step "the installed dissector decodes the host's trace: $(tshark -X lua_script:$lua -r "$work/pair.pcapng" \
+  -Y 'dcas.type' 2>/dev/null | wc -l) messages"
+tshark -X lua_script:$lua -r "$work/pair.pcapng" -Y 'dcas.type == 0x13' 2>/dev/null | grep -q 'KeyRequest (SM->AP, h1)'
 
 if $with_systemd; then
   systemctl stop dcas-headend.service dcas-ta.service

@@ -179,6 +179,13 @@ const std::vector<Case> cases = {
     {"demo --scenario bogus", 2},
     {"demo --hosts 0", 2},
     {"demo --input W/not-ts.bin", 1},
+    // trace: files that are not traces, arguments missing
+    {"trace show W/not-ts.bin", 1},
+    {"trace show W/empty", 1},
+    {"trace show W/missing.pcapng", 2},
+    {"trace show", 2},
+    {"trace diagram W/not-ts.bin W/out.svg", 1},
+    {"trace diagram W/clear.ts", 2},
     {"demo --input W/missing.ts", 1},
     {"attack run bogus", 2},
     {"attack run all --profile bogus", 2},

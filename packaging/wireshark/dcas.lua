@@ -2,8 +2,8 @@
 -- profiles field by field (§6), and the trace records that `--trace` writes (§19).
 --
 -- Load it with `tshark -X lua_script:dcas.lua -r run.pcapng`, or copy it to
--- ~/.local/lib/wireshark/plugins/ (the Debian package installs it to
--- /usr/lib/x86_64-linux-gnu/wireshark/plugins/). A trace's packets are exported PDUs naming the
+-- ~/.local/lib/wireshark/plugins/ for Wireshark (the Debian package installs it as
+-- /usr/share/dcas/wireshark/dcas.lua). A trace's packets are exported PDUs naming the
 -- `dcas_trace` dissector; a capture of a host-AP connection decodes with Decode As... TCP port -> DCAS.
 --
 -- Filters: dcas.type == 0x13, dcas.profile == 2, dcas.sm_id == 41:ca:25:25:9d:51:b0:a1,
@@ -159,6 +159,7 @@ local error_names = {
   [132] = "ecm_replayed",
   [133] = "not_addressed",
   [134] = "emm_replayed",
+  [140] = "trace_invalid",
 }
 
 -- Fields whose value is a big-endian u64 (§6.3).

@@ -82,6 +82,7 @@ std::string_view errc_name(Errc code) {
     case Errc::ecm_replayed: return "ecm_replayed";
     case Errc::not_addressed: return "not_addressed";
     case Errc::emm_replayed: return "emm_replayed";
+    case Errc::trace_invalid: return "trace_invalid";
   }
   return "unknown_error";
 }

@@ -103,6 +103,8 @@ enum class Errc : int {
   ecm_replayed = 132,         // an ECM for an earlier crypto period than one already accepted
   not_addressed = 133,        // an EMM for another SM
   emm_replayed = 134,         // an EMM issued before the one in force for its product
+
+  trace_invalid = 140,  // a file that is not a DCAS pcapng trace (docs/spec.md §19), or is damaged
 };
 
 // Stable, lowercase, snake_case name of the check, e.g. "cert_wrong_role".

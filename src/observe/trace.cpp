@@ -238,9 +238,9 @@ Result<TraceRecord> decode_pdu(ByteView pdu) {
   for (;;) {
     auto tag = r.u16();
     auto length = r.u16();
-    if (!tag || !length) return fail(Errc::invalid_argument, "exported PDU: its tags run past the record");
+    if (!tag || !length) return fail(Errc::trace_invalid, "exported PDU: its tags run past the record");
     auto value = r.take(*length);
-    if (!value) return fail(Errc::invalid_argument, "exported PDU: a tag's value runs past the record");
+    if (!value) return fail(Errc::trace_invalid, "exported PDU: a tag's value runs past the record");
     if (*tag == tag_end) break;
     if (*tag == tag_dissector_name) {
       std::string name = text(*value);
@@ -248,23 +248,23 @@ Result<TraceRecord> decode_pdu(ByteView pdu) {
       ours = name == dissector_name;
     }
     const auto port = [&] {
-      return value->size() == 4 ? static_cast<std::uint16_t>((*value)[2] << 8 | (*value)[3]) : 0;
+      return static_cast<std::uint16_t>(value->size() == 4 ? (*value)[2] << 8 | (*value)[3] : 0);
     };
     if (*tag == tag_ipv4_src || *tag == tag_ipv6_src) source.address.assign(value->begin(), value->end());
     if (*tag == tag_ipv4_dst || *tag == tag_ipv6_dst) destination.address.assign(value->begin(), value->end());
     if (*tag == tag_src_port) source.port = port();
     if (*tag == tag_dst_port) destination.port = port();
   }
-  if (!ours) return fail(Errc::invalid_argument, "exported PDU: not one for the dcas_trace dissector");
+  if (!ours) return fail(Errc::trace_invalid, "exported PDU: not one for the dcas_trace dissector");
   auto version = r.u8();
   auto link = r.u8();
   auto from = r.u8();
   auto to = r.u8();
-  if (!to) return fail(Errc::invalid_argument, "dcas_trace record: shorter than its 4-byte header");
+  if (!to) return fail(Errc::trace_invalid, "dcas_trace record: shorter than its 4-byte header");
   if (*version != record_version)
-    return fail(Errc::invalid_argument, fmt::format("dcas_trace record: version {} is not 1", *version));
+    return fail(Errc::trace_invalid, fmt::format("dcas_trace record: version {} is not 1", *version));
   if (*link < 1 || *link > 5 || *from > 4 || *to > 4)
-    return fail(Errc::invalid_argument, "dcas_trace record: unknown link or party");
+    return fail(Errc::trace_invalid, "dcas_trace record: unknown link or party");
   record.link = static_cast<Link>(*link);
   record.from = static_cast<Party>(*from);
   record.to = static_cast<Party>(*to);
@@ -334,7 +334,7 @@ Result<std::vector<TraceRecord>> read_trace(const std::filesystem::path& path) {
   if (!in) return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
   const Bytes file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto bad = [&](std::string_view why) {
-    return fail(Errc::invalid_argument, fmt::format("{}: {}", path.string(), why));
+    return fail(Errc::trace_invalid, fmt::format("{}: {}", path.string(), why));
   };
   std::vector<TraceRecord> records;
   std::vector<Interface> interfaces;

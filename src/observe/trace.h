@@ -57,7 +57,7 @@ struct TraceRecord {
 };
 
 // The exported PDU of one record (its TLVs and the dcas_trace header and bytes), and back.
-// Errors: invalid_argument (not a dcas_trace PDU, or one this version does not read).
+// Errors: trace_invalid (not a dcas_trace PDU, or one this version does not read).
 Bytes encode_pdu(const TraceRecord& record);
 Result<TraceRecord> decode_pdu(ByteView pdu);
 
@@ -92,7 +92,7 @@ struct Tracer {
 };
 
 // Every record of a pcapng file DCAS wrote (other link types and blocks are skipped), in file
-// order. Errors: io_error, invalid_argument (not pcapng, a big-endian section, or a block that
+// order. Errors: io_error, trace_invalid (not pcapng, a big-endian section, or a block that
 // runs past the file's end; a record cut off at the end of a file still being written is dropped).
 Result<std::vector<TraceRecord>> read_trace(const std::filesystem::path& path);
 

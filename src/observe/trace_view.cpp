@@ -180,10 +180,18 @@ std::vector<TraceRecord> for_host(const std::vector<TraceRecord>& records, const
   if (!first) return out;
   const std::string& recorder = host.front().recorder;  // "host SM_ID"
   const std::string sm = recorder.substr(recorder.find(' ') + 1);
+  std::set<std::string> reported;
   for (const auto& r : records) {
     const bool within = r.at >= *first && r.at <= *last;
-    // What the AP and TA do once the host has gone (its presence ended) names its SM.
-    const bool after = r.at > *last && r.at <= *last + std::chrono::seconds(2) && mentions(r, sm);
+    // Once the host has gone, the AP reports it: the first presence_ended, HostPresence and
+    // host_left that name its SM, within 2 s.
+    bool after = false;
+    if (r.at > *last && r.at <= *last + std::chrono::seconds(2) && mentions(r, sm)) {
+      const Seen s = describe(r);
+      const bool report = s.what == "presence_ended" || s.what == "host_left" ||
+                          s.message_type == static_cast<std::uint8_t>(wire::MessageType::host_presence);
+      after = report && reported.insert(s.what).second;
+    }
     bool keep = r.recorder == host.front().recorder && within;
     if (!keep && r.link == Link::host_ap && r.source && r.destination)
       keep = ends.contains({r.source->address, r.source->port}) ||
@@ -274,9 +282,9 @@ std::string diagram_svg(const std::vector<TraceRecord>& records, const DiagramOp
       const int cx = x.at(r.from);
       const std::string text = shortened((row.seen.failed ? "\u2717 " : "\u2713 ") + row.seen.what +
                                              (row.seen.detail.empty() ? "" : ": " + row.seen.detail),
-                                         76);
-      // About 5.6 px a character at 11 px; the outer lifelines' notes open inwards.
-      const int w = static_cast<int>(static_cast<double>(text.size()) * 5.6) + 14;
+                                         r.from == Party::ta ? 96 : 76);  // the TA's notes have the room
+      // About 6.2 px a character at 11 px; the outer lifelines' notes open inwards.
+      const int w = static_cast<int>(static_cast<double>(text.size()) * 6.2) + 14;
       const int anchored = r.from == Party::ta ? cx - 40 : r.from == Party::tp ? cx + 40 - w : cx - w / 2;
       const int left = std::clamp(anchored, 4, width - w - 4);
       svg += fmt::format(

@@ -29,8 +29,9 @@ std::string timeline(const std::vector<TraceRecord>& records);
 
 // The records of one host's run from the traces of the whole deployment (one_run's output),
 // given what the host recorded (`host`: one or more of its runs): the host's records in that time;
-// the AP's frames on that host's connections only; the AP-TA link's frames and the other
-// processes' events while the host was on the network.
+// the AP's frames on that host's connections only; the AP-TA link's frames and the AP's and TA's
+// events while the host was on the network, and the report of its leaving (the first
+// presence_ended, HostPresence and host_left naming its SM, within 2 s).
 std::vector<TraceRecord> for_host(const std::vector<TraceRecord>& records, const std::vector<TraceRecord>& host);
 
 struct DiagramOptions {

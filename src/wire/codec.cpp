@@ -369,6 +369,11 @@ Result<Profile> profile_from_name(std::string_view name) {
   return fail(Errc::invalid_argument, fmt::format("unknown profile '{}' (koo2010 or hardened1)", name));
 }
 
+std::string_view field_name(std::uint16_t tag) {
+  const FieldRule* rule = rule_for(tag);
+  return rule ? rule->name : std::string_view();
+}
+
 std::string_view type_name(MessageType type) {
   auto name = with_body_type(type, []<typename T>() { return Schema<T>::name; });
   return name ? *name : std::string_view("unknown");

@@ -70,6 +70,8 @@ enum class MessageType : std::uint8_t {
 };
 
 std::string_view type_name(MessageType type);  // the paper's name, e.g. "KeyRequest (SM->AP)"
+// A registered field's name (§6.3), e.g. "sm_id" for 0x0022; empty for an unregistered tag.
+std::string_view field_name(std::uint16_t tag);
 
 struct TpCertReq {
   Bytes sm_certificate;  // DER
