@@ -4,7 +4,10 @@
 #include "observe/trace.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -406,6 +409,84 @@ TEST(Trace, TheDiagramOfADemoRunIsTheHandshakeInOrderAndMarksARefusal) {
   const auto not_a_trace = run_dcas("trace show " + (dir / "run.svg").string());
   EXPECT_EQ(not_a_trace.status, 1);
   EXPECT_NE(not_a_trace.err.find("dcas trace show: trace_invalid"), std::string::npos) << not_a_trace.err;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace dcas
+
+namespace dcas {
+namespace {
+
+// The RSA private values of a PEM private key: d and p as big-endian bytes.
+std::vector<Bytes> private_values(const fs::path& pem) {
+  std::vector<Bytes> out;
+  BIO* bio = BIO_new_file(pem.c_str(), "r");
+  if (!bio) return out;
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  if (!key) return out;
+  for (const char* name : {OSSL_PKEY_PARAM_RSA_D, OSSL_PKEY_PARAM_RSA_FACTOR1}) {
+    BIGNUM* bn = nullptr;
+    if (EVP_PKEY_get_bn_param(key, name, &bn) == 1) {
+      Bytes b(static_cast<std::size_t>(BN_num_bytes(bn)));
+      BN_bn2bin(bn, b.data());
+      out.push_back(std::move(b));
+    }
+    BN_clear_free(bn);
+  }
+  EVP_PKEY_free(key);
+  return out;
+}
+
+std::string file_text(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+TEST(Trace, NoPrivateKeyOfARunAppearsInItsLogsTracesOrTimelines) {
+  const auto dir = scratch("secrets");
+  const auto traces = dir / "traces";
+  const auto demo = run_dcas(fmt::format("demo --profile koo2010 --duration 4 --keep {} --trace {} --json {}",
+                                         (dir / "run").string(), traces.string(), (dir / "timeline.json").string()));
+  ASSERT_EQ(demo.status, 0) << demo.err;
+
+  // The secrets: every private key the run made (TA root, SMs, TPs, the AP), as its PEM body
+  // lines, and its RSA d and p in binary and in hex.
+  std::vector<std::string> secrets;
+  std::size_t keys = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "run")) {
+    if (!e.is_regular_file() || (e.path().extension() != ".pem" && e.path().extension() != ".key")) continue;
+    const std::string pem = file_text(e.path());
+    if (pem.find("PRIVATE KEY-----") == std::string::npos) continue;
+    ++keys;
+    for (const auto& line : lines(pem))
+      if (line.size() == 64) secrets.push_back(line);
+    for (const auto& v : private_values(e.path())) {
+      secrets.emplace_back(v.begin(), v.end());
+      secrets.push_back(to_hex(v));
+    }
+  }
+  ASSERT_GE(keys, 6u) << "the TA root, two SMs, two TPs and the AP";
+
+  // Where they must not be: every process's log, the demo's own output and timeline, each trace
+  // (its bytes, `dcas trace show`, and tshark's full decoding when it is here).
+  std::vector<std::pair<std::string, std::string>> places = {
+      {"demo stdout", demo.out}, {"demo stderr", demo.err}, {"timeline", file_text(dir / "timeline.json")}};
+  for (const auto& e : fs::directory_iterator(dir / "run" / "logs"))
+    places.emplace_back(e.path().filename().string(), file_text(e.path()));
+  std::vector<std::string> trace_files;
+  for (const auto& e : fs::directory_iterator(traces)) {
+    places.emplace_back(e.path().filename().string(), file_text(e.path()));
+    trace_files.push_back(e.path().string());
+  }
+  ASSERT_GE(trace_files.size(), 5u);
+  const auto shown = run_dcas("trace show " + fmt::format("{}", fmt::join(trace_files, " ")));
+  ASSERT_EQ(shown.status, 0);
+  places.emplace_back("trace show", shown.out);
+  if (tshark_present()) places.emplace_back("tshark -V -x", tshark(traces / "demo.pcapng", "-V -x"));
+  for (const auto& [where, text] : places)
+    for (const auto& secret : secrets) EXPECT_EQ(text.find(secret), std::string::npos) << "a private key in " << where;
   fs::remove_all(dir);
 }
 

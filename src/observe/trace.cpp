@@ -333,15 +333,17 @@ Result<std::vector<TraceRecord>> read_trace(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return fail(Errc::io_error, fmt::format("cannot read {}", path.string()));
   const Bytes file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto bad = [&](std::string_view why) {
-    return fail(Errc::trace_invalid, fmt::format("{}: {}", path.string(), why));
-  };
+  return parse_trace(file, path.string());
+}
+
+Result<std::vector<TraceRecord>> parse_trace(ByteView file, std::string_view name) {
+  const auto bad = [&](std::string_view why) { return fail(Errc::trace_invalid, fmt::format("{}: {}", name, why)); };
   std::vector<TraceRecord> records;
   std::vector<Interface> interfaces;
   std::size_t pos = 0;
   bool in_section = false;
   while (file.size() - pos >= 12) {
-    LittleReader head{ByteView(file).subspan(pos)};
+    LittleReader head{file.subspan(pos)};
     const std::uint32_t type = head.u32(), length = head.u32();
     if (type == section_header_block) {
       const std::uint32_t magic = head.u32();
@@ -354,7 +356,7 @@ Result<std::vector<TraceRecord>> read_trace(const std::filesystem::path& path) {
     if (!in_section) return bad("not a pcapng file (no section header first)");
     if (length < 12 || length % 4 != 0) return bad(fmt::format("a block of length {} at offset {}", length, pos));
     if (length > file.size() - pos) break;  // the last block is still being written
-    LittleReader body{ByteView(file).subspan(pos + 8, length - 12)};
+    LittleReader body{file.subspan(pos + 8, length - 12)};
     pos += length;
     if (type == interface_description_block) interfaces.push_back(parse_interface(body));
     if (type != enhanced_packet_block || !body.has(20)) continue;

@@ -95,6 +95,8 @@ struct Tracer {
 // order. Errors: io_error, trace_invalid (not pcapng, a big-endian section, or a block that
 // runs past the file's end; a record cut off at the end of a file still being written is dropped).
 Result<std::vector<TraceRecord>> read_trace(const std::filesystem::path& path);
+// The same over a file's bytes; `name` names it in errors.
+Result<std::vector<TraceRecord>> parse_trace(ByteView file, std::string_view name);
 
 // Records of several traces in time order (stable for equal times), with the copy a receiver made
 // of a frame its sender also recorded left out: what a diagram or timeline of one run shows.
