@@ -15,6 +15,7 @@
 #include <regex>
 #include <set>
 
+#include "common/files.h"
 #include "net/frame.h"
 #include "observe/trace_view.h"
 #include "test_support.h"
@@ -185,6 +186,17 @@ TEST(Trace, ALastBlockCutShortIsDroppedAndOtherDamageIsRefused) {
          0,    0,    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 27,   0,    0, 0});
   EXPECT_EQ(read_trace(path).error().code, Errc::trace_invalid);
   EXPECT_EQ(read_trace(dir / "missing.pcapng").error().code, Errc::io_error);
+  // A packet stamped past what the clock holds (found by fuzz_trace): refused, not overflowed.
+  ASSERT_TRUE(written_and_read(path, sample_records()));
+  Bytes file = read_binary_file(path).value();
+  std::size_t at = 0;
+  while (at + 8 <= file.size() && file[at] != 6) at += file[at + 4] | file[at + 5] << 8 | file[at + 6] << 16;
+  ASSERT_LT(at + 16, file.size());
+  for (std::size_t i = 12; i < 16; ++i) file[at + i] = 0xff;  // the timestamp's high word
+  write(file);
+  auto late = read_trace(path);
+  ASSERT_FALSE(late);
+  EXPECT_NE(late.error().detail.find("2242"), std::string::npos) << late.error().detail;
 
   // PDUs: another exporter's, a later record version, an unknown link, tags running past the end.
   Bytes pdu = encode_pdu(sample_records()[2]);

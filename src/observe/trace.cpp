@@ -375,8 +375,12 @@ Result<std::vector<TraceRecord>> parse_trace(ByteView file, std::string_view nam
       if (o.code == opt_epb_flags && o.value.size() == 4) record->direction = static_cast<Direction>(o.value[0] & 3);
     record->recorder = iface.description;
     const auto seconds = ts / iface.ticks_per_second, rest = ts % iface.ticks_per_second;
-    record->at = std::chrono::system_clock::time_point(
-        std::chrono::seconds(seconds) + std::chrono::microseconds(rest * 1'000'000 / iface.ticks_per_second));
+    // The clock counts nanoseconds in 64 bits: a time past 2242 (2^33 s) is not one it can hold.
+    if (seconds >= (std::uint64_t{1} << 33)) return bad("a packet's timestamp is beyond the year 2242");
+    const auto micros =
+        static_cast<std::uint64_t>(static_cast<unsigned __int128>(rest) * 1'000'000 / iface.ticks_per_second);
+    record->at =
+        std::chrono::system_clock::time_point(std::chrono::seconds(seconds) + std::chrono::microseconds(micros));
     records.push_back(std::move(*record));
   }
   if (!in_section) return bad("not a pcapng file (empty or too short)");
