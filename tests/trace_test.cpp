@@ -55,10 +55,7 @@ std::string tshark(const fs::path& file, const std::string& arguments) {
 }
 
 // tshark is a test dependency (scripts/install-deps.sh): CI must have it; elsewhere its absence skips.
-bool tshark_present() {
-  if (std::system("command -v tshark >/dev/null 2>&1") == 0) return true;
-  return false;
-}
+bool tshark_present() { return std::system("command -v tshark >/dev/null 2>&1") == 0; }
 #define REQUIRE_TSHARK()                                                              \
   do {                                                                                \
     if (!tshark_present()) {                                                          \
@@ -78,24 +75,6 @@ std::chrono::system_clock::time_point at_micros(std::int64_t us) {
   return std::chrono::system_clock::time_point(std::chrono::microseconds(us));
 }
 
-TraceRecord frame_record(Link link, Party from, Party to, Direction direction, const net::Frame& frame, std::int64_t us,
-                         std::string recorder, bool v6 = false) {
-  TraceRecord r;
-  r.at = at_micros(us);
-  r.recorder = std::move(recorder);
-  r.link = link;
-  r.from = from;
-  r.to = to;
-  r.direction = direction;
-  const Bytes address = v6 ? Bytes(15, 0) : Bytes{127, 0, 0, 1};
-  Bytes v6_loopback = address;
-  if (v6) v6_loopback.push_back(1);
-  r.source = Endpoint{v6 ? v6_loopback : address, 40000};
-  r.destination = Endpoint{v6 ? v6_loopback : address, 7400};
-  r.bytes = net::encode_frame(frame);
-  return r;
-}
-
 TraceRecord message_record(Link link, Party from, Party to, Bytes bytes, std::int64_t us, std::string recorder) {
   TraceRecord r;
   r.at = at_micros(us);
@@ -104,6 +83,18 @@ TraceRecord message_record(Link link, Party from, Party to, Bytes bytes, std::in
   r.from = from;
   r.to = to;
   r.bytes = std::move(bytes);
+  return r;
+}
+
+// A link frame between two loopback sockets (::1 with `v6`).
+TraceRecord frame_record(Link link, Party from, Party to, Direction direction, const net::Frame& frame, std::int64_t us,
+                         std::string recorder, bool v6 = false) {
+  TraceRecord r = message_record(link, from, to, net::encode_frame(frame), us, std::move(recorder));
+  r.direction = direction;
+  Bytes loopback = v6 ? Bytes(16, 0) : Bytes{127, 0, 0, 1};
+  loopback.back() = 1;
+  r.source = Endpoint{loopback, 40000};
+  r.destination = Endpoint{loopback, 7400};
   return r;
 }
 

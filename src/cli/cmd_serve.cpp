@@ -136,9 +136,8 @@ Result<void> ta_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
   DCAS_TRY_ASSIGN(trace, open_tracer("ta"));
   service::TaServiceConfig config{
-      server_limits(), tls,
-      a.max_in_flight, std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh)),
-      trace,           {}};
+      server_limits(), tls, a.max_in_flight,
+      std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh)), trace};
   service::TaService service(io, ta, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.

@@ -71,7 +71,6 @@ void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol:
   for (const auto& e : out.events) {
     log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
     config_.trace.event(Role::ta, e);
-    if (config_.on_event) config_.on_event(e);
   }
   for (const auto& m : out.messages) link.send(Frame{FrameKind::message, stream, m.bytes});
   if (out.messages.empty() && out.error) link.send(net::error_frame(*out.error, stream));

@@ -25,8 +25,6 @@ struct TaServiceConfig {
   // was revoked is dropped even if no AP asks for the CRL. Zero: only at the APs' requests.
   Millis crl_refresh{0};
   observe::Tracer trace;  // --trace: every frame on the AP links, and the TA's events
-  // Each event of the TA role, from the worker that produced it (thread-safe consumers only).
-  std::function<void(const protocol::Event&)> on_event;
 };
 
 class TaService {
