@@ -16,6 +16,7 @@ build=(
   libasio-dev                                # the network services (standalone Asio, C++20 coroutines)
   libsystemd-dev                             # sd_notify: the servers' readiness under their systemd units
   libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  prometheus-cpp-dev                         # the servers' --metrics endpoint (Prometheus text format)
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # the release build has the tests and `dcas bench`
   python3                                    # the layering check (ctest Layers.Includes), fuzz corpora
 )
@@ -29,6 +30,7 @@ test_and_ci=(
   lintian dpkg-dev fakeroot                  # the Debian package: built by CPack, checked, installed (scripts/package.sh)
   man-db                                     # the man pages' checks (lintian runs man on each)
   tshark                                     # the Wireshark dissector's tests decode demo traces with it
+  curl                                       # the metrics test scrapes a running server with a real HTTP client
 )
 
 case "${1:-all}" in

@@ -14,6 +14,7 @@
 #include "net/channel.h"
 #include "net/frame.h"
 #include "observe/journal.h"
+#include "observe/metrics.h"
 #include "protocol/auth_proxy.h"
 #include "protocol/role.h"
 #include "provisioning/device_files.h"
@@ -924,6 +925,119 @@ TEST_F(Services, TwoTaProcessesOnOnePostgresBindEachSmExactlyOnce) {
   EXPECT_EQ(pair_host(pg.sms[3], pg.tps[6], ap1).status, 0);
   EXPECT_EQ(pair_host(pg.sms[4], pg.tps[7], ap2).status, 0);
   expect_consistent(*db);
+}
+
+// ---- metrics (--metrics, docs/spec.md §20) ----
+
+// The port a server's log line "metrics on http://HOST:PORT/metrics" names.
+int metrics_port(const Process& server) {
+  int port = 0;
+  eventually([&] {
+    const auto log = server.log();
+    const auto at = log.find("metrics on http://127.0.0.1:");
+    if (at != std::string::npos) port = std::atoi(log.c_str() + at + std::strlen("metrics on http://127.0.0.1:"));
+    return port > 0;
+  });
+  if (port == 0) throw std::runtime_error("no metrics endpoint in the log:\n" + server.log());
+  return port;
+}
+
+// One scrape with a real HTTP client: each sample's value by its series ("name{labels}").
+std::map<std::string, double> scrape(int port) {
+  std::map<std::string, double> samples;
+  std::istringstream text(output_of(fmt::format("curl -sSf --max-time 5 http://127.0.0.1:{}/metrics", port)));
+  for (std::string line; std::getline(text, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const auto space = line.rfind(' ');
+    samples[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return samples;
+}
+
+TEST(Metrics, AnApCountsRefusalsByErrorAndServesOnlyItsOwnFamilies) {
+  namespace ev = protocol::events;
+  auto metrics = observe::Metrics::serve("127.0.0.1:0", Role::ap);
+  ASSERT_TRUE(metrics) << metrics.error().message();
+  auto& m = **metrics;
+  m.on_event(ev::KeyRequestRefused{{Errc::signature_invalid, "x"}});
+  m.on_event(ev::KeyRequestRefused{{Errc::signature_invalid, "y"}});
+  m.on_event(ev::KeyResponseRefused{{Errc::cert_revoked, "z"}});
+  m.on_event(ev::CrlAdopted{7, 2});
+  m.on_event(ev::ImageKeyGranted{SmId{}, 3});
+  m.on_event(ev::PairingValidated{SmId{}, TpId{}, protocol::Verdict::rejoined});  // the TA's: no AP family
+  m.connection_refused(Errc::net_tls);
+  m.request_served("key_request", 0.003);
+  auto s = scrape(m.port());
+  EXPECT_EQ(s[R"(dcas_ap_requests_refused_total{error="signature_invalid",message="key_request"})"], 2);
+  EXPECT_EQ(s[R"(dcas_ap_requests_refused_total{error="cert_revoked",message="key_response"})"], 1);
+  EXPECT_EQ(s["dcas_crl_number"], 7);
+  EXPECT_EQ(s["dcas_ap_image_keys_granted_total"], 1);
+  EXPECT_EQ(s[R"(dcas_connections_refused_total{error="net_tls"})"], 1);
+  EXPECT_EQ(s[R"(dcas_request_duration_seconds_bucket{message="key_request",le="0.002"})"], 0);
+  EXPECT_EQ(s[R"(dcas_request_duration_seconds_bucket{message="key_request",le="0.005"})"], 1);
+  for (const auto& [series, value] : s) EXPECT_FALSE(series.starts_with("dcas_ta_")) << series;
+  // A second endpoint on the same port: a clear error, not a crash.
+  auto taken = observe::Metrics::serve(fmt::format("127.0.0.1:{}", m.port()), Role::ta);
+  ASSERT_FALSE(taken);
+  EXPECT_EQ(taken.error().code, Errc::net_io);
+}
+
+TEST_F(Services, MetricsEndpointsCountWhatTheTaAndApDidWhileTheyRun) {
+  auto ta = start_ta(work_, ta_dir_, {"--metrics", "127.0.0.1:0", "--max-connections", "1"});
+  const int ta_metrics = metrics_port(*ta.process);
+  auto before = scrape(ta_metrics);
+  EXPECT_EQ(before[R"(dcas_ta_sms{state="virgin"})"], 16);
+  EXPECT_EQ(before[R"(dcas_ta_sms{state="auth-paired"})"], 0);
+  EXPECT_EQ(before[R"(dcas_ta_pairings_total{verdict="bound_virgin_pair"})"], 0);
+  EXPECT_EQ(before["dcas_crl_number"], 0);
+
+  auto ap = start_ap(work_, p().aps[0], ta, {"--metrics", "127.0.0.1:0", "--crl-refresh", "0.2"});
+  const int ap_metrics = metrics_port(*ap.process);
+  ASSERT_TRUE(eventually([&] { return scrape(ap_metrics)["dcas_ap_ta_link_up"] == 1; }));
+  // A second AP is over the TA's cap of one connection: refused before its TLS handshake.
+  auto ap2 = start_ap(work_, p().aps[1], ta, {}, "ap2");
+  EXPECT_TRUE(
+      eventually([&] { return scrape(ta_metrics)[R"(dcas_connections_refused_total{error="net_busy"})"] >= 1; }));
+
+  // A pairing, then the same SM with another TP (bound elsewhere), then a revoked SM (which stops
+  // on the AP's announcement of the new CRL: no KeyRequest), then a frame no host may send.
+  ASSERT_EQ(pair_host(p().sms[0], p().tps[0], ap).status, 0);
+  EXPECT_NE(pair_host(p().sms[0], p().tps[1], ap).status, 0);
+  ASSERT_EQ(run_dcas(fmt::format("ta revoke sm {} --reason test --ta {}", p().sms[2].id, ta_dir_.string())).status, 0);
+  EXPECT_TRUE(eventually([&] { return scrape(ap_metrics)["dcas_crl_number"] == 1; }));
+  EXPECT_NE(pair_host(p().sms[2], p().tps[2], ap).status, 0);
+  {
+    RawPeer host(ap.port);
+    host.send(net::encode_frame({FrameKind::hello, 0, {}}));
+    host.read_frame();  // the announcement
+  }
+
+  // The TA: two verdicts, two requests timed, the host's departure, its SMs by state, the CRL.
+  EXPECT_TRUE(eventually([&] { return scrape(ta_metrics)[R"(dcas_ta_presence_reports_total{report="left"})"] >= 1; }));
+  auto t = scrape(ta_metrics);
+  EXPECT_EQ(t[R"(dcas_ta_pairings_total{verdict="bound_virgin_pair"})"], 1);
+  EXPECT_EQ(t[R"(dcas_ta_pairings_total{verdict="refused_bound_elsewhere"})"], 1);
+  EXPECT_EQ(t[R"(dcas_request_duration_seconds_count{message="key_request"})"], 2);
+  EXPECT_GT(t[R"(dcas_request_duration_seconds_sum{message="key_request"})"], 0);
+  EXPECT_EQ(t[R"(dcas_request_duration_seconds_bucket{message="key_request",le="+Inf"})"], 2);
+  EXPECT_EQ(t[R"(dcas_ta_sms{state="paired-only"})"], 1);
+  EXPECT_EQ(t[R"(dcas_ta_sms{state="virgin"})"], 15);
+  EXPECT_EQ(t["dcas_connections_accepted_total"], 1);
+  EXPECT_EQ(t["dcas_connections_open"], 1);
+  EXPECT_EQ(t["dcas_crl_number"], 1);
+
+  // The AP: one pairing relayed, one refusal relayed, the bad frame, its four hosts.
+  EXPECT_TRUE(
+      eventually([&] { return scrape(ap_metrics)[R"(dcas_error_frames_sent_total{error="net_bad_frame"})"] == 1; }));
+  auto a = scrape(ap_metrics);
+  EXPECT_EQ(a[R"(dcas_ap_pairings_total{outcome="paired"})"], 1);
+  EXPECT_EQ(a[R"(dcas_ap_pairings_total{outcome="refused_by_ta"})"], 1);
+  EXPECT_EQ(a[R"(dcas_ap_pairings_total{outcome="timed_out"})"], 0);
+  EXPECT_EQ(a[R"(dcas_request_duration_seconds_count{message="key_request"})"], 2);
+  EXPECT_EQ(a["dcas_connections_accepted_total"], 4);
+  EXPECT_TRUE(eventually([&] { return scrape(ap_metrics)["dcas_connections_open"] == 0; }));
+  EXPECT_EQ(a["dcas_ap_ta_link_up"], 1);
+  EXPECT_EQ(a["dcas_ap_presence_backlog"], 0);
 }
 
 }  // namespace

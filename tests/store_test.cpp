@@ -177,6 +177,7 @@ TEST(SqliteStore, OnlyAnAuditedOperatorActionUnbinds) {
   s->add_tp(other).value();
   s->validate_and_record(sm, tp, t0, 600s).value();
   EXPECT_EQ(s->list_sms(PairingState::auth_paired).value().size(), 1u);
+  EXPECT_EQ(s->count_sms().value(), (std::map<PairingState, std::size_t>{{PairingState::auth_paired, 1}}));
   EXPECT_EQ(s->unpair(sm, "", t0).error().code, Errc::invalid_argument);
   EXPECT_EQ(s->unpair(SmId{}, "x", t0).error().code, Errc::unknown_device);
   ASSERT_TRUE(s->unpair(sm, "box replaced under warranty", t0 + 1s));
@@ -300,6 +301,8 @@ TEST(PostgresStore, FiftyRacingRequestsOnSeparateConnectionsBindExactlyOnce) {
   for (const auto& tp : tps) bound += s->find_tp(tp).value()->bound_sm.has_value();
   EXPECT_EQ(bound, 1);
   EXPECT_EQ(s->audit_log().value().size(), 1u + 50u + 50u);
+  // What --metrics reads: one SM, Auth/Paired (a state no SM is in is absent).
+  EXPECT_EQ(s->count_sms().value(), (std::map<PairingState, std::size_t>{{PairingState::auth_paired, 1}}));
 }
 
 TEST(PostgresStore, StateSurvivesReconnectingAndTheAuditLogCannotBeRewritten) {

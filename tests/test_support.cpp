@@ -53,6 +53,17 @@ CommandResult run_dcas(const std::string& args) {
   return r;
 }
 
+std::string output_of(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
+  if (!pipe) return out;
+  char buffer[4096];
+  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(status, 0) << command;
+  return out;
+}
+
 std::optional<std::string> fresh_postgres(const std::string& name) {
   const char* base = std::getenv("DCAS_TEST_POSTGRES");
   if (!base) return std::nullopt;

@@ -67,6 +67,10 @@ struct CommandResult {
 };
 CommandResult run_dcas(const std::string& args);
 
+// stdout of a shell command, which must succeed (stderr dropped: tshark warns about running as
+// root); a bad display filter, or a failed scrape, fails the test instead of matching nothing.
+std::string output_of(const std::string& command);
+
 // A fresh database in the throwaway cluster that scripts/test.sh starts (DCAS_TEST_POSTGRES), or
 // nullopt when no cluster was given.
 std::optional<std::string> fresh_postgres(const std::string& name);

@@ -26,6 +26,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace observe;
+using test::output_of;
 using test::run_dcas;
 
 fs::path scratch(const std::string& name) {
@@ -36,19 +37,6 @@ fs::path scratch(const std::string& name) {
 }
 
 const std::string dissector = std::string(DCAS_SOURCE_DIR) + "/packaging/wireshark/dcas.lua";
-
-// stdout of a shell command, which must succeed (stderr dropped: tshark warns about running as
-// root); a bad display filter fails the test instead of matching nothing.
-std::string output_of(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen((command + " 2>/dev/null").c_str(), "r");
-  if (!pipe) return out;
-  char buffer[4096];
-  while (std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) out.append(buffer, n);
-  const int status = ::pclose(pipe);
-  EXPECT_EQ(status, 0) << command;
-  return out;
-}
 
 std::string tshark(const fs::path& file, const std::string& arguments) {
   return output_of(fmt::format("tshark -X lua_script:{} -r {} {}", dissector, file.string(), arguments));

@@ -14,6 +14,7 @@
 #include "host/memory_files.h"
 #include "host/receiver.h"
 #include "observe/journal.h"
+#include "observe/metrics.h"
 #include "provisioning/device_files.h"
 #include "service/ap_service.h"
 #include "service/host_client.h"
@@ -32,7 +33,7 @@ using service::Millis;
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
               network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal,
-              trace, profile = "hardened1";
+              trace, metrics, profile = "hardened1";
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -110,6 +111,17 @@ Result<observe::Tracer> open_tracer(std::string recorder) {
   return observe::Tracer{writer, std::move(recorder)};
 }
 
+// The --metrics endpoint, if one was asked for (observe/metrics.h), for the service of `role`.
+Result<std::unique_ptr<observe::Metrics>> open_metrics(Role role, const LogSink& log) {
+  if (args().metrics.empty()) return std::unique_ptr<observe::Metrics>();
+  DCAS_TRY_ASSIGN(address, net::parse_host_port(args().metrics));
+  // civetweb's form: an IPv6 address in brackets.
+  const std::string host = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
+  DCAS_TRY_ASSIGN(metrics, observe::Metrics::serve(fmt::format("{}:{}", host, address.port), role));
+  log(fmt::format("metrics on http://{}:{}/metrics", host, metrics->port()));
+  return std::move(metrics);
+}
+
 // --profile: the handshake every role of this process runs (docs/spec.md §1).
 Result<wire::Profile> chosen_profile() { return wire::profile_from_name(args().profile); }
 
@@ -135,9 +147,12 @@ Result<void> ta_serve(CLI::App* command) {
   asio::io_context io(static_cast<int>(a.threads));
   DCAS_TRY_ASSIGN(tls, service::tls_context(service::TlsSide::server, root.key, root.certificate, root.certificate));
   DCAS_TRY_ASSIGN(trace, open_tracer("ta"));
+  DCAS_TRY_ASSIGN(metrics, open_metrics(Role::ta, log));
+  if (metrics) service::add_store_gauges(*metrics, *store, root.certificate);
   service::TaServiceConfig config{
-      server_limits(), tls, a.max_in_flight,
-      std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh)), trace};
+      server_limits(), tls,
+      a.max_in_flight, std::chrono::duration_cast<service::Millis>(std::chrono::duration<double>(a.ta_crl_refresh)),
+      trace,           metrics.get()};
   service::TaService service(io, ta, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   // The store is named without its URI: a PostgreSQL URI may carry a password.
@@ -202,6 +217,8 @@ Result<void> ap_serve(CLI::App* command) {
   if (personalizer) config.images = &*personalizer;
   DCAS_TRY_ASSIGN(trace, open_tracer(fmt::format("{} {}", a.headend_dir.empty() ? "ap" : "headend", ap.id().hex())));
   config.trace = trace;
+  DCAS_TRY_ASSIGN(metrics, open_metrics(Role::ap, log));
+  config.metrics = metrics.get();
   DCAS_TRY_ASSIGN(journal, open_journal());
   if (journal) {
     config.observer.on_hop = [&journal](const protocol::Hop& hop, const std::optional<SmId>& sm) {
@@ -414,6 +431,8 @@ void add_server_options(CLI::App* c) {
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 20))
       ->capture_default_str();
   c->add_option("--port-file", a.port_file, "Write the bound port to this file (for --listen HOST:0)");
+  c->add_option("--metrics", a.metrics,
+                "Serve live counters on HOST:PORT (HTTP GET /metrics, Prometheus text format; port 0: any free one)");
   add_link_options(c);
 }
 

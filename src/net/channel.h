@@ -56,9 +56,11 @@ class Channel : public std::enable_shared_from_this<Channel> {
   void interrupt();
 
   // Sees every frame this end sends (when queued, in order) and receives (once whole), as its
-  // encoded bytes: the traces (--trace). Set it before the channel's first read or send.
+  // encoded bytes: the traces (--trace) and the metrics (--metrics). Set it before the channel's
+  // first read or send.
   using Tap = std::function<void(bool sent, ByteView frame)>;
   void set_tap(Tap tap) { tap_ = std::move(tap); }
+  const Tap& tap() const { return tap_; }
   tcp::endpoint local_endpoint() const;
   tcp::endpoint remote_endpoint() const;
 

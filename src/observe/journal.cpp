@@ -133,6 +133,34 @@ std::string describe(const HopRecord& hop) {
   return fmt::format("{}, {} bytes", wire::type_name(static_cast<wire::MessageType>(hop.type)), hop.size);
 }
 
+bool is_failure(const protocol::Event& event) {
+  return std::visit(
+      [](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        return requires { e.error; }
+        || std::is_same_v<T, protocol::events::PairingRefused> || std::is_same_v<T, protocol::events::RefusalRelayed> ||
+            std::is_same_v<T, protocol::events::CwChannelRevoked>;
+      },
+      event);
+}
+
+LogLine event_log_line(const protocol::Event& event) {
+  LogLine line{is_failure(event) ? LogLevel::warning : LogLevel::info,
+               fmt::format("{} {}", protocol::event_name(event), protocol::event_detail(event)),
+               std::string(protocol::event_name(event)),
+               {}};
+  const nlohmann::json fields = std::visit([](const auto& e) { return nlohmann::json(e); }, event);
+  for (const auto& [name, value] : fields.items()) {
+    if (value.is_object() && value.contains("code"))  // an Error: its code's name (the detail is in the text)
+      line.fields.emplace_back(name, value["code"].get<std::string>());
+    else if (value.is_string())
+      line.fields.emplace_back(name, value.get<std::string>());
+    else if (!value.is_null())
+      line.fields.emplace_back(name, value.dump());
+  }
+  return line;
+}
+
 nlohmann::json to_json(const protocol::Event& event) {
   nlohmann::json fields = std::visit([](const auto& e) { return nlohmann::json(e); }, event);
   return {{"event", protocol::event_name(event)}, {"fields", fields}, {"detail", protocol::event_detail(event)}};

@@ -11,6 +11,7 @@
 #include <variant>
 #include <vector>
 
+#include "common/log.h"
 #include "protocol/role.h"
 
 namespace dcas::observe {
@@ -36,6 +37,12 @@ using Record = std::variant<HopRecord, EventRecord>;
 
 nlohmann::json to_json(const Record& record);
 nlohmann::json to_json(const protocol::Event& event);
+// An event that reports a failed check or a refusal: it carries an error, or it is one of the
+// refusals that name none (pairing_refused, refusal_relayed, cw_channel_revoked).
+bool is_failure(const protocol::Event& event);
+// The event as a log line (common/log.h): its name and detail in words, its fields flattened to
+// strings (an error to its code's name), a warning when it is a failure.
+LogLine event_log_line(const protocol::Event& event);
 // Errors: invalid_argument (not a record of a known kind, event or field).
 Result<Record> record_from_json(const nlohmann::json& j);
 Result<protocol::Event> event_from_json(const nlohmann::json& j);

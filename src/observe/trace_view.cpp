@@ -13,19 +13,6 @@
 namespace dcas::observe {
 namespace {
 
-// An event that reports a failed check or a refusal: it carries an error, or it is one of the
-// refusals that name none.
-bool is_failure(const protocol::Event& event) {
-  return std::visit(
-      [](const auto& e) {
-        using T = std::decay_t<decltype(e)>;
-        return requires { e.error; }
-        || std::is_same_v<T, protocol::events::PairingRefused> || std::is_same_v<T, protocol::events::RefusalRelayed> ||
-            std::is_same_v<T, protocol::events::CwChannelRevoked>;
-      },
-      event);
-}
-
 Seen describe_message(ByteView bytes) {
   Seen s;
   s.size = bytes.size();

@@ -28,6 +28,7 @@ ApService::ApService(asio::io_context& io, protocol::AuthProxy& ap, ApServiceCon
       stop_timer_(io),
       headend_timer_(io),
       crl_timer_(io) {
+  server_.set_metrics(config_.metrics);
   if (config_.trace)
     server_.set_channel_hook([this](net::Channel& host) {
       trace_channel(host, config_.trace, observe::Link::host_ap, observe::Party::ap, observe::Party::sm);
@@ -86,9 +87,11 @@ void ApService::dispatch(protocol::Output out) {
     log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
     if (config_.observer.on_event) config_.observer.on_event(e);
     config_.trace.event(Role::ap, e);
+    if (config_.metrics) config_.metrics->on_event(e);
   }
   for (auto& m : out.messages) {
     if (m.to == Role::sm) {
+      note_answered(m.session);
       if (m.refusal) {
         send_to_host(m.session, net::error_frame(*m.refusal));
       } else {
@@ -107,7 +110,24 @@ void ApService::dispatch(protocol::Output out) {
     if (m.session != 0) log_hop(Role::ap, Role::ta, m.bytes, ap_.session_sm(m.session));
     ta_->send(Frame{FrameKind::message, m.session, std::move(m.bytes)});
   }
+  set_gauge("dcas_ap_presence_backlog", static_cast<double>(backlog_.size()));
   rearm();
+}
+
+void ApService::note_request(std::uint64_t session, const Bytes& payload) {
+  const auto type = protocol::peek_type(payload);
+  if (config_.metrics && type &&
+      (*type == static_cast<std::uint8_t>(wire::MessageType::key_request_sm) ||
+       *type == static_cast<std::uint8_t>(wire::MessageType::key_request_sm_h1)))
+    request_started_.emplace(session, std::chrono::steady_clock::now());
+}
+
+void ApService::note_answered(std::uint64_t session) {
+  const auto it = request_started_.find(session);
+  if (it == request_started_.end()) return;
+  config_.metrics->request_served("key_request",
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - it->second).count());
+  request_started_.erase(it);
 }
 
 // The role's next deadline for the expiry loop (a changed expiry wakes the loop, which waits again).
@@ -165,6 +185,7 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   const auto sm = ap_.session_sm(session);
   log_(fmt::format("host {} gone{}: {}", host->peer(), sm ? " (SM " + sm->hex() + ")" : "", ended.message()));
   hosts_.erase(session);
+  request_started_.erase(session);
   dispatch(ap_.close_session(session, now()));
   maybe_finish();
 }
@@ -186,6 +207,7 @@ Result<void> ApService::sign_announcement(std::uint64_t version, bool broadcast)
   DCAS_TRY_ASSIGN(announce, ap_.security_announce(config_.network_id, version));
   announce_ = std::move(announce);
   announced_version_ = version;
+  set_gauge("dcas_ap_image_version", static_cast<double>(version));
   if (broadcast)
     for (auto& [session, host] : hosts_) host->send(Frame{FrameKind::message, 0, announce_});
   return {};
@@ -268,6 +290,7 @@ void ApService::on_image_key_request(std::uint64_t session, const Bytes& payload
   log_(fmt::format("{} {}", protocol::event_name(granted), protocol::event_detail(granted)));
   if (config_.observer.on_event) config_.observer.on_event(granted);
   config_.trace.event(Role::ap, granted);
+  if (config_.metrics) config_.metrics->on_event(granted);
 }
 
 void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
@@ -278,6 +301,7 @@ void ApService::on_host_message(std::uint64_t session, const Bytes& payload) {
     send_to_host(session, net::error_frame({Errc::net_shutting_down, "the AP is stopping"}));
     return;
   }
+  note_request(session, payload);
   dispatch(ap_.receive_from_sm(session, payload, now()));
 }
 
@@ -350,6 +374,7 @@ Task<void> ApService::ta_link_loop() {
       if (welcome && welcome->kind == FrameKind::welcome) {
         ta_ = *link;
         ap_.ta_link_up();
+        set_gauge("dcas_ap_ta_link_up", 1);
         reported_down = false;
         log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
         if (!backlog_.empty()) log_(fmt::format("sending {} queued presence report(s)", backlog_.size()));
@@ -362,6 +387,7 @@ Task<void> ApService::ta_link_loop() {
             log_(fmt::format("dropping a queued presence report: {}", renewed.error().message()));
         }
         backlog_.clear();
+        set_gauge("dcas_ap_presence_backlog", 0);
         asio::co_spawn(io_, ping_loop(ta_), asio::detached);
         asio::co_spawn(io_, crl_loop(ta_), asio::detached);
         while (true) {
@@ -376,6 +402,7 @@ Task<void> ApService::ta_link_loop() {
         }
         ta_->close();
         ta_.reset();
+        set_gauge("dcas_ap_ta_link_up", 0);
         ping_timer_.cancel();
         crl_timer_.cancel();
         // Reports the TA may not have recorded go first when the link is back.

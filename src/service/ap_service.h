@@ -43,6 +43,9 @@ struct ApServiceConfig {
   std::size_t max_backlog = 100'000;  // presence reports queued while the TA is unreachable
   ApObserver observer;
   observe::Tracer trace;  // --trace: every frame on the host links and the TA link
+  // --metrics (observe/metrics.h): the AP's events, its host links, its TA link, and each
+  // KeyRequest's time from the host's frame to the answer sent back; null for none. Outlives the service.
+  observe::Metrics* metrics = nullptr;
 };
 
 class ApService {
@@ -81,6 +84,12 @@ class ApService {
   void rearm();
   void log_hop(Role from, Role to, ByteView message, const std::optional<SmId>& sm);
   void maybe_finish();
+  // --metrics: a KeyRequest's start, and its time when its session is answered.
+  void note_request(std::uint64_t session, const Bytes& payload);
+  void note_answered(std::uint64_t session);
+  void set_gauge(const std::string& name, double value) {
+    if (config_.metrics) config_.metrics->set_gauge(name, value);
+  }
 
   asio::io_context& io_;
   protocol::AuthProxy& ap_;
@@ -96,6 +105,7 @@ class ApService {
   // "Left" reports sent but not yet acknowledged by the TA, by stream: sent again if the link drops.
   std::map<std::uint64_t, Bytes> unacked_;
   std::uint64_t next_report_stream_ = std::uint64_t{1} << 63;  // apart from the host sessions' streams
+  std::map<std::uint64_t, std::chrono::steady_clock::time_point> request_started_;  // by session, for --metrics
   bool stopping_ = false;
   asio::steady_timer retry_timer_, expiry_timer_, ping_timer_, stop_timer_, headend_timer_, crl_timer_;
 };

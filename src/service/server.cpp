@@ -4,6 +4,8 @@
 
 #include <thread>
 
+#include "service/tracing.h"
+
 namespace dcas::service {
 
 using asio::use_awaitable;
@@ -61,6 +63,7 @@ Task<void> Server::accept_loop() {
       tcp::socket accepted(std::move(socket));
       if (const std::size_t cap = max_connections_; connections() + handshaking_ >= cap) {
         log_(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted), cap));
+        refused(Errc::net_busy);
         continue;  // closed by the socket's destructor, before any handshake
       }
       ++handshaking_;
@@ -69,9 +72,10 @@ Task<void> Server::accept_loop() {
       continue;
     }
     auto channel = net::Channel::start(std::move(socket), limits_.link);
-    if (channel_hook_) channel_hook_(*channel);
+    tap(*channel);
     if (const std::size_t cap = max_connections_; connections() >= cap) {
       log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), cap));
+      refused(Errc::net_busy);
       channel->send_and_close(net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", cap)}));
       continue;
     }
@@ -90,9 +94,10 @@ Task<void> Server::handshake_then_run(tcp::socket socket) {
   auto channel = co_await net::accept_tls(std::move(socket), *tls_, limits_.link, limits_.handshake_timeout);
   if (!channel) {
     log_(fmt::format("refused {}: {}", peer, channel.error().message()));
+    refused(channel.error().code);
     co_return;
   }
-  if (channel_hook_) channel_hook_(**channel);
+  tap(**channel);
   admit(std::move(*channel));
 }
 
@@ -107,6 +112,7 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
     listed = !stopping_;
     if (listed) {
       live_.insert(channel);
+      count_open();
       while (unverified_.size() >= cap) {  // more than one after a reload lowered the cap
         evicted.push_back(std::move(unverified_.front()));
         unverified_.pop_front();
@@ -115,10 +121,13 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
     }
   }
   if (!listed) {
+    refused(Errc::net_shutting_down);
     channel->send_and_close(net::error_frame({Errc::net_shutting_down, "the server is stopping"}));
     return;
   }
+  if (metrics_) metrics_->connection_accepted();
   for (const auto& oldest : evicted) {
+    refused(Errc::net_busy);
     log_(
         fmt::format("closing {}: the oldest of {} connections not yet verified, for a newer one", oldest->peer(), cap));
     oldest->send_and_close(
@@ -126,6 +135,11 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
   }
   const auto executor = channel->executor();
   asio::co_spawn(executor, run_connection(std::move(channel)), asio::detached);
+}
+
+void Server::tap(net::Channel& channel) {
+  if (channel_hook_) channel_hook_(channel);
+  if (metrics_) count_error_frames(channel, *metrics_);
 }
 
 void Server::mark_verified(const std::shared_ptr<net::Channel>& channel) {
@@ -137,6 +151,7 @@ Task<void> Server::run_connection(std::shared_ptr<net::Channel> channel) {
   co_await serve_(channel);
   std::lock_guard lock(mutex_);
   live_.erase(channel);
+  count_open();
   std::erase(unverified_, channel);
   if (stopping_ && live_.empty()) drain_timer_.cancel();  // drained early: nothing left to wait for
 }

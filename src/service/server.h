@@ -18,6 +18,7 @@
 
 #include "common/log.h"
 #include "net/channel.h"
+#include "observe/metrics.h"
 
 namespace dcas::service {
 
@@ -61,6 +62,10 @@ class Server {
   // Called with each accepted connection (after its TLS handshake) before a frame crosses it:
   // where a trace taps it. Set before start().
   void set_channel_hook(std::function<void(net::Channel&)> hook) { channel_hook_ = std::move(hook); }
+  // --metrics: connections accepted and refused (by error), error frames sent. Set before start();
+  // `metrics` outlives the server.
+  void set_metrics(observe::Metrics* metrics) { metrics_ = metrics; }
+  observe::Metrics* metrics() const { return metrics_; }
   // The peer on `channel` proved itself: its connection no longer counts as unverified. Thread-safe.
   void mark_verified(const std::shared_ptr<net::Channel>& channel);
 
@@ -68,6 +73,13 @@ class Server {
   Task<void> accept_loop();
   Task<void> handshake_then_run(tcp::socket socket);
   void admit(std::shared_ptr<net::Channel> channel);
+  void tap(net::Channel& channel);  // the hook's trace and the metrics' count of error frames
+  void refused(Errc why) {
+    if (metrics_) metrics_->connection_refused(why);
+  }
+  void count_open() {  // under mutex_
+    if (metrics_) metrics_->set_gauge("dcas_connections_open", static_cast<double>(live_.size()));
+  }
   Task<void> run_connection(std::shared_ptr<net::Channel> channel);
 
   asio::io_context& io_;
@@ -76,6 +88,7 @@ class Server {
   LogSink log_;
   Handler serve_;
   std::function<void(net::Channel&)> channel_hook_;
+  observe::Metrics* metrics_ = nullptr;
   std::shared_ptr<asio::ssl::context> tls_;
   std::atomic<std::size_t> handshaking_{0};
   tcp::acceptor acceptor_;

@@ -21,6 +21,7 @@ TaService::TaService(asio::io_context& io, protocol::TrustedAuthority& ta, TaSer
       max_in_flight_(config.max_in_flight),
       crl_refresh_ms_(config.crl_refresh.count()) {
   if (!config_.tls) throw std::invalid_argument("TaService: a TLS context is required (spec §13.2)");
+  server_.set_metrics(config_.metrics);
   if (config_.trace)
     server_.set_channel_hook([this](net::Channel& link) {
       trace_channel(link, config_.trace, observe::Link::ap_ta, observe::Party::ta, observe::Party::ap);
@@ -67,10 +68,23 @@ Task<Result<std::string>> TaService::admit(net::Channel& link) {
   co_return admitted->hex();
 }
 
+void TaService::receive_and_answer(net::Channel& link, const Frame& frame, std::chrono::system_clock::time_point now,
+                                   std::string_view message) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto out = ta_.receive(frame.stream, frame.payload, now);
+  answer(link, frame.stream, out);
+  if (config_.metrics)
+    config_.metrics->request_served(message,
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  // Acknowledged so that the AP can send it again after a crash (see the header).
+  if (message == "host_presence" && out.ok() && frame.stream != 0) link.send(Frame{FrameKind::ack, frame.stream, {}});
+}
+
 void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
   for (const auto& e : out.events) {
     log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
     config_.trace.event(Role::ta, e);
+    if (config_.metrics) config_.metrics->on_event(e);
   }
   for (const auto& m : out.messages) link.send(Frame{FrameKind::message, stream, m.bytes});
   if (out.messages.empty() && out.error) link.send(net::error_frame(*out.error, stream));
@@ -80,6 +94,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
   auto ap = co_await admit(*link);
   if (!ap) {
     log_(fmt::format("refused link from {}: {}", link->peer(), ap.error().message()));
+    if (config_.metrics) config_.metrics->connection_refused(ap.error().code);
     link->send_and_close(net::error_frame(ap.error()));
     co_return;
   }
@@ -111,10 +126,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     const auto type = protocol::peek_type(frame->payload);
     const auto now = std::chrono::system_clock::now();
     if (type && *type == static_cast<std::uint8_t>(wire::MessageType::host_presence)) {
-      // In order, see the header; acknowledged so that the AP can send it again after a crash.
-      const auto out = ta_.receive(frame->stream, frame->payload, now);
-      answer(*link, frame->stream, out);
-      if (out.ok() && frame->stream != 0) link->send(Frame{FrameKind::ack, frame->stream, {}});
+      receive_and_answer(*link, *frame, now, "host_presence");  // in order, see the header
       continue;
     }
     if (in_flight->load() >= max_in_flight_) {
@@ -123,7 +135,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     }
     ++*in_flight;
     asio::post(io_, [this, link, in_flight, frame = std::move(*frame), now] {
-      answer(*link, frame.stream, ta_.receive(frame.stream, frame.payload, now));
+      receive_and_answer(*link, frame, now, "key_request");
       --*in_flight;
     });
   }
@@ -141,6 +153,26 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     log_(fmt::format("closing link to AP {}: {}", *ap, ended.message()));
     link->send_and_close(net::error_frame(ended));
   }
+}
+
+void add_store_gauges(observe::Metrics& metrics, store::OperatorStore& store, const pki::Certificate& ta_root) {
+  metrics.add_scraped_gauge(
+      "dcas_ta_sms", "SMs by pairing state (paper Table 1)", [&store]() -> Result<std::vector<observe::GaugeSample>> {
+        DCAS_TRY_ASSIGN(counts, store.count_sms());
+        std::vector<observe::GaugeSample> out;
+        for (const auto state :
+             {protocol::PairingState::virgin, protocol::PairingState::auth_paired, protocol::PairingState::paired_only})
+          out.push_back({{{"state", std::string(protocol::pairing_state_name(state))}},
+                         static_cast<double>(counts.contains(state) ? counts.at(state) : 0)});
+        return out;
+      });
+  metrics.add_scraped_gauge("dcas_crl_number", "The number of the operator's current CRL (0: none issued)",
+                            [&store, &ta_root]() -> Result<std::vector<observe::GaugeSample>> {
+                              DCAS_TRY_ASSIGN(der, store.current_crl());
+                              if (der.empty()) return std::vector<observe::GaugeSample>{{{}, 0}};
+                              DCAS_TRY_ASSIGN(crl, pki::Crl::verified(der, ta_root));
+                              return std::vector<observe::GaugeSample>{{{}, static_cast<double>(crl.number())}};
+                            });
 }
 
 }  // namespace dcas::service

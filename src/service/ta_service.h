@@ -12,6 +12,7 @@
 #include "observe/trace.h"
 #include "protocol/trusted_authority.h"
 #include "service/server.h"
+#include "store/operator_store.h"
 
 namespace dcas::service {
 
@@ -25,6 +26,9 @@ struct TaServiceConfig {
   // was revoked is dropped even if no AP asks for the CRL. Zero: only at the APs' requests.
   Millis crl_refresh{0};
   observe::Tracer trace;  // --trace: every frame on the AP links, and the TA's events
+  // --metrics (observe/metrics.h): the TA's events, its links and each request's time in the
+  // role; null for none. Outlives the service.
+  observe::Metrics* metrics = nullptr;
 };
 
 class TaService {
@@ -45,6 +49,9 @@ class TaService {
   Task<void> crl_loop();
   Task<Result<std::string>> admit(net::Channel& link);
   void answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out);
+  // ta_.receive, answered, and timed for the metrics under `message`.
+  void receive_and_answer(net::Channel& link, const net::Frame& frame, std::chrono::system_clock::time_point now,
+                          std::string_view message);
 
   asio::io_context& io_;
   protocol::TrustedAuthority& ta_;
@@ -56,5 +63,10 @@ class TaService {
   std::atomic<Millis::rep> crl_refresh_ms_;
   bool stopping_ = false;
 };
+
+// The store's gauges for --metrics, read at each scrape: SMs by pairing state (paper Table 1's
+// PSI), and the number of the operator's current CRL (0: none issued), which `ta_root` signed.
+// Both outlive the metrics.
+void add_store_gauges(observe::Metrics& metrics, store::OperatorStore& store, const pki::Certificate& ta_root);
 
 }  // namespace dcas::service

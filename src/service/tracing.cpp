@@ -37,4 +37,14 @@ void trace_channel(net::Channel& channel, const observe::Tracer& trace, observe:
   });
 }
 
+void count_error_frames(net::Channel& channel, observe::Metrics& metrics) {
+  channel.set_tap([before = channel.tap(), &metrics](bool sent, ByteView frame) {
+    if (before) before(sent, frame);
+    if (!sent || frame.size() <= net::frame_header_size || frame[4] != static_cast<std::uint8_t>(net::FrameKind::error))
+      return;
+    if (auto error = net::parse_error_payload(frame.subspan(net::frame_header_size)))
+      metrics.error_frame_sent(error->code);
+  });
+}
+
 }  // namespace dcas::service

@@ -1,8 +1,9 @@
-// The traces' taps on the links (docs/spec.md §19): each frame a channel sends or receives, with
-// the socket's endpoints, as the process at one end saw it.
+// The taps on the links: the traces' (docs/spec.md §19: each frame a channel sends or receives,
+// with the socket's endpoints, as the process at one end saw it) and the metrics' (§20).
 #pragma once
 
 #include "net/channel.h"
+#include "observe/metrics.h"
 #include "observe/trace.h"
 
 namespace dcas::service {
@@ -11,5 +12,9 @@ namespace dcas::service {
 // the other `peer`. Call it before the channel's first read or send.
 void trace_channel(net::Channel& channel, const observe::Tracer& trace, observe::Link link, observe::Party local,
                    observe::Party peer);
+
+// Counts each error frame `channel` sends, by its code, in `metrics` (after any tap already set,
+// which still sees every frame). Call it before the channel's first send.
+void count_error_frames(net::Channel& channel, observe::Metrics& metrics);
 
 }  // namespace dcas::service

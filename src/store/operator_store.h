@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,8 @@ class OperatorStore : public protocol::PairingStore {
   virtual Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) = 0;
   // Every SM record, optionally only those in one state, ordered by ID.
   virtual Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) = 0;
+  // How many SMs are in each pairing state (a state no SM is in is absent): one query, for --metrics.
+  virtual Result<std::map<protocol::PairingState, std::size_t>> count_sms() = 0;
   // Every TP record, ordered by ID.
   virtual Result<std::vector<protocol::TpRecord>> list_tps() = 0;
   // Every SM and TP record and the whole audit log, read in one transaction (one snapshot of the

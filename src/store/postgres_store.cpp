@@ -464,6 +464,15 @@ Result<std::vector<SmSummary>> PostgresPairingStore::select_sms(std::optional<Pa
   return out;
 }
 
+Result<std::map<PairingState, std::size_t>> PostgresPairingStore::count_sms() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(r, run(conn_, "SELECT psi, COUNT(*) FROM sm GROUP BY psi"));
+  std::map<PairingState, std::size_t> out;
+  for (int i = 0; i < PQntuples(r.get()); ++i)
+    out[static_cast<PairingState>(integer(r.get(), i, 0))] = static_cast<std::size_t>(integer(r.get(), i, 1));
+  return out;
+}
+
 Result<PairingState> PostgresPairingStore::record_present(const SmId& sm, protocol::TimePoint now,
                                                           std::chrono::seconds presence_lease) {
   return transaction([&] {

@@ -37,6 +37,7 @@ class PostgresPairingStore final : public OperatorStore {
   Result<protocol::PairingState> operator_leave(const SmId& sm, protocol::TimePoint now) override;
   Result<void> unpair(const SmId& sm, std::string_view reason, protocol::TimePoint now) override;
   Result<std::vector<SmSummary>> list_sms(std::optional<protocol::PairingState> state) override;
+  Result<std::map<protocol::PairingState, std::size_t>> count_sms() override;
   Result<std::vector<protocol::TpRecord>> list_tps() override;
   Result<StoreSnapshot> snapshot() override;
   Result<Bytes> current_crl() override;

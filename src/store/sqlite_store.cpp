@@ -431,6 +431,18 @@ Result<std::vector<SmSummary>> SqlitePairingStore::select_sms(std::optional<Pair
   return out;
 }
 
+Result<std::map<PairingState, std::size_t>> SqlitePairingStore::count_sms() {
+  std::lock_guard lock(mutex_);
+  DCAS_TRY_ASSIGN(s, prepare(db_, "SELECT psi, COUNT(*) FROM sm GROUP BY psi"));
+  std::map<PairingState, std::size_t> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW)
+    out[static_cast<PairingState>(sqlite3_column_int(s.get(), 0))] =
+        static_cast<std::size_t>(sqlite3_column_int64(s.get(), 1));
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(db_, "count SMs"));
+  return out;
+}
+
 Result<std::vector<protocol::TpRecord>> SqlitePairingStore::list_tps() {
   std::lock_guard lock(mutex_);
   return select_tps();
