@@ -15,7 +15,7 @@ build=(
   ffmpeg                                     # the demo's real transport stream (a shipped one without it)
   libasio-dev                                # the network services (standalone Asio, C++20 coroutines)
   libsystemd-dev                             # sd_notify: the servers' readiness under their systemd units
-  libcli11-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
+  libcli11-dev nlohmann-json3-dev libfmt-dev  # no spdlog: a log line is one struct in two formats (common/log.h)
   prometheus-cpp-dev                         # the servers' --metrics endpoint (Prometheus text format)
   libgtest-dev libgmock-dev googletest libbenchmark-dev   # the release build has the tests and `dcas bench`
   python3                                    # the layering check (ctest Layers.Includes), fuzz corpora

@@ -16,9 +16,34 @@ inline const protocol::TimePoint t0 = std::chrono::sys_days{std::chrono::year{20
 inline const pki::Validity fixed_validity{std::chrono::sys_days{std::chrono::year{2025} / 1 / 1},
                                           std::chrono::sys_days{std::chrono::year{2035} / 1 / 1}};
 
+// One draw from a seeded stream: which stream, and the bytes it gave.
+struct Draw {
+  std::string stream;
+  Bytes bytes;
+};
+
+// A seeded source (crypto::SeededRandom, unchanged) that also records its draws, in order, in a
+// log shared by a deployment's streams: the transcript test shows the order each party draws in.
+// A test double only in that it records.
+class RecordingRandom final : public crypto::RandomSource {
+ public:
+  RecordingRandom(std::string seed, std::vector<Draw>& log) : stream_(std::move(seed)), rng_(view(stream_)), log_(log) {}
+  Result<void> fill(std::span<std::uint8_t> out) override {
+    auto r = rng_.fill(out);
+    if (r) log_.push_back({stream_, Bytes(out.begin(), out.end())});
+    return r;
+  }
+
+ private:
+  std::string stream_;
+  crypto::SeededRandom rng_;
+  std::vector<Draw>& log_;
+};
+
 struct Deployment {
   wire::Profile profile = wire::Profile::koo2010;  // declared first: the roles below are built with it
-  crypto::SeededRandom pki_rng{view("pki")}, ta_rng{view("ta")}, ap_rng{view("ap")}, host_rng{view("hosts")};
+  std::vector<Draw> draws;                         // every seeded draw of the run, in order
+  RecordingRandom pki_rng{"pki", draws}, ta_rng{"ta", draws}, ap_rng{"ap", draws}, host_rng{"hosts", draws};
   pki::Certificate root = pki::make_root(key("ta"), "DCAS Test TA", fixed_validity, pki_rng).value();
   protocol::MemoryPairingStore store;
   protocol::TrustedAuthority ta{protocol::Identity{key("ta"), root, root}, store, ta_rng, protocol::TaPolicy{600s},
@@ -27,7 +52,7 @@ struct Deployment {
   protocol::AuthProxy ap = protocol::AuthProxy::create({key("ap1"), ap_cert, root}, ap_rng, t0, {}, profile).value();
   protocol::InProcessNetwork net{ta, ap};
   Bytes network_id = Bytes{'N', 'E', 'T', '0', '0', '0', '0', '1'};
-  std::vector<std::unique_ptr<crypto::SeededRandom>> rngs;
+  std::vector<std::unique_ptr<RecordingRandom>> rngs;
 
   explicit Deployment(wire::Profile p = wire::Profile::koo2010) : profile(p) { ta.register_ap(ap_cert, t0).value(); }
 
@@ -48,9 +73,9 @@ struct Deployment {
       store.add_sm(SmId::from_hex(sm_id).value(), ki).value();
       (void)store.add_tp(TpId::from_hex(tp_id).value());  // a TP may already be registered
     }
-    rngs.push_back(std::make_unique<crypto::SeededRandom>(view(std::string("sm") + std::string(sm_id))));
+    rngs.push_back(std::make_unique<RecordingRandom>(std::string("sm") + std::string(sm_id), draws));
     auto& sm_rng = *rngs.back();
-    rngs.push_back(std::make_unique<crypto::SeededRandom>(view(std::string("tp") + std::string(tp_id))));
+    rngs.push_back(std::make_unique<RecordingRandom>(std::string("tp") + std::string(tp_id), draws));
     auto& tp_rng = *rngs.back();
     return net.add_host(identity(Role::sm, sm_id, sm_key), identity(Role::tp, tp_id, tp_key), sm_rng, tp_rng, t0)
         .value();

@@ -927,6 +927,60 @@ TEST_F(Services, TwoTaProcessesOnOnePostgresBindEachSmExactlyOnce) {
   expect_consistent(*db);
 }
 
+// Every line of a --log-format json log, parsed (a line that is not a JSON object fails the test).
+std::vector<nlohmann::json> json_lines(const std::string& text) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    EXPECT_TRUE(j.is_object() && j.contains("time") && j.contains("level") && j.contains("component") &&
+                j.contains("event") && j.contains("message"))
+        << line;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+bool has_line(const std::vector<nlohmann::json>& lines, const nlohmann::json& expected) {
+  return std::any_of(lines.begin(), lines.end(), [&](const nlohmann::json& j) {
+    for (const auto& [key, value] : expected.items())
+      if (!j.contains(key) || j[key] != value) return false;
+    return true;
+  });
+}
+
+TEST_F(Services, JsonLogLinesNameTheEventItsIdsAndItsErrorCode) {
+  auto ta = start_ta(work_, ta_dir_, {"--log-format", "json"});
+  auto ap = start_ap(work_, p().aps[0], ta, {"--log-format", "json", "--crl-refresh", "0.2"});
+  ASSERT_EQ(pair_host(p().sms[0], p().tps[0], ap).status, 0);
+  EXPECT_NE(pair_host(p().sms[0], p().tps[1], ap).status, 0);
+  ASSERT_EQ(run_dcas(fmt::format("ta revoke sm {} --reason test --ta {}", p().sms[2].id, ta_dir_.string())).status, 0);
+  ASSERT_TRUE(eventually([&] { return ap.process->log().find("crl_adopted") != std::string::npos; }));
+  const auto revoked = run_dcas(fmt::format("host pair --sm {} --tp {} --ap {} --log-format json",
+                                            p().sms[2].dir.string(), p().tps[2].dir.string(), ap.address()));
+  EXPECT_NE(revoked.status, 0);
+
+  const auto t = json_lines(ta.process->log());
+  EXPECT_TRUE(has_line(t, {{"level", "info"},
+                           {"component", "ta"},
+                           {"event", "pairing_validated"},
+                           {"sm", p().sms[0].id},
+                           {"tp", p().tps[0].id},
+                           {"verdict", "bound_virgin_pair"}}));
+  EXPECT_TRUE(has_line(t, {{"level", "warning"},
+                           {"event", "pairing_refused"},
+                           {"sm", p().sms[0].id},
+                           {"tp", p().tps[1].id},
+                           {"verdict", "refused_bound_elsewhere"}}));
+  const auto a = json_lines(ap.process->log());
+  EXPECT_TRUE(has_line(a, {{"component", "ap"}, {"event", "refusal_relayed"}, {"level", "warning"}}));
+  EXPECT_TRUE(has_line(a, {{"event", "crl_adopted"}, {"number", "1"}}));
+  // The revoked SM's host: which check stopped it, by its error code's name.
+  const auto h = json_lines(revoked.err);
+  EXPECT_TRUE(has_line(h, {{"component", "host"}, {"role", "sm"}, {"level", "warning"}, {"error", "cert_revoked"}}))
+      << revoked.err;
+}
+
 // ---- metrics (--metrics, docs/spec.md §20) ----
 
 // The port a server's log line "metrics on http://HOST:PORT/metrics" names.

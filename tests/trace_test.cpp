@@ -12,6 +12,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
@@ -435,11 +436,14 @@ std::string file_text(const fs::path& p) {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-TEST(Trace, NoPrivateKeyOfARunAppearsInItsLogsTracesOrTimelines) {
+TEST(Trace, NoKeyOfARunAppearsInItsLogsTracesOrTimelines) {
   const auto dir = scratch("secrets");
   const auto traces = dir / "traces";
-  const auto demo = run_dcas(fmt::format("demo --profile koo2010 --duration 4 --keep {} --trace {} --json {}",
-                                         (dir / "run").string(), traces.string(), (dir / "timeline.json").string()));
+  // JSON log lines: their fields are the likeliest place for a value to leak (the human lines are
+  // the same texts).
+  const auto demo =
+      run_dcas(fmt::format("demo --profile koo2010 --duration 4 --log-format json --keep {} --trace {} --json {}",
+                           (dir / "run").string(), traces.string(), (dir / "timeline.json").string()));
   ASSERT_EQ(demo.status, 0) << demo.err;
 
   // The secrets: every private key the run made (TA root, SMs, TPs, the AP), as its PEM body
@@ -459,13 +463,42 @@ TEST(Trace, NoPrivateKeyOfARunAppearsInItsLogsTracesOrTimelines) {
     }
   }
   ASSERT_GE(keys, 6u) << "the TA root, two SMs, two TPs and the AP";
+  // And the symmetric keys it made: each SM's Ki (Table 2's ki1..ki3, in its ki.txt) and the TA's
+  // and headend's store keys, in hex and in binary.
+  std::size_t symmetric = 0;
+  for (const auto& e : fs::recursive_directory_iterator(dir / "run")) {
+    const auto name = e.path().filename().string();
+    if (!e.is_regular_file() || (name != "ki.txt" && name != "store.key")) continue;
+    for (const auto& line : lines(file_text(e.path()))) {
+      const auto hex = line.substr(line.find_last_of(" =") == std::string::npos ? 0 : line.find_last_of(" =") + 1);
+      const auto bytes = from_hex(hex);
+      if (hex.size() < 32 || !bytes) continue;
+      ++symmetric;
+      secrets.push_back(hex);
+      secrets.emplace_back(bytes->begin(), bytes->end());
+    }
+  }
+  ASSERT_GE(symmetric, 2u * 3u + 2u) << "two SMs' Ki, the TA's and the headend's store keys";
 
   // Where they must not be: every process's log, the demo's own output and timeline, each trace
   // (its bytes, `dcas trace show`, and tshark's full decoding when it is here).
   std::vector<std::pair<std::string, std::string>> places = {
       {"demo stdout", demo.out}, {"demo stderr", demo.err}, {"timeline", file_text(dir / "timeline.json")}};
-  for (const auto& e : fs::directory_iterator(dir / "run" / "logs"))
+  std::size_t json_lines = 0;
+  for (const auto& e : fs::directory_iterator(dir / "run" / "logs")) {
     places.emplace_back(e.path().filename().string(), file_text(e.path()));
+    const auto name = e.path().filename().string();
+    if (e.path().extension() != ".log" || !(name.starts_with("ta.") || name.starts_with("headend-") ||
+                                            name.starts_with("join-") || name.starts_with("watch-")))
+      continue;
+    for (const auto& line : lines(file_text(e.path()))) {  // a role process's: JSON lines only
+      const auto j = nlohmann::json::parse(line, nullptr, false);
+      ASSERT_TRUE(j.is_object()) << name << ": " << line;
+      for (const auto* key : {"time", "level", "component", "event", "message"}) EXPECT_TRUE(j.contains(key)) << line;
+      ++json_lines;
+    }
+  }
+  EXPECT_GT(json_lines, 20u);
   std::vector<std::string> trace_files;
   for (const auto& e : fs::directory_iterator(traces)) {
     places.emplace_back(e.path().filename().string(), file_text(e.path()));

@@ -33,6 +33,9 @@ void add_demo(CLI::App& app) {
   demo_cmd->add_option("--profile", a.profile, "The SM-TP handshake: hardened1 or koo2010 (the paper's)")
       ->check(CLI::IsMember({"hardened1", "koo2010"}))
       ->capture_default_str();
+  demo_cmd->add_option("--log-format", a.log_format, "The role processes' log lines (logs/ of --keep): human or json")
+      ->check(CLI::IsMember({"human", "json"}))
+      ->capture_default_str();
   demo_cmd->add_option("--crypto-period", a.crypto_period, "Seconds per control word, 1-20")
       ->check(CLI::Range(1.0, 20.0))
       ->capture_default_str();

@@ -33,7 +33,7 @@ using service::Millis;
 struct ServeArgs {
   std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
               network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal,
-              trace, metrics, profile = "hardened1";
+              trace, metrics, profile = "hardened1", log_format = "human";
   std::uint16_t ca_system_id = 0x7dca;
   unsigned threads = std::max(1u, std::thread::hardware_concurrency());
   std::size_t max_connections = 256, max_unverified = 64, max_in_flight = 64, max_frame = net::default_max_payload;
@@ -56,10 +56,12 @@ std::atomic<bool>& quiet_now() {
   return quiet;
 }
 
-LogSink log_sink(std::string_view prefix) {
+// The process's lines on stderr in --log-format, silenced by --quiet.
+LogSink log_sink(std::string_view component) {
   quiet_now() = args().quiet;
-  return [sink = stderr_log(prefix)](std::string_view line) {
-    if (!quiet_now()) sink(line);
+  const LogFormat format = log_format_from_name(args().log_format).value_or(LogFormat::human);  // checked by CLI11
+  return [sink = stderr_log(component, format)](const LogLine& line) {
+    if (!quiet_now()) sink.write(line);
   };
 }
 
@@ -80,7 +82,7 @@ void reload(CLI::App* command, const std::set<std::string>& reloadable, const Lo
   if (args().config.empty()) {
     log("SIGHUP: no --config file to reload");
   } else if (auto r = reload_config(command, reloadable); !r) {
-    log("SIGHUP: reload refused, nothing changed: " + r.error().detail);
+    log.warn("SIGHUP: reload refused, nothing changed: " + r.error().detail);
   } else {
     quiet_now() = args().quiet;
     apply();
@@ -300,7 +302,10 @@ void host_pair() {
     nlohmann::json seen = nlohmann::json::array();
     protocol::HostDriver box(sm, tp);
     box.hooks.on_event = [&](Role at, const protocol::Event& e) {
-      log(fmt::format("{}.{} {}", role_name(at), protocol::event_name(e), protocol::event_detail(e)));
+      auto line = observe::event_log_line(e);
+      line.text = fmt::format("{}.{}", role_name(at), line.text);
+      line.fields.insert(line.fields.begin(), {"role", std::string(role_name(at))});
+      log.write(line);
       const observe::Record record = observe::EventRecord{at, e};
       if (journal) journal->write(record);
       if (!protocol::is<protocol::events::ControlWordsInstalled>(e)) seen.push_back(observe::to_json(record));
@@ -398,7 +403,15 @@ void host_pair() {
     }
     return;
   }
-  if (!a.json)
+  if (error_log_format() == LogFormat::json)
+    std::cerr << format_log_line({LogLevel::error,
+                                  fmt::format("refused: {}: {}", (*out)["error"].get<std::string>(),
+                                              (*out)["detail"].get<std::string>()),
+                                  "pairing_failed",
+                                  {{"error", (*out)["error"].get<std::string>()}}},
+                                 "host", LogFormat::json)
+              << '\n';
+  else if (!a.json)
     std::cerr << "dcas host pair: refused: " << (*out)["error"].get<std::string>() << ": "
               << (*out)["detail"].get<std::string>() << '\n';
   exit_status() = exit_failure;
@@ -416,6 +429,12 @@ void add_link_options(CLI::App* c) {
   add_config_option(c, a.config);
   // Its default string lets a refused reload put an unset flag back (config_file.h).
   c->add_flag("--quiet", a.quiet, "No log lines on stderr")->default_str("false");
+  c->add_option("--log-format", a.log_format,
+                "Log lines on stderr: human (HH:MM:SS component: text) or json (one object a line, spec §21)")
+      ->check(CLI::IsMember({"human", "json"}))
+      ->capture_default_str();
+  c->parse_complete_callback(
+      [] { error_log_format() = log_format_from_name(args().log_format).value_or(LogFormat::human); });
   c->add_option("--journal", a.journal, "Append what this process saw (hops, events) to FILE, one JSON object a line");
   c->add_option("--trace", a.trace,
                 "Record every frame on every link, the host's SM-TP bus and the events in FILE (pcapng, owner-only)");

@@ -11,6 +11,7 @@
 
 #include "common/bytes.h"
 #include "common/error.h"
+#include "common/log.h"
 
 namespace dcas::cli {
 
@@ -23,8 +24,11 @@ inline constexpr int exit_usage = 2;
 int& exit_status();
 
 // Prints "dcas <command>: <error>" on one line of stderr and records the exit status: usage for
-// argument errors (bad hex, wrong length), failure otherwise.
+// argument errors (bad hex, wrong length), failure otherwise. Under `--log-format json` the line
+// is a JSON log line (level error, event command_failed, the error's code).
 void report_error(std::string_view command, const Error& error);
+// The format of report_error's line: the command's --log-format, where it has one.
+LogFormat& error_log_format();
 
 void print_json(const nlohmann::json& j);
 

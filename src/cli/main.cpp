@@ -8,8 +8,21 @@ int& exit_status() {
   return status;
 }
 
+LogFormat& error_log_format() {
+  static LogFormat format = LogFormat::human;
+  return format;
+}
+
 void report_error(std::string_view command, const Error& error) {
-  std::cerr << "dcas " << command << ": " << error.message() << '\n';
+  if (error_log_format() == LogFormat::json)
+    std::cerr << format_log_line({LogLevel::error,
+                                  error.message(),
+                                  "command_failed",
+                                  {{"command", std::string(command)}, {"error", std::string(errc_name(error.code))}}},
+                                 "dcas", LogFormat::json)
+              << '\n';
+  else
+    std::cerr << "dcas " << command << ": " << error.message() << '\n';
   const bool usage =
       error.code == Errc::bad_hex || error.code == Errc::bad_length || error.code == Errc::invalid_argument;
   exit_status() = usage ? exit_usage : exit_failure;

@@ -44,7 +44,9 @@ void append_json_string(std::string& out, std::string_view s) {
 
 std::string json_line(const LogLine& line, std::string_view component) {
   const auto now = std::chrono::floor<std::chrono::milliseconds>(std::chrono::system_clock::now());
-  std::string out = fmt::format(R"({{"time":"{:%Y-%m-%dT%H:%M:%S}Z","level":"{}","component":)", now,
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(now);
+  std::string out = fmt::format(R"({{"time":"{:%Y-%m-%dT%H:%M:%S}.{:03}Z","level":"{}","component":)",
+                                fmt::gmtime(std::chrono::system_clock::to_time_t(seconds)), (now - seconds).count(),
                                 log_level_name(line.level));
   append_json_string(out, component);
   out += R"(,"event":)";

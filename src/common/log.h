@@ -40,12 +40,12 @@ class LogSink {
   using Write = std::function<void(const LogLine&)>;
   LogSink() = default;
   template <typename F>
-    requires std::invocable<F, const LogLine&>
-  LogSink(F write) : write_(std::move(write)) {}  // NOLINT: implicit, as a std::function would be
+  requires std::invocable<F, const LogLine&> LogSink(F write)
+      : write_(std::move(write)) {}  // NOLINT: implicit, as a std::function would be
   // A sink of text alone (tests, the attack relay): it sees each line's text.
   template <typename F>
-    requires(std::invocable<F, std::string_view> && !std::invocable<F, const LogLine&>)
-  LogSink(F write)  // NOLINT: implicit
+  requires(std::invocable<F, std::string_view> && !std::invocable<F, const LogLine&>)
+      LogSink(F write)  // NOLINT: implicit
       : write_([w = std::move(write)](const LogLine& line) { w(line.text); }) {}
 
   void operator()(std::string_view text) const { write({LogLevel::info, std::string(text), {}, {}}); }

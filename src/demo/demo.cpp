@@ -72,12 +72,13 @@ class Demo {
   Result<Run> dcas(const std::vector<std::string>& argv, const std::string& name, std::chrono::seconds timeout = 120s) {
     return h_.run(profiled(argv, name), name, timeout);
   }
-  // Every process that runs protocol roles runs the demo's profile, and writes a trace if asked.
+  // Every process that runs protocol roles runs the demo's profile and log format, and writes a
+  // trace if asked.
   std::vector<std::string> profiled(std::vector<std::string> argv, const std::string& name) {
     const bool roles = argv.size() >= 2 && ((argv[0] == "ta" && argv[1] == "serve") ||
                                             (argv[0] == "headend" && argv[1] == "serve") || argv[0] == "host");
     if (!roles) return argv;
-    argv.insert(argv.end(), {"--profile", o_.profile});
+    argv.insert(argv.end(), {"--profile", o_.profile, "--log-format", o_.log_format});
     if (!trace_dir_.empty()) {
       std::string file = name;
       for (unsigned n = 2;

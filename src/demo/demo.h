@@ -30,6 +30,7 @@ struct DemoOptions {
   std::string diagram;  // an SVG: the sequence diagram of a host's run (the first refused one, else host 1's join)
   std::string algo = "csa2";
   std::string profile = "hardened1";  // the SM-TP handshake of every process: hardened1 or koo2010
+  std::string log_format = "human";   // every role process's log lines: human or json (its --log-format)
   double crypto_period = 2, duration = 10;
   std::filesystem::path binary;  // the dcas program; default: this process's own executable
 };

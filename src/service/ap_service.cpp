@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "observe/journal.h"
 #include "service/tracing.h"
 #include "wire/message.h"
 
@@ -84,7 +85,7 @@ void ApService::send_to_host(std::uint64_t session, Frame frame) {
 
 void ApService::dispatch(protocol::Output out) {
   for (const auto& e : out.events) {
-    log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
+    log_.write(observe::event_log_line(e));
     if (config_.observer.on_event) config_.observer.on_event(e);
     config_.trace.event(Role::ap, e);
     if (config_.metrics) config_.metrics->on_event(e);
@@ -151,7 +152,7 @@ Task<void> ApService::serve_host(std::shared_ptr<net::Channel> host) {
   const std::uint64_t session = next_session_++;
   // The current image version for every new host (a publication is announced to connected hosts
   // by the headend loop).
-  if (auto r = refresh_announcement(); !r) log_("cannot read the headend's image: " + r.error().message());
+  if (auto r = refresh_announcement(); !r) log_.error("cannot read the headend's image: " + r.error().message());
   hosts_[session] = host;
   host->send(Frame{FrameKind::message, 0, announce_});
   Error ended{Errc::ok, ""};
@@ -219,13 +220,13 @@ void ApService::on_crl(const Bytes& der) {
   if (der.empty()) return;  // none issued yet
   const auto before = ap_.crl_number();
   auto out = ap_.update_crl(der, now());
-  if (out.error) log_(fmt::format("refused the TA's CRL: {}", out.error->message()));
+  if (out.error) log_.warn(fmt::format("refused the TA's CRL: {}", out.error->message()));
   const bool adopted = ap_.crl_number() != before;
   dispatch(std::move(out));
   if (!adopted) return;
   log_(fmt::format("CRL {}: announcing it to {} host(s)", *ap_.crl_number(), hosts_.size()));
   if (auto r = sign_announcement(announced_version_, true); !r)
-    log_("cannot sign the announcement: " + r.error().message());
+    log_.error("cannot sign the announcement: " + r.error().message());
 }
 
 void ApService::set_presence_interval(Millis interval) {
@@ -243,14 +244,14 @@ Task<void> ApService::crl_loop(std::shared_ptr<net::Channel> link) {
 
 void ApService::send_download_orders() {
   auto orders = config_.images->take_download_orders();
-  if (!orders) return log_("cannot read download orders: " + orders.error().message());
+  if (!orders) return log_.error("cannot read download orders: " + orders.error().message());
   for (const auto& target : *orders) {
     std::size_t sent = 0;
     for (auto& [session, host] : hosts_) {
       const auto sm = ap_.session_sm(session);
       if (!sm || (target && *target != *sm)) continue;
       auto download = ap_.dcas_download(config_.network_id, announced_version_, *sm);
-      if (!download) return log_("cannot sign DCASDownload: " + download.error().message());
+      if (!download) return log_.error("cannot sign DCASDownload: " + download.error().message());
       host->send(Frame{FrameKind::message, 0, std::move(*download)});
       ++sent;
     }
@@ -264,7 +265,7 @@ Task<void> ApService::headend_loop() {
     headend_timer_.expires_after(config_.headend_poll);
     auto [ec] = co_await headend_timer_.async_wait(as_tuple(use_awaitable));
     if (ec || stopping_) break;
-    if (auto r = refresh_announcement(); !r) log_("cannot read the headend's image: " + r.error().message());
+    if (auto r = refresh_announcement(); !r) log_.error("cannot read the headend's image: " + r.error().message());
     send_download_orders();
   }
 }
@@ -282,12 +283,12 @@ void ApService::on_image_key_request(std::uint64_t session, const Bytes& payload
     return std::pair{grant.sm, version};
   }();
   if (!outcome) {
-    log_(fmt::format("image download refused: {}", outcome.error().message()));
+    log_.warn(fmt::format("image download refused: {}", outcome.error().message()));
     send_to_host(session, net::error_frame(outcome.error()));
     return;
   }
   const protocol::Event granted = protocol::events::ImageKeyGranted{outcome->first, outcome->second};
-  log_(fmt::format("{} {}", protocol::event_name(granted), protocol::event_detail(granted)));
+  log_.write(observe::event_log_line(granted));
   if (config_.observer.on_event) config_.observer.on_event(granted);
   config_.trace.event(Role::ap, granted);
   if (config_.metrics) config_.metrics->on_event(granted);
@@ -310,8 +311,8 @@ void ApService::on_ta_frame(const Frame& frame) {
   if (frame.kind == FrameKind::crl) return on_crl(frame.payload);
   if (auto report = unacked_.find(frame.stream); report != unacked_.end()) {
     if (frame.kind != FrameKind::ack)
-      log_(fmt::format("TA refused a presence report: {}",
-                       net::parse_error_payload(frame.payload).value_or(Error{}).message()));
+      log_.warn(fmt::format("TA refused a presence report: {}",
+                            net::parse_error_payload(frame.payload).value_or(Error{}).message()));
     unacked_.erase(report);
     maybe_finish();
     return;
@@ -320,8 +321,8 @@ void ApService::on_ta_frame(const Frame& frame) {
   if (frame.kind == FrameKind::error) {  // refused before any transition: nothing to report later
     auto error = net::parse_error_payload(frame.payload).value_or(Error{Errc::net_bad_frame, "bad error frame"});
     const auto sm = ap_.session_sm(frame.stream);
-    log_(fmt::format("TA refused the request of SM {} (stream {}): {}", sm ? sm->hex() : "?", frame.stream,
-                     error.message()));
+    log_.warn(fmt::format("TA refused the request of SM {} (stream {}): {}", sm ? sm->hex() : "?", frame.stream,
+                          error.message()));
     out = ap_.ta_refused(frame.stream, error);
   } else if (frame.kind == FrameKind::message) {
     log_hop(Role::ta, Role::ap, frame.payload, ap_.session_sm(frame.stream));
@@ -330,8 +331,8 @@ void ApService::on_ta_frame(const Frame& frame) {
     out.error = Error{Errc::net_bad_frame, fmt::format("{} frame from the TA", net::frame_kind_name(frame.kind))};
   }
   if (out.error && out.messages.empty())
-    log_(fmt::format("dropped a late or unsolicited frame from the TA (stream {}): {}", frame.stream,
-                     out.error->message()));
+    log_.warn(fmt::format("dropped a late or unsolicited frame from the TA (stream {}): {}", frame.stream,
+                          out.error->message()));
   dispatch(std::move(out));
 }
 
@@ -384,7 +385,7 @@ Task<void> ApService::ta_link_loop() {
           if (renewed)
             send_left(std::move(*renewed));
           else
-            log_(fmt::format("dropping a queued presence report: {}", renewed.error().message()));
+            log_.warn(fmt::format("dropping a queued presence report: {}", renewed.error().message()));
         }
         backlog_.clear();
         set_gauge("dcas_ap_presence_backlog", 0);
@@ -424,7 +425,7 @@ Task<void> ApService::ta_link_loop() {
     }
     if (stopping_) break;
     if (!reported_down)
-      log_(fmt::format("TA link down ({}); retrying every {} ms", why.message(), config_.reconnect_delay.count()));
+      log_.warn(fmt::format("TA link down ({}); retrying every {} ms", why.message(), config_.reconnect_delay.count()));
     reported_down = true;
     retry_timer_.expires_after(config_.reconnect_delay);
     co_await retry_timer_.async_wait(as_tuple(use_awaitable));

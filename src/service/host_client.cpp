@@ -129,8 +129,8 @@ Result<PairingReport> pair_host(protocol::HostDriver& host, const HostConfig& co
           }
           outcome = std::unexpected(link.error());
           if (!retryable(link.error()) || report.attempts == config.attempts) co_return;
-          log(fmt::format("attempt {} failed ({}); retrying in {} ms", report.attempts, link.error().message(),
-                          config.retry_delay.count()));
+          log.warn(fmt::format("attempt {} failed ({}); retrying in {} ms", report.attempts, link.error().message(),
+                               config.retry_delay.count()));
           pause.expires_after(config.retry_delay);
           co_await pause.async_wait(as_tuple(use_awaitable));
         }

@@ -26,7 +26,7 @@ Task<void> Relay::serve(std::shared_ptr<net::Channel> host) {
   const std::uint64_t connection = next_connection_++;
   auto ap = co_await net::connect(config_.ap, config_.server.link, config_.connect_timeout);
   if (!ap) {
-    log_(fmt::format("connection {}: cannot reach the AP: {}", connection, ap.error().message()));
+    log_.warn(fmt::format("connection {}: cannot reach the AP: {}", connection, ap.error().message()));
     host->send_and_close(net::error_frame(ap.error()));
     co_return;
   }

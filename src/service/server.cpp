@@ -56,13 +56,13 @@ Task<void> Server::accept_loop() {
     auto [ec, socket] = co_await acceptor_.async_accept(asio::make_strand(io_), as_tuple(use_awaitable));
     if (ec) {
       if (stopping_ || ec == asio::error::operation_aborted) break;
-      log_(fmt::format("accept failed: {}", ec.message()));  // e.g. out of descriptors: keep serving
+      log_.error(fmt::format("accept failed: {}", ec.message()));  // e.g. out of descriptors: keep serving
       continue;
     }
     if (tls_) {
       tcp::socket accepted(std::move(socket));
       if (const std::size_t cap = max_connections_; connections() + handshaking_ >= cap) {
-        log_(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted), cap));
+        log_.warn(fmt::format("refused {}: at the cap of {} connections", net::endpoint_text(accepted), cap));
         refused(Errc::net_busy);
         continue;  // closed by the socket's destructor, before any handshake
       }
@@ -74,7 +74,7 @@ Task<void> Server::accept_loop() {
     auto channel = net::Channel::start(std::move(socket), limits_.link);
     tap(*channel);
     if (const std::size_t cap = max_connections_; connections() >= cap) {
-      log_(fmt::format("refused {}: at the cap of {} connections", channel->peer(), cap));
+      log_.warn(fmt::format("refused {}: at the cap of {} connections", channel->peer(), cap));
       refused(Errc::net_busy);
       channel->send_and_close(net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections", cap)}));
       continue;
@@ -93,7 +93,7 @@ Task<void> Server::handshake_then_run(tcp::socket socket) {
   const auto peer = net::endpoint_text(socket);
   auto channel = co_await net::accept_tls(std::move(socket), *tls_, limits_.link, limits_.handshake_timeout);
   if (!channel) {
-    log_(fmt::format("refused {}: {}", peer, channel.error().message()));
+    log_.warn(fmt::format("refused {}: {}", peer, channel.error().message()));
     refused(channel.error().code);
     co_return;
   }
@@ -128,7 +128,7 @@ void Server::admit(std::shared_ptr<net::Channel> channel) {
   if (metrics_) metrics_->connection_accepted();
   for (const auto& oldest : evicted) {
     refused(Errc::net_busy);
-    log_(
+    log_.warn(
         fmt::format("closing {}: the oldest of {} connections not yet verified, for a newer one", oldest->peer(), cap));
     oldest->send_and_close(
         net::error_frame({Errc::net_busy, fmt::format("at the cap of {} connections not yet verified", cap)}));

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "observe/journal.h"
 #include "service/tracing.h"
 #include "wire/message.h"
 
@@ -46,7 +47,7 @@ Task<void> TaService::crl_loop() {
     crl_timer_.expires_after(Millis(crl_refresh_ms_.load()));
     co_await crl_timer_.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
     if (stopping_) break;
-    if (auto crl = ta_.current_crl(); !crl) log_("cannot read the CRL: " + crl.error().message());
+    if (auto crl = ta_.current_crl(); !crl) log_.error("cannot read the CRL: " + crl.error().message());
   }
 }
 
@@ -82,7 +83,7 @@ void TaService::receive_and_answer(net::Channel& link, const Frame& frame, std::
 
 void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
   for (const auto& e : out.events) {
-    log_(fmt::format("{} {}", protocol::event_name(e), protocol::event_detail(e)));
+    log_.write(observe::event_log_line(e));
     config_.trace.event(Role::ta, e);
     if (config_.metrics) config_.metrics->on_event(e);
   }
@@ -93,7 +94,7 @@ void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol:
 Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
   auto ap = co_await admit(*link);
   if (!ap) {
-    log_(fmt::format("refused link from {}: {}", link->peer(), ap.error().message()));
+    log_.warn(fmt::format("refused link from {}: {}", link->peer(), ap.error().message()));
     if (config_.metrics) config_.metrics->connection_refused(ap.error().code);
     link->send_and_close(net::error_frame(ap.error()));
     co_return;
@@ -150,7 +151,7 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     log_(fmt::format("AP {} disconnected", *ap));
     link->close();
   } else {
-    log_(fmt::format("closing link to AP {}: {}", *ap, ended.message()));
+    log_.warn(fmt::format("closing link to AP {}: {}", *ap, ended.message()));
     link->send_and_close(net::error_frame(ended));
   }
 }
