@@ -27,7 +27,8 @@ struct Draw {
 // A test double only in that it records.
 class RecordingRandom final : public crypto::RandomSource {
  public:
-  RecordingRandom(std::string seed, std::vector<Draw>& log) : stream_(std::move(seed)), rng_(view(stream_)), log_(log) {}
+  RecordingRandom(std::string seed, std::vector<Draw>& log)
+      : stream_(std::move(seed)), rng_(view(stream_)), log_(log) {}
   Result<void> fill(std::span<std::uint8_t> out) override {
     auto r = rng_.fill(out);
     if (r) log_.push_back({stream_, Bytes(out.begin(), out.end())});

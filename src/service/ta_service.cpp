@@ -69,7 +69,7 @@ Task<Result<std::string>> TaService::admit(net::Channel& link) {
   co_return admitted->hex();
 }
 
-void TaService::receive_and_answer(net::Channel& link, const Frame& frame, std::chrono::system_clock::time_point now,
+bool TaService::receive_and_answer(net::Channel& link, const Frame& frame, std::chrono::system_clock::time_point now,
                                    std::string_view message) {
   const auto start = std::chrono::steady_clock::now();
   const auto out = ta_.receive(frame.stream, frame.payload, now);
@@ -77,8 +77,7 @@ void TaService::receive_and_answer(net::Channel& link, const Frame& frame, std::
   if (config_.metrics)
     config_.metrics->request_served(message,
                                     std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-  // Acknowledged so that the AP can send it again after a crash (see the header).
-  if (message == "host_presence" && out.ok() && frame.stream != 0) link.send(Frame{FrameKind::ack, frame.stream, {}});
+  return out.ok();
 }
 
 void TaService::answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out) {
@@ -127,7 +126,9 @@ Task<void> TaService::serve(std::shared_ptr<net::Channel> link) {
     const auto type = protocol::peek_type(frame->payload);
     const auto now = std::chrono::system_clock::now();
     if (type && *type == static_cast<std::uint8_t>(wire::MessageType::host_presence)) {
-      receive_and_answer(*link, *frame, now, "host_presence");  // in order, see the header
+      // In order, see the header; acknowledged so that the AP can send it again after a crash.
+      if (receive_and_answer(*link, *frame, now, "host_presence") && frame->stream != 0)
+        link->send(Frame{FrameKind::ack, frame->stream, {}});
       continue;
     }
     if (in_flight->load() >= max_in_flight_) {

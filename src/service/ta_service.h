@@ -49,8 +49,8 @@ class TaService {
   Task<void> crl_loop();
   Task<Result<std::string>> admit(net::Channel& link);
   void answer(net::Channel& link, std::uint64_t stream, const protocol::Output& out);
-  // ta_.receive, answered, and timed for the metrics under `message`.
-  void receive_and_answer(net::Channel& link, const net::Frame& frame, std::chrono::system_clock::time_point now,
+  // ta_.receive, answered, and timed for the metrics under `message`; whether the role took it.
+  bool receive_and_answer(net::Channel& link, const net::Frame& frame, std::chrono::system_clock::time_point now,
                           std::string_view message);
 
   asio::io_context& io_;
