@@ -2,6 +2,8 @@
 // validity, seeded serials), seeded random sources and a fixed clock, so runs are reproducible.
 #pragma once
 
+#include <functional>
+
 #include "protocol/envelope.h"
 #include "protocol/in_process.h"
 #include "protocol/pairing.h"
@@ -16,10 +18,18 @@ inline const protocol::TimePoint t0 = std::chrono::sys_days{std::chrono::year{20
 inline const pki::Validity fixed_validity{std::chrono::sys_days{std::chrono::year{2025} / 1 / 1},
                                           std::chrono::sys_days{std::chrono::year{2035} / 1 / 1}};
 
-// One draw from a seeded stream: which stream, and the bytes it gave.
+// One draw from a seeded stream: which stream, the bytes it gave, and how many messages the
+// network had carried when it was made (the draw goes into the next message, or into set-up).
 struct Draw {
   std::string stream;
   Bytes bytes;
+  std::size_t messages_before = 0;
+};
+
+// Every seeded draw of a deployment, in order; `messages` counts the messages carried so far.
+struct DrawLog {
+  std::vector<Draw> draws;
+  std::function<std::size_t()> messages = [] { return std::size_t{0}; };
 };
 
 // A seeded source (crypto::SeededRandom, unchanged) that also records its draws, in order, in a
@@ -27,23 +37,22 @@ struct Draw {
 // A test double only in that it records.
 class RecordingRandom final : public crypto::RandomSource {
  public:
-  RecordingRandom(std::string seed, std::vector<Draw>& log)
-      : stream_(std::move(seed)), rng_(view(stream_)), log_(log) {}
+  RecordingRandom(std::string seed, DrawLog& log) : stream_(std::move(seed)), rng_(view(stream_)), log_(log) {}
   Result<void> fill(std::span<std::uint8_t> out) override {
     auto r = rng_.fill(out);
-    if (r) log_.push_back({stream_, Bytes(out.begin(), out.end())});
+    if (r) log_.draws.push_back({stream_, Bytes(out.begin(), out.end()), log_.messages()});
     return r;
   }
 
  private:
   std::string stream_;
   crypto::SeededRandom rng_;
-  std::vector<Draw>& log_;
+  DrawLog& log_;
 };
 
 struct Deployment {
   wire::Profile profile = wire::Profile::koo2010;  // declared first: the roles below are built with it
-  std::vector<Draw> draws;                         // every seeded draw of the run, in order
+  DrawLog draws;                                   // every seeded draw of the run, in order
   RecordingRandom pki_rng{"pki", draws}, ta_rng{"ta", draws}, ap_rng{"ap", draws}, host_rng{"hosts", draws};
   pki::Certificate root = pki::make_root(key("ta"), "DCAS Test TA", fixed_validity, pki_rng).value();
   protocol::MemoryPairingStore store;
@@ -55,7 +64,12 @@ struct Deployment {
   Bytes network_id = Bytes{'N', 'E', 'T', '0', '0', '0', '0', '1'};
   std::vector<std::unique_ptr<RecordingRandom>> rngs;
 
-  explicit Deployment(wire::Profile p = wire::Profile::koo2010) : profile(p) { ta.register_ap(ap_cert, t0).value(); }
+  explicit Deployment(wire::Profile p = wire::Profile::koo2010) : profile(p) {
+    ta.register_ap(ap_cert, t0).value();
+    draws.messages = [this] { return net.transcript.size(); };
+  }
+  Deployment(const Deployment&) = delete;  // the draw log points back at this deployment
+  Deployment& operator=(const Deployment&) = delete;
 
   pki::Certificate certificate(Role role, std::string_view id, const std::string& key_name,
                                pki::Validity validity = fixed_validity) {
@@ -78,8 +92,10 @@ struct Deployment {
     auto& sm_rng = *rngs.back();
     rngs.push_back(std::make_unique<RecordingRandom>(std::string("tp") + std::string(tp_id), draws));
     auto& tp_rng = *rngs.back();
-    return net.add_host(identity(Role::sm, sm_id, sm_key), identity(Role::tp, tp_id, tp_key), sm_rng, tp_rng, t0)
-        .value();
+    // The TP's certificate is issued before the SM's: the order the stored transcripts record.
+    auto tp = identity(Role::tp, tp_id, tp_key);
+    auto sm = identity(Role::sm, sm_id, sm_key);
+    return net.add_host(std::move(sm), std::move(tp), sm_rng, tp_rng, t0).value();
   }
 
   // The AP broadcasts SecurityAnnounce to this host's SM.
