@@ -1,0 +1,395 @@
+/* What both profiles' models share (formal/README.md): the principals, the message, the links,
+ * the TA's pairing store (spec §9), the ghosts the properties read, and the properties.
+ * koo2010.pml and hardened1.pml add the four roles of their profile, what the attacker learns from
+ * a message and what it can make; world.pml adds the world (power-ups, moves, lapses, leaks) and
+ * the attacker's process.
+ *
+ * A scenario is a set of -D flags (formal/checks.txt): what the attacker holds and where it acts,
+ * and which world events happen. A property is an LTL formula over `bad`, a ghost word in which a
+ * role sets a property's bit at the step that breaks it; no role reads `bad` or any ghost.
+ */
+
+/* ---- principals ---- */
+#define NONE 0
+#define TA_ 1
+#define AP_ 2
+#define SM1 3   /* the subscriber's SM */
+#define SMX 4   /* a genuine SM the attacker owns (TA-issued certificate, its key in the attacker's hand) */
+#define TP1 5   /* box A's TP */
+#define TP2 6   /* box B's TP: another box, the moved SM's new home */
+#define ATK 7   /* the attacker: issuer of its own certificates, maker of its own messages */
+
+/* ---- destinations on the links the attacker carries ---- */
+#define BUS_A 8     /* SM1 over box A's bus (it gets it when it sits in box A) */
+#define BUS_B 9     /* SM1 over box B's bus */
+#define NET_SM 10   /* SM1 over the host-AP link (whichever box it is in) */
+#define AP_LINK 11  /* the TA, over the AP's link (only an insider holding the AP's key sends there) */
+
+#define FAILK 15    /* the failure KPK: twenty 0xff bytes, one value, TA-signed for every refusal */
+#define NK 5        /* the TA's KPK values 1 .. NK-1 */
+#define ATK_VALUE 15 /* the attacker's own fresh values (RANDHMAC, nonce, X25519 key) */
+
+/* ---- the message: every field of every message type, symbolically (README: abstractions) ---- */
+mtype = { power_up, tp_cert_req, tp_cert_rsp, key_req_sm, key_req_ap, key_rsp_ta, key_rsp_ap,
+          cwek_info, cwek_cnfm, control_word, presence };
+
+typedef Msg {
+  mtype kind;
+  byte sm;      /* the SM it names: a certificate's subject, a KeyPairingID's or a statement's SM_ID */
+  byte tp;      /* the TP it names */
+  byte iss;     /* the issuer of the (SM's, or the only) certificate it carries: TA_, or ATK */
+  byte tpiss;   /* hardened1 KeyRequest: the issuer of the TP's certificate inside */
+  byte kpk;     /* the KPK it carries encrypted (koo2010: to `to`; hardened1: to sm and to tp) */
+  byte x;       /* koo2010: RANDHMAC; hardened1: N_SM */
+  byte y;       /* hardened1: N_TP, also E_TP (one fresh value of the TP's run); ControlWord: sequence */
+  byte e;       /* hardened1: E_SM */
+  byte ok;      /* hardened1 statement: its verdict (1 paired); presence: 1 present, 0 left */
+  byte conf;    /* hardened1 CWEKGenInfo: 1 when its sender derived the run's keys and confirmed them */
+  byte to;      /* koo2010: whose private key opens its encrypted part */
+  byte signer;  /* whose private key signed it (NONE: unsigned) */
+  byte inner;   /* an AP->TA KeyRequest: the SM that signed the request inside */
+  byte hello;   /* hardened1 KeyRequest: who signed the TP's answer inside */
+  byte t;       /* hardened1: the SM's signed time; a statement's not_after (in periods) */
+  byte lt;      /* the AP's link time on the AP-TA link (spec §13.5, both profiles) */
+  byte made;    /* ghost: the period it was made in */
+  byte rn;      /* ghost: the SM run it belongs to; a ControlWord: its number */
+  byte origin;  /* ghost: who made it */
+}
+
+inline clear(m) {
+  m.sm = NONE; m.tp = NONE; m.iss = NONE; m.tpiss = NONE; m.kpk = 0; m.x = 0; m.y = 0; m.e = 0;
+  m.ok = 0; m.conf = 0; m.to = NONE; m.signer = NONE; m.inner = NONE; m.hello = NONE; m.t = 0;
+  m.lt = 0; m.made = 0; m.rn = 0; m.origin = NONE
+}
+
+inline copy(a, b) {  /* a := b */
+  a.kind = b.kind; a.sm = b.sm; a.tp = b.tp; a.iss = b.iss; a.tpiss = b.tpiss; a.kpk = b.kpk;
+  a.x = b.x; a.y = b.y; a.e = b.e; a.ok = b.ok; a.conf = b.conf; a.to = b.to; a.signer = b.signer;
+  a.inner = b.inner; a.hello = b.hello; a.t = b.t; a.lt = b.lt; a.made = b.made; a.rn = b.rn;
+  a.origin = b.origin
+}
+
+/* ---- links ---- */
+chan wire = [2] of { byte, Msg };   /* (destination, message) from every host-side sender: the attacker's */
+chan to_sm = [2] of { Msg };
+chan to_tp[2] = [2] of { Msg };
+chan to_ap = [2] of { Msg };
+chan ap_ta = [2] of { Msg };        /* the AP-TA link: mutual TLS (spec §13.2), not the attacker's */
+chan ta_ap = [2] of { Msg };
+
+/* ---- the world ---- */
+byte now = 1;        /* the time, in periods longer than a lease (600 s) and than every window (120 s) */
+byte box = 0;        /* which box's bus SM1 sits on: 0 = A (TP1), 1 = B (TP2) */
+byte fresh = 1;      /* the next fresh value any role draws */
+bool leaked = false; /* the scenario's key has leaked (after the SM's first run, or after every run) */
+
+#define TP_OF(b) ((b) == 0 -> TP1 : TP2)
+#define BUS_OF(b) ((b) == 0 -> BUS_A : BUS_B)
+#define TP_INDEX(t) ((t) == TP1 -> 0 : 1)
+#define IS_TP(t) ((t) == TP1 || (t) == TP2)
+#define IS_SM(s) ((s) == SM1 || (s) == SMX)
+
+inline draw(v) {
+  atomic { v = fresh; fresh++ }
+}
+
+/* ---- the properties: one bit each, set by the role whose step breaks it ---- */
+#define P_PAIR 1          /* a TP installs keys only from a KPK the TA made for that SM and that TP */
+#define P_BOUND 2         /* the TA answers a KPK only for a bound pair, and never binds an SM to a second TP */
+#define P_NEW_KEYS 4      /* an SM or a TP never installs a CWEK it installed in an earlier run */
+#define P_CW_IN_ORDER 8   /* under one installed key a TP takes the SM's ControlWords once each, in order */
+#define P_CW_ONCE 16      /* a TP never takes the same ControlWord twice, under any key */
+#define P_PARTICIPANT 32  /* the TA validates (s, t) only if t answered a TPCertReq of s */
+#define P_AP_BLIND 64     /* the AP (and whoever holds its key) never holds a KPK */
+#define P_CW_SECRET 128   /* the attacker never holds a CWEK SM1 sealed under, unless the TA made its KPK for a TP the attacker owns */
+#define P_CW_ORIGIN 256   /* a TP takes the attacker's ControlWords only under keys of a validation the attacker asked for */
+#define P_REFUSAL 512     /* an SM stops on a refusal only in a run the TA refused */
+#define P_FRESH_REQUEST 1024 /* the TA validates only a request made in the present period */
+#define P_LINK_ONCE 2048  /* the TA acts on each message of its AP at most once */
+#define P_AGREE 4096      /* an SM that confirmed keys with t holds keys t installed with that SM */
+#define P_CERTIFIED 8192  /* a TP answers only an SM the TA certified */
+#define P_OWN_REQUEST 16384 /* the TA validates (s, .) only on a request s signed */
+#define P_JOINT 32768     /* the keys a TP installs depend on a fresh value of its own run (key control) */
+
+int bad = 0;
+#define BREAK(p) bad = bad | (p)
+
+ltl pair { [] ((bad & P_PAIR) == 0) }
+ltl bound { [] ((bad & P_BOUND) == 0) }
+ltl new_keys { [] ((bad & P_NEW_KEYS) == 0) }
+ltl cw_in_order { [] ((bad & P_CW_IN_ORDER) == 0) }
+ltl cw_once { [] ((bad & P_CW_ONCE) == 0) }
+ltl participant { [] ((bad & P_PARTICIPANT) == 0) }
+ltl ap_blind { [] ((bad & P_AP_BLIND) == 0) }
+ltl cw_secret { [] ((bad & P_CW_SECRET) == 0) }
+ltl cw_origin { [] ((bad & P_CW_ORIGIN) == 0) }
+ltl refusal { [] ((bad & P_REFUSAL) == 0) }
+ltl fresh_request { [] ((bad & P_FRESH_REQUEST) == 0) }
+ltl link_once { [] ((bad & P_LINK_ONCE) == 0) }
+ltl agree { [] ((bad & P_AGREE) == 0) }
+ltl certified { [] ((bad & P_CERTIFIED) == 0) }
+ltl own_request { [] ((bad & P_OWN_REQUEST) == 0) }
+ltl joint { [] ((bad & P_JOINT) == 0) }
+
+/* ---- ghosts the properties read ---- */
+byte kpk_sm[NK];         /* the pair the TA validated when it made KPK k */
+byte kpk_tp[NK];
+bool kpk_asked_by_atk[NK]; /* ... on a request the attacker made */
+byte tp_answered[2];     /* bit s: TP i answered a TPCertReq of s */
+byte ta_refused_run = 0; /* the last run of SM1 the TA refused */
+bool cw_taken[8];        /* every ControlWord of SM1 a TP took, by its number */
+byte cw_count = 0;
+#ifndef MAXCW
+#define MAXCW 2          /* control words SM1 seals, in all */
+#endif
+#define CW_PER_RUN 1
+
+/* A key, symbolically: (KPK, a, b). koo2010: (KPK, RANDHMAC, 0); hardened1: (KPK, E_SM, E_TP). */
+#define NKEYS 3
+byte inst_k[2 * NKEYS];  /* the keys each TP installed, and with which SM */
+byte inst_a[2 * NKEYS];
+byte inst_b[2 * NKEYS];
+byte inst_peer[2 * NKEYS];
+byte ninst[2];
+byte sealed_k[NKEYS];    /* the keys SM1 sealed control words under */
+byte sealed_a[NKEYS];
+byte sealed_b[NKEYS];
+byte nsealed = 0;
+byte first_k, first_a;   /* SM1's first run's key (for -DLEAK_OLD) */
+
+/* ---- the TA's pairing store (spec §9.1) ---- */
+#define VIRGIN 0
+#define AUTH_PAIRED 1
+#define PAIRED_ONLY 2
+byte sm_state[8];        /* by principal number */
+byte bound_to[8];        /* an SM's TP, a TP's SM */
+bool present[8];         /* an Auth/Paired SM's presence lease runs */
+byte ap_time_taken = 0;  /* the AP's latest link time the TA took (spec §13.5) */
+byte ap_clock = 0;       /* the AP's link clock */
+
+/* The transition of §9.1 for (s, t); ok tells whether the TA answers with a fresh KPK. */
+inline validate(s, t, ok) {
+  if
+  :: bound_to[s] == NONE && bound_to[t] == NONE && sm_state[s] == VIRGIN ->
+       bound_to[s] = t; bound_to[t] = s; sm_state[s] = AUTH_PAIRED; present[s] = true; ok = true
+  :: bound_to[s] == t && bound_to[t] == s && sm_state[s] == PAIRED_ONLY ->
+       sm_state[s] = AUTH_PAIRED; present[s] = true; ok = true
+  :: bound_to[s] == t && bound_to[t] == s && sm_state[s] == AUTH_PAIRED && !present[s] ->
+       present[s] = true; ok = true
+  :: else -> ok = false
+  fi
+}
+
+/* HostPresence(left): Auth/Paired -> Paired Only (spec §9.2). */
+inline host_left(s) {
+  if
+  :: sm_state[s] == AUTH_PAIRED -> sm_state[s] = PAIRED_ONLY; present[s] = false
+  :: else -> skip
+  fi
+}
+
+/* The AP's link time: signed and increasing; the TA takes each once (spec §13.5, both profiles). */
+inline take_ap_time(m, fresh_ok) {
+  if
+  :: m.lt > ap_time_taken -> ap_time_taken = m.lt; fresh_ok = true
+  :: else -> fresh_ok = false
+  fi
+}
+
+/* ---- what the attacker holds ---- */
+#ifdef LEAK_SM1
+#define HOLDS_PRV(p) ((p) == SMX || ((p) == SM1 && leaked))
+#elif defined(LEAK_TP1)
+#define HOLDS_PRV(p) ((p) == SMX || ((p) == TP1 && leaked))
+#elif defined(LEAK_AP)
+#define HOLDS_PRV(p) ((p) == SMX || ((p) == AP_ && leaked))
+#elif defined(OWN_TP2)
+#define HOLDS_PRV(p) ((p) == SMX || (p) == TP2)
+#else
+#define HOLDS_PRV(p) ((p) == SMX)
+#endif
+#ifdef OWN_TP2
+#define OWNS(p) ((p) == TP2)     /* a device it runs: it holds every secret of the device */
+#else
+#define OWNS(p) false
+#endif
+bool knows_kpk[16];      /* KPK values it holds in clear */
+bool knows_fresh[16];    /* RANDHMACs it read, and the X25519 secrets of values it or its devices drew */
+
+/* ---- the property checks more than one role makes ---- */
+
+/* P_CW_SECRET: after SM1 seals under a key, and after the attacker learns something. */
+inline check_secret(j) {
+  j = 0;
+  do
+  :: j < nsealed ->
+       if
+       :: KNOWS_CWEK(sealed_k[j], sealed_a[j], sealed_b[j]) && !OWNS(kpk_tp[sealed_k[j]]) -> BREAK(P_CW_SECRET)
+       :: else -> skip
+       fi;
+       j++
+  :: else -> break
+  od
+}
+
+/* A TP installs key (k, a, b) with SM s: P_PAIR, P_NEW_KEYS, and the ghost P_AGREE reads. */
+inline tp_installs(i, me, s, k, a, b, j) {
+  if
+  :: kpk_sm[k] != s || kpk_tp[k] != me -> BREAK(P_PAIR)
+  :: else -> skip
+  fi;
+  j = 0;
+  do
+  :: j < ninst[i] ->
+       if
+       :: inst_k[i * NKEYS + j] == k && inst_peer[i * NKEYS + j] == s && SAME_CWEK(inst_a[i * NKEYS + j], a, inst_b[i * NKEYS + j], b) -> BREAK(P_NEW_KEYS)
+       :: else -> skip
+       fi;
+       j++
+  :: else -> break
+  od;
+  if
+  :: ninst[i] < NKEYS -> inst_k[i * NKEYS + ninst[i]] = k; inst_a[i * NKEYS + ninst[i]] = a;
+       inst_b[i * NKEYS + ninst[i]] = b; inst_peer[i * NKEYS + ninst[i]] = s; ninst[i]++
+  :: else -> skip
+  fi
+}
+
+/* P_AGREE: SM1 confirmed key (k, a, b) with t: t installed that key with SM1. */
+inline sm_agrees(t, k, a, b, j, found) {
+  found = false;
+  j = 0;
+  do
+  :: j < ninst[TP_INDEX(t)] ->
+       if
+       :: inst_k[TP_INDEX(t) * NKEYS + j] == k && inst_a[TP_INDEX(t) * NKEYS + j] == a &&
+          inst_b[TP_INDEX(t) * NKEYS + j] == b && inst_peer[TP_INDEX(t) * NKEYS + j] == SM1 -> found = true
+       :: else -> skip
+       fi;
+       j++
+  :: else -> break
+  od;
+  if
+  :: !found -> BREAK(P_AGREE)
+  :: else -> skip
+  fi
+}
+
+/* SM1 seals under (k, a, b): the ghost P_CW_SECRET reads. */
+inline sm_seals(k, a, b, j) {
+  if
+  :: nsealed < NKEYS -> sealed_k[nsealed] = k; sealed_a[nsealed] = a; sealed_b[nsealed] = b; nsealed++
+  :: else -> skip
+  fi;
+  if
+  :: first_k == 0 -> first_k = k; first_a = a
+  :: else -> skip
+  fi;
+  check_secret(j)
+}
+
+/* A TP takes ControlWord m under its key (its last genuine one was `last`): P_CW_*. */
+inline tp_takes_cw(m, last) {
+  if
+  :: m.origin == SM1 ->
+       if
+       :: cw_taken[m.rn] -> BREAK(P_CW_ONCE)
+       :: else -> cw_taken[m.rn] = true
+       fi;
+       if
+       :: m.rn <= last -> BREAK(P_CW_IN_ORDER)
+       :: else -> last = m.rn
+       fi
+  :: m.origin != SM1 && !kpk_asked_by_atk[m.kpk] -> BREAK(P_CW_ORIGIN)
+  :: else -> skip
+  fi
+}
+
+/* ---- the attacker's means (its process is in world.pml) ---- */
+#ifndef MAXSTEPS
+#define MAXSTEPS 2
+#endif
+#ifndef MAXINJ
+#define MAXINJ 2         /* messages the attacker drops, substitutes or injects, in all */
+#endif
+#define NREC 7
+Msg rec[NREC];           /* what it recorded, and where each went */
+byte rec_to[NREC];
+byte nrec = 0;
+byte injected = 0;
+bool relearned = false;
+
+#ifdef BUS
+#define ON_BUS 1
+#else
+#define ON_BUS 0
+#endif
+#ifdef NET
+#define ON_NET 1
+#else
+#define ON_NET 0
+#endif
+#ifdef INSIDER
+#define ON_LINK 1
+#else
+#define ON_LINK 0
+#endif
+#define ACTS_ON(d) ((ON_BUS && (IS_TP(d) || (d) == BUS_A || (d) == BUS_B)) || \
+                    (ON_NET && ((d) == AP_ || (d) == NET_SM)) || (ON_LINK && (d) == AP_LINK))
+
+inline remember(d, m) {
+  if
+  :: nrec < NREC -> copy(rec[nrec], m); rec_to[nrec] = d; nrec++
+  :: else -> skip
+  fi
+}
+
+inline deliver(d, m) {
+  if
+  :: d == BUS_OF(box) || d == NET_SM -> to_sm!m
+  :: d == TP1 -> to_tp[0]!m
+  :: d == TP2 -> to_tp[1]!m
+  :: d == AP_ -> to_ap!m
+  :: d == AP_LINK -> ap_ta!m
+  :: else -> skip        /* to SMX, the attacker's own SM, or to a bus SM1 is not on */
+  fi
+}
+
+/* Any destination the attacker acts on. */
+inline any_destination(d) {
+  if
+  :: ACTS_ON(TP1) -> d = TP1
+  :: ACTS_ON(TP2) -> d = TP2
+  :: ACTS_ON(BUS_A) -> d = BUS_OF(box)
+  :: ACTS_ON(AP_) -> d = AP_
+  :: ACTS_ON(NET_SM) -> d = NET_SM
+  :: ACTS_ON(AP_LINK) -> d = AP_LINK
+  :: else -> d = NONE
+  fi
+}
+
+/* Picks one recorded message, any. */
+inline pick(i) {
+  i = 0;
+  do
+  :: i + 1 < nrec -> i++
+  :: break
+  od
+}
+
+/* Picks a KPK the attacker holds in clear, and a fresh value it knows. */
+#define ANY_KPK (knows_kpk[1] || knows_kpk[2] || knows_kpk[3] || knows_kpk[4])
+inline known_kpk(k) {   /* only when ANY_KPK */
+  k = 1;
+  do
+  :: k + 1 < NK -> k++
+  :: knows_kpk[k] -> break
+  od
+}
+inline known_fresh(a) { /* ends at the attacker's own value at the latest */
+  a = 1;
+  do
+  :: a < ATK_VALUE -> a++
+  :: knows_fresh[a] -> break
+  od
+}
