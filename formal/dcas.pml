@@ -62,11 +62,11 @@ inline clear(m) {
   m.lt = 0; m.made = 0; m.rn = 0; m.origin = NONE
 }
 
-inline copy(a, b) {  /* a := b */
-  a.kind = b.kind; a.sm = b.sm; a.tp = b.tp; a.iss = b.iss; a.tpiss = b.tpiss; a.kpk = b.kpk;
-  a.x = b.x; a.y = b.y; a.e = b.e; a.ok = b.ok; a.conf = b.conf; a.to = b.to; a.signer = b.signer;
-  a.inner = b.inner; a.hello = b.hello; a.t = b.t; a.lt = b.lt; a.made = b.made; a.rn = b.rn;
-  a.origin = b.origin
+inline copy(dst, src) {  /* dst := src */
+  dst.kind = src.kind; dst.sm = src.sm; dst.tp = src.tp; dst.iss = src.iss; dst.tpiss = src.tpiss; dst.kpk = src.kpk;
+  dst.x = src.x; dst.y = src.y; dst.e = src.e; dst.ok = src.ok; dst.conf = src.conf; dst.to = src.to; dst.signer = src.signer;
+  dst.inner = src.inner; dst.hello = src.hello; dst.t = src.t; dst.lt = src.lt; dst.made = src.made; dst.rn = src.rn;
+  dst.origin = src.origin
 }
 
 /* ---- links ---- */
@@ -88,6 +88,30 @@ bool leaked = false; /* the scenario's key has leaked (after the SM's first run,
 #define TP_INDEX(t) ((t) == TP1 -> 0 : 1)
 #define IS_TP(t) ((t) == TP1 || (t) == TP2)
 #define IS_SM(s) ((s) == SM1 || (s) == SMX)
+
+/* Names a principal or destination in a replayed trail (spin -t prints printf lines, pan does not). */
+inline name(p) {
+  if
+  :: p == TA_ -> printf("TA")
+  :: p == AP_ -> printf("AP")
+  :: p == SM1 -> printf("SM1")
+  :: p == SMX -> printf("SMX")
+  :: p == TP1 -> printf("TP1")
+  :: p == TP2 -> printf("TP2")
+  :: p == ATK -> printf("attacker")
+  :: p == BUS_A -> printf("SM1 on box A's bus")
+  :: p == BUS_B -> printf("SM1 on box B's bus")
+  :: p == NET_SM -> printf("SM1 on the network")
+  :: p == AP_LINK -> printf("TA over the AP's link")
+  :: else -> printf("nobody")
+  fi
+}
+
+/* One line of a trail: what happened to which message, going where. */
+inline say(m, d) {
+  printf(" %e (sm ", m.kind); name(m.sm); printf(", tp "); name(m.tp);
+  printf(", kpk %d, run %d, made by ", m.kpk, m.rn); name(m.origin); printf(") to "); name(d); printf("\n")
+}
 
 inline draw(v) {
   atomic { v = fresh; fresh++ }
@@ -112,7 +136,7 @@ inline draw(v) {
 #define P_JOINT 32768     /* the keys a TP installs depend on a fresh value of its own run (key control) */
 
 int bad = 0;
-#define BREAK(p) bad = bad | (p)
+#define BREAK(p) bad = bad | (p); printf("BROKEN: property bit %d\n", p)
 
 ltl pair { [] ((bad & P_PAIR) == 0) }
 ltl bound { [] ((bad & P_BOUND) == 0) }
@@ -130,6 +154,9 @@ ltl agree { [] ((bad & P_AGREE) == 0) }
 ltl certified { [] ((bad & P_CERTIFIED) == 0) }
 ltl own_request { [] ((bad & P_OWN_REQUEST) == 0) }
 ltl joint { [] ((bad & P_JOINT) == 0) }
+/* Not a claim: a sanity check that the model's honest run gets a control word through (expected
+ * violated in every scenario, or the model says nothing). */
+ltl live { [] (!cw_taken[1]) }
 
 /* ---- ghosts the properties read ---- */
 byte kpk_sm[NK];         /* the pair the TA validated when it made KPK k */
@@ -198,21 +225,28 @@ inline take_ap_time(m, fresh_ok) {
 
 /* ---- what the attacker holds ---- */
 #ifdef LEAK_SM1
-#define HOLDS_PRV(p) ((p) == SMX || ((p) == SM1 && leaked))
-#elif defined(LEAK_TP1)
-#define HOLDS_PRV(p) ((p) == SMX || ((p) == TP1 && leaked))
-#elif defined(LEAK_AP)
-#define HOLDS_PRV(p) ((p) == SMX || ((p) == AP_ && leaked))
-#elif defined(OWN_TP2)
-#define HOLDS_PRV(p) ((p) == SMX || (p) == TP2)
+#define LEAKS_SM1 1
 #else
-#define HOLDS_PRV(p) ((p) == SMX)
+#define LEAKS_SM1 0
+#endif
+#ifdef LEAK_TP1
+#define LEAKS_TP1 1
+#else
+#define LEAKS_TP1 0
+#endif
+#ifdef LEAK_AP
+#define LEAKS_AP 1
+#else
+#define LEAKS_AP 0
 #endif
 #ifdef OWN_TP2
 #define OWNS(p) ((p) == TP2)     /* a device it runs: it holds every secret of the device */
 #else
 #define OWNS(p) false
 #endif
+/* Whose private key it holds: its own SM's, a device it owns, and the scenario's key once leaked. */
+#define HOLDS_PRV(p) ((p) == SMX || OWNS(p) || (leaked && ((LEAKS_SM1 && (p) == SM1) || \
+                      (LEAKS_TP1 && (p) == TP1) || (LEAKS_AP && (p) == AP_))))
 bool knows_kpk[16];      /* KPK values it holds in clear */
 bool knows_fresh[16];    /* RANDHMACs it read, and the X25519 secrets of values it or its devices drew */
 
@@ -234,6 +268,7 @@ inline check_secret(j) {
 
 /* A TP installs key (k, a, b) with SM s: P_PAIR, P_NEW_KEYS, and the ghost P_AGREE reads. */
 inline tp_installs(i, me, s, k, a, b, j) {
+  name(me); printf(" installs keys (kpk %d, %d, %d) with ", k, a, b); name(s); printf("\n");
   if
   :: kpk_sm[k] != s || kpk_tp[k] != me -> BREAK(P_PAIR)
   :: else -> skip
@@ -257,6 +292,7 @@ inline tp_installs(i, me, s, k, a, b, j) {
 
 /* P_AGREE: SM1 confirmed key (k, a, b) with t: t installed that key with SM1. */
 inline sm_agrees(t, k, a, b, j, found) {
+  printf("SM1 confirms keys (kpk %d, %d, %d) with ", k, a, b); name(t); printf("\n");
   found = false;
   j = 0;
   do
@@ -384,6 +420,14 @@ inline known_kpk(k) {   /* only when ANY_KPK */
   do
   :: k + 1 < NK -> k++
   :: knows_kpk[k] -> break
+  od
+}
+inline any_value(a) {   /* a value some role drew, or the attacker's own */
+  a = 1;
+  do
+  :: a + 1 < fresh -> a++
+  :: break
+  :: a = ATK_VALUE; break
   od
 }
 inline known_fresh(a) { /* ends at the attacker's own value at the latest */

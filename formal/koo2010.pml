@@ -16,16 +16,21 @@ proctype SM() {
   byte used[4];          /* (KPK, TP) of every CWEK it installed, as KPK * 8 + TP */
   byte nused = 0;
 idle:
+  atomic {
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
   :: else -> goto idle
   fi;
+  }
 start:
+  atomic {
   my_run++; tp = NONE; kpk = 0;
   clear(out); out.kind = tp_cert_req; out.sm = SM1; out.iss = TA_;
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
+  }
+  atomic {
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
@@ -35,12 +40,15 @@ start:
   clear(out); out.kind = key_req_sm; out.sm = SM1; out.tp = tp; out.iss = TA_; out.to = AP_;
   out.signer = SM1; out.made = now; out.rn = my_run; out.origin = SM1;
   wire!AP_, out;
+  }
+  atomic {
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
   :: m.kind == key_rsp_ap && m.signer == AP_ && m.to == SM1 && m.kpk != 0 ->  /* AP's signature, decrypts, TA-signed KPK */
        if
        :: m.kpk == FAILK ->                        /* pairing_refused */
+            printf("SM1 stops: pairing refused\n");
             if
             :: ta_refused_run != my_run -> BREAK(P_REFUSAL)
             :: else -> skip
@@ -60,6 +68,8 @@ start:
   clear(out); out.kind = cwek_info; out.kpk = kpk; out.x = x; out.to = tp; out.signer = SM1;
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
+  }
+  atomic {
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
@@ -69,25 +79,26 @@ start:
   sm_agrees(tp, kpk, x, 0, j, found);
   seq = 0; sent = 0;
   sm_seals(kpk, x, 0, j);
+  }
   do                                               /* established: seals ControlWords */
-  :: sent < CW_PER_RUN && cw_count < MAXCW ->
+  :: atomic { sent < CW_PER_RUN && cw_count < MAXCW ->
        atomic { cw_count++; seq++; sent++ };
        clear(out); out.kind = control_word; out.kpk = kpk; out.x = x; out.y = seq; out.rn = cw_count;
        out.origin = SM1; out.made = now;
-       wire!TP_OF(box), out
-  :: to_sm?m ->
+       wire!TP_OF(box), out }
+  :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
        :: else -> skip                             /* refused outside a run: nothing changes */
-       fi
+       fi }
   od;
 stopped:
   do
-  :: to_sm?m ->
+  :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
        :: else -> skip
-       fi
+       fi }
   od
 }
 
@@ -96,7 +107,7 @@ proctype TP(byte me; byte i) {
   byte peer = NONE, k = 0, a = 0, seq = 0, last = 0, j;
   bool running = false;
   do
-  :: to_tp[i]?m ->
+  :: atomic { to_tp[i]?m ->
        if
        :: m.kind == tp_cert_req ->                 /* any state: a new run */
             running = false;
@@ -129,7 +140,7 @@ proctype TP(byte me; byte i) {
             :: else -> skip                        /* mac_invalid, cw_replayed */
             fi
        :: else -> running = false                  /* unexpected_message */
-       fi
+       fi }
   od
 }
 
@@ -137,7 +148,7 @@ proctype AP() {
   Msg m, out;
   bool pending[8];
   do
-  :: to_ap?m ->
+  :: atomic { to_ap?m ->
        if
        :: m.kind == key_req_sm && m.iss == TA_ && IS_SM(m.signer) && m.to == AP_ ->
             /* Cert(SM) chains to the TA, the SM's signature, the KeyPairingID decrypts */
@@ -159,8 +170,8 @@ proctype AP() {
 #endif
             ap_ta!out
        :: else -> skip
-       fi
-  :: ta_ap?m ->
+       fi }
+  :: atomic { ta_ap?m ->
        if
        :: m.kind == key_rsp_ta && pending[m.sm] && m.signer == TA_ && m.to == AP_ ->
             pending[m.sm] = false;
@@ -169,7 +180,7 @@ proctype AP() {
             out.made = now; out.rn = m.rn; out.origin = AP_;
             wire!(m.sm == SM1 -> NET_SM : m.sm), out
        :: else -> skip
-       fi
+       fi }
   od
 }
 
@@ -180,7 +191,7 @@ proctype TA() {
   bool acted[32];        /* ghost: the AP link times it acted on */
   byte s, t;
   do
-  :: ap_ta?m ->
+  :: atomic { ap_ta?m ->
        take_ap_time(m, fresh_ok);
        if
        :: !fresh_ok || m.signer != AP_ -> skip           /* not_fresh, signature_invalid */
@@ -191,6 +202,7 @@ proctype TA() {
             :: m.kind == key_req_ap && IS_SM(m.sm) && IS_TP(m.tp) ->  /* decrypts; both registered */
                  s = m.sm; t = m.tp;
                  validate(s, t, ok);
+                 printf("TA: KeyRequest for ("); name(s); printf(", "); name(t); printf("): %d\n", ok);
                  if
                  :: ok && bound_to[m.sm] != m.tp -> BREAK(P_BOUND)
                  :: else -> skip
@@ -214,7 +226,7 @@ proctype TA() {
                  ta_ap!out
             :: else -> skip                              /* unknown_device */
             fi
-       fi
+       fi }
   od
 }
 
@@ -237,6 +249,8 @@ inline learn(m, j) {
 inline craft(c, d, k, a) {
   clear(c); c.origin = ATK; c.made = now;
   if
+  :: nrec > 0 -> pick(a); copy(c, rec[a]); any_destination(d);   /* a recorded message re-signed as its SM */
+       if :: c.kind != control_word -> c.signer = SMX; c.origin = ATK :: else -> skip fi
   :: c.kind = tp_cert_req; c.sm = SM1; c.iss = ATK; any_destination(d)        /* a forged SM certificate */
   :: c.kind = tp_cert_req; c.sm = SMX; c.iss = TA_; any_destination(d)        /* its own SM */
   :: HOLDS_PRV(SM1) -> c.kind = tp_cert_req; c.sm = SM1; c.iss = TA_; any_destination(d)

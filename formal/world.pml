@@ -14,31 +14,31 @@ proctype Attacker() {
   Msg m, c;
   knows_fresh[ATK_VALUE] = true;
   do
-  :: wire?d, m ->
+  :: atomic { wire?d, m ->
        remember(d, m);
        learn(m, j);
        if
-       :: deliver(d, m)
-       :: ACTS_ON(d) && injected < MAXINJ -> injected++                       /* dropped */
-       :: ACTS_ON(d) && injected < MAXINJ && nrec > 1 -> injected++; pick(i); /* substituted */
-            copy(c, rec[i]); deliver(d, c)
-       :: ACTS_ON(d) && injected < MAXINJ && nrec > 1 -> injected++; pick(i); /* one sent before it */
-            copy(c, rec[i]); deliver(d, c); deliver(d, m)
-       fi
-  :: timeout && injected < MAXINJ && nrec > 0 -> injected++; pick(i);         /* sent again */
+       :: printf("attacker carries"); say(m, d); deliver(d, m)
+       :: ACTS_ON(d) && injected < MAXINJ -> injected++; printf("attacker DROPS"); say(m, d)
+       :: ACTS_ON(d) && injected < MAXINJ && nrec > 1 -> injected++; pick(i);
+            copy(c, rec[i]); printf("attacker DROPS"); say(m, d); printf("attacker SUBSTITUTES recorded"); say(c, d); deliver(d, c)
+       :: ACTS_ON(d) && injected < MAXINJ && nrec > 1 -> injected++; pick(i);
+            copy(c, rec[i]); printf("attacker INSERTS recorded"); say(c, d); deliver(d, c); printf("attacker carries"); say(m, d); deliver(d, m)
+       fi }
+  :: atomic { timeout && injected < MAXINJ && nrec > 0 -> injected++; pick(i);         /* sent again */
        copy(c, rec[i]);
        if
        :: ACTS_ON(rec_to[i]) -> d = rec_to[i]
        :: any_destination(d)
        fi;
-       deliver(d, c)
-  :: timeout && injected < MAXINJ -> injected++; craft(c, d, k, a); deliver(d, c)
-  :: leaked && !relearned -> relearned = true;                                /* a key leaked: read the recording again */
+       printf("attacker REPLAYS recorded"); say(c, d); deliver(d, c) }
+  :: atomic { timeout && injected < MAXINJ -> injected++; craft(c, d, k, a); printf("attacker SENDS its own"); say(c, d); deliver(d, c) }
+  :: atomic { leaked && !relearned -> relearned = true;                                /* a key leaked: read the recording again */
        i = 0;
        do
        :: i < nrec -> copy(c, rec[i]); learn(c, j); i++
        :: else -> break
-       od
+       od }
   od
 }
 
@@ -49,36 +49,36 @@ proctype World() {
   m.kind = power_up;
   to_sm!m;
   do
-  :: timeout && steps < MAXSTEPS ->
+  :: atomic { timeout && steps < MAXSTEPS ->
        steps++;
        if
 #ifdef MOVES
        :: box == 0 && first_k != 0 ->     /* SM1, paired, taken to box B: box A's host left the network */
-            box = 1; m.kind = presence; m.sm = SM1; m.ok = 0; to_ap!m; m.kind = power_up; to_sm!m
+            printf("world: SM1 moves to box B\n"); box = 1; m.kind = presence; m.sm = SM1; m.ok = 0; to_ap!m; m.kind = power_up; to_sm!m
 #endif
 #ifdef REBOOTS
        :: first_k != 0 ->                  /* a power cut: the host's connection ends, it starts again */
-            m.kind = presence; m.sm = SM1; m.ok = 0; to_ap!m; m.kind = power_up; to_sm!m
+            printf("world: box A reboots\n"); m.kind = presence; m.sm = SM1; m.ok = 0; to_ap!m; m.kind = power_up; to_sm!m
 #endif
 #ifdef POWER_UPS
        :: m.kind = power_up; to_sm!m       /* a power-up with no report to the AP first */
 #endif
 #ifdef LAPSES
-       :: d_step { now++; present[SM1] = false; present[SMX] = false }  /* a period passes */
+       :: printf("world: a period passes\n"); d_step { now++; present[SM1] = false; present[SMX] = false }  /* a period passes */
 #endif
 #if defined(LEAK_SM1) || defined(LEAK_TP1) || defined(LEAK_AP)
-#ifndef LEAK_LATER
-       :: first_k != 0 && !leaked -> leaked = true   /* the key leaks from a paired box */
+#if !defined(LEAK_LATER)
+       :: first_k != 0 && !leaked -> leaked = true; printf("world: the key leaks\n")   /* the key leaks from a paired box */
 #endif
 #endif
 #ifdef LEAK_OLD
-       :: first_k != 0 && !knows_kpk[first_k] ->     /* one old run's CWEK and HMAC_KEY leak */
-            knows_kpk[first_k] = true; knows_fresh[first_a] = true
+       :: nsealed >= 2 && !knows_kpk[first_k] ->     /* once replaced by a second run's, the first run's keys leak */
+            knows_kpk[first_k] = true; knows_fresh[first_a] = true; printf("world: SM1's first keys leak\n")
 #endif
        :: else -> steps = MAXSTEPS
-       fi
+       fi }
 #ifdef LEAK_LATER
-  :: timeout && !leaked -> leaked = true; steps = MAXSTEPS  /* after every run, the key leaks */
+  :: atomic { timeout && !leaked -> leaked = true; steps = MAXSTEPS; printf("world: the key leaks\n") }
 #endif
   od
 }

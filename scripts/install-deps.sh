@@ -31,6 +31,7 @@ test_and_ci=(
   man-db                                     # the man pages' checks (lintian runs man on each)
   tshark                                     # the Wireshark dissector's tests decode demo traces with it
   curl                                       # the metrics test scrapes a running server with a real HTTP client
+  spin                                       # the formal models (formal/, scripts/formal.sh): spin generates, gcc compiles the verifiers
 )
 
 case "${1:-all}" in

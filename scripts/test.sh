@@ -11,3 +11,5 @@ trap 'bash scripts/pg-test-cluster.sh stop "$pg_dir"' EXIT
 DCAS_TEST_POSTGRES=$(bash scripts/pg-test-cluster.sh start "$pg_dir")
 export DCAS_TEST_POSTGRES
 ctest --preset release -j "$(nproc)"
+# The formal models: every claim row of docs/security.md, both profiles, checked by spin (minutes).
+bash scripts/formal.sh
