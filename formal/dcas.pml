@@ -136,7 +136,7 @@ inline draw(v) {
 #define P_JOINT 32768     /* the keys a TP installs depend on a fresh value of its own run (key control) */
 
 int bad = 0;
-#define BREAK(p) bad = bad | (p); printf("BROKEN: property bit %d\n", p)
+#define BREAK(p) bad = bad | (p); printf("BROKEN: "); printf(#p); printf("\n")
 
 ltl pair { [] ((bad & P_PAIR) == 0) }
 ltl bound { [] ((bad & P_BOUND) == 0) }
