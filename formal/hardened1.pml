@@ -271,8 +271,12 @@ inline craft(c, d, k, a) {
   :: HOLDS_PRV(SM1) -> c.kind = tp_cert_req; c.sm = SM1; c.iss = TA_; c.x = ATK_VALUE; any_destination(d)
   :: nrec > 0 ->                                   /* a TP answer it signs, to a recorded TPCertReq */
        pick(a); c.kind = tp_cert_rsp; c.sm = rec[a].sm; c.x = rec[a].x; c.y = ATK_VALUE; c.iss = TA_;
-       if :: HOLDS_PRV(TP1) -> c.tp = TP1 :: HOLDS_PRV(TP2) -> c.tp = TP2 :: else -> c.tp = TP1; c.iss = ATK fi;
-       c.signer = c.tp; any_destination(d)
+       if
+       :: HOLDS_PRV(TP1) -> c.tp = TP1; c.signer = TP1
+       :: HOLDS_PRV(TP2) -> c.tp = TP2; c.signer = TP2
+       :: else -> c.tp = TP1; c.iss = ATK; c.signer = ATK   /* a certificate of its own for TP1's ID */
+       fi;
+       any_destination(d)
   :: nrec > 0 ->                                   /* a request it signs around a recorded TP answer */
        pick(a); c.kind = key_req_sm; c.sm = rec[a].sm; c.tp = rec[a].tp; c.x = rec[a].x; c.y = rec[a].y;
        c.hello = rec[a].signer; c.tpiss = rec[a].iss; c.iss = TA_; c.t = now;

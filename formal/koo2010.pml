@@ -267,7 +267,7 @@ inline craft(c, d, k, a) {
   :: ANY_KPK -> known_kpk(k); known_fresh(a); c.kind = control_word; c.kpk = k; c.x = a; c.y = 7;
        if :: d = TP1 :: d = TP2 fi
   :: ANY_KPK -> known_kpk(k); known_fresh(a); c.kind = cwek_cnfm; c.kpk = k; c.x = a; c.to = SM1;
-       if :: HOLDS_PRV(TP1) -> c.signer = TP1 :: HOLDS_PRV(TP2) -> c.signer = TP2 fi; d = BUS_OF(box)
+       if :: HOLDS_PRV(TP1) -> c.signer = TP1 :: HOLDS_PRV(TP2) -> c.signer = TP2 :: else -> c.signer = ATK fi; d = BUS_OF(box)
   fi
 }
 
