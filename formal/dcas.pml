@@ -437,3 +437,39 @@ inline known_fresh(a) { /* ends at the attacker's own value at the latest */
   :: knows_fresh[a] -> break
   od
 }
+
+/* ---- what the AP and the TA do alike in both profiles ---- */
+
+/* The AP sends out on its link to the TA, under its signed link time (spec §13.5). An insider
+ * holding the AP's key has the plaintext of what it sent. */
+inline ap_sends_to_ta(out) {
+  ap_clock++; out.lt = ap_clock;
+#ifdef INSIDER
+  remember(AP_LINK, out);
+#endif
+  ap_ta!out
+}
+
+/* The pairing transition for a request req the TA's checks passed, for (sm_, tp_), with the
+ * properties the TA's answer can break. */
+inline ta_validates(req, sm_, tp_, ok_) {
+  validate(sm_, tp_, ok_);
+  printf("TA: KeyRequest for ("); name(sm_); printf(", "); name(tp_); printf("): %d\n", ok_);
+  if :: ok_ && bound_to[sm_] != tp_ -> BREAK(P_BOUND) :: else -> skip fi;
+  if :: ok_ && (tp_answered[TP_INDEX(tp_)] & (1 << sm_)) == 0 -> BREAK(P_PARTICIPANT) :: else -> skip fi;
+  if :: ok_ && req.made != now -> BREAK(P_FRESH_REQUEST) :: else -> skip fi;
+  if :: ok_ && req.inner != sm_ -> BREAK(P_OWN_REQUEST) :: else -> skip fi
+}
+
+/* The KPK of the TA's answer ans to req: a fresh one on success (and the pair it was made for), the
+ * failure KPK on a refusal. */
+inline ta_draws_kpk(ans, req, sm_, tp_, ok_, next_) {
+  if
+  :: ok_ && next_ < NK ->
+       ans.kpk = next_; kpk_sm[next_] = sm_; kpk_tp[next_] = tp_;
+       kpk_asked_by_atk[next_] = (req.origin == ATK); next_++
+  :: else ->
+       ans.kpk = FAILK;
+       if :: sm_ == SM1 -> ta_refused_run = req.rn :: else -> skip fi
+  fi
+}

@@ -163,20 +163,13 @@ proctype AP() {
             if
             :: m.sm == m.signer ->                 /* tp_hello names this SM */
                  copy(out, m); out.kind = key_req_ap; out.inner = m.signer; out.signer = AP_;
-                 ap_clock++; out.lt = ap_clock; pending[m.signer] = true;
-#ifdef INSIDER
-                 remember(AP_LINK, out);
-#endif
-                 ap_ta!out
+                 pending[m.signer] = true;
+                 ap_sends_to_ta(out)
             :: else -> skip                        /* id_mismatch */
             fi
        :: m.kind == presence ->
             clear(out); out.kind = presence; out.sm = m.sm; out.ok = m.ok; out.signer = AP_;
-            ap_clock++; out.lt = ap_clock;
-#ifdef INSIDER
-            remember(AP_LINK, out);
-#endif
-            ap_ta!out
+            ap_sends_to_ta(out)
        :: else -> skip
        fi }
   :: atomic { ta_ap?m ->
@@ -208,28 +201,11 @@ proctype TA() {
                m.tpiss == TA_ && IS_TP(m.tp) && m.hello == m.tp && m.sm == m.inner ->
                  /* Cert(SM), the SM's signature, its time; Cert(TP), the TP's signature, names the SM */
                  s = m.sm; t = m.tp;
-                 validate(s, t, ok);
-                 printf("TA: KeyRequest for ("); name(s); printf(", "); name(t); printf("): %d\n", ok);
-                 if
-                 :: ok && bound_to[s] != t -> BREAK(P_BOUND)
-                 :: else -> skip
-                 fi;
-                 if
-                 :: ok && (tp_answered[TP_INDEX(t)] & (1 << s)) == 0 -> BREAK(P_PARTICIPANT)
-                 :: else -> skip
-                 fi;
-                 if :: ok && m.made != now -> BREAK(P_FRESH_REQUEST) :: else -> skip fi;
-                 if :: ok && m.inner != s -> BREAK(P_OWN_REQUEST) :: else -> skip fi;
+                 ta_validates(m, s, t, ok);
                  clear(out); out.kind = key_rsp_ta; copy_statement(out, m); out.t = now; out.signer = TA_;
                  out.rn = m.rn; out.made = now; out.origin = TA_;
-                 if
-                 :: ok && next_kpk < NK ->
-                      out.kpk = next_kpk; out.ok = 1; kpk_sm[next_kpk] = s; kpk_tp[next_kpk] = t;
-                      kpk_asked_by_atk[next_kpk] = (m.origin == ATK); next_kpk++
-                 :: else ->
-                      out.kpk = FAILK; out.ok = 0;
-                      if :: s == SM1 -> ta_refused_run = m.rn :: else -> skip fi
-                 fi;
+                 ta_draws_kpk(out, m, s, t, ok, next_kpk);
+                 out.ok = (out.kpk != FAILK -> 1 : 0);   /* the statement's verdict */
                  ta_ap!out
             :: else -> skip                              /* cert_*, signature_invalid, not_fresh, id_mismatch, unknown_device */
             fi

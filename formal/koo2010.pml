@@ -155,20 +155,13 @@ proctype AP() {
             if
             :: m.sm == m.signer ->                 /* the KeyPairingID's SM_ID is the certificate's */
                  copy(out, m); out.kind = key_req_ap; out.signer = AP_; out.inner = m.signer;
-                 out.to = TA_; ap_clock++; out.lt = ap_clock; pending[m.signer] = true;
-#ifdef INSIDER
-                 remember(AP_LINK, out);
-#endif
-                 ap_ta!out
+                 out.to = TA_; pending[m.signer] = true;
+                 ap_sends_to_ta(out)
             :: else -> skip                        /* id_mismatch */
             fi
        :: m.kind == presence ->
             clear(out); out.kind = presence; out.sm = m.sm; out.ok = m.ok; out.signer = AP_;
-            ap_clock++; out.lt = ap_clock;
-#ifdef INSIDER
-            remember(AP_LINK, out);
-#endif
-            ap_ta!out
+            ap_sends_to_ta(out)
        :: else -> skip
        fi }
   :: atomic { ta_ap?m ->
@@ -201,28 +194,10 @@ proctype TA() {
             :: m.kind == presence && m.ok == 0 -> s = m.sm; host_left(s)
             :: m.kind == key_req_ap && IS_SM(m.sm) && IS_TP(m.tp) ->  /* decrypts; both registered */
                  s = m.sm; t = m.tp;
-                 validate(s, t, ok);
-                 printf("TA: KeyRequest for ("); name(s); printf(", "); name(t); printf("): %d\n", ok);
-                 if
-                 :: ok && bound_to[m.sm] != m.tp -> BREAK(P_BOUND)
-                 :: else -> skip
-                 fi;
-                 if
-                 :: ok && (tp_answered[TP_INDEX(m.tp)] & (1 << m.sm)) == 0 -> BREAK(P_PARTICIPANT)
-                 :: else -> skip
-                 fi;
-                 if :: ok && m.made != now -> BREAK(P_FRESH_REQUEST) :: else -> skip fi;
-                 if :: ok && m.inner != m.sm -> BREAK(P_OWN_REQUEST) :: else -> skip fi;
+                 ta_validates(m, s, t, ok);
                  clear(out); out.kind = key_rsp_ta; out.sm = m.inner; out.to = AP_; out.signer = TA_;
                  out.rn = m.rn; out.made = now; out.origin = TA_;
-                 if
-                 :: ok && next_kpk < NK ->
-                      out.kpk = next_kpk; kpk_sm[next_kpk] = m.sm; kpk_tp[next_kpk] = m.tp;
-                      kpk_asked_by_atk[next_kpk] = (m.origin == ATK); next_kpk++
-                 :: else ->
-                      out.kpk = FAILK;
-                      if :: m.sm == SM1 -> ta_refused_run = m.rn :: else -> skip fi
-                 fi;
+                 ta_draws_kpk(out, m, s, t, ok, next_kpk);
                  ta_ap!out
             :: else -> skip                              /* unknown_device */
             fi
