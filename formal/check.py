@@ -69,10 +69,13 @@ def run(cmd, cwd, timeout=None):
 def build(work, profile, flags):
     """Generates and compiles the verifier in its own directory; returns that directory."""
     d = work / (profile + "".join(f.replace("-D", "_").replace("=", "") for f in flags))
-    if (d / "pan").exists():
-        return d
+    sources = sorted(HERE.glob("*.pml"))
+    if (d / "pan").exists() and all((d / f.name).exists() and (d / f.name).read_bytes() == f.read_bytes()
+                                    for f in sources):
+        return d  # built from the same models: reused
+    shutil.rmtree(d, ignore_errors=True)
     d.mkdir(parents=True, exist_ok=True)
-    for f in HERE.glob("*.pml"):
+    for f in sources:
         shutil.copy(f, d)
     r = run(["spin", "-a", *flags, f"{profile}.pml"], d)
     if r.returncode != 0 or not (d / "pan.c").exists():

@@ -31,7 +31,11 @@
 
 /* ---- the message: every field of every message type, symbolically (README: abstractions) ---- */
 mtype = { power_up, tp_cert_req, tp_cert_rsp, key_req_sm, key_req_ap, key_rsp_ta, key_rsp_ap,
-          cwek_info, cwek_cnfm, control_word, presence };
+          cwek_info, cwek_cnfm, control_word, presence, announce };
+
+/* The handshake's types exist in one profile each (spec §1); the rest are the same in both. */
+#define HANDSHAKE(k) ((k) != power_up && (k) != control_word && (k) != presence && (k) != announce)
+#define OTHER_PROFILE (3 - PROFILE)
 
 typedef Msg {
   mtype kind;
@@ -54,19 +58,22 @@ typedef Msg {
   byte made;    /* ghost: the period it was made in */
   byte rn;      /* ghost: the SM run it belongs to; a ControlWord: its number */
   byte origin;  /* ghost: who made it */
+  byte prof;    /* the profile of its type: PROFILE, or OTHER_PROFILE for the other one's handshake */
+  byte link;    /* on the AP-TA link: whose key the link's TLS handshake proved (spec §13.2) */
+  byte crl;     /* an announcement's CRL number (spec §18; 0: none carried) */
 }
 
 inline clear(m) {
   m.sm = NONE; m.tp = NONE; m.iss = NONE; m.tpiss = NONE; m.kpk = 0; m.x = 0; m.y = 0; m.e = 0;
   m.ok = 0; m.conf = 0; m.to = NONE; m.signer = NONE; m.inner = NONE; m.hello = NONE; m.t = 0;
-  m.lt = 0; m.made = 0; m.rn = 0; m.origin = NONE
+  m.lt = 0; m.made = 0; m.rn = 0; m.origin = NONE; m.prof = PROFILE; m.link = NONE; m.crl = 0
 }
 
 inline copy(dst, src) {  /* dst := src */
   dst.kind = src.kind; dst.sm = src.sm; dst.tp = src.tp; dst.iss = src.iss; dst.tpiss = src.tpiss; dst.kpk = src.kpk;
   dst.x = src.x; dst.y = src.y; dst.e = src.e; dst.ok = src.ok; dst.conf = src.conf; dst.to = src.to; dst.signer = src.signer;
   dst.inner = src.inner; dst.hello = src.hello; dst.t = src.t; dst.lt = src.lt; dst.made = src.made; dst.rn = src.rn;
-  dst.origin = src.origin
+  dst.origin = src.origin; dst.prof = src.prof; dst.link = src.link; dst.crl = src.crl
 }
 
 /* ---- links ---- */
@@ -134,6 +141,11 @@ inline draw(v) {
 #define P_CERTIFIED 8192  /* a TP answers only an SM the TA certified */
 #define P_OWN_REQUEST 16384 /* the TA validates (s, .) only on a request s signed */
 #define P_JOINT 32768     /* the keys a TP installs depend on a fresh value of its own run (key control) */
+#define P_ONE_PROFILE 65536 /* no role acts on a handshake message of the other profile (downgrade) */
+#define P_LINK_AUTH 131072  /* the TA acts only on a link whose handshake the AP's key made */
+#define P_REVOKED_TA 262144 /* the TA makes no KPK for a pair with a revoked end, and acts on nothing of a revoked AP */
+#define P_REVOKED_KEYS 524288 /* once the TA's store revokes a device, no one installs or confirms keys with it */
+#define P_REVOKED_CW 1048576  /* a party handed a CRL listing itself or its peer seals or takes no more control words with it */
 
 int bad = 0;
 #define BREAK(p) bad = bad | (p); printf("BROKEN: "); printf(#p); printf("\n")
@@ -154,6 +166,11 @@ ltl agree { [] ((bad & P_AGREE) == 0) }
 ltl certified { [] ((bad & P_CERTIFIED) == 0) }
 ltl own_request { [] ((bad & P_OWN_REQUEST) == 0) }
 ltl joint { [] ((bad & P_JOINT) == 0) }
+ltl one_profile { [] ((bad & P_ONE_PROFILE) == 0) }
+ltl link_auth { [] ((bad & P_LINK_AUTH) == 0) }
+ltl revoked_ta { [] ((bad & P_REVOKED_TA) == 0) }
+ltl revoked_keys { [] ((bad & P_REVOKED_KEYS) == 0) }
+ltl revoked_cw { [] ((bad & P_REVOKED_CW) == 0) }
 /* Not a claim: a sanity check that the model's honest run gets a control word through (expected
  * violated in every scenario, or the model says nothing). */
 ltl live { [] (!cw_taken[1]) }
@@ -169,7 +186,9 @@ byte cw_count = 0;
 #ifndef MAXCW
 #define MAXCW 2          /* control words SM1 seals, in all */
 #endif
-#define CW_PER_RUN 1
+#ifndef CW_PER_RUN
+#define CW_PER_RUN 1     /* control words it seals in each run */
+#endif
 
 /* A key, symbolically: (KPK, a, b). koo2010: (KPK, RANDHMAC, 0); hardened1: (KPK, E_SM, E_TP). */
 #define NKEYS 3
@@ -183,6 +202,86 @@ byte sealed_a[NKEYS];
 byte sealed_b[NKEYS];
 byte nsealed = 0;
 byte first_k, first_a;   /* SM1's first run's key (for -DLEAK_OLD) */
+
+/* ---- revocation (spec §18) ----
+ * The TA's CRL 1 lists no one; when the world revokes the scenario's device (-DREVOKE=SM1, TP1 or
+ * AP_), the store marks it at once and CRL 2, listing it, is issued. The CRL authenticates itself
+ * (the TA root's signature), so a CRL number is all a message carries of it, and only one the TA
+ * issued can be carried. */
+#ifdef REVOKE
+#define REVOCATION 1
+#else
+#define REVOKE 99            /* no one */
+#endif
+#ifndef IGNORES_CRL
+#define IGNORES_CRL 99       /* -DIGNORES_CRL=SM1 or TP1: a device modified to ignore every CRL */
+#endif
+byte crl_now = 1;            /* the TA's latest CRL number */
+#define REVOKED(p) (crl_now >= 2 && (p) == REVOKE)   /* the TA's store: revoked now */
+#define LISTS(n, p) ((n) >= 2 && (p) == REVOKE)      /* CRL number n lists p */
+byte crl_given[8];           /* ghost: the newest CRL number each party was handed, by principal */
+
+/* Party p is handed announcement m's CRL (the ghost P_REVOKED_CW reads). */
+inline handed_crl(p, m) {
+  if :: m.crl > crl_given[p] -> crl_given[p] = m.crl :: else -> skip fi
+}
+
+/* A party keeps the newest CRL it verified: an older one never replaces it (spec §18.1). */
+inline keep_newest(held, m) {
+  if :: m.crl > held -> held = m.crl :: else -> skip fi
+}
+
+/* P_REVOKED_CW: party p seals or takes a control word on a channel with q. */
+inline cw_channel_check(p, q) {
+  if
+  :: p != IGNORES_CRL && (LISTS(crl_given[p], p) || LISTS(crl_given[p], q)) -> BREAK(P_REVOKED_CW)
+  :: else -> skip
+  fi
+}
+
+/* The SM of a TP's keys, which a CRL can revoke (only the revocation scenarios keep it). */
+#ifdef REVOCATION
+#define remember_keys_peer(v, p) v = p
+#else
+#define remember_keys_peer(v, p) skip
+#endif
+
+/* SM1 reads a verified announcement's CRL (spec §18.5) and keeps the newest; cut: the CRL it holds
+ * now revokes it or the TP of its run, and it stops, erasing the run's keys. A modified SM reads
+ * nothing. */
+inline sm_reads_crl(m, held, tp_, cut) {
+  cut = false;
+  if
+  :: m.signer == AP_ ->
+       handed_crl(SM1, m);
+       if
+       :: SM1 != IGNORES_CRL -> keep_newest(held, m); cut = LISTS(held, SM1) || LISTS(held, tp_)
+       :: else -> skip
+       fi;
+       if :: cut -> printf("SM1 stops: cw_channel_revoked\n") :: else -> skip fi
+  :: else -> skip                                  /* a forged announcement changes nothing */
+  fi
+}
+
+/* A TP is handed the CRL of an announcement its host passes to the SM (it trusts only the TA's
+ * signature on it); the keys of a listed SM, or its own when it is listed, are erased. */
+inline tp_reads_crl(me, m, held, k, kpeer) {
+  handed_crl(me, m);
+  if
+  :: me != IGNORES_CRL ->
+       keep_newest(held, m);
+       if
+       :: k != 0 && (LISTS(held, me) || LISTS(held, kpeer)) -> k = 0; name(me); printf(": cw_channel_revoked\n")
+       :: else -> skip
+       fi
+  :: else -> skip
+  fi
+}
+
+/* P_ONE_PROFILE: a role acts on message m. */
+inline takes(m) {
+  if :: m.prof != PROFILE -> BREAK(P_ONE_PROFILE) :: else -> skip fi
+}
 
 /* ---- the TA's pairing store (spec §9.1) ---- */
 #define VIRGIN 0
@@ -273,6 +372,7 @@ inline tp_installs(i, me, s, k, a, b, j) {
   :: kpk_sm[k] != s || kpk_tp[k] != me -> BREAK(P_PAIR)
   :: else -> skip
   fi;
+  if :: REVOKED(me) || REVOKED(s) -> BREAK(P_REVOKED_KEYS) :: else -> skip fi;
   j = 0;
   do
   :: j < ninst[i] ->
@@ -308,7 +408,8 @@ inline sm_agrees(t, k, a, b, j, found) {
   if
   :: !found -> BREAK(P_AGREE)
   :: else -> skip
-  fi
+  fi;
+  if :: REVOKED(SM1) || REVOKED(t) -> BREAK(P_REVOKED_KEYS) :: else -> skip fi
 }
 
 /* SM1 seals under (k, a, b): the ghost P_CW_SECRET reads. */
@@ -324,8 +425,9 @@ inline sm_seals(k, a, b, j) {
   check_secret(j)
 }
 
-/* A TP takes ControlWord m under its key (its last genuine one was `last`): P_CW_*. */
-inline tp_takes_cw(m, last) {
+/* TP me takes ControlWord m under its key with SM kpeer (its last genuine one was `last`): P_CW_*. */
+inline tp_takes_cw(m, last, me, kpeer) {
+  cw_channel_check(me, kpeer);
   if
   :: m.origin == SM1 ->
        if
@@ -382,7 +484,8 @@ inline remember(d, m) {
 
 inline deliver(d, m) {
   if
-  :: d == BUS_OF(box) || d == NET_SM -> to_sm!m
+  :: d == NET_SM && m.kind == announce -> to_sm!m; to_tp[box]!m   /* the host hands its TP the CRL too */
+  :: d == BUS_OF(box) || (d == NET_SM && m.kind != announce) -> to_sm!m
   :: d == TP1 -> to_tp[0]!m
   :: d == TP2 -> to_tp[1]!m
   :: d == AP_ -> to_ap!m
@@ -440,10 +543,17 @@ inline known_fresh(a) { /* ends at the attacker's own value at the latest */
 
 /* ---- what the AP and the TA do alike in both profiles ---- */
 
+/* The AP keeps the newest CRL it is given and announces it to its host at once (spec §18.4). */
+inline ap_announces(m, held, out) {
+  keep_newest(held, m);
+  clear(out); out.kind = announce; out.crl = held; out.signer = AP_; out.made = now; out.origin = AP_;
+  wire!NET_SM, out
+}
+
 /* The AP sends out on its link to the TA, under its signed link time (spec §13.5). An insider
  * holding the AP's key has the plaintext of what it sent. */
 inline ap_sends_to_ta(out) {
-  ap_clock++; out.lt = ap_clock;
+  ap_clock++; out.lt = ap_clock; out.link = AP_;
 #ifdef INSIDER
   remember(AP_LINK, out);
 #endif
@@ -454,11 +564,23 @@ inline ap_sends_to_ta(out) {
  * properties the TA's answer can break. */
 inline ta_validates(req, sm_, tp_, ok_) {
   validate(sm_, tp_, ok_);
+  if :: ok_ && (REVOKED(sm_) || REVOKED(tp_)) -> BREAK(P_REVOKED_TA) :: else -> skip fi;
   printf("TA: KeyRequest for ("); name(sm_); printf(", "); name(tp_); printf("): %d\n", ok_);
   if :: ok_ && bound_to[sm_] != tp_ -> BREAK(P_BOUND) :: else -> skip fi;
   if :: ok_ && (tp_answered[TP_INDEX(tp_)] & (1 << sm_)) == 0 -> BREAK(P_PARTICIPANT) :: else -> skip fi;
   if :: ok_ && req.made != now -> BREAK(P_FRESH_REQUEST) :: else -> skip fi;
   if :: ok_ && req.inner != sm_ -> BREAK(P_OWN_REQUEST) :: else -> skip fi
+}
+
+/* The TA's admission of the link m came on (spec §13.2, §18.3): net_tls when no AP key made its
+ * TLS handshake; cert_revoked for a revoked AP's. */
+#define ta_refuses_link(m) (m.link != AP_ || REVOKED(AP_))
+
+/* The TA takes link message m (after its admission and freshness checks): the link properties. */
+inline ta_takes_link(m) {   /* acted: the TA's ghost array of link times */
+  if :: acted[m.lt] -> BREAK(P_LINK_ONCE) :: else -> acted[m.lt] = true fi;
+  if :: m.link != AP_ -> BREAK(P_LINK_AUTH) :: else -> skip fi;
+  if :: REVOKED(AP_) -> BREAK(P_REVOKED_TA) :: else -> skip fi
 }
 
 /* The KPK of the TA's answer ans to req: a fresh one on success (and the pair it was made for), the

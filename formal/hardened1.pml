@@ -12,6 +12,7 @@
 /* The KPK and the X25519 secret of one of the two values (whoever drew it holds it). */
 #define KNOWS_CWEK(k, a, b) (knows_kpk[k] && (knows_fresh[a] || knows_fresh[b]))
 #define KNOWS_KEY(k, a, b) KNOWS_CWEK(k, a, b)
+#define PROFILE 2
 #include "dcas.pml"
 
 /* The statement (type 0x15): TA-signed, so only the TA makes one. */
@@ -21,30 +22,36 @@ inline copy_statement(dst, src) {
 
 proctype SM() {
   Msg m, out;
-  byte my_run = 0, tp = NONE, kpk = 0, nsm = 0, ntp = 0, esm = 0, seq = 0, sent = 0, j;
-  bool found;
+  byte my_run = 0, tp = NONE, kpk = 0, nsm = 0, ntp = 0, esm = 0, seq = 0, sent = 0, crl = 0, j;
+  bool found, cut;
 idle:
   atomic {
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); goto idle
   :: else -> goto idle
   fi;
   }
 start:
   atomic {
   my_run++; tp = NONE; kpk = 0;
+  if :: LISTS(crl, SM1) -> goto stopped :: else -> skip fi;   /* cert_revoked: a revoked SM starts no run */
   draw(nsm);
   clear(out); out.kind = tp_cert_req; out.sm = SM1; out.iss = TA_; out.x = nsm;
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
   }
+hello:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;   /* profile_mismatch */
   if
   :: m.kind == power_up -> goto start
-  :: m.kind == tp_cert_rsp && m.iss == TA_ && IS_TP(m.tp) && m.sm == SM1 && m.x == nsm && m.signer == m.tp ->
-       tp = m.tp; ntp = m.y                       /* Cert(TP); names this SM; this run's N_SM; the TP's signature */
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto hello fi
+  :: m.kind == tp_cert_rsp && m.iss == TA_ && IS_TP(m.tp) && !LISTS(crl, m.tp) && m.sm == SM1 && m.x == nsm &&
+     m.signer == m.tp ->
+       takes(m); tp = m.tp; ntp = m.y             /* Cert(TP), not on the CRL; names this SM; this run's N_SM; the TP's signature */
   :: else -> goto stopped
   fi;
   clear(out); out.kind = key_req_sm; out.sm = m.sm; out.tp = m.tp; out.x = m.x; out.y = m.y;
@@ -52,12 +59,16 @@ start:
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!AP_, out;
   }
+response:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;
   if
   :: m.kind == power_up -> goto start
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto response fi
   :: m.kind == key_rsp_ap && m.signer == AP_ && m.sm == SM1 && m.tp == tp && m.x == nsm && m.y == ntp && m.t >= now ->
        /* the AP's and the TA's signatures; names this SM and this run's TP; both nonces; not_after */
+       takes(m);
        if
        :: m.ok != 1 ->                             /* pairing_refused */
             printf("SM1 stops: pairing refused\n");
@@ -75,11 +86,14 @@ start:
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
   }
+confirmation:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;
   if
   :: m.kind == power_up -> goto start
-  :: m.kind == cwek_cnfm && m.kpk == kpk && m.e == esm && m.y == ntp -> skip  /* the TP's confirmation */
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto confirmation fi
+  :: m.kind == cwek_cnfm && m.kpk == kpk && m.e == esm && m.y == ntp -> takes(m)  /* the TP's confirmation */
   :: else -> goto stopped
   fi;
   sm_agrees(tp, kpk, esm, ntp, j, found);
@@ -88,6 +102,7 @@ start:
   }
   do                                               /* established: seals ControlWords */
   :: atomic { sent < CW_PER_RUN && cw_count < MAXCW ->
+       cw_channel_check(SM1, tp);
        atomic { cw_count++; seq++; sent++ };
        clear(out); out.kind = control_word; out.kpk = kpk; out.x = esm; out.e = ntp; out.y = seq;
        out.rn = cw_count; out.origin = SM1; out.made = now;
@@ -95,6 +110,7 @@ start:
   :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
+       :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> skip fi
        :: else -> skip                             /* refused outside a run: nothing changes */
        fi }
   od;
@@ -103,6 +119,7 @@ stopped:
   :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
+       :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut)
        :: else -> skip
        fi }
   od
@@ -110,16 +127,19 @@ stopped:
 
 proctype TP(byte me; byte i) {
   Msg m, out;
-  byte peer = NONE, nsm = 0, ntp = 0, k = 0, a = 0, b = 0, seq = 0, last = 0, j;
+  byte peer = NONE, nsm = 0, ntp = 0, k = 0, a = 0, b = 0, seq = 0, last = 0, crl = 0, kpeer = NONE, j;
   bool running = false;
   do
   :: atomic { to_tp[i]?m ->
        if
-       :: m.kind == tp_cert_req ->                 /* any state: a new run; the working keys stay */
+       :: m.prof != PROFILE -> running = false     /* profile_mismatch: a run stops */
+       :: m.kind == announce -> tp_reads_crl(me, m, crl, k, kpeer)
+       :: m.prof == PROFILE && m.kind == tp_cert_req ->   /* any state: a new run; the working keys stay */
             running = false;
             if
-            :: m.iss == TA_ && IS_SM(m.sm) ->        /* Cert(SM) */
+            :: m.iss == TA_ && IS_SM(m.sm) && !LISTS(crl, me) && !LISTS(crl, m.sm) ->   /* Cert(SM); cert_revoked */
                  if :: m.iss != TA_ -> BREAK(P_CERTIFIED) :: else -> skip fi;
+                 takes(m);
                  peer = m.sm; nsm = m.x; running = true; tp_answered[i] = tp_answered[i] | (1 << m.sm);
                  draw(ntp);
                  if :: OWNS(me) -> knows_fresh[ntp] = true :: else -> skip fi;
@@ -128,14 +148,16 @@ proctype TP(byte me; byte i) {
                  wire!(BUS_A + i), out
             :: else -> skip                        /* cert_* */
             fi
-       :: m.kind == cwek_info && running ->
+       :: m.prof == PROFILE && m.kind == cwek_info && running ->
             running = false;                       /* e_TP is wiped with the run, whatever the outcome */
             if
             :: m.signer == peer && m.sm == peer && m.tp == me && m.x == nsm && m.y == ntp && m.t >= now &&
-               m.ok == 1 && m.conf == 1 ->
+               m.ok == 1 && m.conf == 1 && !LISTS(crl, me) && !LISTS(crl, peer) ->
                  /* the SM's signature; the statement's: names this run's SM and this TP, both nonces,
-                    not_after, paired; kpk_for_tp decrypts; the SM's confirmation under this run's keys */
-                 k = m.kpk; a = m.e; b = ntp; last = 0; seq = 0;
+                    not_after, paired; kpk_for_tp decrypts; the SM's confirmation under this run's keys;
+                    neither end revoked */
+                 takes(m);
+                 k = m.kpk; a = m.e; b = ntp; last = 0; seq = 0; remember_keys_peer(kpeer, peer);
                  tp_installs(i, me, peer, k, a, b, j);
                  clear(out); out.kind = cwek_cnfm; out.kpk = k; out.e = a; out.y = b; out.signer = me;
                  out.made = now; out.rn = m.rn; out.origin = me;
@@ -145,7 +167,7 @@ proctype TP(byte me; byte i) {
        :: m.kind == control_word && k != 0 ->
             if
             :: m.kpk == k && m.x == a && m.e == b && m.y > seq ->  /* the MAC, then the sequence */
-                 seq = m.y; tp_takes_cw(m, last)
+                 seq = m.y; tp_takes_cw(m, last, me, kpeer)
             :: else -> skip
             fi
        :: else -> running = false                  /* unexpected_message */
@@ -156,13 +178,17 @@ proctype TP(byte me; byte i) {
 proctype AP() {
   Msg m, out;
   bool pending[8];
+  byte crl = 0;
   do
   :: atomic { to_ap?m ->
        if
-       :: m.kind == key_req_sm && m.iss == TA_ && IS_SM(m.signer) ->  /* Cert(SM), the SM's signature */
+       :: m.prof != PROFILE -> skip                /* profile_mismatch */
+       :: m.kind == announce -> ap_announces(m, crl, out)
+       :: m.prof == PROFILE && m.kind == key_req_sm && m.iss == TA_ && IS_SM(m.signer) && !LISTS(crl, m.signer) ->
+            /* Cert(SM) not on the CRL; the SM's signature */
             if
             :: m.sm == m.signer ->                 /* tp_hello names this SM */
-                 copy(out, m); out.kind = key_req_ap; out.inner = m.signer; out.signer = AP_;
+                 takes(m); copy(out, m); out.kind = key_req_ap; out.inner = m.signer; out.signer = AP_;
                  pending[m.signer] = true;
                  ap_sends_to_ta(out)
             :: else -> skip                        /* id_mismatch */
@@ -190,23 +216,29 @@ proctype TA() {
   bool acted[32];        /* ghost: the AP link times it acted on */
   do
   :: atomic { ap_ta?m ->
-       take_ap_time(m, fresh_ok);
+       fresh_ok = false;
+       if :: !ta_refuses_link(m) -> take_ap_time(m, fresh_ok) :: else -> skip fi;   /* net_tls, cert_revoked */
        if
-       :: !fresh_ok || m.signer != AP_ -> skip           /* not_fresh, signature_invalid */
+       :: !fresh_ok || m.signer != AP_ || m.prof != PROFILE -> skip   /* not_fresh, signature_invalid, profile_mismatch */
        :: else ->
-            if :: acted[m.lt] -> BREAK(P_LINK_ONCE) :: else -> acted[m.lt] = true fi;
+            ta_takes_link(m);
             if
             :: m.kind == presence && m.ok == 0 -> s = m.sm; host_left(s)
             :: m.kind == key_req_ap && m.iss == TA_ && IS_SM(m.inner) && m.t == now &&
                m.tpiss == TA_ && IS_TP(m.tp) && m.hello == m.tp && m.sm == m.inner ->
                  /* Cert(SM), the SM's signature, its time; Cert(TP), the TP's signature, names the SM */
                  s = m.sm; t = m.tp;
-                 ta_validates(m, s, t, ok);
-                 clear(out); out.kind = key_rsp_ta; copy_statement(out, m); out.t = now; out.signer = TA_;
-                 out.rn = m.rn; out.made = now; out.origin = TA_;
-                 ta_draws_kpk(out, m, s, t, ok, next_kpk);
-                 out.ok = (out.kpk != FAILK -> 1 : 0);   /* the statement's verdict */
-                 ta_ap!out
+                 if
+                 :: REVOKED(s) || REVOKED(t) -> skip    /* cert_revoked: an error, no statement (spec §18.3) */
+                 :: else ->
+                      takes(m);
+                      ta_validates(m, s, t, ok);
+                      clear(out); out.kind = key_rsp_ta; copy_statement(out, m); out.t = now; out.signer = TA_;
+                      out.rn = m.rn; out.made = now; out.origin = TA_;
+                      ta_draws_kpk(out, m, s, t, ok, next_kpk);
+                      out.ok = (out.kpk != FAILK -> 1 : 0);   /* the statement's verdict */
+                      ta_ap!out
+                 fi
             :: else -> skip                              /* cert_*, signature_invalid, not_fresh, id_mismatch, unknown_device */
             fi
        fi }

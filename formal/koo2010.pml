@@ -7,12 +7,13 @@
 /* CWEK from the KPK alone; HMAC_KEY also needs RANDHMAC. */
 #define KNOWS_CWEK(k, a, b) (knows_kpk[k])
 #define KNOWS_KEY(k, a, b) (knows_kpk[k] && knows_fresh[a])
+#define PROFILE 1
 #include "dcas.pml"
 
 proctype SM() {
   Msg m, out;
-  byte my_run = 0, tp = NONE, kpk = 0, x = 0, seq = 0, sent = 0, j;
-  bool found;
+  byte my_run = 0, tp = NONE, kpk = 0, x = 0, seq = 0, sent = 0, crl = 0, j;
+  bool found, cut;
   byte used[4];          /* (KPK, TP) of every CWEK it installed, as KPK * 8 + TP */
   byte nused = 0;
 idle:
@@ -20,32 +21,42 @@ idle:
   to_sm?m;
   if
   :: m.kind == power_up -> goto start
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); goto idle
   :: else -> goto idle
   fi;
   }
 start:
   atomic {
   my_run++; tp = NONE; kpk = 0;
+  if :: LISTS(crl, SM1) -> goto stopped :: else -> skip fi;   /* cert_revoked: a revoked SM starts no run */
   clear(out); out.kind = tp_cert_req; out.sm = SM1; out.iss = TA_;
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
   }
+hello:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;   /* profile_mismatch */
   if
   :: m.kind == power_up -> goto start
-  :: m.kind == tp_cert_rsp && m.iss == TA_ && IS_TP(m.tp) -> tp = m.tp   /* Cert(TP) verifies */
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto hello fi
+  :: m.kind == tp_cert_rsp && m.iss == TA_ && IS_TP(m.tp) && !LISTS(crl, m.tp) -> tp = m.tp   /* Cert(TP) verifies, not on the CRL */
   :: else -> goto stopped
   fi;
+  takes(m);
   clear(out); out.kind = key_req_sm; out.sm = SM1; out.tp = tp; out.iss = TA_; out.to = AP_;
   out.signer = SM1; out.made = now; out.rn = my_run; out.origin = SM1;
   wire!AP_, out;
   }
+response:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;
   if
   :: m.kind == power_up -> goto start
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto response fi
   :: m.kind == key_rsp_ap && m.signer == AP_ && m.to == SM1 && m.kpk != 0 ->  /* AP's signature, decrypts, TA-signed KPK */
+       takes(m);
        if
        :: m.kpk == FAILK ->                        /* pairing_refused */
             printf("SM1 stops: pairing refused\n");
@@ -69,11 +80,14 @@ start:
   out.made = now; out.rn = my_run; out.origin = SM1;
   wire!TP_OF(box), out;
   }
+confirmation:
   atomic {
   to_sm?m;
+  if :: m.prof != PROFILE -> goto stopped :: else -> skip fi;
   if
   :: m.kind == power_up -> goto start
-  :: m.kind == cwek_cnfm && m.signer == tp && m.to == SM1 && m.kpk == kpk && m.x == x -> skip
+  :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> goto confirmation fi
+  :: m.kind == cwek_cnfm && m.signer == tp && m.to == SM1 && m.kpk == kpk && m.x == x -> takes(m)
   :: else -> goto stopped
   fi;
   sm_agrees(tp, kpk, x, 0, j, found);
@@ -82,6 +96,7 @@ start:
   }
   do                                               /* established: seals ControlWords */
   :: atomic { sent < CW_PER_RUN && cw_count < MAXCW ->
+       cw_channel_check(SM1, tp);
        atomic { cw_count++; seq++; sent++ };
        clear(out); out.kind = control_word; out.kpk = kpk; out.x = x; out.y = seq; out.rn = cw_count;
        out.origin = SM1; out.made = now;
@@ -89,6 +104,7 @@ start:
   :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
+       :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut); if :: cut -> goto stopped :: else -> skip fi
        :: else -> skip                             /* refused outside a run: nothing changes */
        fi }
   od;
@@ -97,6 +113,7 @@ stopped:
   :: atomic { to_sm?m ->
        if
        :: m.kind == power_up -> goto start
+       :: m.kind == announce -> sm_reads_crl(m, crl, tp, cut)
        :: else -> skip
        fi }
   od
@@ -104,29 +121,33 @@ stopped:
 
 proctype TP(byte me; byte i) {
   Msg m, out;
-  byte peer = NONE, k = 0, a = 0, seq = 0, last = 0, j;
+  byte peer = NONE, k = 0, a = 0, seq = 0, last = 0, crl = 0, kpeer = NONE, j;
   bool running = false;
   do
   :: atomic { to_tp[i]?m ->
        if
-       :: m.kind == tp_cert_req ->                 /* any state: a new run */
+       :: m.prof != PROFILE -> running = false     /* profile_mismatch: a run stops */
+       :: m.kind == announce -> tp_reads_crl(me, m, crl, k, kpeer)
+       :: m.prof == PROFILE && m.kind == tp_cert_req ->   /* any state: a new run */
             running = false;
             if
-            :: m.iss == TA_ && IS_SM(m.sm) ->
+            :: m.iss == TA_ && IS_SM(m.sm) && !LISTS(crl, me) && !LISTS(crl, m.sm) ->   /* Cert(SM); cert_revoked */
                  if :: m.iss != TA_ -> BREAK(P_CERTIFIED) :: else -> skip fi;
+                 takes(m);
                  peer = m.sm; running = true; tp_answered[i] = tp_answered[i] | (1 << m.sm);
                  clear(out); out.kind = tp_cert_rsp; out.tp = me; out.iss = TA_; out.made = now;
                  out.rn = m.rn; out.origin = me;
                  wire!(BUS_A + i), out
             :: else -> skip                        /* cert_* */
             fi
-       :: m.kind == cwek_info && running ->
+       :: m.prof == PROFILE && m.kind == cwek_info && running ->
             running = false;
             if
-            :: m.signer == peer && m.to == me && m.kpk != 0 && m.kpk != FAILK ->
-                 /* the SM's signature, decrypts, the TA's signature on KPK, not the failure KPK */
+            :: m.signer == peer && m.to == me && m.kpk != 0 && m.kpk != FAILK && !LISTS(crl, me) && !LISTS(crl, peer) ->
+                 /* the SM's signature, decrypts, the TA's signature on KPK, not the failure KPK; neither end revoked */
+                 takes(m);
                  BREAK(P_JOINT);                   /* HMAC_KEY is the SM's RANDHMAC alone; the TP adds nothing */
-                 k = m.kpk; a = m.x; last = 0; seq = 0;
+                 k = m.kpk; a = m.x; last = 0; seq = 0; remember_keys_peer(kpeer, peer);
                  tp_installs(i, me, peer, k, a, 0, j);
                  clear(out); out.kind = cwek_cnfm; out.kpk = k; out.x = a; out.to = peer; out.signer = me;
                  out.made = now; out.rn = m.rn; out.origin = me;
@@ -136,7 +157,7 @@ proctype TP(byte me; byte i) {
        :: m.kind == control_word && k != 0 ->
             if
             :: m.kpk == k && m.x == a && m.y > seq ->    /* the MAC, then the sequence */
-                 seq = m.y; tp_takes_cw(m, last)
+                 seq = m.y; tp_takes_cw(m, last, me, kpeer)
             :: else -> skip                        /* mac_invalid, cw_replayed */
             fi
        :: else -> running = false                  /* unexpected_message */
@@ -147,14 +168,17 @@ proctype TP(byte me; byte i) {
 proctype AP() {
   Msg m, out;
   bool pending[8];
+  byte crl = 0;
   do
   :: atomic { to_ap?m ->
        if
-       :: m.kind == key_req_sm && m.iss == TA_ && IS_SM(m.signer) && m.to == AP_ ->
-            /* Cert(SM) chains to the TA, the SM's signature, the KeyPairingID decrypts */
+       :: m.prof != PROFILE -> skip                /* profile_mismatch */
+       :: m.kind == announce -> ap_announces(m, crl, out)
+       :: m.prof == PROFILE && m.kind == key_req_sm && m.iss == TA_ && IS_SM(m.signer) && m.to == AP_ && !LISTS(crl, m.signer) ->
+            /* Cert(SM) not on the CRL, chains to the TA; the SM's signature; the KeyPairingID decrypts */
             if
             :: m.sm == m.signer ->                 /* the KeyPairingID's SM_ID is the certificate's */
-                 copy(out, m); out.kind = key_req_ap; out.signer = AP_; out.inner = m.signer;
+                 takes(m); copy(out, m); out.kind = key_req_ap; out.signer = AP_; out.inner = m.signer;
                  out.to = TA_; pending[m.signer] = true;
                  ap_sends_to_ta(out)
             :: else -> skip                        /* id_mismatch */
@@ -185,20 +209,26 @@ proctype TA() {
   byte s, t;
   do
   :: atomic { ap_ta?m ->
-       take_ap_time(m, fresh_ok);
+       fresh_ok = false;
+       if :: !ta_refuses_link(m) -> take_ap_time(m, fresh_ok) :: else -> skip fi;   /* net_tls, cert_revoked */
        if
-       :: !fresh_ok || m.signer != AP_ -> skip           /* not_fresh, signature_invalid */
+       :: !fresh_ok || m.signer != AP_ || m.prof != PROFILE -> skip   /* not_fresh, signature_invalid, profile_mismatch */
        :: else ->
-            if :: acted[m.lt] -> BREAK(P_LINK_ONCE) :: else -> acted[m.lt] = true fi;
+            ta_takes_link(m);
             if
             :: m.kind == presence && m.ok == 0 -> s = m.sm; host_left(s)
             :: m.kind == key_req_ap && IS_SM(m.sm) && IS_TP(m.tp) ->  /* decrypts; both registered */
                  s = m.sm; t = m.tp;
-                 ta_validates(m, s, t, ok);
-                 clear(out); out.kind = key_rsp_ta; out.sm = m.inner; out.to = AP_; out.signer = TA_;
-                 out.rn = m.rn; out.made = now; out.origin = TA_;
-                 ta_draws_kpk(out, m, s, t, ok, next_kpk);
-                 ta_ap!out
+                 if
+                 :: REVOKED(s) || REVOKED(t) -> skip    /* cert_revoked: an error, no KeyResponse (spec §18.3) */
+                 :: else ->
+                      takes(m);
+                      ta_validates(m, s, t, ok);
+                      clear(out); out.kind = key_rsp_ta; out.sm = m.inner; out.to = AP_; out.signer = TA_;
+                      out.rn = m.rn; out.made = now; out.origin = TA_;
+                      ta_draws_kpk(out, m, s, t, ok, next_kpk);
+                      ta_ap!out
+                 fi
             :: else -> skip                              /* unknown_device */
             fi
        fi }

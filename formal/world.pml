@@ -33,6 +33,26 @@ proctype Attacker() {
        fi;
        printf("attacker REPLAYS recorded"); say(c, d); deliver(d, c) }
   :: atomic { timeout && injected < MAXINJ -> injected++; craft(c, d, k, a); printf("attacker SENDS its own"); say(c, d); deliver(d, c) }
+#ifdef DOWNGRADE
+  :: atomic { timeout && injected < MAXINJ && nrec > 0 -> pick(i);      /* a recorded handshake message in the other profile's type */
+       copy(c, rec[i]);
+       if
+       :: HANDSHAKE(c.kind) -> injected++; c.prof = OTHER_PROFILE; any_destination(d);
+            printf("attacker SENDS the other profile's"); say(c, d); deliver(d, c)
+       :: else -> skip
+       fi }
+#endif
+#ifdef OUTSIDER
+  :: atomic { timeout && injected < MAXINJ -> injected++;              /* a link to the TA of its own: its key, the AP's ID */
+       clear(c);
+       if
+       :: nrec > 0 -> pick(i); copy(c, rec[i]);                        /* a recorded message, the AP's own signature kept */
+            if :: c.kind == key_req_sm -> c.kind = key_req_ap; c.inner = c.signer; c.signer = ATK :: else -> skip fi
+       :: c.kind = presence; c.sm = SM1; c.ok = 0; c.signer = ATK       /* SM1's host left */
+       fi;
+       c.link = ATK; c.lt = ap_clock + 1; c.origin = ATK; c.made = now;
+       printf("attacker SENDS on a link of its own"); say(c, AP_LINK); deliver(AP_LINK, c) }
+#endif
   :: atomic { leaked && !relearned -> relearned = true;                                /* a key leaked: read the recording again */
        i = 0;
        do
@@ -46,6 +66,10 @@ proctype World() {
   Msg m;
   byte steps = 0;
   clear(m);
+#ifdef CRL1
+  m.kind = announce; m.crl = 1; to_ap!m;         /* the AP's first CRL, which lists no one */
+  clear(m);
+#endif
   m.kind = power_up;
   to_sm!m;
   do
@@ -77,6 +101,14 @@ proctype World() {
 #endif
        :: else -> steps = MAXSTEPS
        fi }
+#ifdef REVOCATION
+  :: atomic { crl_now == 1 && first_k != 0 ->     /* once SM1 has sealed, the operator revokes REVOKE: CRL 2 */
+       crl_now = 2; printf("world: the operator revokes "); name(REVOKE); printf("\n");
+#ifdef AP_GETS_CRL
+       clear(m); m.kind = announce; m.crl = 2; to_ap!m
+#endif
+     }
+#endif
 #ifdef LEAK_LATER
   :: atomic { timeout && !leaked -> leaked = true; steps = MAXSTEPS; printf("world: the key leaks\n") }
 #endif

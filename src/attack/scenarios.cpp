@@ -602,17 +602,43 @@ Result<Verdict> downgrade(Profile p) {
 
 // ---- Revocation (docs/spec.md §18) ----
 
-// The operator revoked a paired SM while its host was away; the network's AP has not fetched the
-// CRL yet, so only the TA's store knows. The host comes back.
-Result<Verdict> revoked_sm_rejoins(Profile p) {
-  World w(p);
+// A paired box whose SM the operator revoked while its host was away; the network's AP has not
+// fetched the CRL yet, so only the TA's store knows. Null when the box did not pair.
+std::unique_ptr<InProcessHost> box_with_revoked_sm(World& w) {
   auto b = paired_box(w);
-  if (!w.established(*b)) return missing("paired box");
+  if (!w.established(*b)) return nullptr;
   w.leave(*b, w.t0 + 10s);
   w.store.revoke(Role::sm, sm_id(1).view(), w.crl_revoking(1, {b->sm->certificate()}).der());
+  return b;
+}
+
+// The revoked SM's host comes back.
+Result<Verdict> revoked_sm_rejoins(Profile p) {
+  World w(p);
+  auto b = box_with_revoked_sm(w);
+  if (!b) return missing("paired box");
   const std::size_t before = w.net.failures.size();
   w.power_up(*b, w.t0 + 20s);
   if (w.established(*b)) return succeeded("the TA validated a revoked SM: new CW keys");
+  auto f = w.failure_since(before);
+  return f ? refused(*f) : missing("failure");
+}
+
+// The revoked SM's host does what koo2010 lets it: the TA answers the rejoin with an error and no
+// KeyResponse, and the host hands the waiting SM the KeyResponse of its last run instead.
+Result<Verdict> revoked_sm_replays_response(Profile p) {
+  World w(p);
+  auto b = box_with_revoked_sm(w);
+  if (!b) return missing("paired box");
+  const Bytes stale = *w.recorded(Step::key_response_ap, b->session);
+  w.power_up(*b, w.t0 + 20s);  // the TA refuses: cert_revoked
+  if (w.established(*b)) return succeeded("the TA validated a revoked SM: new CW keys");
+  const std::size_t before = w.net.failures.size();
+  protocol::Output replay;
+  replay.send(Role::sm, stale, b->session);
+  w.net.run(*b, Role::ap, std::move(replay), w.t0 + 25s);
+  if (w.established(*b))
+    return succeeded("the revoked SM and its TP keyed up again from the SM's recorded KeyResponse");
   auto f = w.failure_since(before);
   return f ? refused(*f) : missing("failure");
 }
@@ -728,6 +754,9 @@ const std::vector<Scenario>& scenarios() {
       {"revoked-sm-rejoins", "Revocation (our design): a revoked SM gets no new CW keys",
        "a revoked SM in its own box, before the AP has the CRL", by(E::cert_revoked, "TA"), by(E::cert_revoked, "TA"),
        revoked_sm_rejoins},
+      {"revoked-sm-replays-response", "Revocation: a revoked SM gets no new CW keys, whatever its host replays",
+       "a revoked SM in its own box, before the AP has the CRL; the KeyResponse of its last run", wins,
+       by(E::not_fresh, "SM"), revoked_sm_replays_response},
       {"revoked-sm-keeps-sending", "Revocation: a revoked SM's control words stop at the next announcement",
        "a revoked SM modified to ignore the CRL", by(E::cert_revoked, "TP"), by(E::cert_revoked, "TP"),
        revoked_sm_keeps_sending},
