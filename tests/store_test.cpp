@@ -269,6 +269,46 @@ using namespace test;
 using protocol::PairingState;
 using protocol::Verdict;
 
+// add_devices registers a batch in one transaction: all of it, audited, or nothing of it.
+void expect_batch_registration_all_or_none(store::OperatorStore& s) {
+  std::vector<store::NewDevice> batch;
+  for (int i = 0; i < 50; ++i) {
+    batch.push_back({Role::sm, SmId::from_hex(fmt::format("10ad0000000001{:02x}", i)).value().bytes, ki_of(1)});
+    batch.push_back({Role::tp, TpId::from_hex(fmt::format("10ad0000000002{:02x}", i)).value().bytes, std::nullopt});
+  }
+  const auto audited = s.audit_log().value().size();
+  ASSERT_TRUE(s.add_devices(batch));
+  EXPECT_EQ(s.audit_log().value().size(), audited + 100);
+  EXPECT_EQ(s.find_sm(SmId::from_hex("10ad000000000131").value()).value()->ki.ki2, ki_of(1).ki2);
+  EXPECT_EQ(s.find_tp(TpId::from_hex("10ad000000000231").value()).value()->psi, PairingState::virgin);
+  // One device already registered: none of the batch is.
+  std::vector<store::NewDevice> again{{Role::tp, TpId::from_hex("10ad000000000300").value().bytes, std::nullopt},
+                                      {Role::sm, SmId::from_hex("10ad000000000105").value().bytes, ki_of(2)}};
+  EXPECT_EQ(s.add_devices(again).error().code, Errc::already_exists);
+  EXPECT_FALSE(s.find_tp(TpId::from_hex("10ad000000000300").value()).value().has_value());
+  EXPECT_EQ(s.find_sm(SmId::from_hex("10ad000000000105").value()).value()->ki.ki1, ki_of(1).ki1);
+  // A batch it could not store whole is refused before anything is written.
+  std::vector<store::NewDevice> bad{{Role::tp, TpId::from_hex("10ad000000000301").value().bytes, std::nullopt},
+                                    {Role::sm, SmId::from_hex("10ad000000000199").value().bytes, std::nullopt}};
+  EXPECT_EQ(s.add_devices(bad).error().code, Errc::invalid_argument);
+  EXPECT_FALSE(s.find_tp(TpId::from_hex("10ad000000000301").value()).value().has_value());
+  std::vector<store::NewDevice> ap{{Role::ap, SmId::from_hex("10ad000000000302").value().bytes, std::nullopt}};
+  EXPECT_EQ(s.add_devices(ap).error().code, Errc::invalid_argument);
+  EXPECT_EQ(s.audit_log().value().size(), audited + 100);
+}
+
+TEST(SqliteStore, RegistersABatchOfDevicesAllOrNone) {
+  auto s = store::SqlitePairingStore::open(temp_db("batch"), operator_key).value();
+  expect_batch_registration_all_or_none(*s);
+}
+
+TEST(PostgresStore, RegistersABatchOfDevicesAllOrNone) {
+  const auto uri = fresh_postgres("batch");
+  if (!uri) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  auto s = store::PostgresPairingStore::open(*uri, operator_key).value();
+  expect_batch_registration_all_or_none(*s);
+}
+
 TEST(PostgresStore, FiftyRacingRequestsOnSeparateConnectionsBindExactlyOnce) {
   const auto uri = fresh_postgres("race");
   if (!uri) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";

@@ -24,10 +24,11 @@ ALLOWED = {
     "service": ["common", "crypto", "pki", "wire", "net", "protocol", "store", "observe", "headend", "host"],
     "attack": ["common", "crypto", "pki", "wire", "net", "protocol", "service"],
     "demo": ["common", "wire", "ts", "protocol", "observe", "kat", "attack"],
+    "loadgen": ["common", "crypto", "pki", "wire", "net", "protocol", "provisioning", "store", "service"],
     "bench": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",
               "headend", "host", "service"],
     "cli": ["common", "crypto", "pki", "wire", "ts", "net", "protocol", "provisioning", "store", "observe",
-            "kat", "headend", "host", "service", "demo", "bench", "attack"],
+            "kat", "headend", "host", "service", "demo", "bench", "attack", "loadgen"],
 }
 # Third-party headers a layer must not see (the roles and what lies below them never do I/O).
 FORBIDDEN_SYSTEM = {folder: ["asio.hpp", "sqlite3.h", "libpq-fe.h", "CLI/CLI.hpp"]

@@ -129,6 +129,7 @@ local error_names = {
   [79] = "no_announce",
   [80] = "not_fresh",
   [81] = "profile_mismatch",
+  [82] = "load_test_identity",
   [90] = "ts_sync_lost",
   [91] = "ts_truncated_packet",
   [92] = "ts_bad_adaptation_field",

@@ -40,7 +40,7 @@ struct ServeArgs {
   double idle_timeout = 120, io_timeout = 10, answer_timeout = 15, presence_interval = 200, timeout = 30,
          retry_delay = 1, crl_refresh = 60, ta_crl_refresh = 5;
   unsigned presence_lease = 600, attempts = 1;
-  bool quiet = false, json = false, hold = false;
+  bool quiet = false, json = false, hold = false, accept_load_test = false;
 };
 
 ServeArgs& args() {
@@ -143,6 +143,7 @@ Result<void> ta_serve(CLI::App* command) {
   DCAS_TRY_ASSIGN(store, store::open_store(a.db, a.ta_dir));
   protocol::TaPolicy policy;
   policy.presence_lease = std::chrono::seconds(a.presence_lease);
+  policy.accept_load_test = a.accept_load_test;
   protocol::TrustedAuthority ta({root.key, root.certificate, root.certificate}, *store, crypto::system_random(), policy,
                                 profile);
   const auto log = log_sink("ta");
@@ -484,6 +485,8 @@ void add_services(CLI::App& app, CLI::App& ta) {
   serve->add_option("--presence-lease", a.presence_lease, "Seconds a paired host counts as present")
       ->check(CLI::Range(1u, 31u * 86400u))
       ->capture_default_str();
+  serve->add_flag("--accept-load-test", a.accept_load_test,
+                  "Validate load-test identities (`dcas loadgen issue`, IDs 10ad...): only for a load test");
   serve
       ->add_option("--crl-refresh", a.ta_crl_refresh,
                    "Seconds between the TA's own reads of the store's CRL (admitted APs it revokes are dropped)")

@@ -240,6 +240,10 @@ void run_issue() {
   if (!a.id.empty()) {
     auto parsed = from_hex_exact(a.id, device_id_size, "--id");
     if (!parsed) return report_error("ta issue", parsed.error());
+    if (is_load_test_id(*parsed))
+      return report_error("ta issue",
+                          Error{Errc::invalid_argument,
+                                "IDs beginning 10ad are load-test identities: `dcas loadgen issue` makes them"});
     id = *parsed;
   }
   auto ta = provisioning::load_ta_directory(a.ta_dir);

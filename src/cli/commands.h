@@ -49,6 +49,7 @@ void add_ts(CLI::App& app);
 void add_headend(CLI::App& app);
 void add_manpages(CLI::App& app);
 void add_trace(CLI::App& app);
+void add_loadgen(CLI::App& app);
 
 // An output file written beside its final name (PATH.partial-XXXXXX) and renamed over it by commit():
 // a command that fails leaves no OUT behind, and an OUT from before unchanged. "-" is stdout.

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
   add_bench(app);
   add_ts(app);
   add_trace(app);
+  add_loadgen(app);
   add_manpages(app);
   try {
     app.parse(argc, argv);

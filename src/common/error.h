@@ -68,6 +68,7 @@ enum class Errc : int {
   no_announce = 79,              // the SM has no AP certificate yet (no SecurityAnnounce seen)
   not_fresh = 80,                // a nonce, time or validity that is not this run's: a replayed or stale message
   profile_mismatch = 81,         // a handshake message of another profile than the one the role runs
+  load_test_identity = 82,       // a load-test identity (docs/spec.md §22) at a TA not running a load test
   // MPEG transport stream
   ts_sync_lost = 90,             // a packet does not start with 0x47
   ts_truncated_packet = 91,      // fewer than 188 bytes where a packet was expected

@@ -47,6 +47,14 @@ struct DeviceId {
   friend auto operator<=>(const DeviceId&, const DeviceId&) = default;
 };
 
+// Load-test identities (docs/spec.md §22) are the device IDs that begin with 10 ad: `dcas loadgen
+// issue` makes them, `dcas ta issue` never does, and a TA refuses them unless its operator runs a
+// load test (`ta serve --accept-load-test`).
+inline constexpr std::array<std::uint8_t, 2> load_test_id_prefix{0x10, 0xad};
+inline bool is_load_test_id(ByteView id) {
+  return id.size() == device_id_size && id[0] == load_test_id_prefix[0] && id[1] == load_test_id_prefix[1];
+}
+
 using SmId = DeviceId<Role::sm>;
 using TpId = DeviceId<Role::tp>;
 using ApId = DeviceId<Role::ap>;

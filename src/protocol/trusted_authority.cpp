@@ -124,6 +124,10 @@ Result<pki::VerifiedDevice> TrustedAuthority::verify_certificate(ByteView der, R
 
 Result<TrustedAuthority::Decision> TrustedAuthority::decide(Output& out, const SmId& sm, const TpId& tp,
                                                             TimePoint now) {
+  if (!policy_.accept_load_test && (is_load_test_id(sm.view()) || is_load_test_id(tp.view())))
+    return fail(
+        Errc::load_test_identity,
+        fmt::format("SM {} or TP {} is a load-test identity, and this TA runs no load test", sm.hex(), tp.hex()));
   // One atomic, durable transition; the KPK is computed and sent only after it is recorded.
   DCAS_TRY_ASSIGN(outcome, store_.validate_and_record(sm, tp, now, policy_.presence_lease));
   if (outcome.verdict == Verdict::refused_unknown)

@@ -25,6 +25,8 @@ struct TaPolicy {
   // Both profiles (docs/spec.md §13.5): an AP's message whose time is further than this from the
   // TA's clock, or whose time the TA has already taken from that AP, is refused (not_fresh).
   std::chrono::seconds link_window{120};
+  // Load-test identities (docs/spec.md §22) are refused unless the operator runs a load test.
+  bool accept_load_test = false;
 };
 
 class TrustedAuthority {

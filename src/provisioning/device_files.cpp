@@ -56,7 +56,9 @@ Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::op
     if (id->size() != device_id_size) return fail(Errc::bad_length, "device ID must be 8 bytes");
     std::copy(id->begin(), id->end(), device_id.begin());
   } else {
-    DCAS_TRY(rng.fill(device_id));
+    do {
+      DCAS_TRY(rng.fill(device_id));
+    } while (is_load_test_id(device_id));  // the load-test range is never issued here
   }
   const fs::path dir = out_root / fmt::format("{}-{}", role_name(role), to_hex(device_id));
   std::error_code ec;

@@ -46,8 +46,10 @@ Result<void> on_frame(protocol::HostDriver& host, const Frame& frame, net::Chann
   return carry(host.from_ap(frame.payload, now()), link, report);
 }
 
-Task<Result<std::shared_ptr<net::Channel>>> attempt(protocol::HostDriver& host, const HostConfig& config,
-                                                    PairingReport& report) {
+}  // namespace
+
+Task<Result<std::shared_ptr<net::Channel>>> pair_once(protocol::HostDriver& host, const HostConfig& config,
+                                                      PairingReport& report) {
   auto link = co_await net::connect(config.ap, config.link, config.connect_timeout);
   if (!link) co_return std::unexpected(link.error());
   trace_channel(**link, config.trace, observe::Link::host_ap, observe::Party::sm, observe::Party::ap);
@@ -68,6 +70,8 @@ Task<Result<std::shared_ptr<net::Channel>>> attempt(protocol::HostDriver& host, 
   }
   co_return *link;
 }
+
+namespace {
 
 // Stays on the network until a signal or the AP closes the link, pinging it every third of the
 // idle timeout. (A read that timed out could have consumed part of a frame, so the pings come from
@@ -117,7 +121,7 @@ Result<PairingReport> pair_host(protocol::HostDriver& host, const HostConfig& co
       [&]() -> Task<void> {
         asio::steady_timer pause(io);
         for (report.attempts = 1; report.attempts <= config.attempts; ++report.attempts) {
-          auto link = co_await attempt(host, config, report);
+          auto link = co_await pair_once(host, config, report);
           if (link) {
             outcome = {};
             if (while_connected) while_connected();

@@ -40,6 +40,12 @@ using WhileConnected = std::function<void()>;
 Result<PairingReport> pair_host(protocol::HostDriver& host, const HostConfig& config, const LogSink& log,
                                 const WhileConnected& while_connected = {});
 
+// One attempt on the caller's executor: connects to config.ap and runs the host until it is
+// settled; returns the link, still open (the caller holds or finishes it). For callers that run
+// many hosts on one io_context (`dcas loadgen`). Errors: as pair_host's.
+Task<Result<std::shared_ptr<net::Channel>>> pair_once(protocol::HostDriver& host, const HostConfig& config,
+                                                      PairingReport& report);
+
 // Whether an error is worth another attempt: the transport failed, no check refused the host.
 bool retryable(const Error& error);
 

@@ -10,6 +10,16 @@
 
 namespace dcas::store {
 
+Result<void> check_new_device(const NewDevice& device) {
+  if (device.role == Role::sm && !device.ki)
+    return fail(Errc::invalid_argument, fmt::format("SM {} registered without its Ki", to_hex(device.id)));
+  if (device.role == Role::tp && device.ki)
+    return fail(Errc::invalid_argument, fmt::format("TP {} registered with Ki", to_hex(device.id)));
+  if (device.role != Role::sm && device.role != Role::tp)
+    return fail(Errc::invalid_argument, "only SMs and TPs are registered as devices");
+  return {};
+}
+
 Result<std::unique_ptr<OperatorStore>> open_store(std::string_view db_option, const std::filesystem::path& ta_dir,
                                                   Create create) {
   DCAS_TRY_ASSIGN(key, load_operator_key(ta_dir));

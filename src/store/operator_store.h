@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -51,11 +52,25 @@ struct IssuedCertificate {
   std::string reason;  // why it was revoked; empty if it is not
   Bytes der;
 };
+// A device to register as Virgin: an SM with its Ki, or a TP (add_devices).
+struct NewDevice {
+  Role role = Role::sm;
+  std::array<std::uint8_t, device_id_size> id{};
+  std::optional<protocol::SmSecrets> ki;  // an SM's; none for a TP
+};
+
+// Whether add_devices can register it. Errors: invalid_argument.
+Result<void> check_new_device(const NewDevice& device);
+
 // Signs CRL number N listing these certificates (the TA key stays with the caller).
 using CrlSigner = std::function<Result<pki::Crl>(std::uint64_t number, const std::vector<pki::RevokedCertificate>&)>;
 
 class OperatorStore : public protocol::PairingStore {
  public:
+  // Registers every device as add_sm and add_tp do, audited the same way, in one transaction:
+  // all or none (a load test registers its hosts a few thousand per transaction). Errors: already_exists,
+  // invalid_argument (a role other than sm or tp, an SM without Ki, a TP with), the backend's.
+  virtual Result<void> add_devices(std::span<const NewDevice> devices) = 0;
   virtual Result<std::vector<AuditEntry>> audit_log() = 0;
   // Operator actions, each audited with actor "operator".
   // The host left the network (Auth/Paired -> Paired Only). Errors: unknown_device.

@@ -259,22 +259,35 @@ Result<void> PostgresPairingStore::write_tp(const protocol::TpRecord& r) {
 }
 
 Result<void> PostgresPairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
-  DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), id, ki));
-  return transaction([&]() -> Result<void> {
-    Params p;
-    p.bytes(id.view()).bytes(sealed);
-    DCAS_TRY(run(conn_, "INSERT INTO sm (id, ki_sealed) VALUES ($1, $2)", p));
-    return audit(wall_ms(), "provisioning", "register_sm", id.hex(), "", "virgin");
-  });
+  const NewDevice device{Role::sm, id.bytes, ki};
+  return add_devices({&device, 1});
 }
 
 Result<void> PostgresPairingStore::add_tp(const TpId& id) {
+  const NewDevice device{Role::tp, id.bytes, std::nullopt};
+  return add_devices({&device, 1});
+}
+
+Result<void> PostgresPairingStore::add_devices(std::span<const NewDevice> devices) {
+  for (const auto& d : devices) DCAS_TRY(check_new_device(d));
   return transaction([&]() -> Result<void> {
-    Params p;
-    p.bytes(id.view());
-    DCAS_TRY(run(conn_, "INSERT INTO tp (id) VALUES ($1)", p));
-    return audit(wall_ms(), "provisioning", "register_tp", "", id.hex(), "virgin");
+    for (const auto& d : devices) DCAS_TRY(insert_device(d));
+    return {};
   });
+}
+
+Result<void> PostgresPairingStore::insert_device(const NewDevice& d) {
+  const std::string id = to_hex(d.id);
+  Params p;
+  if (d.role == Role::sm) {
+    DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), SmId{d.id}, *d.ki));
+    p.bytes(d.id).bytes(sealed);
+    DCAS_TRY(run(conn_, "INSERT INTO sm (id, ki_sealed) VALUES ($1, $2)", p));
+    return audit(wall_ms(), "provisioning", "register_sm", id, "", "virgin");
+  }
+  p.bytes(d.id);
+  DCAS_TRY(run(conn_, "INSERT INTO tp (id) VALUES ($1)", p));
+  return audit(wall_ms(), "provisioning", "register_tp", "", id, "virgin");
 }
 
 Result<std::optional<protocol::SmRecord>> PostgresPairingStore::find_sm(const SmId& id) {

@@ -26,6 +26,7 @@ class PostgresPairingStore final : public OperatorStore {
 
   Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
   Result<void> add_tp(const TpId& id) override;
+  Result<void> add_devices(std::span<const NewDevice> devices) override;
   Result<std::optional<protocol::SmRecord>> find_sm(const SmId& id) override;
   Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
   Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
@@ -74,6 +75,8 @@ class PostgresPairingStore final : public OperatorStore {
   struct Rows;  // row access for store/transitions.h
   Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
                      std::string_view tp, std::string_view detail);
+  // One registration of add_devices; the caller is in a transaction.
+  Result<void> insert_device(const NewDevice& device);
 
   PGconn* conn_;
   SecureBytes key_;

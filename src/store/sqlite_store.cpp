@@ -189,25 +189,41 @@ Result<void> SqlitePairingStore::write_tp(const protocol::TpRecord& r) {
 }
 
 Result<void> SqlitePairingStore::add_sm(const SmId& id, const protocol::SmSecrets& ki) {
-  DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), id, ki));
-  return transaction([&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO sm (id, ki_sealed) VALUES (?, ?)"));
-    bind_blob(s.get(), 1, id.view());
-    bind_blob(s.get(), 2, sealed);
-    if (sqlite3_step(s.get()) != SQLITE_DONE)
-      return fail(Errc::already_exists, fmt::format("SM {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
-    return audit(wall_ms(), "provisioning", "register_sm", id.hex(), "", "virgin");
-  });
+  const NewDevice device{Role::sm, id.bytes, ki};
+  return add_devices({&device, 1});
 }
 
 Result<void> SqlitePairingStore::add_tp(const TpId& id) {
+  const NewDevice device{Role::tp, id.bytes, std::nullopt};
+  return add_devices({&device, 1});
+}
+
+Result<void> SqlitePairingStore::add_devices(std::span<const NewDevice> devices) {
+  for (const auto& d : devices) DCAS_TRY(check_new_device(d));
   return transaction([&]() -> Result<void> {
-    DCAS_TRY_ASSIGN(s, prepare(db_, "INSERT INTO tp (id) VALUES (?)"));
-    bind_blob(s.get(), 1, id.view());
-    if (sqlite3_step(s.get()) != SQLITE_DONE)
-      return fail(Errc::already_exists, fmt::format("TP {} already registered ({})", id.hex(), sqlite3_errmsg(db_)));
-    return audit(wall_ms(), "provisioning", "register_tp", "", id.hex(), "virgin");
+    for (const auto& d : devices) DCAS_TRY(insert_device(d));
+    return {};
   });
+}
+
+Result<void> SqlitePairingStore::insert_device(const NewDevice& d) {
+  const std::string id = to_hex(d.id);
+  if (d.role == Role::sm) {
+    DCAS_TRY_ASSIGN(sealed, seal_ki(view(key_), SmId{d.id}, *d.ki));
+    DCAS_TRY_ASSIGN(cached, statement("INSERT INTO sm (id, ki_sealed) VALUES (?, ?)"));
+    const Borrowed s(cached);
+    bind_blob(s.get(), 1, d.id);
+    bind_blob(s.get(), 2, sealed);
+    if (sqlite3_step(s.get()) != SQLITE_DONE)
+      return fail(Errc::already_exists, fmt::format("SM {} already registered ({})", id, sqlite3_errmsg(db_)));
+    return audit(wall_ms(), "provisioning", "register_sm", id, "", "virgin");
+  }
+  DCAS_TRY_ASSIGN(cached, statement("INSERT INTO tp (id) VALUES (?)"));
+  const Borrowed s(cached);
+  bind_blob(s.get(), 1, d.id);
+  if (sqlite3_step(s.get()) != SQLITE_DONE)
+    return fail(Errc::already_exists, fmt::format("TP {} already registered ({})", id, sqlite3_errmsg(db_)));
+  return audit(wall_ms(), "provisioning", "register_tp", "", id, "virgin");
 }
 
 Result<std::optional<protocol::SmRecord>> SqlitePairingStore::find_sm(const SmId& id) {

@@ -30,6 +30,7 @@ class SqlitePairingStore final : public OperatorStore {
 
   Result<void> add_sm(const SmId& id, const protocol::SmSecrets& ki) override;
   Result<void> add_tp(const TpId& id) override;
+  Result<void> add_devices(std::span<const NewDevice> devices) override;
   Result<std::optional<protocol::SmRecord>> find_sm(const SmId& id) override;
   Result<std::optional<protocol::TpRecord>> find_tp(const TpId& id) override;
   Result<protocol::PairingOutcome> validate_and_record(const SmId& sm, const TpId& tp, protocol::TimePoint now,
@@ -72,6 +73,8 @@ class SqlitePairingStore final : public OperatorStore {
   Result<void> exec(const char* sql);
   Result<void> audit(std::int64_t at_ms, std::string_view actor, std::string_view action, std::string_view sm,
                      std::string_view tp, std::string_view detail);
+  // One registration of add_devices; the caller is in a transaction.
+  Result<void> insert_device(const NewDevice& device);
   Result<std::optional<protocol::SmRecord>> read_sm(const SmId& id);
   Result<std::optional<protocol::TpRecord>> read_tp(const TpId& id);
   Result<void> write_sm(const protocol::SmRecord& r);
