@@ -115,6 +115,14 @@ TEST_F(Loadgen, ATaRefusesLoadTestIdentitiesUnlessItRunsALoadTest) {
   const auto report = run(ids, ap, "");
   EXPECT_EQ(report["paired"], 3) << report.dump();
   EXPECT_TRUE(report["audit"]["nothing_lost"].get<bool>());
+  // The text report, with its progress lines on stderr (--rate 2: the run lasts over a second).
+  auto text = run_dcas(fmt::format("loadgen run --identities {} --ap {} --ta {} --check-db default --rate 2",
+                                   ids.string(), ap.address(), ta_dir_.string()));
+  EXPECT_EQ(text.status, 0) << text.err;
+  EXPECT_NE(text.out.find("3 attempts in"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("nothing lost"), std::string::npos) << text.out;
+  EXPECT_NE(text.err.find(" s  started "), std::string::npos) << text.err;
+  EXPECT_NE(text.err.find("pairings/s)"), std::string::npos) << text.err;
 }
 
 TEST_F(Loadgen, AStormOfRebootsPairsEveryHostTwiceAndLosesNothing) {

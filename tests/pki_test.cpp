@@ -82,6 +82,36 @@ TEST(Pki, ForeignTaWithTheSameNameIsRejected) {
   EXPECT_TRUE(pki::verify_device(cert, foreign_root, Role::sm, now()));
 }
 
+// A stamp (for load tests) makes what issue_device makes: every field but the serial and the
+// signature alike, a fresh serial each time, and each certificate verifies as that device.
+TEST(Pki, AStampedCertificateIsTheDeviceCertificateIssueDeviceMakes) {
+  const auto validity = test::valid_for_a_year();
+  const auto id = from_hex("10ad000000000007").value();
+  const auto plain =
+      pki::issue_device(key("ta"), ta_root(), Role::tp, id, key("tp1").public_key(), validity, test::test_rng())
+          .value();
+  auto stamp = pki::DeviceCertificateStamp::create(key("ta"), ta_root(), Role::tp, key("tp1").public_key(), validity,
+                                                   test::test_rng())
+                   .value();
+  const auto first = pki::Certificate::from_der(stamp.issue(id, test::test_rng()).value()).value();
+  const auto other_id = from_hex("10ad000000000008").value();
+  const auto second = pki::Certificate::from_der(stamp.issue(other_id, test::test_rng()).value()).value();
+  for (const auto* c : {&first, &second}) {
+    EXPECT_TRUE(pki::verify_device(*c, ta_root(), Role::tp, now()));
+    EXPECT_EQ(c->issuer_text(), plain.issuer_text());
+    EXPECT_EQ(c->roles(), plain.roles());
+    EXPECT_EQ(c->is_ca(), plain.is_ca());
+    EXPECT_EQ(c->public_key_der(), plain.public_key_der());
+    EXPECT_EQ(c->not_after(), plain.not_after());
+    EXPECT_EQ(X509_get_ext_count(c->x509()), X509_get_ext_count(plain.x509()));
+  }
+  EXPECT_EQ(first.subject_text(), plain.subject_text());
+  EXPECT_EQ(second.common_name(), "10ad000000000008");
+  EXPECT_NE(first.serial(), second.serial());
+  EXPECT_EQ(first.serial().size(), plain.serial().size());
+  EXPECT_EQ(stamp.issue(Bytes(7, 0), test::test_rng()).error().code, Errc::invalid_argument);
+}
+
 TEST(Pki, ExpiredAndNotYetValidAreRejected) {
   const auto expired = issue(Role::tp, "5400000000000001", "tp1", {now() - 48h, now() - 24h});
   EXPECT_EQ(pki::verify_device(expired, ta_root(), Role::tp, now()).error().code, Errc::cert_expired);

@@ -181,7 +181,9 @@ Result<LoadReport> run_load(const provisioning::LoadIdentities& ids, const LoadP
   std::jthread reporter([&](std::stop_token stop) {
     if (!progress) return;
     std::unique_lock lock(progress_mutex);
-    while (!progress_wake.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; })) {
+    while (true) {
+      progress_wake.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+      if (stop.stop_requested()) return;
       const std::size_t done = run.done, started = run.started;  // done first: never above started
       progress({std::chrono::duration<double>(Clock::now() - run.t0).count(), started, done, run.paired, run.failed,
                 started - done});

@@ -62,14 +62,20 @@ Result<ossl::X509Ptr> new_cert(EVP_PKEY* subject_key, const Validity& validity, 
   return cert;
 }
 
-Result<Certificate> sign(ossl::X509Ptr cert, const crypto::RsaPrivateKey& ta_key) {
-  if (X509_sign(cert.get(), ta_key.evp(), EVP_sha256()) <= 0)
+// Signs the certificate as it stands and encodes it.
+Result<Bytes> signed_der(X509* cert, const crypto::RsaPrivateKey& ta_key) {
+  if (X509_sign(cert, ta_key.evp(), EVP_sha256()) <= 0)
     return ossl::fail_ossl(Errc::crypto_failure, "certificate signing");
   unsigned char* buf = nullptr;
-  const int len = i2d_X509(cert.get(), &buf);
+  const int len = i2d_X509(cert, &buf);
   if (len <= 0) return ossl::fail_ossl(Errc::crypto_failure, "certificate encoding");
   Bytes der(buf, buf + len);
   OPENSSL_free(buf);
+  return der;
+}
+
+Result<Certificate> sign(ossl::X509Ptr cert, const crypto::RsaPrivateKey& ta_key) {
+  DCAS_TRY_ASSIGN(der, signed_der(cert.get(), ta_key));
   return Certificate::from_der(der);
 }
 
@@ -87,9 +93,12 @@ Result<Certificate> make_root(const crypto::RsaPrivateKey& ta_key, std::string_v
   return sign(std::move(cert), ta_key);
 }
 
-Result<Certificate> issue_device(const crypto::RsaPrivateKey& ta_key, const Certificate& ta_root, Role role,
-                                 ByteView id, const crypto::RsaPublicKey& subject_key, const Validity& validity,
-                                 crypto::RandomSource& rng) {
+namespace {
+
+// Every field of a device certificate but its serial's randomness and the signature.
+Result<ossl::X509Ptr> device_fields(const Certificate& ta_root, Role role, ByteView id,
+                                    const crypto::RsaPublicKey& subject_key, const Validity& validity,
+                                    crypto::RandomSource& rng) {
   if (role == Role::ta) return fail(Errc::invalid_argument, "the TA issues device certificates for sm, tp or ap only");
   if (id.size() != device_id_size) return fail(Errc::invalid_argument, "device ID must be 8 bytes");
   DCAS_TRY_ASSIGN(cert, new_cert(subject_key.evp(), validity, rng));
@@ -101,7 +110,33 @@ Result<Certificate> issue_device(const crypto::RsaPrivateKey& ta_key, const Cert
   DCAS_TRY(add_ext(cert.get(), ta_root.x509(), NID_ext_key_usage, "critical," + role_oid(role)));
   DCAS_TRY(add_ext(cert.get(), ta_root.x509(), NID_subject_key_identifier, "hash"));
   DCAS_TRY(add_ext(cert.get(), ta_root.x509(), NID_authority_key_identifier, "keyid:always"));
+  return std::move(cert);
+}
+
+}  // namespace
+
+Result<Certificate> issue_device(const crypto::RsaPrivateKey& ta_key, const Certificate& ta_root, Role role,
+                                 ByteView id, const crypto::RsaPublicKey& subject_key, const Validity& validity,
+                                 crypto::RandomSource& rng) {
+  DCAS_TRY_ASSIGN(cert, device_fields(ta_root, role, id, subject_key, validity, rng));
   return sign(std::move(cert), ta_key);
+}
+
+Result<DeviceCertificateStamp> DeviceCertificateStamp::create(const crypto::RsaPrivateKey& ta_key,
+                                                              const Certificate& ta_root, Role role,
+                                                              const crypto::RsaPublicKey& subject_key,
+                                                              const Validity& validity, crypto::RandomSource& rng) {
+  DCAS_TRY_ASSIGN(cert, device_fields(ta_root, role, Bytes(device_id_size, 0), subject_key, validity, rng));
+  return DeviceCertificateStamp(std::shared_ptr<X509>(cert.release(), X509_free), ta_key);
+}
+
+Result<Bytes> DeviceCertificateStamp::issue(ByteView id, crypto::RandomSource& rng) {
+  if (id.size() != device_id_size) return fail(Errc::invalid_argument, "device ID must be 8 bytes");
+  DCAS_TRY_ASSIGN(serial, random_serial(rng));
+  if (X509_set_serialNumber(model_.get(), serial.get()) != 1)
+    return ossl::fail_ossl(Errc::crypto_failure, "certificate fields");
+  DCAS_TRY(set_name(model_.get(), to_hex(id), true));
+  return signed_der(model_.get(), ta_key_);
 }
 
 }  // namespace dcas::pki

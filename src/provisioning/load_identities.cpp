@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -44,9 +45,10 @@ Result<protocol::SmSecrets> fresh_ki(crypto::RandomSource& rng) {
   return protocol::SmSecrets{std::move(ki1), std::move(ki2), std::move(ki3)};
 }
 
-// Runs work(i) for i in [0, n) on `threads` threads, reporting progress from the calling thread;
-// the first error stops the rest.
-Result<void> in_parallel(std::size_t n, unsigned threads, const std::function<Result<void>(std::size_t)>& work,
+// Runs work(i, t) for i in [0, n) on `threads` threads (t: which one), reporting progress from the
+// calling thread; the first error stops the rest.
+Result<void> in_parallel(std::size_t n, unsigned threads,
+                         const std::function<Result<void>(std::size_t, unsigned)>& work,
                          const std::function<void(std::size_t, std::size_t)>& progress) {
   std::atomic<std::size_t> next{0}, done{0};
   std::atomic<bool> failed{false};
@@ -54,9 +56,9 @@ Result<void> in_parallel(std::size_t n, unsigned threads, const std::function<Re
   std::optional<Error> error;
   std::vector<std::jthread> workers;
   for (unsigned t = 0; t < std::max(1u, threads); ++t)
-    workers.emplace_back([&] {
+    workers.emplace_back([&, t] {
       for (std::size_t i; !failed && (i = next++) < n; ++done)
-        if (auto r = work(i); !r) {
+        if (auto r = work(i, t); !r) {
           std::lock_guard lock(error_mutex);
           if (!error) error = r.error();
           failed = true;
@@ -160,7 +162,7 @@ Result<LoadIdentities> issue_load_identities(const TaIdentity& ta, const LoadIss
     return fail(Errc::invalid_argument, fmt::format("a key pool of 1 to {} keys", max_pool));
   std::vector<std::optional<crypto::RsaPrivateKey>> pool(options.key_pool);
   DCAS_TRY(in_parallel(options.key_pool, options.threads,
-                       [&](std::size_t k) -> Result<void> {
+                       [&](std::size_t k, unsigned) -> Result<void> {
                          DCAS_TRY_ASSIGN(key, crypto::RsaPrivateKey::generate(2048));
                          pool[k] = std::move(key);
                          return {};
@@ -185,16 +187,26 @@ Result<LoadIdentities> issue_load_identities(const TaIdentity& ta, const LoadIss
     h.tp_key = static_cast<std::uint16_t>((2 * i + 1) % options.key_pool);
   }
   const auto validity = pki::Validity::starting_now(options.days);
+  // Each thread's stamps, one per (role, pool key) it has met.
+  std::vector<std::map<std::pair<Role, std::uint16_t>, pki::DeviceCertificateStamp>> stamps(
+      std::max(1u, options.threads));
+  auto certificate = [&](unsigned t, Role role, std::uint16_t key, ByteView id) -> Result<Bytes> {
+    auto it = stamps[t].find({role, key});
+    if (it == stamps[t].end()) {
+      DCAS_TRY_ASSIGN(
+          stamp, pki::DeviceCertificateStamp::create(ta.key, ta.certificate, role, public_keys[key], validity, rng));
+      it = stamps[t].emplace(std::pair{role, key}, std::move(stamp)).first;
+    }
+    return it->second.issue(id, rng);
+  };
   DCAS_TRY(in_parallel(
       options.hosts, options.threads,
-      [&](std::size_t i) -> Result<void> {
+      [&](std::size_t i, unsigned t) -> Result<void> {
         auto& h = ids.hosts[i];
-        DCAS_TRY_ASSIGN(
-            sm, pki::issue_device(ta.key, ta.certificate, Role::sm, h.sm.view(), public_keys[h.sm_key], validity, rng));
-        DCAS_TRY_ASSIGN(
-            tp, pki::issue_device(ta.key, ta.certificate, Role::tp, h.tp.view(), public_keys[h.tp_key], validity, rng));
-        h.sm_certificate = sm.der();
-        h.tp_certificate = tp.der();
+        DCAS_TRY_ASSIGN(sm, certificate(t, Role::sm, h.sm_key, h.sm.view()));
+        DCAS_TRY_ASSIGN(tp, certificate(t, Role::tp, h.tp_key, h.tp.view()));
+        h.sm_certificate = std::move(sm);
+        h.tp_certificate = std::move(tp);
         return {};
       },
       options.progress));
