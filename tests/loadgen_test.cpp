@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 #include "common/files.h"
 #include "loadgen/load_generator.h"
@@ -148,6 +149,42 @@ TEST_F(Loadgen, AStormOfRebootsPairsEveryHostTwiceAndLosesNothing) {
   EXPECT_GE(report["servers"]["ap"]["sockets"].get<std::size_t>(), 2u);  // its listener and its TA link
   auto check = run_dcas("ta check --json --ta " + ta_dir_.string());
   EXPECT_EQ(check.status, 0) << check.out << check.err;
+}
+
+// Issue 15, item 3's first fault: one TA node SIGKILLed mid-storm. The AP fails over to the other
+// node of the same PostgreSQL store, the hosts whose requests were lost try again, and in the end
+// every host has paired in both rounds with every validation on record.
+TEST_F(Loadgen, AStormLosesNothingWhenOneOfTwoTaNodesIsKilled) {
+  auto db = fresh_postgres("loadgen_failover");
+  if (!db) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  const auto pg = provision(work_ / "pg", 1, *db);
+  const auto ids = work_ / "hosts.ids";
+  auto issued = run_dcas(fmt::format("loadgen issue --hosts 40 --key-pool 4 --ta {} --db {} --out {} --json",
+                                     pg.ta_dir.string(), *db, ids.string()));
+  ASSERT_EQ(issued.status, 0) << issued.err;
+  auto ta1 = start_ta(work_, pg.ta_dir, {"--db", *db, "--accept-load-test"}, "ta");
+  auto ta2 = start_ta(work_, pg.ta_dir, {"--db", *db, "--accept-load-test"}, "ta2");
+  auto ap = start_ap(work_, pg.aps[0], ta1, {"--ta", ta2.address()});
+  ASSERT_TRUE(eventually([&] { return ap.process->log().find("connected to the TA at") != std::string::npos; }));
+  CommandResult storm;
+  std::thread load([&] {
+    storm =
+        run_dcas(fmt::format("loadgen run --identities {} --ap {} --rounds 2 --concurrency 4 --rate 40 "
+                             "--attempts 20 --retry-delay 0.2 --ta {} --check-db {} --json",
+                             ids.string(), ap.address(), pg.ta_dir.string(), *db));
+  });
+  // Once the first node has validated some of the storm, it dies.
+  EXPECT_TRUE(eventually([&] { return ta1.process->log().find("AP") != std::string::npos; }));
+  std::this_thread::sleep_for(700ms);
+  ta1.process->kill(SIGKILL);
+  load.join();
+  ASSERT_EQ(storm.status, 0) << storm.out << storm.err;
+  const auto report = nlohmann::json::parse(storm.out);
+  EXPECT_EQ(report["attempts"], 80);
+  EXPECT_EQ(report["paired"], 80) << report.dump();
+  EXPECT_TRUE(report["audit"]["nothing_lost"].get<bool>()) << report.dump();
+  EXPECT_GE(report["audit"]["validated"].get<std::size_t>(), 80u);
+  EXPECT_NE(ap.process->log().find("connected to the TA at " + ta2.address()), std::string::npos);
 }
 
 TEST_F(Loadgen, AnAuditLogThatMissesAPairingIsCaught) {

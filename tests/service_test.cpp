@@ -927,6 +927,31 @@ TEST_F(Services, TwoTaProcessesOnOnePostgresBindEachSmExactlyOnce) {
   expect_consistent(*db);
 }
 
+TEST_F(Services, AnApFailsOverToTheNextTaOfItsStoreWhenItsTaGoes) {
+  auto db = fresh_postgres("failover");
+  if (!db) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";
+  const auto pg = provision(work_ / "pg", 2, *db);
+  ta_dir_ = pg.ta_dir;
+  auto ta1 = start_ta(work_, ta_dir_, {"--db", *db}, "ta");
+  auto ta2 = start_ta(work_, ta_dir_, {"--db", *db}, "ta2");
+  auto ap = start_ap(work_, pg.aps[0], ta1, {"--ta", ta2.address()});
+  auto linked_to = [&](const Service& ta) {
+    return eventually(
+        [&] { return ap.process->log().find("connected to the TA at " + ta.address()) != std::string::npos; });
+  };
+  ASSERT_TRUE(linked_to(ta1));
+  EXPECT_EQ(pair_host(pg.sms[0], pg.tps[0], ap).status, 0);
+  ta1.process->kill(SIGKILL);
+  ASSERT_TRUE(linked_to(ta2));
+  auto r = pair_host(pg.sms[1], pg.tps[1], ap);
+  EXPECT_EQ(r.status, 0) << r.err;
+  // The first host comes back through the other node: one store, so a rejoin.
+  EXPECT_TRUE(eventually([&] { return sm_state(pg.sms[0], *db)["state"] == "paired-only"; }));
+  r = pair_host(pg.sms[0], pg.tps[0], ap);
+  EXPECT_EQ(r.status, 0) << r.err;
+  expect_consistent(*db);
+}
+
 // Every line of a --log-format json log, parsed (a line that is not a JSON object fails the test).
 std::vector<nlohmann::json> json_lines(const std::string& text) {
   std::vector<nlohmann::json> out;

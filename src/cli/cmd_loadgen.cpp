@@ -26,7 +26,8 @@ struct LoadgenArgs {
   std::size_t hosts = 0, key_pool = 16, concurrency = 64;
   unsigned rounds = 1, threads = std::max(1u, std::thread::hardware_concurrency());
   int days = 30;
-  double rate = 0, duration = 0, timeout = 30, round_gap = 1;
+  double rate = 0, duration = 0, timeout = 30, round_gap = 1, retry_delay = 1;
+  unsigned attempts = 1;
   bool json = false;
 };
 
@@ -133,7 +134,8 @@ nlohmann::json report_json(const loadgen::LoadReport& r, const std::optional<loa
       {"pairings_per_second", r.seconds > 0 ? static_cast<double>(r.paired()) / r.seconds : 0.0},
       {"latency_ms",
        {{"p50", r.latency_quantile(0.5)}, {"p99", r.latency_quantile(0.99)}, {"max", r.latency_quantile(1)}}},
-      {"failures", r.failures_by_error()}};
+      {"failures", r.failures_by_error()},
+      {"retries", r.retries()}};
   nlohmann::json s = nlohmann::json::object();
   for (const auto& [w, stats] : servers)
     s[w.name] = stats ? nlohmann::json{{"pid", w.pid},
@@ -159,6 +161,8 @@ void print_report(const nlohmann::json& j) {
   fmt::print("latency (paired): p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms\n", j["latency_ms"]["p50"].get<double>(),
              j["latency_ms"]["p99"].get<double>(), j["latency_ms"]["max"].get<double>());
   for (const auto& [error, n] : j["failures"].items()) fmt::print("failed: {} x {}\n", n.get<std::size_t>(), error);
+  if (const auto retries = j["retries"].get<std::size_t>(); retries > 0)
+    fmt::print("retried: {} tries failed on the transport and were tried again\n", retries);
   for (const auto& [name, s] : j["servers"].items())
     if (s.contains("gone"))
       fmt::print("{} (pid {}): gone\n", name, s["pid"].get<int>());
@@ -199,6 +203,8 @@ void run_load() {
   plan.duration = loadgen::Millis(static_cast<std::int64_t>(a.duration * 1000));
   plan.pairing_timeout = loadgen::Millis(static_cast<std::int64_t>(a.timeout * 1000));
   plan.threads = a.threads;
+  plan.attempts = a.attempts;
+  plan.retry_delay = loadgen::Millis(static_cast<std::int64_t>(a.retry_delay * 1000));
   // The store to check, and where its audit log stands before the run.
   std::unique_ptr<store::OperatorStore> db;
   std::int64_t after_seq = 0;
@@ -274,6 +280,13 @@ void add_loadgen(CLI::App& app) {
       ->check(CLI::Range(0.0, 86400.0));
   run->add_option("--timeout", a.timeout, "Seconds an attempt may take, connect to key confirmation")
       ->check(CLI::Range(0.1, 3600.0))
+      ->capture_default_str();
+  run->add_option("--attempts", a.attempts,
+                  "Tries per boot: a transport failure (the AP or its TA gone) is tried again, a refusal never")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  run->add_option("--retry-delay", a.retry_delay, "Seconds between tries")
+      ->check(CLI::Range(0.0, 3600.0))
       ->capture_default_str();
   run->add_option("--threads", a.threads, "Threads running the hosts (default: one per core)")
       ->check(CLI::Range(1u, 256u));

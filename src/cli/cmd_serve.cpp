@@ -31,7 +31,7 @@ namespace {
 using service::Millis;
 
 struct ServeArgs {
-  std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, ta_address, sm_dir, tp_dir, ap_address,
+  std::string ta_dir = ".", ta_key, ta_cert, db, listen, state_dir, ap_dir, sm_dir, tp_dir, ap_address,
               network_id = "0000000000000001", port_file, config, headend_dir, watch, out, algo = "csa2", journal,
               trace, metrics, profile = "hardened1", log_format = "human";
   std::uint16_t ca_system_id = 0x7dca;
@@ -41,6 +41,7 @@ struct ServeArgs {
          retry_delay = 1, crl_refresh = 60, ta_crl_refresh = 5;
   unsigned presence_lease = 600, attempts = 1;
   bool quiet = false, json = false, hold = false, accept_load_test = false;
+  std::vector<std::string> ta_addresses;  // ap serve: its TAs, in the order tried
 };
 
 ServeArgs& args() {
@@ -189,7 +190,11 @@ Result<void> ap_serve(CLI::App* command) {
   auto& a = args();
   DCAS_TRY_ASSIGN(profile, chosen_profile());
   DCAS_TRY_ASSIGN(address, net::parse_host_port(a.listen));
-  DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(a.ta_address));
+  std::vector<net::HostPort> tas;
+  for (const auto& ta : a.ta_addresses) {
+    DCAS_TRY_ASSIGN(ta_address, net::parse_host_port(ta));
+    tas.push_back(ta_address);
+  }
   DCAS_TRY_ASSIGN(network_id, from_hex_exact(a.network_id, 8, "--network-id"));
   DCAS_TRY_ASSIGN(identity, provisioning::load_device_identity(a.ap_dir));
   DCAS_TRY_ASSIGN(ta_tls,
@@ -212,7 +217,7 @@ Result<void> ap_serve(CLI::App* command) {
   asio::io_context io(1);
   service::ApServiceConfig config;
   config.server = server_limits();
-  config.ta = ta_address;
+  config.tas = tas;
   config.ta_tls = ta_tls;
   config.ta_root_der = ta_root_der;
   config.network_id = network_id;
@@ -234,7 +239,7 @@ Result<void> ap_serve(CLI::App* command) {
   service::ApService service(io, ap, config, log);
   DCAS_TRY_ASSIGN(bound, service.server().listen(address));
   log(fmt::format("AP {} listening on {}:{}, TA at {}, network {}, profile {}{}", ap.id().hex(),
-                  bound.address().to_string(), bound.port(), a.ta_address, to_hex(network_id),
+                  bound.address().to_string(), bound.port(), fmt::join(a.ta_addresses, " then "), to_hex(network_id),
                   wire::profile_name(profile),
                   personalizer ? ", with the PS and download server of " + a.headend_dir : std::string()));
   const service::ServerSignals signals(
@@ -503,7 +508,10 @@ void add_services(CLI::App& app, CLI::App& ta) {
   auto add_ap_serve = [&](CLI::App* parent, const char* description, bool headend, const char* name) {
     auto* cmd = parent->add_subcommand("serve", description);
     cmd->add_option("--ap", a.ap_dir, "The AP's device directory (key.pem, cert.pem, ta.crt)")->required();
-    cmd->add_option("--ta", a.ta_address, "The TA's address, HOST:PORT")->required();
+    cmd->add_option("--ta", a.ta_addresses,
+                    "The TA's address, HOST:PORT; repeat for the other nodes of its store, tried in turn when the "
+                    "link goes")
+        ->required();
     cmd->add_option("--listen", a.listen, "Address to listen on, HOST:PORT")->default_str("127.0.0.1:7500");
     cmd->add_option("--answer-timeout", a.answer_timeout, "Seconds to wait for the TA's answer")
         ->check(CLI::Range(0.01, 3600.0))

@@ -70,10 +70,17 @@ Task<Timed> attempt_once(const provisioning::LoadIdentities& ids, HostState& sta
   service::PairingReport report;
   t.attempt.started_ms = wall_ms();
   t.connected = Clock::now();
-  auto link = co_await service::pair_once(box, config, report);
-  if (!link) co_return ended(link.error());
-  (*link)->finish();
-  co_return ended(std::nullopt);
+  for (unsigned tries = 1;; ++tries) {
+    auto link = co_await service::pair_once(box, config, report);
+    if (link) {
+      (*link)->finish();
+      co_return ended(std::nullopt);
+    }
+    if (!service::retryable(link.error()) || tries >= std::max(1u, plan.attempts)) co_return ended(link.error());
+    ++t.attempt.retries;
+    asio::steady_timer pause(co_await asio::this_coro::executor, plan.retry_delay);
+    co_await pause.async_wait(as_tuple(use_awaitable));
+  }
 }
 
 // What the workers of a run share. A round is every host once; the next round starts when the
@@ -144,6 +151,12 @@ void run_round(Run& run) {
 std::size_t LoadReport::paired() const {
   return static_cast<std::size_t>(
       std::count_if(attempts.begin(), attempts.end(), [](const Attempt& a) { return !a.failure; }));
+}
+
+std::size_t LoadReport::retries() const {
+  std::size_t n = 0;
+  for (const auto& a : attempts) n += a.retries;
+  return n;
 }
 
 std::map<std::string, std::size_t> LoadReport::failures_by_error() const {
@@ -227,6 +240,7 @@ Result<AuditCheck> check_audit(store::OperatorStore& store, const provisioning::
   for (const auto& a : report.attempts) {
     Seen& s = by_sm[ids.hosts.at(a.host).sm.hex()];
     ++(a.failure ? s.failed : s.paired);
+    s.failed += a.retries;  // each failed try may have been validated with its answer lost
   }
   DCAS_TRY_ASSIGN(log, store.audit_log());
   for (const auto& e : log) {

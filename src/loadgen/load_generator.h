@@ -29,6 +29,8 @@ struct LoadPlan {
   std::size_t concurrency = 64;    // attempts in progress at once
   Millis duration{0};              // no attempt starts after this (0: none)
   Millis pairing_timeout{30'000};  // from connecting to the SM's key confirmation
+  unsigned attempts = 1;           // tries per boot: a transport failure (the AP or its TA gone) is tried again,
+  Millis retry_delay{1'000};       // after this pause, as a box does; a refusal never is
   unsigned threads = 1;            // threads running the hosts (their RSA work)
   wire::Profile profile = wire::Profile::hardened1;
   net::Limits link;
@@ -39,9 +41,10 @@ struct Attempt {
   std::uint32_t host = 0;
   std::uint32_t round = 0;
   std::int64_t started_ms = 0;   // wall clock, when it connected
-  double latency_ms = 0;         // from connecting to the host settled (keys confirmed, the image if one was
-                                 // offered), or to the failure
+  double latency_ms = 0;         // from its first connection to the host settled (keys confirmed, the image if
+                                 // one was offered), or to the failure, retries included
   std::optional<Error> failure;  // none: paired
+  unsigned retries = 0;          // tries that failed on the transport before the last one
 };
 
 struct Progress {
@@ -53,6 +56,7 @@ struct LoadReport {
   double seconds = 0;  // from the first connection to the last attempt's end
   std::vector<Attempt> attempts;
   std::size_t paired() const;
+  std::size_t retries() const;  // failed tries that a later try of the same boot made good or not
   std::map<std::string, std::size_t> failures_by_error() const;
   // Of the attempts that paired: the quantile q (0..1) of their latencies, in ms (nearest rank).
   double latency_quantile(double q) const;

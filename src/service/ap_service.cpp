@@ -353,8 +353,8 @@ Task<void> ApService::ping_loop(std::shared_ptr<net::Channel> link) {
 // Mutual TLS to the TA (spec §13.2), which must show the TA root itself. Errors: as
 // net::connect_tls; net_tls (the TA presented another certificate).
 Task<Result<std::shared_ptr<net::Channel>>> ApService::connect_to_ta() {
-  auto link =
-      co_await net::connect_tls(config_.ta, *config_.ta_tls, config_.server.link, config_.server.handshake_timeout);
+  auto link = co_await net::connect_tls(config_.tas.at(ta_index_), *config_.ta_tls, config_.server.link,
+                                        config_.server.handshake_timeout);
   if (!link) co_return link;
   trace_channel(**link, config_.trace, observe::Link::ap_ta, observe::Party::ap, observe::Party::ta);
   if ((*link)->peer_certificate() != config_.ta_root_der) {
@@ -366,7 +366,9 @@ Task<Result<std::shared_ptr<net::Channel>>> ApService::connect_to_ta() {
 
 Task<void> ApService::ta_link_loop() {
   bool reported_down = false;
+  std::size_t failures = 0;  // since the last welcome: each TA is tried once before a pause
   while (!stopping_) {
+    const net::HostPort ta = config_.tas.at(ta_index_);
     auto link = co_await connect_to_ta();
     Error why{Errc::ok, ""};
     if (link) {
@@ -377,7 +379,8 @@ Task<void> ApService::ta_link_loop() {
         ap_.ta_link_up();
         set_gauge("dcas_ap_ta_link_up", 1);
         reported_down = false;
-        log_(fmt::format("connected to the TA at {}:{}", config_.ta.host, config_.ta.port));
+        failures = 0;
+        log_(fmt::format("connected to the TA at {}:{}", ta.host, ta.port));
         if (!backlog_.empty()) log_(fmt::format("sending {} queued presence report(s)", backlog_.size()));
         // Kept reports are signed again: the TA takes each AP time once, within its window (§13.5).
         for (auto& report : backlog_) {
@@ -424,6 +427,12 @@ Task<void> ApService::ta_link_loop() {
       why = link.error();
     }
     if (stopping_) break;
+    ta_index_ = (ta_index_ + 1) % config_.tas.size();
+    if (++failures % config_.tas.size() != 0) {  // fail over to the next TA at once
+      log_.warn(fmt::format("TA at {}:{} unavailable ({}); trying the TA at {}:{}", ta.host, ta.port, why.message(),
+                            config_.tas[ta_index_].host, config_.tas[ta_index_].port));
+      continue;
+    }
     if (!reported_down)
       log_.warn(fmt::format("TA link down ({}); retrying every {} ms", why.message(), config_.reconnect_delay.count()));
     reported_down = true;

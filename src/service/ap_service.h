@@ -28,7 +28,10 @@ struct ApObserver {
 
 struct ApServiceConfig {
   ServerLimits server;
-  net::HostPort ta;
+  // The TAs (one store's nodes), tried in turn: the one that welcomes the AP serves it until its
+  // link goes, then the AP moves to the next at once; after each TA in turn failed, it waits
+  // reconnect_delay. At least one.
+  std::vector<net::HostPort> tas;
   // The AP's side of the link's TLS (service/tls.h: the AP's key and certificate, the TA root as
   // the only anchor), and the TA root's DER: the TA must present exactly it, not merely a
   // certificate the root issued (another AP's would verify). Both required.
@@ -101,6 +104,7 @@ class ApService {
   std::map<std::uint64_t, std::shared_ptr<net::Channel>> hosts_;  // by session
   std::uint64_t next_session_ = 1;
   std::shared_ptr<net::Channel> ta_;
+  std::size_t ta_index_ = 0;  // the TA of config_.tas the AP tries or holds a link to
   std::deque<Bytes> backlog_;
   // "Left" reports sent but not yet acknowledged by the TA, by stream: sent again if the link drops.
   std::map<std::uint64_t, Bytes> unacked_;
