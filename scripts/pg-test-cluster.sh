@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL cluster on 127.0.0.1 for the store tests.
 #   scripts/pg-test-cluster.sh start DIR [PORT]   prints the connection URI of its test database
+#   scripts/pg-test-cluster.sh restart DIR        the same cluster, its data kept (a server restart)
 #   scripts/pg-test-cluster.sh stop DIR
 set -euo pipefail
 cmd=$1
@@ -21,12 +22,15 @@ case "$cmd" in
     as_postgres "$bin/createdb" -h 127.0.0.1 -p "$port" -U dcas dcas_test
     echo "postgresql://dcas@127.0.0.1:$port/dcas_test"
     ;;
+  restart)
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w restart >/dev/null
+    ;;
   stop)
     as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: $0 start|stop DIR [PORT]" >&2
+    echo "usage: $0 start|restart|stop DIR [PORT]" >&2
     exit 2
     ;;
 esac

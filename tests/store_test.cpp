@@ -309,6 +309,34 @@ TEST(PostgresStore, RegistersABatchOfDevicesAllOrNone) {
   expect_batch_registration_all_or_none(*s);
 }
 
+// Issue 15, item 3: the database restarts under a running TA. The call that meets the lost
+// connection fails as store_unavailable (which a host tries again), and the next one reconnects.
+// A cluster of its own, since the shared one serves the other tests meanwhile.
+TEST(PostgresStore, ReconnectsAfterTheServerRestarts) {
+  if (!fresh_postgres("restart_probe")) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh";
+  const auto dir = fs::temp_directory_path() / fmt::format("dcas-pg-restart-{}", ::getpid());
+  const std::string script = std::string(DCAS_SOURCE_DIR) + "/scripts/pg-test-cluster.sh";
+  const std::string uri = output_of("bash " + script + " start " + dir.string() + " 55433");
+  ASSERT_EQ(uri.rfind("postgresql://", 0), 0u) << uri;
+  struct Stop {
+    std::string command;
+    ~Stop() {
+      if (std::system(command.c_str()) != 0) std::cerr << "could not stop the cluster: " << command << '\n';
+    }
+  } stop{"bash " + script + " stop " + dir.string()};
+  auto s = store::PostgresPairingStore::open(uri.substr(0, uri.find('\n')), operator_key).value();
+  const SmId sm = SmId::from_hex("5300000000000009").value();
+  ASSERT_TRUE(s->add_sm(sm, ki_of(3)));
+  ASSERT_EQ(std::system(("bash " + script + " restart " + dir.string()).c_str()), 0);
+  const TpId tp = TpId::from_hex("5400000000000009").value();
+  auto lost = s->add_tp(tp);
+  ASSERT_FALSE(lost);  // the call that met the dropped connection
+  EXPECT_EQ(lost.error().code, Errc::store_unavailable) << lost.error().message();
+  ASSERT_TRUE(s->add_tp(tp));  // the next one reconnects
+  EXPECT_EQ(s->find_sm(sm).value()->ki.ki1, ki_of(3).ki1);
+  EXPECT_EQ(s->validate_and_record(sm, tp, t0, 600s).value().verdict, Verdict::bound_virgin_pair);
+}
+
 TEST(PostgresStore, FiftyRacingRequestsOnSeparateConnectionsBindExactlyOnce) {
   const auto uri = fresh_postgres("race");
   if (!uri) GTEST_SKIP() << "no PostgreSQL cluster: run through scripts/test.sh (DCAS_TEST_POSTGRES)";

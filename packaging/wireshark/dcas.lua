@@ -140,6 +140,7 @@ local error_names = {
   [100] = "store_error",
   [101] = "store_schema",
   [102] = "store_key_invalid",
+  [103] = "store_unavailable",
   [110] = "net_bad_frame",
   [111] = "net_frame_too_large",
   [112] = "net_timeout",

@@ -53,6 +53,7 @@ std::string_view errc_name(Errc code) {
     case Errc::not_fresh: return "not_fresh";
     case Errc::profile_mismatch: return "profile_mismatch";
     case Errc::load_test_identity: return "load_test_identity";
+    case Errc::store_unavailable: return "store_unavailable";
     case Errc::ts_sync_lost: return "ts_sync_lost";
     case Errc::ts_truncated_packet: return "ts_truncated_packet";
     case Errc::ts_bad_adaptation_field: return "ts_bad_adaptation_field";

@@ -81,6 +81,7 @@ enum class Errc : int {
   store_error = 100,        // the database refused an operation (detail names it)
   store_schema = 101,       // the database's schema is newer than this program, or damaged
   store_key_invalid = 102,  // the operator key does not open the sealed Ki
+  store_unavailable = 103,  // the database cannot be reached (a connection lost or refused); tried again later
 
   net_bad_frame = 110,        // a frame's kind is unknown or not allowed at this point of the link
   net_frame_too_large = 111,  // a frame's length prefix exceeds the receiver's cap

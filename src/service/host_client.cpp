@@ -19,7 +19,8 @@ bool retryable(const Error& error) {
     case Errc::net_busy:
     case Errc::net_shutting_down:
     case Errc::net_unavailable:
-    case Errc::net_io: return true;
+    case Errc::net_io:
+    case Errc::store_unavailable: return true;  // the TA's database: back after a restart
     default: return false;
   }
 }

@@ -79,6 +79,8 @@ Result<PgResult> run(PGconn* conn, const char* sql, const Params& p = Params{}) 
     const char* state = r ? PQresultErrorField(r.get(), PG_DIAG_SQLSTATE) : nullptr;
     // 23505: unique violation (a device registered twice).
     if (state && std::string_view(state) == "23505") return fail(Errc::already_exists, one_line(message));
+    // The server went away (a restart, a failover): the next call reconnects (connected()).
+    if (PQstatus(conn) == CONNECTION_BAD) return fail(Errc::store_unavailable, one_line(message));
     return fail(Errc::store_error, one_line(message));
   }
   return r;
@@ -116,9 +118,20 @@ Result<std::unique_ptr<PostgresPairingStore>> PostgresPairingStore::open(const s
   return store;
 }
 
+// A lost connection is made again, only ever between transactions: inside one, a new connection
+// would run the rest of it outside any transaction.
+Result<void> PostgresPairingStore::connected() {
+  if (PQstatus(conn_) == CONNECTION_OK) return {};
+  PQreset(conn_);
+  if (PQstatus(conn_) != CONNECTION_OK)
+    return fail(Errc::store_unavailable, fmt::format("cannot reconnect: {}", one_line(PQerrorMessage(conn_))));
+  return {};
+}
+
 template <typename F>
 auto PostgresPairingStore::transaction(F&& body) -> decltype(body()) {
   std::lock_guard lock(mutex_);
+  if (auto up = connected(); !up) return std::unexpected(up.error());
   if (auto begun = run(conn_, "BEGIN"); !begun) return std::unexpected(begun.error());
   auto result = body();
   if (!result) {
@@ -292,11 +305,13 @@ Result<void> PostgresPairingStore::insert_device(const NewDevice& d) {
 
 Result<std::optional<protocol::SmRecord>> PostgresPairingStore::find_sm(const SmId& id) {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return read_sm(id, false);
 }
 
 Result<std::optional<protocol::TpRecord>> PostgresPairingStore::find_tp(const TpId& id) {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return read_tp(id, false);
 }
 
@@ -374,12 +389,14 @@ Result<void> PostgresPairingStore::write_crl(std::uint64_t number, ByteView der)
 
 Result<Bytes> PostgresPairingStore::current_crl() {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT der FROM crl WHERE id = 1"));
   return PQntuples(r.get()) > 0 ? bytea(r.get(), 0, 0) : Bytes{};
 }
 
 Result<std::vector<IssuedCertificate>> PostgresPairingStore::certificates() {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return select_certificates(std::nullopt, {});
 }
 
@@ -462,6 +479,7 @@ Result<pki::Crl> PostgresPairingStore::publish_crl(protocol::TimePoint now, cons
 
 Result<std::vector<SmSummary>> PostgresPairingStore::list_sms(std::optional<PairingState> state) {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return select_sms(state);
 }
 
@@ -479,6 +497,7 @@ Result<std::vector<SmSummary>> PostgresPairingStore::select_sms(std::optional<Pa
 
 Result<std::map<PairingState, std::size_t>> PostgresPairingStore::count_sms() {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   DCAS_TRY_ASSIGN(r, run(conn_, "SELECT psi, COUNT(*) FROM sm GROUP BY psi"));
   std::map<PairingState, std::size_t> out;
   for (int i = 0; i < PQntuples(r.get()); ++i)
@@ -496,6 +515,7 @@ Result<PairingState> PostgresPairingStore::record_present(const SmId& sm, protoc
 
 Result<std::vector<protocol::TpRecord>> PostgresPairingStore::list_tps() {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return select_tps();
 }
 
@@ -513,6 +533,7 @@ Result<std::vector<protocol::TpRecord>> PostgresPairingStore::select_tps() {
 
 Result<std::vector<AuditEntry>> PostgresPairingStore::audit_log() {
   std::lock_guard lock(mutex_);
+  DCAS_TRY(connected());
   return select_audit();
 }
 

@@ -65,6 +65,8 @@ class PostgresPairingStore final : public OperatorStore {
   Result<void> check_operator_key();
   PostgresPairingStore(PGconn* conn, ByteView key);
   Result<void> migrate();
+  // The connection, made again if the server dropped it; the caller holds mutex_. Errors: store_unavailable.
+  Result<void> connected();
   template <typename F>
   auto transaction(F&& body) -> decltype(body());
   Result<std::optional<protocol::SmRecord>> read_sm(const SmId& id, bool lock);
