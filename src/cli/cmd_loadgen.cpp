@@ -1,7 +1,6 @@
 // `dcas loadgen issue` and `dcas loadgen run`: load-test identities, and many hosts pairing at once
 // through running APs (docs/spec.md §22).
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <thread>
@@ -38,18 +37,6 @@ LoadgenArgs& args() {
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// A line redrawn in place on a terminal; every tenth of the work otherwise.
-void show_issue_progress(std::size_t done, std::size_t total) {
-  static std::size_t last_tenth = 0;
-  if (::isatty(STDERR_FILENO)) {
-    fmt::print(stderr, "\rcertificates {}/{} ({}%)", done, total, done * 100 / total);
-    if (done == total) fmt::print(stderr, "\n");
-  } else if (const std::size_t tenth = done * 10 / total; tenth != last_tenth) {
-    last_tenth = tenth;
-    fmt::print(stderr, "certificates {}/{}\n", done, total);
-  }
-}
-
 // Every host's SM and TP registered as Virgin, a few thousand per transaction.
 Result<void> register_hosts(store::OperatorStore& db, const provisioning::LoadIdentities& ids) {
   constexpr std::size_t batch = 5000;
@@ -73,9 +60,11 @@ void run_issue() {
   if (!ta) return report_error("loadgen issue", ta.error());
   auto db = store::open_store(a.db, a.ta_dir);
   if (!db) return report_error("loadgen issue", db.error());
-  provisioning::LoadIssueOptions options{a.hosts, a.key_pool, a.days, a.threads,
-                                         a.json ? std::function<void(std::size_t, std::size_t)>{}
-                                                : std::function<void(std::size_t, std::size_t)>{show_issue_progress}};
+  provisioning::LoadIssueOptions options{
+      a.hosts, a.key_pool, a.days, a.threads,
+      a.json ? std::function<void(std::size_t, std::size_t)>{}
+             : std::function<void(std::size_t, std::size_t)>{
+                   [](std::size_t done, std::size_t total) { show_progress("certificates", done, total); }}};
   auto ids = provisioning::issue_load_identities(*ta, options, crypto::system_random());
   if (!ids) return report_error("loadgen issue", ids.error());
   const double issued = seconds_since(start);

@@ -1,6 +1,5 @@
 // Trusted Authority commands: create the root, issue device identities.
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "common/files.h"
@@ -218,17 +217,6 @@ void run_init() {
         a.dir, a.dir, a.dir, fp);
 }
 
-// Progress on stderr, redrawn in place on a terminal, so that stdout stays machine-readable.
-void show_progress(std::size_t done, std::size_t total) {
-  if (total < 2) return;
-  if (::isatty(STDERR_FILENO)) {
-    fmt::print(stderr, "\rissuing {}/{} ({}%)", done, total, done * 100 / total);
-    if (done == total) fmt::print(stderr, "\n");
-  } else if (done == total || done % std::max<std::size_t>(1, total / 10) == 0) {
-    fmt::print(stderr, "issued {}/{}\n", done, total);
-  }
-}
-
 void run_issue() {
   auto& a = args();
   const auto role = role_from_name(a.role);
@@ -271,7 +259,7 @@ void run_issue() {
     if (!a.json && a.count == 1)
       fmt::print("issued {} {}\n  directory    {}\n  serial       {}\n", role_name(*role), to_hex(device->id),
                  device->directory.string(), device->certificate.serial_hex());
-    show_progress(i + 1, a.count);
+    show_progress("issued", i + 1, a.count);
   }
   if (a.json)
     print_json(issued);

@@ -32,6 +32,10 @@ LogFormat& error_log_format();
 
 void print_json(const nlohmann::json& j);
 
+// Progress of `total` things being `what` (e.g. "issued"), on stderr so that stdout stays
+// machine-readable: one line redrawn in place on a terminal, a line per tenth of the work otherwise.
+void show_progress(std::string_view what, std::size_t done, std::size_t total);
+
 // Writes the bound port to `path` (if not empty) for scripts and tests that listen on port 0,
 // atomically: the file appearing means the server is up. Errors: io_error.
 Result<void> write_port_file(const std::string& path, std::uint16_t port);

@@ -1,4 +1,7 @@
 // dcas: the Downloadable Conditional Access System, one program with subcommands.
+#include <fmt/format.h>
+#include <unistd.h>
+
 #include "cli/commands.h"
 
 namespace dcas::cli {
@@ -29,6 +32,18 @@ void report_error(std::string_view command, const Error& error) {
 }
 
 void print_json(const nlohmann::json& j) { std::cout << j.dump(2) << '\n'; }
+
+void show_progress(std::string_view what, std::size_t done, std::size_t total) {
+  static std::size_t last_tenth = 0;
+  if (total < 2) return;
+  if (::isatty(STDERR_FILENO)) {
+    fmt::print(stderr, "\r{} {}/{} ({}%)", what, done, total, done * 100 / total);
+    if (done == total) fmt::print(stderr, "\n");
+  } else if (const std::size_t tenth = done * 10 / total; tenth != last_tenth || done == total) {
+    last_tenth = tenth;
+    fmt::print(stderr, "{} {}/{}\n", what, done, total);
+  }
+}
 
 }  // namespace dcas::cli
 

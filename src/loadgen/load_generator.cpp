@@ -28,8 +28,6 @@ std::int64_t wall_ms() {
   return std::chrono::duration_cast<Millis>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
-
 // What a host keeps between its attempts: its SM's and TP's secure memory.
 struct HostState {
   protocol::MemoryNonVolatile<protocol::SmMemory> sm;
@@ -223,10 +221,7 @@ namespace {
 std::optional<protocol::Verdict> audited_verdict(const std::string& detail) {
   const auto open = detail.rfind('('), close = detail.rfind(')');
   if (open == std::string::npos || close == std::string::npos || close < open) return std::nullopt;
-  const std::string_view name = std::string_view(detail).substr(open + 1, close - open - 1);
-  for (int v = 0; v <= static_cast<int>(protocol::Verdict::refused_revoked); ++v)
-    if (protocol::verdict_name(static_cast<protocol::Verdict>(v)) == name) return static_cast<protocol::Verdict>(v);
-  return std::nullopt;
+  return protocol::verdict_from_name(std::string_view(detail).substr(open + 1, close - open - 1));
 }
 
 }  // namespace

@@ -32,6 +32,12 @@ std::string_view verdict_name(Verdict v) {
   return "unknown";
 }
 
+std::optional<Verdict> verdict_from_name(std::string_view name) {
+  for (int v = 0; v <= static_cast<int>(Verdict::refused_revoked); ++v)
+    if (verdict_name(static_cast<Verdict>(v)) == name) return static_cast<Verdict>(v);
+  return std::nullopt;
+}
+
 PairingOutcome validate_pairing(const std::optional<SmRecord>& sm, const std::optional<TpRecord>& tp, TimePoint now,
                                 std::chrono::seconds presence_lease, bool revoked) {
   // Fig. 6: no record for either ID -> terminate.

@@ -23,6 +23,7 @@ enum class Verdict {
   refused_revoked,          // the operator revoked the SM or the TP (docs/spec.md §18)
 };
 std::string_view verdict_name(Verdict v);
+std::optional<Verdict> verdict_from_name(std::string_view name);  // inverse of verdict_name
 inline bool verdict_succeeds(Verdict v) {
   return v == Verdict::bound_virgin_pair || v == Verdict::rejoined || v == Verdict::rejoined_after_lapse;
 }

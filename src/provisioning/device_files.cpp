@@ -48,6 +48,13 @@ Result<TaIdentity> load_ta_identity(const fs::path& key_file, const fs::path& ce
   return TaIdentity{key, cert};
 }
 
+Result<protocol::SmSecrets> fresh_ki(crypto::RandomSource& rng) {
+  DCAS_TRY_ASSIGN(ki1, rng.bytes(protocol::ki_size));
+  DCAS_TRY_ASSIGN(ki2, rng.bytes(protocol::ki_size));
+  DCAS_TRY_ASSIGN(ki3, rng.bytes(protocol::ki_size));
+  return protocol::SmSecrets{std::move(ki1), std::move(ki2), std::move(ki3)};
+}
+
 Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::optional<ByteView> id,
                                         const fs::path& out_root, int days, crypto::RandomSource& rng,
                                         const RecordDevice& record) {
@@ -68,10 +75,8 @@ Result<IssuedDevice> issue_device_files(const TaIdentity& ta, Role role, std::op
       cert, issue_device(ta.key, ta.certificate, role, device_id, key.public_key(), Validity::starting_now(days), rng));
   std::optional<protocol::SmSecrets> ki;
   if (role == Role::sm) {
-    DCAS_TRY_ASSIGN(ki1, rng.bytes(protocol::ki_size));
-    DCAS_TRY_ASSIGN(ki2, rng.bytes(protocol::ki_size));
-    DCAS_TRY_ASSIGN(ki3, rng.bytes(protocol::ki_size));
-    ki = protocol::SmSecrets{std::move(ki1), std::move(ki2), std::move(ki3)};
+    DCAS_TRY_ASSIGN(fresh, fresh_ki(rng));
+    ki = std::move(fresh);
   }
   DCAS_TRY(record(cert, ki));
   DCAS_TRY(make_private_dir(dir, true));

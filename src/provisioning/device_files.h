@@ -50,6 +50,9 @@ struct IssuedDevice {
 // refusal leaves nothing behind. `ki`: an SM's three Ki.
 using RecordDevice = std::function<Result<void>(const Certificate& cert, const std::optional<protocol::SmSecrets>& ki)>;
 
+// An SM's three Ki, fresh from `rng`. Errors: random_failure.
+Result<protocol::SmSecrets> fresh_ki(crypto::RandomSource& rng);
+
 // Issues one device: key pair, certificate, and for an SM its three Ki; `record` keeps them on
 // record; then they are written under out_root. `id` defaults to 8 random bytes.
 // Errors: already_exists (the device directory exists), `record`'s, io_error, crypto_failure.

@@ -38,13 +38,6 @@ Result<DeviceId<R>> fresh_load_test_id(crypto::RandomSource& rng, std::unordered
   return id;
 }
 
-Result<protocol::SmSecrets> fresh_ki(crypto::RandomSource& rng) {
-  DCAS_TRY_ASSIGN(ki1, rng.bytes(protocol::ki_size));
-  DCAS_TRY_ASSIGN(ki2, rng.bytes(protocol::ki_size));
-  DCAS_TRY_ASSIGN(ki3, rng.bytes(protocol::ki_size));
-  return protocol::SmSecrets{std::move(ki1), std::move(ki2), std::move(ki3)};
-}
-
 // Runs work(i, t) for i in [0, n) on `threads` threads (t: which one), reporting progress from the
 // calling thread; the first error stops the rest.
 Result<void> in_parallel(std::size_t n, unsigned threads,
