@@ -11,5 +11,8 @@ trap 'bash scripts/pg-test-cluster.sh stop "$pg_dir"' EXIT
 DCAS_TEST_POSTGRES=$(bash scripts/pg-test-cluster.sh start "$pg_dir")
 export DCAS_TEST_POSTGRES
 ctest --preset release -j "$(nproc)"
+# A reboot storm on two TA nodes over PostgreSQL, through each fault (a TA node killed, the database
+# restarted, an AP killed and restarted) and with held hosts: every host pairs, nothing is lost.
+bash scripts/storm.sh --quick --out build/storm-quick
 # The formal models: every claim row of docs/security.md, both profiles, checked by spin (minutes).
 bash scripts/formal.sh

@@ -151,6 +151,47 @@ TEST_F(Loadgen, AStormOfRebootsPairsEveryHostTwiceAndLosesNothing) {
   EXPECT_EQ(check.status, 0) << check.out << check.err;
 }
 
+// Issue 15, item 4 in small: held hosts pair first and stay on the network through the rounds,
+// which pair the other hosts meanwhile; the AP's sockets and memory with them held are reported.
+// And item 2's bound: each round against the machine's public-key bound measured around it.
+TEST_F(Loadgen, HeldHostsStayConnectedWhileTheRoundsPairTheOthers) {
+  const auto ids = issue(14);
+  auto ta = start_ta(work_, ta_dir_, {"--accept-load-test"});
+  auto ap = start_ap(work_, provisioned().aps[0], ta);
+  const auto report = run(ids, ap,
+                          fmt::format("--hold 6 --hosts 8 --rounds 2 --concurrency 4 --round-gap 0.2 --bound 0.2 "
+                                      "--watch ap={}",
+                                      ap.process->pid()));
+  const auto& held = report["held"];
+  EXPECT_EQ(held["hosts"], 6);
+  EXPECT_EQ(held["connected"], 6) << report.dump();
+  const auto& at_ap = held["servers"]["ap"];
+  // Its listener, its TA link and the six held hosts; after both rounds the six are still there.
+  EXPECT_GE(at_ap["sockets_held"].get<std::size_t>(), 8u) << report.dump();
+  EXPECT_GE(at_ap["sockets_after_rounds"].get<std::size_t>(), 8u) << report.dump();
+  EXPECT_GT(at_ap["rss_kib_held"].get<std::size_t>(), 0u);
+  EXPECT_EQ(report["attempts"], 16);
+  EXPECT_EQ(report["paired"], 16) << report.dump();
+  EXPECT_EQ(report["audit"]["validated"], 22);  // the held hosts' pairings are on record too
+  EXPECT_TRUE(report["audit"]["nothing_lost"].get<bool>()) << report.dump();
+  ASSERT_EQ(report["rounds"].size(), 2u);
+  for (const auto& round : report["rounds"]) {
+    EXPECT_EQ(round["paired"], 8);
+    EXPECT_GT(round["bound_before"].get<double>(), 0);
+    EXPECT_GT(round["bound_after"].get<double>(), 0);
+    EXPECT_GT(round["efficiency"].get<double>(), 0);
+  }
+  EXPECT_GT(report["efficiency"].get<double>(), 0);
+  EXPECT_GE(report["spread"].get<double>(), 0);
+  // Once the run is over the held hosts have left: the AP reported each of them gone.
+  EXPECT_TRUE(eventually([&] {
+    const auto log = ap.process->log();
+    std::size_t left = 0;
+    for (auto at = log.find("presence_ended"); at != std::string::npos; at = log.find("presence_ended", at + 1)) ++left;
+    return left >= 22;
+  })) << ap.process->log();
+}
+
 // Issue 15, item 3's first fault: one TA node SIGKILLed mid-storm. The AP fails over to the other
 // node of the same PostgreSQL store, the hosts whose requests were lost try again, and in the end
 // every host has paired in both rounds with every validation on record.

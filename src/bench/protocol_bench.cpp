@@ -4,12 +4,9 @@
 #include <fmt/format.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
-
-#include <map>
 
 #include "bench/harness.h"
-#include "crypto/kex.h"
+#include "bench/public_key_work.h"
 #include "headend/broadcast.h"
 #include "host/receiver.h"
 #include "pki/authority.h"
@@ -93,71 +90,14 @@ void protocol_run(benchmark::State& state, wire::Profile profile) {
   }
 }
 
-// The public-key operations of one run, each with the key of the role that makes it in the run
-// (four RSA keys, as the run has), over messages of about the run's size.
-struct KeyWork {
-  Fixture& f = fixture();
-  const Bytes msg = Bytes(600, 0x5a), small = Bytes(20, 0x11);
-  struct Party {
-    const crypto::RsaPrivateKey* key;
-    crypto::RsaPublicKey pub;
-    Bytes signature, ciphertext;
-  };
-  std::map<Role, Party> parties;
-  EVP_PKEY* ta_pub = X509_get0_pubkey(f.root.x509());
-  KeyWork() {
-    for (auto [role, key] : {std::pair{Role::sm, &f.sm_key}, std::pair{Role::tp, &f.tp_key},
-                             std::pair{Role::ap, &f.ap_key}, std::pair{Role::ta, &f.ta_key}}) {
-      Party p{key, key->public_key(), {}, {}};
-      p.signature = crypto::pss_sign(*key, msg, crypto::system_random()).value();
-      p.ciphertext = crypto::oaep_encrypt(p.pub, small, crypto::system_random()).value();
-      parties.emplace(role, std::move(p));
-    }
-  }
-  void sign(Role r) { benchmark::DoNotOptimize(crypto::pss_sign(*parties.at(r).key, msg, crypto::system_random())); }
-  void decrypt(Role r) { benchmark::DoNotOptimize(crypto::oaep_decrypt(*parties.at(r).key, parties.at(r).ciphertext)); }
-  void verify(Role r) { benchmark::DoNotOptimize(crypto::pss_verify(parties.at(r).pub, msg, parties.at(r).signature)); }
-  void encrypt(Role r) {
-    benchmark::DoNotOptimize(crypto::oaep_encrypt(parties.at(r).pub, small, crypto::system_random()));
-  }
-  void certificate() { benchmark::DoNotOptimize(X509_verify(f.sm.certificate.x509(), ta_pub)); }
-};
-
-// Exactly the RSA operations of one koo2010 run (docs/performance.md lists them), by key: 8 PSS
-// signatures (SM 2, TP 1, AP 3 with the HostPresence ending the previous run's presence, TA 2),
-// 6 OAEP decryptions (AP 2, TA 1, SM 2, TP 1), 9 PSS verifications (of SM 2, AP 3, TA 3, TP 1),
-// 6 OAEP encryptions (to AP 2, TA 1, SM 2, TP 1), 4 certificate signature checks.
-void protocol_rsa_operations(benchmark::State& state) {
-  KeyWork w;
-  using enum Role;
-  for (auto _ : state) {
-    for (Role r : {sm, sm, tp, ap, ap, ap, ta, ta}) w.sign(r);
-    for (Role r : {ap, ap, ta, sm, sm, tp}) w.decrypt(r);
-    for (Role r : {sm, sm, ap, ap, ap, ta, ta, ta, tp}) w.verify(r);
-    for (Role r : {ap, ap, ta, sm, sm, tp}) w.encrypt(r);
-    for (int i = 0; i < 4; ++i) w.certificate();
-  }
-}
-
-// The public-key work of one hardened1 run, by key: 7 PSS signatures (TP 1, SM 2, AP 3 with the
-// HostPresence, TA 1), 2 OAEP decryptions (SM, TP), 11 PSS verifications (of SM 3, TP 2, AP 3,
-// TA 3), 2 OAEP encryptions (to SM, TP), 6 certificate signature checks, and 4 X25519 scalar
-// multiplications (two key generations, two agreements).
-void protocol_public_key_work_h1(benchmark::State& state) {
-  KeyWork w;
-  using enum Role;
-  const auto peer = crypto::X25519Key::generate(crypto::system_random()).value();
-  for (auto _ : state) {
-    for (Role r : {tp, sm, sm, ap, ap, ap, ta}) w.sign(r);
-    for (Role r : {sm, tp}) w.decrypt(r);
-    for (Role r : {sm, sm, sm, tp, tp, ap, ap, ap, ta, ta, ta}) w.verify(r);
-    for (Role r : {sm, tp}) w.encrypt(r);
-    for (int i = 0; i < 6; ++i) w.certificate();
-    for (int i = 0; i < 2; ++i) {
-      auto key = crypto::X25519Key::generate(crypto::system_random());
-      benchmark::DoNotOptimize(key->shared_secret(peer.public_key()));
-    }
-  }
+// The public-key operations of one run of `profile` (bench/public_key_work.h), with the keys of
+// the run's four roles.
+void protocol_public_key_work(benchmark::State& state, wire::Profile profile) {
+  auto& f = fixture();
+  auto work = PublicKeyWork::create({f.sm_key, f.tp_key, f.ap_key, f.ta_key, f.root, f.sm.certificate});
+  if (!work) return state.SkipWithError(work.error().message().c_str());
+  for (auto _ : state)
+    if (!work->run_once(profile)) state.SkipWithError("a public-key operation failed");
 }
 
 // ---- CW channel ----
@@ -340,9 +280,10 @@ void receiver_descramble_limit(benchmark::State& state) {
 }
 
 BENCHMARK_CAPTURE(protocol_run, koo2010, wire::Profile::koo2010)->Name("protocol/run");
-BENCHMARK(protocol_rsa_operations)->Name("protocol/rsa_operations");
+BENCHMARK_CAPTURE(protocol_public_key_work, koo2010, wire::Profile::koo2010)->Name("protocol/rsa_operations");
 BENCHMARK_CAPTURE(protocol_run, hardened1, wire::Profile::hardened1)->Name("protocol/run_hardened1");
-BENCHMARK(protocol_public_key_work_h1)->Name("protocol/public_key_work_hardened1");
+BENCHMARK_CAPTURE(protocol_public_key_work, hardened1, wire::Profile::hardened1)
+    ->Name("protocol/public_key_work_hardened1");
 BENCHMARK(cw_seal_open)->Name("cw/seal_open");
 BENCHMARK(cw_primitives)->Name("cw/primitives");
 BENCHMARK(receiver)->Name("receiver/broadcast")->UseRealTime();

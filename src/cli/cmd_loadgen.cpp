@@ -2,13 +2,16 @@
 // through running APs (docs/spec.md §22).
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <thread>
 
+#include "bench/public_key_work.h"
 #include "cli/commands.h"
 #include "crypto/random.h"
 #include "loadgen/load_generator.h"
 #include "loadgen/process_stats.h"
+#include "pki/authority.h"
 #include "provisioning/device_files.h"
 #include "provisioning/load_identities.h"
 #include "store/operator_store.h"
@@ -27,6 +30,8 @@ struct LoadgenArgs {
   int days = 30;
   double rate = 0, duration = 0, timeout = 30, round_gap = 1, retry_delay = 1;
   unsigned attempts = 1;
+  std::size_t held = 0;
+  double bound_seconds = 0;
   bool json = false;
 };
 
@@ -114,8 +119,73 @@ void print_progress(const loadgen::Progress& p) {
              p.seconds > 0 ? static_cast<double>(p.paired) / p.seconds : 0.0);
 }
 
+// The keys of the storm's bound: four RSA keys of the hosts' size (SM, TP, AP, TA), a root and a
+// device certificate, made once for the run (which keys they are does not change their cost).
+struct BoundKeys {
+  crypto::RsaPrivateKey sm, tp, ap, ta;
+  pki::Certificate root, device;
+  bench::PublicKeyWork::Keys keys() const { return {sm, tp, ap, ta, root, device}; }
+};
+
+Result<std::unique_ptr<BoundKeys>> make_bound_keys() {
+  auto key = [] { return crypto::RsaPrivateKey::generate(); };
+  DCAS_TRY_ASSIGN(sm, key());
+  DCAS_TRY_ASSIGN(tp, key());
+  DCAS_TRY_ASSIGN(ap, key());
+  DCAS_TRY_ASSIGN(ta, key());
+  const auto now = std::chrono::system_clock::now();
+  const pki::Validity validity{now - std::chrono::days(1), now + std::chrono::days(1)};
+  DCAS_TRY_ASSIGN(root, pki::make_root(ta, "Storm bound TA", validity, crypto::system_random()));
+  DCAS_TRY_ASSIGN(device, pki::issue_device(ta, root, Role::sm, Bytes(8, 0x53), sm.public_key(), validity,
+                                            crypto::system_random()));
+  return std::make_unique<BoundKeys>(
+      BoundKeys{std::move(sm), std::move(tp), std::move(ap), std::move(ta), std::move(root), std::move(device)});
+}
+
+using ServerStats = std::vector<std::pair<Watched, std::optional<loadgen::ProcessStats>>>;
+
+ServerStats read_servers(const std::vector<Watched>& watched) {
+  ServerStats out;
+  for (const auto& w : watched) out.emplace_back(w, loadgen::read_process_stats(w.pid));
+  return out;
+}
+
+nlohmann::json rounds_json(const loadgen::LoadReport& r) {
+  nlohmann::json rounds = nlohmann::json::array();
+  for (const auto& round : r.rounds)
+    rounds.push_back({{"seconds", round.seconds},
+                      {"attempts", round.attempts},
+                      {"paired", round.paired},
+                      {"pairings_per_second", round.pairings_per_second()},
+                      {"bound_before", round.bound_before},
+                      {"bound_after", round.bound_after},
+                      {"efficiency", round.efficiency()}});
+  return rounds;
+}
+
+// What holding cost each watched server: its RSS with every held host on the network against
+// before the run, per held connection.
+nlohmann::json held_json(const loadgen::LoadReport& r, const ServerStats& before, const ServerStats& held,
+                         const ServerStats& after_rounds) {
+  const std::size_t connected = static_cast<std::size_t>(
+      std::count_if(r.held.begin(), r.held.end(), [](const loadgen::Attempt& a) { return !a.failure; }));
+  nlohmann::json servers = nlohmann::json::object();
+  for (std::size_t i = 0; i < before.size() && i < held.size(); ++i) {
+    if (!before[i].second || !held[i].second) continue;
+    const auto grew = static_cast<double>(held[i].second->rss_kib) - static_cast<double>(before[i].second->rss_kib);
+    servers[before[i].first.name] = {{"rss_kib_before", before[i].second->rss_kib},
+                                     {"rss_kib_held", held[i].second->rss_kib},
+                                     {"sockets_held", held[i].second->sockets},
+                                     {"sockets_after_rounds", i < after_rounds.size() && after_rounds[i].second
+                                                                  ? after_rounds[i].second->sockets
+                                                                  : 0},
+                                     {"kib_per_connection", connected ? grew / static_cast<double>(connected) : 0.0}};
+  }
+  return {{"hosts", r.held.size()}, {"connected", connected}, {"servers", servers}};
+}
+
 nlohmann::json report_json(const loadgen::LoadReport& r, const std::optional<loadgen::AuditCheck>& audit,
-                           const std::vector<std::pair<Watched, std::optional<loadgen::ProcessStats>>>& servers) {
+                           const ServerStats& servers) {
   nlohmann::json j{
       {"seconds", r.seconds},
       {"attempts", r.attempts.size()},
@@ -124,7 +194,13 @@ nlohmann::json report_json(const loadgen::LoadReport& r, const std::optional<loa
       {"latency_ms",
        {{"p50", r.latency_quantile(0.5)}, {"p99", r.latency_quantile(0.99)}, {"max", r.latency_quantile(1)}}},
       {"failures", r.failures_by_error()},
-      {"retries", r.retries()}};
+      {"retries", r.retries()},
+      {"rounds", rounds_json(r)}};
+  if (const auto e = r.efficiency(); e.median > 0) {
+    j["efficiency"] = e.median;
+    j["efficiency_quartiles"] = {e.low, e.high};
+    j["spread"] = e.high - e.low;
+  }
   nlohmann::json s = nlohmann::json::object();
   for (const auto& [w, stats] : servers)
     s[w.name] = stats ? nlohmann::json{{"pid", w.pid},
@@ -149,6 +225,23 @@ void print_report(const nlohmann::json& j) {
              j["seconds"].get<double>(), j["paired"].get<std::size_t>(), j["pairings_per_second"].get<double>());
   fmt::print("latency (paired): p50 {:.1f} ms, p99 {:.1f} ms, max {:.1f} ms\n", j["latency_ms"]["p50"].get<double>(),
              j["latency_ms"]["p99"].get<double>(), j["latency_ms"]["max"].get<double>());
+  if (j.contains("efficiency")) {
+    for (const auto& round : j["rounds"])
+      fmt::print("  round: {:.1f} pairings/s against a bound of {:.1f}/s before and {:.1f}/s after: {:.3f}\n",
+                 round["pairings_per_second"].get<double>(), round["bound_before"].get<double>(),
+                 round["bound_after"].get<double>(), round["efficiency"].get<double>());
+    fmt::print("efficiency (median of the rounds): {:.3f} ({:.3f}-{:.3f})\n", j["efficiency"].get<double>(),
+               j["efficiency_quartiles"][0].get<double>(), j["efficiency_quartiles"][1].get<double>());
+  }
+  if (j.contains("held")) {
+    const auto& h = j["held"];
+    fmt::print("held: {} of {} hosts on the network through the rounds\n", h["connected"].get<std::size_t>(),
+               h["hosts"].get<std::size_t>());
+    for (const auto& [name, s] : h["servers"].items())
+      fmt::print("  {}: RSS {} KiB before, {} KiB held ({:.1f} KiB per connection), {} sockets\n", name,
+                 s["rss_kib_before"].get<std::size_t>(), s["rss_kib_held"].get<std::size_t>(),
+                 s["kib_per_connection"].get<double>(), s["sockets_held"].get<std::size_t>());
+  }
   for (const auto& [error, n] : j["failures"].items()) fmt::print("failed: {} x {}\n", n.get<std::size_t>(), error);
   if (const auto retries = j["retries"].get<std::size_t>(); retries > 0)
     fmt::print("retried: {} tries failed on the transport and were tried again\n", retries);
@@ -194,29 +287,47 @@ void run_load() {
   plan.threads = a.threads;
   plan.attempts = a.attempts;
   plan.retry_delay = loadgen::Millis(static_cast<std::int64_t>(a.retry_delay * 1000));
-  // The store to check, and where its audit log stands before the run.
-  std::unique_ptr<store::OperatorStore> db;
+  plan.held = a.held;
+  const ServerStats before = read_servers(*watched);
+  ServerStats held, after_rounds;
+  plan.on_held = [&] { held = read_servers(*watched); };
+  if (a.held > 0) plan.on_rounds_done = [&] { after_rounds = read_servers(*watched); };
+  std::unique_ptr<BoundKeys> bound_keys;
+  if (a.bound_seconds > 0) {
+    auto keys = make_bound_keys();
+    if (!keys) return report_error("loadgen run", keys.error());
+    bound_keys = std::move(*keys);
+    plan.bound = [&] {
+      return bench::pairing_bound_per_second(
+          bound_keys->keys(), plan.profile, std::max(1u, std::thread::hardware_concurrency()),
+          std::chrono::milliseconds(static_cast<std::int64_t>(a.bound_seconds * 1000)));
+    };
+  }
+  // Where the checked store's audit log stands before the run. The store is opened again after
+  // it: the database may have restarted meanwhile.
+  auto open_checked = [&] { return store::open_store(a.check_db == "default" ? "" : a.check_db, a.ta_dir); };
   std::int64_t after_seq = 0;
   if (!a.check_db.empty()) {
-    auto opened = store::open_store(a.check_db == "default" ? "" : a.check_db, a.ta_dir);
-    if (!opened) return report_error("loadgen run", opened.error());
-    db = std::move(*opened);
-    auto seq = loadgen::last_audit_seq(*db);
+    auto db = open_checked();
+    if (!db) return report_error("loadgen run", db.error());
+    auto seq = loadgen::last_audit_seq(**db);
     if (!seq) return report_error("loadgen run", seq.error());
     after_seq = *seq;
   }
   using ProgressLine = std::function<void(const loadgen::Progress&)>;
   auto report = loadgen::run_load(*ids, plan, a.json ? ProgressLine{} : ProgressLine{print_progress});
   if (!report) return report_error("loadgen run", report.error());
-  std::vector<std::pair<Watched, std::optional<loadgen::ProcessStats>>> servers;
-  for (const auto& w : *watched) servers.emplace_back(w, loadgen::read_process_stats(w.pid));
+  const ServerStats servers = read_servers(*watched);
   std::optional<loadgen::AuditCheck> audit;
-  if (db) {
-    auto check = loadgen::check_audit(*db, *ids, *report, after_seq);
+  if (!a.check_db.empty()) {
+    auto db = open_checked();
+    if (!db) return report_error("loadgen run", db.error());
+    auto check = loadgen::check_audit(**db, *ids, *report, after_seq);
     if (!check) return report_error("loadgen run", check.error());
     audit = *check;
   }
-  const auto j = report_json(*report, audit, servers);
+  auto j = report_json(*report, audit, servers);
+  if (a.held > 0) j["held"] = held_json(*report, before, held, after_rounds);
   if (a.json)
     print_json(j);
   else
@@ -280,6 +391,13 @@ void add_loadgen(CLI::App& app) {
   run->add_option("--threads", a.threads, "Threads running the hosts (default: one per core)")
       ->check(CLI::Range(1u, 256u));
   run->add_option("--profile", a.profile, "koo2010 or hardened1")->capture_default_str();
+  run->add_option("--hold", a.held,
+                  "Hosts that pair first and stay connected through the rounds (the identities before --hosts'); "
+                  "the watched servers' memory per held connection is reported");
+  run->add_option("--bound", a.bound_seconds,
+                  "Seconds to measure the machine's bound before the first round and after each (the profile's "
+                  "public-key operations of a pairing, on every core): each round's efficiency against it")
+      ->check(CLI::Range(0.0, 600.0));
   run->add_option("--check-db", a.check_db,
                   "After the run, check the store's audit log against what the hosts saw: sqlite:PATH, "
                   "postgresql://..., or `default` (TA_DIR/ta.sqlite)");

@@ -34,6 +34,24 @@ struct LoadPlan {
   unsigned threads = 1;            // threads running the hosts (their RSA work)
   wire::Profile profile = wire::Profile::hardened1;
   net::Limits link;
+  // Held hosts: the first `held` identities pair once before the rounds and stay connected (as
+  // `dcas host pair --hold`) until the run ends; the rounds run the `hosts` identities after them.
+  std::size_t held = 0;
+  std::function<void()> on_held;         // called once every held host has paired (or failed), before the rounds
+  std::function<void()> on_rounds_done;  // called after the last round, before the held hosts leave
+  // The machine's bound for whole pairings, in runs per second: measured before the first round
+  // and after each one, while the servers are idle (empty: no bound).
+  std::function<Result<double>()> bound;
+};
+
+// One round, as the generator timed it.
+struct RoundReport {
+  double seconds = 0;  // from its first attempt's start to its last attempt's end
+  std::size_t attempts = 0, paired = 0;
+  double bound_before = 0, bound_after = 0;  // LoadPlan::bound around it (0: none measured)
+  double pairings_per_second() const { return seconds > 0 ? static_cast<double>(paired) / seconds : 0; }
+  // This round's rate against the mean of the bounds around it (0 without a bound).
+  double efficiency() const;
 };
 
 // One attempt, as its host saw it.
@@ -53,8 +71,15 @@ struct Progress {
 };
 
 struct LoadReport {
-  double seconds = 0;  // from the first connection to the last attempt's end
-  std::vector<Attempt> attempts;
+  double seconds = 0;             // from the first connection to the last attempt's end, held hosts' included
+  std::vector<Attempt> attempts;  // the rounds' attempts
+  std::vector<Attempt> held;      // the held hosts' pairings
+  std::vector<RoundReport> rounds;
+  // The median of the rounds' efficiencies, and their first and third quartiles (all 0 without a bound).
+  struct Efficiency {
+    double median = 0, low = 0, high = 0;
+  };
+  Efficiency efficiency() const;
   std::size_t paired() const;
   std::size_t retries() const;  // failed tries that a later try of the same boot made good or not
   std::map<std::string, std::size_t> failures_by_error() const;

@@ -310,10 +310,13 @@ void ApService::on_ta_frame(const Frame& frame) {
   if (frame.kind == FrameKind::ping) return;
   if (frame.kind == FrameKind::crl) return on_crl(frame.payload);
   if (auto report = unacked_.find(frame.stream); report != unacked_.end()) {
-    if (frame.kind != FrameKind::ack)
-      log_.warn(fmt::format("TA refused a presence report: {}",
-                            net::parse_error_payload(frame.payload).value_or(Error{}).message()));
+    Bytes kept = std::move(report->second);
     unacked_.erase(report);
+    if (frame.kind != FrameKind::ack) {
+      const auto why = net::parse_error_payload(frame.payload).value_or(Error{});
+      if (why.code == Errc::store_unavailable && !stopping_) return resend_later(std::move(kept), why);
+      log_.warn(fmt::format("TA refused a presence report: {}", why.message()));
+    }
     maybe_finish();
     return;
   }
@@ -340,6 +343,28 @@ void ApService::send_left(Bytes report) {
   const std::uint64_t stream = next_report_stream_++;
   ta_->send(Frame{FrameKind::message, stream, report});
   unacked_.emplace(stream, std::move(report));
+}
+
+// A host's leaving that the TA could not record (its database was away): lost, it would leave the
+// SM present at the TA until the lease lapses, and the box's next boot would be refused as active
+// elsewhere. Sent again after the reconnect delay, signed anew (§13.5), or queued if the link is down.
+void ApService::resend_later(Bytes report, const Error& why) {
+  log_.warn(fmt::format("the TA could not record a presence report ({}); sending it again in {} ms", why.message(),
+                        config_.reconnect_delay.count()));
+  auto timer = std::make_shared<asio::steady_timer>(io_, config_.reconnect_delay);
+  timer->async_wait([this, timer, report = std::move(report)](asio::error_code) mutable {
+    if (stopping_) return;  // as a refused report on the way out: lost with the process
+    if (!ta_) {
+      backlog_.push_back(std::move(report));
+      set_gauge("dcas_ap_presence_backlog", static_cast<double>(backlog_.size()));
+      return;
+    }
+    auto renewed = ap_.renew_report(report, now());
+    if (renewed)
+      send_left(std::move(*renewed));
+    else
+      log_.warn(fmt::format("dropping a presence report: {}", renewed.error().message()));
+  });
 }
 
 Task<void> ApService::ping_loop(std::shared_ptr<net::Channel> link) {

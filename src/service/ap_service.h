@@ -84,6 +84,7 @@ class ApService {
   void dispatch(protocol::Output out);
   void send_to_host(std::uint64_t session, net::Frame frame);
   void send_left(Bytes report);
+  void resend_later(Bytes report, const Error& why);
   void rearm();
   void log_hop(Role from, Role to, ByteView message, const std::optional<SmId>& sm);
   void maybe_finish();

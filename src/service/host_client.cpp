@@ -72,18 +72,9 @@ Task<Result<std::shared_ptr<net::Channel>>> pair_once(protocol::HostDriver& host
   co_return *link;
 }
 
-namespace {
-
-// Stays on the network until a signal or the AP closes the link, pinging it every third of the
-// idle timeout. (A read that timed out could have consumed part of a frame, so the pings come from
-// their own timer, not from read timeouts.)
-Task<void> hold(protocol::HostDriver& host, std::shared_ptr<net::Channel> link, const LogSink& log,
-                PairingReport& report) {
+Task<void> stay_on_network(protocol::HostDriver& host, std::shared_ptr<net::Channel> link, PairingReport& report,
+                           LogSink log) {
   auto executor = co_await asio::this_coro::executor;
-  asio::signal_set signals(executor, SIGINT, SIGTERM);
-  signals.async_wait([link](asio::error_code ec, int) {
-    if (!ec) link->interrupt();
-  });
   auto pinger = std::make_shared<asio::steady_timer>(executor);
   asio::co_spawn(
       executor,
@@ -106,8 +97,20 @@ Task<void> hold(protocol::HostDriver& host, std::shared_ptr<net::Channel> link, 
     }
   }
   pinger->cancel();
-  signals.cancel();
   link->close();
+}
+
+namespace {
+
+// `--hold`: on the network until SIGINT/SIGTERM or the AP closes the link.
+Task<void> hold(protocol::HostDriver& host, std::shared_ptr<net::Channel> link, const LogSink& log,
+                PairingReport& report) {
+  asio::signal_set signals(co_await asio::this_coro::executor, SIGINT, SIGTERM);
+  signals.async_wait([link](asio::error_code ec, int) {
+    if (!ec) link->interrupt();
+  });
+  co_await stay_on_network(host, link, report, log);
+  signals.cancel();
 }
 
 }  // namespace

@@ -46,6 +46,13 @@ Result<PairingReport> pair_host(protocol::HostDriver& host, const HostConfig& co
 Task<Result<std::shared_ptr<net::Channel>>> pair_once(protocol::HostDriver& host, const HostConfig& config,
                                                       PairingReport& report);
 
+// Keeps a paired host on the network over `link` (pinging the AP every third of its idle timeout,
+// taking announcements and downloads) until the link closes or is interrupted; the link is closed
+// on return. (A read that timed out could have consumed part of a frame, so the pings come from
+// their own timer, not from read timeouts.)
+Task<void> stay_on_network(protocol::HostDriver& host, std::shared_ptr<net::Channel> link, PairingReport& report,
+                           LogSink log);  // by value: the coroutine outlives a caller's temporary
+
 // Whether an error is worth another attempt: the transport failed, no check refused the host.
 bool retryable(const Error& error);
 

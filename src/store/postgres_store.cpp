@@ -146,6 +146,8 @@ Result<void> PostgresPairingStore::migrate() {
   return transaction([&]() -> Result<void> {
     // One migrator at a time, whatever the number of TA processes starting together.
     DCAS_TRY(run(conn_, "SELECT pg_advisory_xact_lock(7267206)"));
+    // Only this transaction: the server's NOTICE that the table exists is not worth a log line.
+    DCAS_TRY(run(conn_, "SET LOCAL client_min_messages = warning"));
     DCAS_TRY(run(conn_, "CREATE TABLE IF NOT EXISTS dcas_schema (version INTEGER NOT NULL)"));
     DCAS_TRY_ASSIGN(v, run(conn_, "SELECT COALESCE(MAX(version), 0) FROM dcas_schema"));
     const std::int64_t version = integer(v.get(), 0, 0);
